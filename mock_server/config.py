@@ -1,0 +1,36 @@
+"""Server settings, with the paths of the bundled spec and fixtures."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _bundled(name: str) -> Path:
+    """A data folder: inside the package when installed from a wheel, else the checkout's."""
+    packaged = _PACKAGE / "_data" / name
+    return packaged if packaged.exists() else _PACKAGE.parent / name
+
+
+DEFAULT_SPEC = _bundled("spec") / "openapi.yaml"
+DEFAULT_FIXTURES = _bundled("fixtures")
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+@dataclass
+class Config:
+    """Everything :func:`mock_server.app.create_app` needs to build a server."""
+
+    host: str = "127.0.0.1"
+    port: int = 4010
+    spec: Path = DEFAULT_SPEC
+    fixtures: Path | None = DEFAULT_FIXTURES  # None: start empty
+    seed: int | None = None
+    tokens: tuple[str, ...] = ()  # empty: any non-empty bearer token is accepted
+    max_body: int = DEFAULT_MAX_BODY
+    self_check: bool = False
+    latency: tuple[float, float] | None = None  # seconds, (low, high)
+    cors_origins: tuple[str, ...] = ()  # empty: any localhost / 127.0.0.1 origin
+    log: str = "text"  # text, json or quiet
+    journal_size: int = 1000

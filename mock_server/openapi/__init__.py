@@ -1,0 +1,1 @@
+"""Reading the OpenAPI document and matching requests to its operations."""

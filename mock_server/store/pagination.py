@@ -1,0 +1,54 @@
+"""Page tokens in Togai's style: base64 of ``{"lastItemId", "pageSize", "sortOrder"}``."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from ..errors import ApiError
+from .state import Collection, Record
+
+DEFAULT_PAGE_SIZE = 10
+
+
+def encode_token(last_id: str, page_size: int) -> str:
+    """The opaque ``nextToken`` that continues after ``last_id``."""
+    payload = {"lastItemId": last_id, "pageSize": page_size, "sortOrder": "ASC"}
+    return base64.b64encode(json.dumps(payload).encode()).decode("ascii")
+
+
+def _decode_token(token: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(base64.b64decode(token.encode("ascii"), validate=True))
+    except (binascii.Error, ValueError, UnicodeError, RecursionError):
+        payload = None
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("lastItemId"), str)
+        or not isinstance(payload.get("pageSize", DEFAULT_PAGE_SIZE), int)
+    ):
+        raise ApiError.of(400, "nextToken", "is not a page token issued by this server")
+    return payload
+
+
+def paginate(
+    collection: Collection, next_token: str | None, page_size: int | None
+) -> tuple[list[Record], dict[str, Any]]:
+    """One page of ``collection`` and the rest of the paginated response."""
+    after = None
+    size = page_size or DEFAULT_PAGE_SIZE
+    if next_token is not None:
+        payload = _decode_token(next_token)
+        after = payload["lastItemId"]
+        if not collection.knows(after):
+            raise ApiError.of(400, "nextToken", "does not point into this list")
+        if page_size is None:
+            # The token carries the size it was issued with; a forged one can at
+            # most ask for the whole list.
+            size = max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE))
+    records, last = collection.page(after, size)
+    extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}}
+    if last is not None:
+        extra["nextToken"] = encode_token(last, size)
+    return records, extra

@@ -1,0 +1,87 @@
+"""The request body: Content-Type (415), JSON syntax and schema (400)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import ApiError
+from ..openapi.spec import Operation
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+
+
+def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
+    """The decoded, schema-valid body of ``op`` (``None`` when there is none)."""
+    spec = op.body
+    if spec is None:
+        return None
+    if content_type is None and not raw:
+        if spec.required:
+            raise ApiError.of(400, "body", "is required")
+        return None
+    _check_media_type(content_type, spec.media_types)
+    if not raw:
+        if spec.required:
+            raise ApiError.of(400, "body", "is required")
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError.of(400, "body", f"is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError.of(
+            400, "body", f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except _DuplicateKey as exc:
+        raise ApiError.of(400, exc.key, "is given more than once") from None
+    except RecursionError:
+        raise ApiError.of(400, "body", "is nested too deeply") from None
+    except ValueError as exc:
+        raise ApiError.of(400, "body", f"is not valid JSON: {exc}") from None
+    if spec.validator is not None:
+        try:
+            problems = spec.validator.violations(value)
+        except RecursionError:
+            raise ApiError.of(400, "body", "is nested too deeply") from None
+        if problems:
+            raise ApiError(400, problems)
+    return value
+
+
+def _check_media_type(content_type: str | None, accepted: tuple[str, ...]) -> None:
+    expected = " or ".join(accepted)
+    if not content_type:
+        raise ApiError.of(415, "Content-Type", f"must be {expected}")
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media not in accepted:
+        shown = content_type if len(content_type) <= 100 else content_type[:100] + "…"
+        raise ApiError.of(415, "Content-Type", f"must be {expected}, got {shown!r}")
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise ApiError.of(415, "Content-Type", "charset must be utf-8")

@@ -1,0 +1,163 @@
+"""JSON Schema validators compiled once, reporting violations in Togai's words.
+
+``jsonschema`` is the reference validator and the source of every message.
+When ``jsonschema_rs`` is importable it answers the common question "is this
+valid?" first, because it is several times faster; the Python validator then
+runs only on instances that are invalid, to name the field and the rule.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from ..errors import Violation
+
+try:  # optional accelerator, see the README's performance section
+    import jsonschema_rs as _rs
+except ImportError:  # pragma: no cover - depends on the environment
+    _rs = None
+
+# RFC 3339 date-time; the offset is optional because Togai's own examples
+# (effectiveOn) leave it out.
+_DATE_TIME = re.compile(
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]"
+    r"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
+)
+
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time")
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or _DATE_TIME.match(value) is not None
+
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def join_path(prefix: str, parts: Iterable[str | int]) -> str:
+    """Render a JSON location as ``address.city`` or ``accountIds[0]``."""
+    out = prefix
+    for part in parts:
+        if isinstance(part, int):
+            out = f"{out}[{part}]"
+        else:
+            out = f"{out}.{part}" if out else str(part)
+    return out
+
+
+def _rule(error: ValidationError) -> str:
+    """The broken rule of one error, as a short phrase."""
+    kw, value = error.validator, error.validator_value
+    if kw == "type":
+        types = value if isinstance(value, list) else [value]
+        return "must be " + " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+    if kw in ("enum", "const"):
+        options = value if kw == "enum" else [value]
+        return "must be one of: " + ", ".join(str(o) for o in options)
+    if kw == "minLength":
+        return f"must be at least {_plural(value, 'character')} long"
+    if kw == "maxLength":
+        return f"must be at most {_plural(value, 'character')} long"
+    if kw == "minItems":
+        return f"must have at least {_plural(value, 'item')}"
+    if kw == "maxItems":
+        return f"must have at most {_plural(value, 'item')}"
+    if kw == "uniqueItems":
+        return "must not contain duplicate items"
+    if kw == "minimum":
+        return f"must be >= {value}"
+    if kw == "maximum":
+        return f"must be <= {value}"
+    if kw == "exclusiveMinimum":
+        return f"must be > {value}"
+    if kw == "exclusiveMaximum":
+        return f"must be < {value}"
+    if kw == "pattern":
+        return f"must match the pattern {value}"
+    if kw == "format":
+        return f"must be a valid {value}"
+    if kw == "minProperties":
+        return f"must have at least {_plural(value, 'property')}"
+    if kw == "maxProperties":
+        return f"must have at most {_plural(value, 'property')}"
+    return error.message
+
+
+class SchemaValidator:
+    """A schema compiled once; reports :class:`Violation` objects."""
+
+    __slots__ = ("schema", "_py", "_fast")
+
+    def __init__(self, schema: dict[str, Any] | bool) -> None:
+        Draft202012Validator.check_schema(schema)
+        self.schema = schema
+        self._py = Draft202012Validator(schema, format_checker=FORMATS)
+        self._fast = None
+        if _rs is not None and not _uses_formats(schema):
+            # Formats are checked only by the Python validator (FORMATS above),
+            # so schemas that use them skip the fast path to keep one verdict.
+            self._fast = _rs.validator_for(schema)
+
+    def is_valid(self, instance: Any) -> bool:
+        """True when ``instance`` satisfies the schema."""
+        if self._fast is not None:
+            try:
+                return self._fast.is_valid(instance)
+            except (ValueError, OverflowError):
+                pass  # e.g. ints beyond 64 bits: let the reference decide
+        return self._py.is_valid(instance)
+
+    def violations(self, instance: Any, prefix: str = "") -> list[Violation]:
+        """Every rule ``instance`` breaks; empty when it is valid."""
+        if self.is_valid(instance):
+            return []
+        found: dict[str, Violation] = {}
+        for error in self._py.iter_errors(instance):
+            for violation in _explain(error, prefix):
+                found.setdefault(str(violation), violation)
+        return list(found.values())
+
+
+def _explain(error: ValidationError, prefix: str) -> list[Violation]:
+    where = join_path(prefix, error.absolute_path)
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, dict):
+        return [
+            Violation(join_path(where, [name]), "is required")
+            for name in error.validator_value
+            if name not in instance
+        ]
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        known = error.schema.get("properties", {})
+        patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+        return [
+            Violation(join_path(where, [key]), "is not a known property")
+            for key in instance
+            if key not in known and not any(p.search(key) for p in patterns)
+        ]
+    return [Violation(where or prefix or "body", _rule(error))]
+
+
+def _uses_formats(schema: Any) -> bool:
+    if isinstance(schema, dict):
+        return "format" in schema or any(_uses_formats(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_uses_formats(v) for v in schema)
+    return False
