@@ -5,6 +5,7 @@ import argparse
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -64,6 +65,12 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             print(self.url, flush=True)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn re-raises the signal after its graceful shutdown; a stop that
+        # was asked for is a clean exit (status 0), not a death by signal.
+        self._captured_signals.clear()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,6 +138,21 @@ class Store:
             del self.group_members[group_id]
             self.groups.remove(group_id)
 
+    def export(self) -> dict[str, Any]:
+        """The whole tenant as plain JSON data, in the API's shapes."""
+        with self.lock:
+            groups = [
+                {**g, "accounts": list(self.group_members.get(g["id"], {}))}
+                for g in self.groups.items.values()
+            ]
+            return copy.deepcopy(
+                {
+                    "customers": list(self.customers.items.values()),
+                    "accounts": list(self.accounts.items.values()),
+                    "invoiceGroups": groups,
+                }
+            )
+
     _STATE_FIELDS = (
         "rng",
         "clock",

@@ -106,7 +106,11 @@ class SchemaValidator:
     __slots__ = ("schema", "_py", "_fast")
 
     def __init__(self, schema: dict[str, Any] | bool) -> None:
-        Draft202012Validator.check_schema(schema)
+        # Checking against the meta-schema is the slowest part of start-up in
+        # pure Python; the Rust check is used when present, and the reference
+        # runs only to word the error of a schema it rejects.
+        if _rs is None or not _rs.meta.is_valid(schema):
+            Draft202012Validator.check_schema(schema)
         self.schema = schema
         self._py = Draft202012Validator(schema, format_checker=FORMATS)
         self._fast = None

@@ -1,0 +1,86 @@
+"""Shared fixtures: an in-process app over the bundled spec and demo tenant."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from mock_server import Config, create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTH = {"Authorization": "Bearer test-token"}
+
+
+class Api:
+    """A TestClient that sends a bearer token unless told otherwise."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.app: Any = client.app
+
+    def request(self, method: str, path: str, *, auth: bool = True, **kwargs: Any):
+        headers = {**(AUTH if auth else {}), **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kw: Any):
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any):
+        return self.request("POST", path, **kw)
+
+    def patch(self, path: str, **kw: Any):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any):
+        return self.request("DELETE", path, **kw)
+
+    def state(self) -> Any:
+        """The exported tenant and the id generator's state, for "nothing changed" checks."""
+        store = self.app.state.store
+        return store.export(), store.rng.getstate()
+
+
+def make_api(**config: Any) -> Iterator[Api]:
+    app = create_app(Config(seed=7, self_check=True, **config))
+    with TestClient(app, raise_server_exceptions=True) as client:
+        yield Api(client)
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    """The demo tenant, seeded, with the response self-check on."""
+    yield from make_api()
+
+
+@pytest.fixture
+def empty_api() -> Iterator[Api]:
+    """An empty tenant, seeded, with the response self-check on."""
+    yield from make_api(fixtures=None)
+
+
+def new_customer(api: Api, cid: str, **extra: Any) -> dict[str, Any]:
+    body = {"id": cid, "name": f"Customer {cid}", "primaryEmail": f"{cid.lower()}@example.com", "address": {"country": "US"}}
+    r = api.post("/customers", json={**body, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def new_account(api: Api, aid: str, customer: str = "ACME", currency: str = "USD", **extra: Any) -> dict[str, Any]:
+    body = {"id": aid, "customerId": customer, "name": f"Account {aid}", "invoiceCurrency": currency}
+    r = api.post("/accounts", json={**body, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def group_body(*account_ids: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "name": "Group",
+        "email": "billing@example.com",
+        "dailyInvoiceConsolidation": True,
+        "accountIds": list(account_ids),
+        "address": {"line1": "1 Main St", "country": "US"},
+    }
+    return {**body, **extra}

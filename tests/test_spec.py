@@ -1,0 +1,116 @@
+"""The hand-written spec is a valid OpenAPI 3.1 document whose schemas can all be satisfied."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import find, strategies as st
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+from mock_server.config import DEFAULT_SPEC
+from mock_server.handlers import HANDLERS
+from mock_server.openapi.spec import SpecError, compile_spec, load_spec
+
+RAW = yaml.safe_load(DEFAULT_SPEC.read_text())
+SPEC = load_spec(DEFAULT_SPEC)
+COMPONENTS = SPEC.document["components"]["schemas"]
+
+
+def test_is_a_valid_openapi_31_document() -> None:
+    assert RAW["openapi"].startswith("3.1")
+    validate(RAW)
+
+
+def test_serves_the_17_operations_and_each_has_a_handler() -> None:
+    ids = {op.operation_id for op in SPEC.operations}
+    assert len(SPEC.operations) == 17
+    assert ids == set(HANDLERS)
+
+
+def test_every_operation_requires_bearer_auth() -> None:
+    for op in SPEC.operations:
+        [requirement] = op.security.schemes
+        assert list(requirement) == ["bearerAuth"]
+        assert requirement["bearerAuth"]["scheme"] == "bearer"
+
+
+def _witness(schema: dict[str, Any]) -> Any:
+    """A small instance of ``schema`` (enough for the subset this spec uses)."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: _witness(schema["properties"][name]) for name in schema.get("required", [])}
+    if kind == "array":
+        return [_witness(schema["items"]) for _ in range(schema.get("minItems", 0))]
+    if kind == "string":
+        if "pattern" in schema:
+            lo, hi = schema.get("minLength", 0), schema.get("maxLength", 10**6)
+            return find(st.from_regex(schema["pattern"], fullmatch=True), lambda s: lo <= len(s) <= hi)
+        return "x" * max(schema.get("minLength", 0), 1 if "maxLength" not in schema else 0)
+    if kind == "integer":
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return True
+    raise AssertionError(f"no witness for {schema}")
+
+
+@pytest.mark.parametrize("name", sorted(COMPONENTS))
+def test_every_component_schema_is_satisfiable(name: str) -> None:
+    schema = COMPONENTS[name]
+    Draft202012Validator.check_schema(schema)
+    assert Draft202012Validator(schema).is_valid(_witness(schema))
+
+
+def test_every_example_matches_its_schema() -> None:
+    checked = 0
+    for op in SPEC.operations:
+        for response in op.responses.values():
+            for name, example in response.examples.items():
+                problems = response.validator.violations(example, "body")
+                assert not problems, f"{op.operation_id} {response.status} example {name}: {problems}"
+                checked += 1
+    assert checked >= 17
+
+
+def test_request_examples_match_their_schemas() -> None:
+    checked = 0
+    for path_item in RAW["paths"].values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "operationId" not in operation:
+                continue
+            op = SPEC.operation(operation["operationId"])
+            body = SPEC.document["paths"][op.path][op.method.lower()].get("requestBody")
+            if not body:
+                continue
+            for name, example in body["content"]["application/json"].get("examples", {}).items():
+                assert not op.body.validator.violations(example["value"]), f"{op.operation_id} {name}"
+                checked += 1
+    assert checked >= 8
+
+
+def test_published_allof_trap_is_not_copied() -> None:
+    # Togai's InvoiceGroups = allOf(closed object, more properties) accepts nothing.
+    group = COMPONENTS["InvoiceGroup"]
+    assert "allOf" not in group
+    assert {"accountsCount", "createdAt", "updatedAt", "invoiceCurrency"} <= set(group["properties"])
+
+
+@pytest.mark.parametrize(
+    ("doc", "problem"),
+    [
+        ([], "must be a mapping"),
+        ({"openapi": "2.0", "paths": {}}, "3.x version"),
+        ({"openapi": "3.1.0"}, "'paths' must be a mapping"),
+        ({"openapi": "3.1.0", "paths": {"/a": {"get": {"responses": {"200": {"description": "x"}}}}}}, "operationId"),
+        ({"openapi": "3.1.0", "paths": {"/a/{x}": {"get": {"operationId": "a", "responses": {"200": {"description": "x"}}}}}}, "path parameter 'x'"),
+        ({"openapi": "3.1.0", "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"$ref": "#/nowhere"}}}}}}, "points nowhere"),
+        ({"openapi": "3.1.0", "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"description": "x", "content": {"application/json": {"schema": {"type": 5}}}}}}}}}, "invalid schema"),
+        ({"openapi": "3.1.0", "components": {"schemas": {"A": {"$ref": "#/components/schemas/A"}}}, "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"description": "x", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/A"}}}}}}}}}, "cycle"),
+    ],
+)
+def test_broken_specs_are_refused_with_a_message(doc: Any, problem: str) -> None:
+    with pytest.raises(SpecError, match=problem):
+        compile_spec(doc, "test.yaml")
