@@ -81,7 +81,7 @@ def test_fixture_canned_response_wins(tmp_path: Path) -> None:
         ("canned:\n  nope: {status: 200}\n", "canned.nope: no operation with this operationId"),
         ("canned:\n  getUsage: {status: '200'}\n", "canned.getUsage: needs an integer 'status'"),
         ("canned:\n  getUsage: {status: 200, body: {units: x}}\n", "body does not match the spec: units: must be an integer"),
-        ("canned:\n  postUsage: {status: 201}\n", "status 201 is not declared by postUsage"),
+        ("canned:\n  getUsage: {status: 200, body: {}}\n", "body does not match the spec: units: is required"),
         ("surprise: 1\n", "unknown key(s) surprise"),
         ("- 1\n", "must be a mapping"),
     ],
