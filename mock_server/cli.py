@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import DEFAULT_FIXTURES, DEFAULT_MAX_BODY, DEFAULT_SPEC, Config
 from .fixtures import FixtureError
 from .openapi.spec import SpecError
+from .pipeline import TRANSPORT_KEY
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,17 +39,50 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"largest request body accepted, larger gets 413 (default {DEFAULT_MAX_BODY})")
     p.add_argument("--self-check", action="store_true",
                    help="validate every response against the spec; a mismatch becomes a 500")
+    p.add_argument("--latency", type=parse_latency, metavar="DELAY",
+                   help="delay every answer: 200ms, 1.5s, or a range such as 100-400ms")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="allow this browser origin (repeatable); default: any localhost/127.0.0.1 origin")
+    p.add_argument("--log", choices=("text", "json", "quiet"), default="text",
+                   help="one line per request on stderr: text (default), json or quiet")
+    p.add_argument("--journal-size", type=int, default=1000, metavar="N",
+                   help="how many requests GET /__mock/requests keeps (default 1000)")
+    p.add_argument("--exit-with-parent", action="store_true",
+                   help="stop when the process that started the server goes away (used by the pytest plugin)")
     return p
 
 
-def config_from_args(argv: list[str] | None = None) -> Config:
-    """Parse ``argv`` into a :class:`Config` (exits with a usage error on bad flags)."""
+def parse_latency(text: str) -> tuple[float, float]:
+    """``200ms`` / ``1.5s`` / ``200`` (ms) / ``100-400ms`` -> (low, high) in seconds."""
+    value = text.strip().lower()
+    scale = 1.0
+    if value.endswith("ms"):
+        value, scale = value[:-2], 0.001
+    elif value.endswith("s"):
+        value = value[:-1]
+    else:
+        scale = 0.001
+    low_text, _, high_text = value.partition("-")
+    try:
+        low = float(low_text) * scale
+        high = float(high_text or low_text) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a delay: {text!r} (try 200ms or 100-400ms)") from None
+    if not 0 <= low <= high <= 60:
+        raise argparse.ArgumentTypeError(f"not a delay: {text!r} (0 to 60 s, low before high)")
+    return low, high
+
+
+def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
+    """Parse ``argv`` into a :class:`Config` and the exit-with-parent flag."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     if args.max_body < 0:
         parser.error("--max-body must not be negative")
+    if args.journal_size < 0:
+        parser.error("--journal-size must not be negative")
     return Config(
         host=args.host,
         port=args.port,
@@ -53,7 +92,11 @@ def config_from_args(argv: list[str] | None = None) -> Config:
         tokens=tuple(args.token),
         max_body=args.max_body,
         self_check=args.self_check,
-    )
+        latency=args.latency,
+        cors_origins=tuple(args.cors_origin),
+        log=args.log,
+        journal_size=args.journal_size,
+    ), args.exit_with_parent
 
 
 class _Server(uvicorn.Server):
@@ -75,7 +118,7 @@ class _Server(uvicorn.Server):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the server until SIGINT/SIGTERM; return the exit status."""
-    config = config_from_args(argv)
+    config, exit_with_parent = config_from_args(argv)
     from .app import create_app
 
     try:
@@ -93,7 +136,43 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     port = sock.getsockname()[1]
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
-    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    server = _Server(uvicorn.Config(_expose_transport(app), log_level="warning", access_log=False, lifespan="off"))
     server.url = f"http://{host}:{port}"
+    logging.getLogger("uvicorn.error").addFilter(_QuietFaults())
+    if exit_with_parent:
+        _watch_parent(server)
     server.run(sockets=[sock])
     return 0
+
+
+class _QuietFaults(logging.Filter):
+    """A fault drops the connection on purpose; uvicorn need not complain about it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without starting response" not in record.getMessage()
+
+
+def _expose_transport(app: ASGIApp) -> ASGIApp:
+    """Hand uvicorn's transport to the pipeline, which needs it to inject faults."""
+
+    async def exposed(scope: Scope, receive: Receive, send: Send) -> None:
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        if transport is not None:
+            scope[TRANSPORT_KEY] = transport
+        await app(scope, receive, send)
+
+    return exposed
+
+
+def _watch_parent(server: uvicorn.Server) -> None:
+    """Stop the server when its parent dies, so that no test run leaves one behind."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not server.should_exit:
+            if os.getppid() != parent:
+                server.should_exit = True
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

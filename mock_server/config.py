@@ -14,6 +14,7 @@ def _bundled(name: str) -> Path:
 
 
 DEFAULT_SPEC = _bundled("spec") / "openapi.yaml"
+CONTROL_SPEC = _bundled("spec") / "control.yaml"
 DEFAULT_FIXTURES = _bundled("fixtures")
 DEFAULT_MAX_BODY = 1024 * 1024
 

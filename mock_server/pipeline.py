@@ -1,23 +1,31 @@
-"""One request, one way: route -> security -> parameters -> body -> handler or
-canned answer -> (self-check) -> send.
+"""One request, one way: (override) -> route -> security -> parameters -> body ->
+handler, canned or preferred answer -> (self-check) -> send -> journal.
 
 Each stage lives in its own module; this one only sequences them and turns
 their :class:`~mock_server.errors.ApiError` into Togai's ``ErrorResponse``.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
+import socket
+import struct
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from .canned import CannedResponse, canned_answer
-from .errors import VIOLATIONS_HEADER, ApiError, Violation, violations_header
+from .errors import VIOLATIONS_HEADER, ApiError, Violation, truncate, violations_header
 from .handlers import Call, Handler
+from .journal import Journal
+from .negotiator import forced_answer, parse_prefer, preferred_answer
 from .openapi.router import Router
 from .openapi.spec import Operation, Spec
+from .overrides import Override, Overrides
+from .requestlog import LogLine
 from .store import Store
 from .validation.body import parse_body
 from .validation.params import parse_parameters
@@ -28,6 +36,9 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
+# The CLI puts uvicorn's transport here so that faults can drop the connection.
+TRANSPORT_KEY = "mock_server.transport"
+
 log = logging.getLogger("mock_server")
 
 _JSON = (b"content-type", b"application/json")
@@ -35,7 +46,7 @@ _JSON = (b"content-type", b"application/json")
 
 @dataclass(slots=True)
 class Outcome:
-    """What the pipeline decided for one request (also what the journal keeps)."""
+    """What the pipeline decided for one request."""
 
     status: int
     body: Any
@@ -44,28 +55,37 @@ class Outcome:
     violations: list[Violation] | None = None
 
 
-
 class Pipeline:
-    """The ASGI app that serves the operations of the spec."""
+    """The ASGI app that serves the operations of one spec."""
 
     def __init__(
         self,
         spec: Spec,
         store: Store,
         handlers: dict[str, Handler],
-        canned: dict[str, CannedResponse],
+        canned: dict[str, CannedResponse] | None = None,
         *,
         tokens: frozenset[str] | None = None,
         max_body: int = 1024 * 1024,
         self_check: bool = False,
+        journal: Journal | None = None,
+        overrides: Overrides | None = None,
+        latency: tuple[float, float] | None = None,
+        prefer: bool = True,
+        log_line: LogLine | None = None,
     ) -> None:
         self.spec = spec
         self.router = Router(spec)
         self.store = store
-        self.canned = canned
+        self.canned = canned or {}
         self.tokens = tokens
         self.max_body = max_body
         self.self_check = self_check
+        self.journal = journal
+        self.overrides = overrides
+        self.latency = latency
+        self.prefer = prefer
+        self.log_line = log_line
         self._plans: dict[str, tuple[Handler | None, int]] = {}
         for op in spec.operations:
             success = op.success()
@@ -73,31 +93,57 @@ class Pipeline:
             self._plans[op.operation_id] = (handlers.get(op.operation_id), status)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        outcome = await self.handle(scope, receive)
-        await send_json(send, outcome.status, outcome.body, outcome.headers)
-
-    async def handle(self, scope: Scope, receive: Receive) -> Outcome:
-        """Run every stage for one request and say what to answer."""
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        started = time.perf_counter()
         raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        rule = self.overrides.take(scope["method"], path) if self.overrides else None
+        delay = rule.delay if rule is not None and rule.delay else self._latency()
+        if delay:
+            await asyncio.sleep(delay)
+        raw_body = b""
+        if rule is not None and rule.fault is not None:
+            outcome = Outcome(0, None, {}, violations=[Violation("fault", rule.fault)])
+            _drop_connection(scope, rule.fault)
+        else:
+            if rule is not None and rule.status is not None:
+                status, body, headers = forced_answer(rule)
+                outcome = Outcome(status, body, headers)
+            else:
+                outcome, raw_body = await self.handle(scope, receive, path)
+            await send_json(send, outcome.status, outcome.body, outcome.headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        if self.journal is not None:
+            self._record(scope, raw_body, outcome, elapsed, rule)
+        if self.log_line is not None:
+            self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations)
+
+    async def handle(self, scope: Scope, receive: Receive, path: str) -> tuple[Outcome, bytes]:
+        """Run every stage for one request; say what to answer and which body came in."""
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         op: Operation | None = None
+        raw = b""
         try:
             op, path_params = self.router.match(scope["method"], path)
             check_security(op, headers, self.tokens)
             params = parse_parameters(op, path_params, scope.get("query_string", b""), headers)
-            raw = await read_body(receive, headers, self.max_body) if op.body else b""
+            if op.body is not None:
+                raw = await read_body(receive, headers, self.max_body)
             body = parse_body(op, headers.get("content-type"), raw)
-            outcome = self.dispatch(op, params, body)
+            preference = headers.get("prefer") if self.prefer else None
+            preferred = preferred_answer(op, parse_prefer(preference)) if preference else None
+            if preferred is not None:
+                outcome = Outcome(preferred[0], preferred[1], {}, op.operation_id)
+            else:
+                outcome = self.dispatch(op, params, body)
         except ApiError as exc:
             outcome = _rejection(exc, op)
         except Exception:  # a bug: answer, log, and keep serving
-            log.exception("unexpected error in %s", op.operation_id if op else scope.get("path"))
             name = op.operation_id if op else "routing"
+            log.exception("unexpected error in %s", name)
             outcome = Outcome(500, {"message": f"internal error in {name}"}, {}, name)
         if self.self_check and op is not None:
             outcome = self._self_check(op, outcome)
-        return outcome
+        return outcome, raw
 
     def dispatch(self, op: Operation, params: dict[str, Any], body: Any) -> Outcome:
         """Run the operation's handler against the store, or answer canned."""
@@ -109,6 +155,12 @@ class Pipeline:
             payload = handler(self.store, Call(params, body))
         return Outcome(status, payload, {}, op.operation_id)
 
+    def _latency(self) -> float:
+        if self.latency is None:
+            return 0.0
+        low, high = self.latency
+        return low if low == high else random.uniform(low, high)
+
     def _self_check(self, op: Operation, outcome: Outcome) -> Outcome:
         problems = check_response(op, outcome.status, outcome.body, outcome.headers)
         if not problems:
@@ -116,7 +168,24 @@ class Pipeline:
         text = "; ".join(str(p) for p in problems[:3])
         log.error("self-check: %s %d breaks the spec: %s", op.operation_id, outcome.status, text)
         message = f"self-check: the {outcome.status} answer of {op.operation_id} breaks the spec: {text}"
-        return Outcome(500, {"message": message[:500]}, {}, op.operation_id, problems)
+        return Outcome(500, {"message": truncate(message)}, {}, op.operation_id, problems)
+
+    def _record(self, scope: Scope, raw: bytes, outcome: Outcome, elapsed: float, rule: Override | None) -> None:
+        assert self.journal is not None
+        self.journal.record(
+            time=time.time(),
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
+            request_body=raw,
+            status=outcome.status,
+            operation_id=outcome.operation_id,
+            duration_ms=elapsed,
+            response_body=outcome.body,
+            violations=outcome.violations,
+            override=rule.id if rule is not None else None,
+        )
 
 
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
@@ -148,13 +217,21 @@ def _rejection(exc: ApiError, op: Operation | None) -> Outcome:
     headers = dict(exc.headers)
     if exc.violations:
         headers[VIOLATIONS_HEADER] = violations_header(exc.violations)
-    return Outcome(
-        exc.status,
-        {"message": exc.message},
-        headers,
-        op.operation_id if op else None,
-        exc.violations,
-    )
+    return Outcome(exc.status, {"message": exc.message}, headers, op.operation_id if op else None, exc.violations)
+
+
+def _drop_connection(scope: Scope, fault: str) -> None:
+    """Close the client's connection without an answer (RST for ``connection_reset``)."""
+    transport = scope.get(TRANSPORT_KEY)
+    if transport is None:
+        raise ConnectionResetError(f"{fault}: fault injection needs the HTTP server (python -m mock_server)")
+    if fault == "connection_reset":
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
 
 
 async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:

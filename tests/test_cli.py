@@ -24,10 +24,10 @@ def test_prints_its_url_and_serves_the_demo_tenant() -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_stops_cleanly_on_signals(sig: int) -> None:
-    with running_server() as (url, proc):
-        proc.send_signal(sig)
-        assert proc.wait(timeout=10) == 0
-        assert "Traceback" not in proc.stderr.read()
+    with running_server() as (url, mock):
+        mock.process.send_signal(sig)
+        assert mock.process.wait(timeout=10) == 0
+        assert "Traceback" not in mock.output()
 
 
 def test_token_flag_limits_accepted_tokens() -> None:

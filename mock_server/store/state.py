@@ -116,6 +116,10 @@ class Store:
                 self._issued_ids.add(candidate)
                 return candidate
 
+    def reserve_id(self, value: str) -> None:
+        """Mark an id as taken so that :meth:`new_id` never issues it."""
+        self._issued_ids.add(value)
+
     def new_group_id(self) -> str:
         """An invoice group id in Togai's shape (``inv_group.20rvWRxQcQK.0ZwPG``)."""
         return self.new_id("inv_group", 11, 5, _MIXED)

@@ -1,0 +1,107 @@
+"""The control API under ``/__mock``: health, reset, state, journal, overrides.
+
+It is served by a second :class:`~mock_server.pipeline.Pipeline` built from
+``spec/control.yaml``, so its routing, validation and errors work exactly
+like the Togai operations'. This module only holds its handlers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ApiError, Violation
+from .handlers import Call, Handler
+from .journal import Journal
+from .openapi.spec import Spec
+from .overrides import Overrides
+from .store import Store
+from .store.importer import import_state
+from .validation.schema import SchemaValidator
+
+# Each exported collection and the Togai schema its records must match.
+_RECORD_SCHEMAS = {"customers": "Customer", "accounts": "Account", "invoiceGroups": "InvoiceGroupWithAccounts"}
+
+
+@dataclass
+class Control:
+    """What the control API can see and change."""
+
+    store: Store
+    fixtures: dict[str, Any]  # Store.snapshot() right after the fixtures were loaded
+    journal: Journal
+    overrides: Overrides
+    record_validators: dict[str, SchemaValidator]
+
+    @classmethod
+    def create(cls, store: Store, journal: Journal, overrides: Overrides, togai: Spec) -> "Control":
+        """Snapshot the freshly loaded store and compile the record schemas of ``togai``."""
+        schemas = togai.document.get("components", {}).get("schemas", {})
+        validators = {}
+        for key, name in _RECORD_SCHEMAS.items():
+            schema = dict(schemas.get(name, {}))
+            if key == "invoiceGroups":  # counted on import, so not required there
+                schema["required"] = [r for r in schema.get("required", []) if r != "accountsCount"]
+            validators[key] = SchemaValidator(schema)
+        return cls(store, store.snapshot(), journal, overrides, validators)
+
+    def reset(self, empty: bool = False) -> None:
+        """Back to the fixtures (or empty), with no journal and no overrides."""
+        if empty:
+            with self.store.lock:
+                self.store.clear()
+        else:
+            self.store.restore(self.fixtures)
+        self.journal.clear()
+        self.overrides.clear()
+
+    def import_state(self, data: dict[str, Any]) -> None:
+        """Replace the tenant with ``data`` after checking schemas and rules."""
+        problems: list[Violation] = []
+        for key, validator in self.record_validators.items():
+            for i, record in enumerate(data[key]):
+                problems.extend(validator.violations(record, f"{key}[{i}]"))
+        if problems:
+            raise ApiError(400, problems)
+        import_state(self.store, data)
+
+    def handlers(self) -> dict[str, Handler]:
+        """Handlers by operationId of ``spec/control.yaml``."""
+        ok = {"success": True}
+
+        def health(_: Store, __: Call) -> Any:
+            s = self.store
+            return {"status": "ok", "customers": len(s.customers), "accounts": len(s.accounts), "invoiceGroups": len(s.groups)}
+
+        def reset(_: Store, call: Call) -> Any:
+            self.reset(call.params.get("empty", False))
+            return ok
+
+        def import_(_: Store, call: Call) -> Any:
+            self.import_state(call.body)
+            return ok
+
+        def clear_requests(_: Store, __: Call) -> Any:
+            self.journal.clear()
+            return ok
+
+        def clear_overrides(_: Store, __: Call) -> Any:
+            self.overrides.clear()
+            return ok
+
+        def remove_override(_: Store, call: Call) -> Any:
+            if not self.overrides.remove(call.params["override_id"]):
+                raise ApiError.of(404, "override_id", f"no override {call.params['override_id']!r}")
+            return ok
+
+        return {
+            "health": health,
+            "reset": reset,
+            "exportState": lambda s, c: self.store.export(),
+            "importState": import_,
+            "listRequests": lambda s, c: {"requests": self.journal.entries()},
+            "clearRequests": clear_requests,
+            "listOverrides": lambda s, c: {"overrides": self.overrides.list()},
+            "addOverride": lambda s, c: self.overrides.add(c.body).to_json(),
+            "clearOverrides": clear_overrides,
+            "removeOverride": remove_override,
+        }

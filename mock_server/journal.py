@@ -1,0 +1,90 @@
+"""A bounded record of what came in and what went out.
+
+The hot path only appends a small tuple-like entry; the JSON view (with the
+request body decoded) is built when a client asks for it.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import Violation
+
+_BODY_LIMIT = 64 * 1024
+
+
+@dataclass(slots=True)
+class Entry:
+    """One request and its answer."""
+
+    id: int
+    time: float
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    request_body: bytes
+    status: int
+    operation_id: str | None
+    duration_ms: float
+    response_body: Any
+    violations: list[Violation] | None
+    override: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as ``GET /__mock/requests`` shows it."""
+        return {
+            "id": self.id,
+            "time": datetime.fromtimestamp(self.time, timezone.utc).isoformat().replace("+00:00", "Z"),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "operationId": self.operation_id,
+            "status": self.status,
+            "durationMs": round(self.duration_ms, 3),
+            "requestHeaders": self.headers,
+            "requestBody": _decode(self.request_body),
+            "responseBody": self.response_body,
+            "violations": [str(v) for v in self.violations or ()],
+            "override": self.override,
+        }
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    text = raw[:_BODY_LIMIT].decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+class Journal:
+    """The newest ``size`` entries, oldest first."""
+
+    def __init__(self, size: int) -> None:
+        self._entries: deque[Entry] = deque(maxlen=max(size, 0))
+        self._next = 1
+        self._lock = threading.Lock()
+
+    def record(self, **fields: Any) -> None:
+        """Append an entry (the oldest falls off when full)."""
+        with self._lock:
+            self._entries.append(Entry(id=self._next, **fields))
+            self._next += 1
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every kept entry as JSON data."""
+        with self._lock:
+            kept = list(self._entries)
+        return [e.to_json() for e in kept]
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,58 @@
+"""Answers the client asks for instead of the stateful one: ``Prefer`` and overrides."""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ApiError
+from .openapi.spec import Operation
+from .overrides import Override
+
+
+def parse_prefer(value: str) -> dict[str, str]:
+    """``code=404, example=missing`` (Prism's syntax; ``;`` also separates)."""
+    prefs: dict[str, str] = {}
+    for part in value.replace(";", ",").split(","):
+        key, sep, val = part.strip().partition("=")
+        if sep:
+            prefs[key.strip().lower()] = val.strip().strip('"')
+    return prefs
+
+
+def preferred_answer(op: Operation, prefs: dict[str, str]) -> tuple[int, Any] | None:
+    """The declared answer that ``Prefer`` picks, or ``None`` when it picks nothing."""
+    code_text, example = prefs.get("code"), prefs.get("example")
+    if code_text is None and example is None:
+        return None
+    if code_text is not None:
+        if not code_text.isdigit() or not 100 <= int(code_text) <= 599:
+            raise ApiError.of(400, "Prefer", f"code must be an HTTP status, got {code_text!r}")
+        status = int(code_text)
+        declared = op.response_for(status)
+    else:
+        declared = op.success()
+        status = int(declared.status) if declared and declared.status.isdigit() else 200
+    if declared is None:
+        raise ApiError.of(400, "Prefer", f"{op.operation_id} declares no response {code_text}")
+    if example is not None:
+        if example not in declared.examples:
+            names = ", ".join(declared.examples) or "none"
+            raise ApiError.of(
+                400, "Prefer", f"{op.operation_id} {status} has no example {example!r} (it has: {names})"
+            )
+        return status, declared.examples[example]
+    if declared.examples:
+        return status, next(iter(declared.examples.values()))
+    if declared.validator is None:
+        return status, None
+    if status >= 400:
+        return status, {"message": f"forced by Prefer: code={status}"}
+    raise ApiError.of(400, "Prefer", f"{op.operation_id} {status} has no example to answer with")
+
+
+def forced_answer(rule: Override) -> tuple[int, Any, dict[str, str]]:
+    """What an override with a ``status`` answers."""
+    assert rule.status is not None
+    body = rule.body
+    if body is None and rule.status >= 400:
+        body = {"message": f"forced by the mock (override {rule.id}): {rule.status}"}
+    return rule.status, body, dict(rule.headers)

@@ -1,0 +1,162 @@
+"""The ``togai_mock`` pytest fixture: one server subprocess per test session (per
+xdist worker), reset before every test.
+
+Installed with the package through the ``pytest11`` entry point, so a test
+needs nothing but ``def test_x(togai_mock): ...``. Options (command line wins
+over ini): ``--togai-mock-fixtures DIR`` / ``togai_mock_fixtures``,
+``--togai-mock-seed N`` / ``togai_mock_seed``, ``--togai-mock-args "..."`` /
+``togai_mock_args`` (extra server flags).
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_URL_PREFIX = "http://"
+
+
+class TogaiMockError(RuntimeError):
+    """The server did not start, or a control call failed."""
+
+
+class TogaiMock:
+    """A running mock server and its control API."""
+
+    def __init__(self, url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.url = url
+        self.process = process
+        self.log_path = log_path
+
+    # -- control API -------------------------------------------------------------
+    def reset(self, empty: bool = False) -> None:
+        """Back to the fixtures (or an empty tenant); clears journal and overrides."""
+        self._call("POST", "/__mock/reset" + ("?empty=true" if empty else ""))
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The journal, newest last: dicts with method, path, query, status, bodies..."""
+        return self._call("GET", "/__mock/requests")["requests"]
+
+    def clear_requests(self) -> None:
+        """Empty the journal."""
+        self._call("DELETE", "/__mock/requests")
+
+    def state(self) -> dict[str, Any]:
+        """The whole tenant as JSON."""
+        return self._call("GET", "/__mock/state")
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Replace the tenant (checked like the API would check it)."""
+        self._call("PUT", "/__mock/state", state)
+
+    def override(self, **rule: Any) -> dict[str, Any]:
+        """Force matching requests: ``override(method="GET", path="/invoice_groups", status=429, times=1)``."""
+        return self._call("POST", "/__mock/overrides", rule)
+
+    def clear_overrides(self) -> None:
+        """Remove every override."""
+        self._call("DELETE", "/__mock/overrides")
+
+    def output(self) -> str:
+        """What the server has printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise TogaiMockError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')}") from None
+
+    # -- process -----------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(args: list[str] | tuple[str, ...] = (), timeout: float = 20.0) -> TogaiMock:
+    """Start ``python -m mock_server --port 0`` with this interpreter and wait for its URL.
+
+    The server's output goes to a file (never a pipe that could fill up); on
+    failure the error shows it.
+    """
+    log = tempfile.NamedTemporaryFile(prefix="togai-mock-", suffix=".log", delete=False)
+    command = [sys.executable, "-m", "mock_server", "--port", "0", "--exit-with-parent", *args]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log_path = Path(log.name)
+    log.close()
+    mock = TogaiMock("", process, log_path)
+    atexit.register(mock.stop)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        first = log_path.read_text(errors="replace").splitlines()[:1]
+        if first and first[0].startswith(_URL_PREFIX):
+            mock.url = first[0].strip()
+            return mock
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    mock.stop()
+    raise TogaiMockError(
+        f"the mock server did not start within {timeout:.0f} s ({shlex.join(command)}); its output:\n{mock.output()}"
+    )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("togai-mock", "Togai mock server")
+    group.addoption("--togai-mock-fixtures", help="fixture folder for the togai_mock server")
+    group.addoption("--togai-mock-seed", help="seed for the togai_mock server's ids and clock")
+    group.addoption("--togai-mock-args", help="extra flags for the togai_mock server, as one string")
+    parser.addini("togai_mock_fixtures", "fixture folder for the togai_mock server")
+    parser.addini("togai_mock_seed", "seed for the togai_mock server's ids and clock")
+    parser.addini("togai_mock_args", "extra flags for the togai_mock server, as one string")
+
+
+def _server_args(config: pytest.Config) -> list[str]:
+    def pick(name: str) -> str:
+        return config.getoption(f"--togai-mock-{name}") or config.getini(f"togai_mock_{name}") or ""
+
+    args: list[str] = []
+    if pick("fixtures"):
+        args += ["--fixtures", str(Path(pick("fixtures")).resolve())]
+    if pick("seed"):
+        args += ["--seed", pick("seed")]
+    return args + shlex.split(pick("args"))
+
+
+@pytest.fixture(scope="session")
+def togai_mock_server(request: pytest.FixtureRequest) -> Iterator[TogaiMock]:
+    """The session's server (one per xdist worker), stopped at the end of the run."""
+    mock = start_server(_server_args(request.config))
+    try:
+        yield mock
+    finally:
+        mock.stop()
+
+
+@pytest.fixture
+def togai_mock(togai_mock_server: TogaiMock) -> TogaiMock:
+    """The mock server, reset to its fixtures before the test."""
+    togai_mock_server.reset()
+    return togai_mock_server
