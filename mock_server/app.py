@@ -8,7 +8,7 @@ from starlette.routing import Mount
 
 from .config import CONTROL_SPEC, Config
 from .control import Control
-from .errors import VIOLATIONS_HEADER
+from .errors import STAGE_HEADER, VIOLATIONS_HEADER
 from .fixtures import load_fixtures
 from .handlers import HANDLERS
 from .journal import Journal
@@ -53,7 +53,7 @@ def create_app(config: Config | None = None) -> Starlette:
         allow_origin_regex=None if config.cors_origins else LOCAL_ORIGINS,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=[VIOLATIONS_HEADER, "allow"],
+        expose_headers=[VIOLATIONS_HEADER, STAGE_HEADER, "allow"],
         max_age=600,
     )
     app = Starlette(routes=[Mount("/__mock", app=control_pipeline)], middleware=[cors])

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 # Togai's ErrorResponse caps `message` at 500 characters.
 MAX_MESSAGE = 500
 VIOLATIONS_HEADER = "x-mock-violations"
+STAGE_HEADER = "x-mock-rejected-by"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .canned import CannedResponse, canned_answer
-from .errors import VIOLATIONS_HEADER, ApiError, Violation, truncate, violations_header
+from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, truncate, violations_header
 from .handlers import Call, Handler
 from .journal import Journal
 from .negotiator import forced_answer, parse_prefer, preferred_answer
@@ -122,21 +122,27 @@ class Pipeline:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         op: Operation | None = None
         raw = b""
+        stage = "route"
         try:
             op, path_params = self.router.match(scope["method"], path)
+            stage = "security"
             check_security(op, headers, self.tokens)
+            stage = "parameters"
             params = parse_parameters(op, path_params, scope.get("query_string", b""), headers)
+            stage = "body"
             if op.body is not None:
                 raw = await read_body(receive, headers, self.max_body)
             body = parse_body(op, headers.get("content-type"), raw)
+            stage = "prefer"
             preference = headers.get("prefer") if self.prefer else None
             preferred = preferred_answer(op, parse_prefer(preference)) if preference else None
+            stage = "rule"
             if preferred is not None:
                 outcome = Outcome(preferred[0], preferred[1], {}, op.operation_id)
             else:
                 outcome = self.dispatch(op, params, body)
         except ApiError as exc:
-            outcome = _rejection(exc, op)
+            outcome = _rejection(exc, op, stage)
         except Exception:  # a bug: answer, log, and keep serving
             name = op.operation_id if op else "routing"
             log.exception("unexpected error in %s", name)
@@ -213,8 +219,11 @@ def _too_large(limit: int) -> ApiError:
     return ApiError.of(413, "body", f"must be at most {limit} bytes")
 
 
-def _rejection(exc: ApiError, op: Operation | None) -> Outcome:
-    headers = dict(exc.headers)
+def _rejection(exc: ApiError, op: Operation | None, stage: str) -> Outcome:
+    # Which stage said no: route, security, parameters, body, prefer or rule
+    # (a business rule of the store). Lets a client tell a malformed request
+    # from one that Togai's rules refuse.
+    headers = {**exc.headers, STAGE_HEADER: stage}
     if exc.violations:
         headers[VIOLATIONS_HEADER] = violations_header(exc.violations)
     return Outcome(exc.status, {"message": exc.message}, headers, op.operation_id if op else None, exc.violations)

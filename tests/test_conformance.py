@@ -1,0 +1,79 @@
+"""Schemathesis over every operation: in-process (ASGI) and against a real server.
+
+Budget: the default profile is derandomized and small; ``make conformance``
+(MOCK_TEST_PROFILE=deep) raises the number of examples and the stateful depth.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+import st_hooks  # noqa: F401  registers our check
+from mock_server import Config, create_app
+from mock_server.config import DEFAULT_SPEC
+from serverproc import running_server
+
+DEEP = os.environ.get("MOCK_TEST_PROFILE") == "deep"
+MAX_EXAMPLES = 150 if DEEP else 12
+CLI_EXAMPLES = 60 if DEEP else 4
+TOKEN = "conformance"
+HERE = Path(__file__).resolve().parent
+
+
+def _schema() -> schemathesis.schemas.BaseSchema:
+    schema = schemathesis.openapi.from_path(DEFAULT_SPEC)
+    schema.app = create_app(Config(seed=1, self_check=True, tokens=(TOKEN,), log="quiet"))
+    schema.config.update(headers={"Authorization": f"Bearer {TOKEN}"})
+    schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True)
+    schema.config.checks.update(excluded_check_names=["positive_data_acceptance"])
+    return schema
+
+
+schema = _schema()
+
+
+@schema.parametrize()
+@settings(suppress_health_check=list(HealthCheck), deadline=None)
+def test_every_operation_conforms_in_process(case: schemathesis.Case) -> None:
+    case.call_and_validate()
+
+
+StatefulMachine = schema.as_state_machine()
+TestStatefulInProcess = StatefulMachine.TestCase
+TestStatefulInProcess.settings = settings(
+    max_examples=40 if DEEP else 6,
+    stateful_step_count=20 if DEEP else 8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def test_schemathesis_cli_against_the_server_subprocess(tmp_path: Path) -> None:
+    """Every phase (examples, coverage, fuzzing, stateful) and every check, over HTTP."""
+    with running_server("--self-check", "--token", TOKEN, "--log", "quiet", "--seed", "3") as (url, mock):
+        env = {**os.environ, "SCHEMATHESIS_HOOKS": "st_hooks", "PYTHONPATH": str(HERE)}
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "schemathesis.cli", "run", str(DEFAULT_SPEC),
+                "--url", url,
+                "-H", f"Authorization: Bearer {TOKEN}",
+                "--checks", "all",
+                "--exclude-checks", "positive_data_acceptance",
+                "--max-examples", str(CLI_EXAMPLES),
+                "--generation-deterministic",
+                "--no-color",
+            ],
+            capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path,
+        )
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 0, output[-6000:]
+        assert "17/17" in output
+        assert mock.process.poll() is None, "the server died during the run"
+        assert "self-check" not in mock.output()
