@@ -1,0 +1,141 @@
+"""A Hypothesis state machine over customers, accounts and invoice groups.
+
+Any sequence of creates, patches, deletes and group moves keeps Togai's
+invariants, and a rejected request leaves the state exactly as it was.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from starlette.testclient import TestClient
+
+from mock_server import Config, create_app
+
+DEEP = os.environ.get("MOCK_TEST_PROFILE") == "deep"
+AUTH = {"Authorization": "Bearer machine"}
+
+customer_ids = st.sampled_from(["C0", "C1"])
+account_ids = st.sampled_from([f"A{i}" for i in range(5)])
+currencies = st.sampled_from(["USD", "EUR"])
+aliases = st.sampled_from(["alpha", "beta", "gamma", "delta"])
+
+
+class StoreMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = create_app(Config(fixtures=None, seed=11, self_check=True, log="quiet"))
+        self.client = TestClient(self.app)
+        self.store = self.app.state.store
+        self.group_ids: list[str] = []
+
+    # -- helpers -------------------------------------------------------------------
+    def snapshot(self) -> Any:
+        return self.store.export(), self.store.rng.getstate()
+
+    def send(self, method: str, path: str, body: Any = None) -> Any:
+        before = self.snapshot()
+        r = self.client.request(method, path, json=body, headers=AUTH)
+        assert r.status_code < 500, r.text
+        if r.status_code >= 400:
+            assert set(r.json()) == {"message"}
+            assert self.snapshot() == before, f"rejected {method} {path} changed the state"
+        return r
+
+    # -- rules ---------------------------------------------------------------------
+    @rule(cid=customer_ids, account=st.none() | account_ids, currency=currencies)
+    def create_customer(self, cid: str, account: str | None, currency: str) -> None:
+        body: dict[str, Any] = {"id": cid, "name": f"Customer {cid}", "primaryEmail": "c@x.io", "address": {}}
+        if account:
+            body["account"] = {"id": account, "name": f"Account {account}", "invoiceCurrency": currency}
+        self.send("POST", "/customers", body)
+
+    @rule(cid=customer_ids, aid=account_ids, currency=currencies, status=st.sampled_from(["ACTIVE", "DRAFT"]))
+    def create_account(self, cid: str, aid: str, currency: str, status: str) -> None:
+        self.send("POST", "/accounts", {"id": aid, "customerId": cid, "name": f"Account {aid}",
+                                        "invoiceCurrency": currency, "status": status})
+
+    @rule(aid=account_ids, changes=st.fixed_dictionaries({}, optional={
+        "name": st.sampled_from(["Renamed", "Other name"]),
+        "invoiceCurrency": currencies,
+        "tags": st.lists(st.sampled_from(["A", "a", "B"]), unique=True),
+        "metadata": st.dictionaries(st.sampled_from(["k", "v"]), st.just("x"), max_size=2),
+        "status": st.sampled_from(["ACTIVE", "DRAFT"]),
+    }))
+    def patch_account(self, aid: str, changes: dict[str, Any]) -> None:
+        r = self.send("PATCH", f"/accounts/{aid}", changes)
+        if r.status_code == 200:
+            body = r.json()
+            for key, value in changes.items():
+                expected = list(dict.fromkeys(t.lower() for t in value)) if key == "tags" else value
+                assert body[key] == expected
+
+    @rule(aid=account_ids, alias=aliases)
+    def add_alias(self, aid: str, alias: str) -> None:
+        self.send("POST", f"/accounts/{aid}/add_aliases", {"aliases": [alias]})
+
+    @rule(aid=account_ids)
+    def delete_account(self, aid: str) -> None:
+        self.send("DELETE", f"/accounts/{aid}")
+
+    @rule(cid=customer_ids)
+    def delete_customer(self, cid: str) -> None:
+        self.send("DELETE", f"/customers/{cid}")
+
+    @rule(members=st.lists(account_ids, min_size=1, max_size=4))
+    def create_group(self, members: list[str]) -> None:
+        r = self.send("POST", "/invoice_groups", {"name": "G", "email": "g@x.io", "dailyInvoiceConsolidation": False,
+                                                  "accountIds": members, "address": {}})
+        if r.status_code == 200:
+            self.group_ids.append(r.json()["id"])
+
+    @precondition(lambda self: self.group_ids)
+    @rule(data=st.data(), members=st.lists(account_ids, min_size=1, max_size=3))
+    def add_accounts(self, data: st.DataObject, members: list[str]) -> None:
+        group = data.draw(st.sampled_from(self.group_ids))
+        self.send("POST", f"/invoice_groups/{group}/add_accounts", {"accountIds": members})
+
+    @precondition(lambda self: self.group_ids)
+    @rule(data=st.data(), members=st.lists(account_ids, min_size=1, max_size=3))
+    def remove_accounts(self, data: st.DataObject, members: list[str]) -> None:
+        group = data.draw(st.sampled_from(self.group_ids))
+        self.send("POST", f"/invoice_groups/{group}/remove_accounts", {"accountIds": members})
+
+    # -- invariants ------------------------------------------------------------------
+    @invariant()
+    def groups_keep_togais_rules(self) -> None:
+        state = self.store.export()
+        accounts = {a["id"]: a for a in state["accounts"]}
+        owner: dict[str, str] = {}
+        for group in state["invoiceGroups"]:
+            shown = self.client.get(f"/invoice_groups/{group['id']}", headers=AUTH).json()
+            assert shown["accountsCount"] == len(shown["accounts"]) == len(group["accounts"]) >= 1
+            for account_id in group["accounts"]:
+                assert account_id not in owner, f"{account_id} is in two groups"
+                owner[account_id] = group["id"]
+                assert accounts[account_id]["status"] != "ARCHIVED"
+                assert accounts[account_id]["invoiceCurrency"] == group["invoiceCurrency"]
+        for account_id in accounts:
+            shown = self.client.get(f"/accounts/{account_id}?includeGroupDetails=true", headers=AUTH).json()
+            details = shown.get("invoiceGroupDetails")
+            assert (details or {}).get("id") == owner.get(account_id)
+
+    @invariant()
+    def aliases_name_one_account(self) -> None:
+        seen: set[str] = set()
+        for account in self.store.export()["accounts"]:
+            for alias in account["aliases"]:
+                assert alias["alias"] not in seen
+                seen.add(alias["alias"])
+
+
+TestStoreMachine = StoreMachine.TestCase
+TestStoreMachine.settings = settings(
+    max_examples=300 if DEEP else 40,
+    stateful_step_count=40 if DEEP else 25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
