@@ -18,6 +18,8 @@ from .pipeline import Pipeline
 from .requestlog import request_logger
 from .store import Store
 
+# A whole exported tenant (PUT /__mock/state) is far larger than any Togai request.
+CONTROL_MAX_BODY = 256 * 1024 * 1024
 # Browsers on any local port may call the mock unless origins are configured.
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
@@ -45,7 +47,12 @@ def create_app(config: Config | None = None) -> Starlette:
     )
     control = Control.create(store, journal, overrides, spec)
     control_pipeline = Pipeline(
-        load_spec(CONTROL_SPEC), store, control.handlers(), self_check=config.self_check, prefer=False
+        load_spec(CONTROL_SPEC),
+        store,
+        control.handlers(),
+        max_body=CONTROL_MAX_BODY,
+        self_check=config.self_check,
+        prefer=False,
     )
     cors = Middleware(
         CORSMiddleware,

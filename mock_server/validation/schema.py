@@ -62,9 +62,8 @@ def join_path(prefix: str, parts: Iterable[str | int]) -> str:
     return out
 
 
-def _rule(error: ValidationError) -> str:
-    """The broken rule of one error, as a short phrase."""
-    kw, value = error.validator, error.validator_value
+def _rule(kw: str, value: Any, fallback: str) -> str:
+    """The broken rule of keyword ``kw`` (whose schema value is ``value``) as a short phrase."""
     if kw == "type":
         types = value if isinstance(value, list) else [value]
         return "must be " + " or ".join(_TYPE_WORDS.get(t, t) for t in types)
@@ -97,7 +96,17 @@ def _rule(error: ValidationError) -> str:
         return f"must have at least {_plural(value, 'property')}"
     if kw == "maxProperties":
         return f"must have at most {_plural(value, 'property')}"
-    return error.message
+    return fallback
+
+
+_UNKNOWN = "is not a known property"
+
+
+def _order(violation: Violation) -> tuple[bool, str, str]:
+    # The engines walk schemas and instances in different orders; a fixed order
+    # (unknown properties last, then by field) gives the same first message
+    # whichever engine ran.
+    return violation.rule == _UNKNOWN, violation.field, violation.rule
 
 
 class SchemaValidator:
@@ -133,13 +142,50 @@ class SchemaValidator:
         if self.is_valid(instance):
             return []
         found: dict[str, Violation] = {}
+        explained = self._rs_violations(instance, prefix) if self._fast is not None else None
+        if explained is None:
+            explained = [v for error in self._py.iter_errors(instance) for v in _explain_py(error, prefix)]
+        for violation in explained:
+            found.setdefault(str(violation), violation)
+        return sorted(found.values(), key=_order)
+
+    def reference_violations(self, instance: Any, prefix: str = "") -> list[Violation]:
+        """:meth:`violations` as the pure-Python reference validator words them."""
+        found: dict[str, Violation] = {}
         for error in self._py.iter_errors(instance):
-            for violation in _explain(error, prefix):
+            for violation in _explain_py(error, prefix):
                 found.setdefault(str(violation), violation)
-        return list(found.values())
+        return sorted(found.values(), key=_order)
+
+    def _rs_violations(self, instance: Any, prefix: str) -> list[Violation] | None:
+        """The same violations from the compiled validator, or None to fall back."""
+        assert self._fast is not None
+        out: list[Violation] = []
+        try:
+            errors = list(self._fast.iter_errors(instance))
+        except (ValueError, OverflowError):
+            return None
+        for error in errors:
+            *parent_path, kw = error.schema_path
+            parent: Any = self.schema
+            for part in parent_path:
+                parent = parent[part]
+            where = join_path(prefix, error.instance_path)
+            kind = error.kind
+            if kw == "required":
+                out.append(Violation(join_path(where, [kind.property]), "is required"))
+            elif kw == "additionalProperties" and hasattr(kind, "unexpected"):
+                out.extend(Violation(join_path(where, [key]), _UNKNOWN) for key in kind.unexpected)
+            elif kw in ("type", "enum", "const", "minLength", "maxLength", "minItems", "maxItems", "uniqueItems",
+                        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern",
+                        "minProperties", "maxProperties"):
+                out.append(Violation(where or prefix or "body", _rule(kw, parent[kw], error.message)))
+            else:
+                return None  # a keyword this mapping does not know: ask the reference
+        return out
 
 
-def _explain(error: ValidationError, prefix: str) -> list[Violation]:
+def _explain_py(error: ValidationError, prefix: str) -> list[Violation]:
     where = join_path(prefix, error.absolute_path)
     instance = error.instance
     if error.validator == "required" and isinstance(instance, dict):
@@ -152,11 +198,11 @@ def _explain(error: ValidationError, prefix: str) -> list[Violation]:
         known = error.schema.get("properties", {})
         patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
         return [
-            Violation(join_path(where, [key]), "is not a known property")
+            Violation(join_path(where, [key]), _UNKNOWN)
             for key in instance
             if key not in known and not any(p.search(key) for p in patterns)
         ]
-    return [Violation(where or prefix or "body", _rule(error))]
+    return [Violation(where or prefix or "body", _rule(str(error.validator), error.validator_value, error.message))]
 
 
 def _uses_formats(schema: Any) -> bool:

@@ -1,0 +1,1 @@
+"""``make bench``: the mock against a bare Starlette baseline on the same server stack."""

@@ -1,0 +1,255 @@
+"""``make bench``: throughput, latency, start-up, memory and reset of the mock,
+side by side with a bare Starlette baseline on the same server stack.
+
+Prints a table and writes ``bench-results/latest.json``. Options:
+``--seconds`` per scenario (default 3), ``--connections`` (default 16).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mock_server.pytest_plugin import TogaiMock, start_server
+
+from .loadgen import LoadResult, http_request, run_load
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench-results"
+GROUP_ACCOUNTS = 60_000  # fresh accounts, one per POST /invoice_groups
+SCALE_ACCOUNTS = 100_000
+SCALE_GROUPS = 10_000
+
+TARGETS = {
+    "ratio_patch_account": 0.5,
+    "ratio_create_group": 0.5,
+    "p99_ms": 5.0,
+    "startup_s": 0.6,
+    "reset_ms": 10.0,
+    "rss_mb_100k_accounts": 100.0,
+}
+
+
+def _group_body(index: int) -> bytes:
+    return json.dumps({"name": f"Bench {index}", "email": "bench@example.com", "dailyInvoiceConsolidation": True,
+                       "accountIds": [f"B{index}"], "address": {"country": "US"}}).encode()
+
+
+SCENARIOS: dict[str, Any] = {
+    "patch_account": lambda i: http_request("PATCH", "/accounts/ACME-US", b'{"name": "Bench name %d", "tags": ["Bench"]}' % (i % 100)),
+    "create_group": lambda i: http_request("POST", "/invoice_groups", _group_body(i)),
+    "get_account": lambda i: http_request("GET", "/accounts/ACME-EU?includeGroupDetails=true"),
+    "list_accounts": lambda i: http_request("GET", "/accounts?pageSize=50"),
+    "rejected_group": lambda i: http_request("POST", "/invoice_groups", b'{"name": "x", "email": "e", "dailyInvoiceConsolidation": true, "accountIds": []}'),
+}
+
+
+def _call(url: str, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method=method,
+                                     headers={"Authorization": "Bearer bench", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _bulk_state(base: dict[str, Any], accounts: int, grouped: int, prefix: str) -> dict[str, Any]:
+    """``base`` plus ``accounts`` plain accounts of ACME, the first ``grouped`` each in a group."""
+    acme = next(c for c in base["customers"] if c["id"] == "ACME")
+    state = {k: list(v) for k, v in base.items()}
+    for i in range(accounts):
+        state["accounts"].append({
+            "id": f"{prefix}{i}", "togaiAccountId": f"account.bench.{prefix.lower()}{i}", "customerId": "ACME",
+            "togaiCustomerId": acme["togaiCustomerId"], "name": f"Bench account {i}", "status": "ACTIVE",
+            "invoiceCurrency": "USD", "aliases": [],
+        })
+    for i in range(grouped):
+        state["invoiceGroups"].append({
+            "id": f"inv_group.bench.{i}", "name": f"Bench group {i}", "email": "bench@example.com",
+            "dailyInvoiceConsolidation": False, "invoiceCurrency": "USD", "billingAddress": {},
+            "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": "2024-01-01T00:00:00.000Z",
+            "accounts": [f"{prefix}{i}"],
+        })
+    return state
+
+
+def measure_startup(runs: int = 5) -> float:
+    """Median seconds from process start to the first answer."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        mock = start_server(["--log", "quiet"])
+        _call(mock.url, "GET", "/__mock/health")
+        times.append(time.perf_counter() - started)
+        mock.stop()
+    return statistics.median(times)
+
+
+def measure_reset(mock: TogaiMock, runs: int = 30) -> float:
+    """Median milliseconds of POST /__mock/reset, seen by the client."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        mock.reset()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def _row(name: str, result: LoadResult) -> dict[str, Any]:
+    return {"scenario": name, "rps": round(result.rps), "p50_ms": round(result.percentile(50), 2),
+            "p99_ms": round(result.percentile(99), 2), "statuses": dict(result.statuses)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args(argv)
+    load = {"connections": args.connections, "seconds": args.seconds}
+    if shutil.which("wrk"):
+        print("note: wrk is installed but this benchmark drives both servers with its own asyncio client,"
+              " so that every POST /invoice_groups can use fresh accounts", file=sys.stderr)
+    report: dict[str, Any] = {
+        "time": datetime.now(timezone.utc).isoformat(), "python": platform.python_version(),
+        "machine": platform.machine(), "load": load, "targets": TARGETS,
+    }
+
+    print("start-up ...", file=sys.stderr)
+    report["startup_s"] = round(measure_startup(), 3)
+
+    mock = start_server(["--log", "quiet"])
+    try:
+        report["rss_mb_start"] = round(_rss_mb(mock.process.pid), 1)
+        report["reset_ms"] = round(measure_reset(mock), 2)
+        base = json.loads(_call(mock.url, "GET", "/__mock/state")[1])
+        status, _ = _call(mock.url, "PUT", "/__mock/state", _bulk_state(base, GROUP_ACCOUNTS, 0, "B"))
+        assert status == 200, status
+        sizes = {}
+        for name, make in SCENARIOS.items():
+            request = make(10**9)  # calibrate on an index no load run reaches
+            raw = request.split(b"\r\n\r\n", 1)
+            method, path = raw[0].split(b" ")[:2]
+            code, body = _call(mock.url, method.decode(), path.decode(),
+                               json.loads(raw[1]) if raw[1] else None)
+            sizes[name] = len(body)
+        mock_rows = {}
+        for name, make in SCENARIOS.items():
+            print(f"mock {name} ...", file=sys.stderr)
+            mock_rows[name] = _row(name, run_load(mock.url, make, **load))
+        print("mock patch_account with --self-check ...", file=sys.stderr)
+    finally:
+        mock.stop()
+
+    checked = start_server(["--log", "quiet", "--self-check"])
+    try:
+        self_check = _row("patch_account", run_load(checked.url, SCENARIOS["patch_account"], **load))
+    finally:
+        checked.stop()
+
+    port = _free_port()
+    baseline = subprocess.Popen([sys.executable, "-m", "benchmarks.baseline", str(port), json.dumps(sizes)],
+                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        baseline.stdout.readline()
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        base_rows = {}
+        for name, make in SCENARIOS.items():
+            print(f"baseline {name} ...", file=sys.stderr)
+            base_rows[name] = _row(name, run_load(url, make, **load))
+    finally:
+        baseline.terminate()
+        baseline.wait()
+
+    print("scaling: 100 000 accounts, 10 000 groups ...", file=sys.stderr)
+    big = start_server(["--log", "quiet"])
+    try:
+        base = json.loads(_call(big.url, "GET", "/__mock/state")[1])
+        state = _bulk_state(base, SCALE_ACCOUNTS, SCALE_GROUPS, "S")
+        state["accounts"] += _bulk_state(base, GROUP_ACCOUNTS, 0, "B")["accounts"][len(base["accounts"]):]
+        started = time.perf_counter()
+        status, body = _call(big.url, "PUT", "/__mock/state", state)
+        assert status == 200, body[:300]
+        report["import_100k_s"] = round(time.perf_counter() - started, 2)
+        report["rss_mb_100k_accounts"] = round(_rss_mb(big.process.pid), 1)
+        scaled_rows = {}
+        for name in ("patch_account", "create_group", "get_account", "list_accounts"):
+            scaled_rows[name] = _row(name, run_load(big.url, SCENARIOS[name], **load))
+    finally:
+        big.stop()
+
+    rows = []
+    for name in SCENARIOS:
+        m, b = mock_rows[name], base_rows[name]
+        rows.append({**m, "baseline_rps": b["rps"], "baseline_p99_ms": b["p99_ms"],
+                     "ratio": round(m["rps"] / b["rps"], 2) if b["rps"] else None,
+                     "scaled_rps": scaled_rows.get(name, {}).get("rps"),
+                     "scaled_p99_ms": scaled_rows.get(name, {}).get("p99_ms")})
+    report["scenarios"] = rows
+    report["self_check_patch_rps"] = self_check["rps"]
+    report["self_check_cost"] = round(1 - self_check["rps"] / mock_rows["patch_account"]["rps"], 3)
+    _print(report)
+    RESULTS.mkdir(exist_ok=True)
+    text = json.dumps(report, indent=2)
+    (RESULTS / "latest.json").write_text(text)
+    (RESULTS / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json").write_text(text)
+    print(f"\nwritten: {RESULTS / 'latest.json'}")
+    return 0
+
+
+def _print(report: dict[str, Any]) -> None:
+    print(f"\n{'scenario':<16}{'mock rps':>10}{'p50 ms':>8}{'p99 ms':>8}{'base rps':>10}{'ratio':>7}"
+          f"{'100k rps':>10}{'100k p99':>10}  statuses")
+    for r in report["scenarios"]:
+        print(f"{r['scenario']:<16}{r['rps']:>10}{r['p50_ms']:>8}{r['p99_ms']:>8}{r['baseline_rps']:>10}"
+              f"{r['ratio']:>7}{r['scaled_rps'] or '-':>10}{r['scaled_p99_ms'] or '-':>10}  {r['statuses']}")
+    by_name = {r["scenario"]: r for r in report["scenarios"]}
+    worst_p99 = max(r["p99_ms"] for r in report["scenarios"])
+    checks = [
+        ("PATCH ratio >= 0.5", by_name["patch_account"]["ratio"] >= TARGETS["ratio_patch_account"], by_name["patch_account"]["ratio"]),
+        ("POST group ratio >= 0.5", by_name["create_group"]["ratio"] >= TARGETS["ratio_create_group"], by_name["create_group"]["ratio"]),
+        (f"p99 <= 5 ms at {report['load']['connections']} connections", worst_p99 <= TARGETS["p99_ms"], worst_p99),
+        ("start-up <= 0.6 s", report["startup_s"] <= TARGETS["startup_s"], report["startup_s"]),
+        ("reset <= 10 ms", report["reset_ms"] <= TARGETS["reset_ms"], report["reset_ms"]),
+        ("RSS <= 100 MB with 100k accounts", report["rss_mb_100k_accounts"] <= TARGETS["rss_mb_100k_accounts"], report["rss_mb_100k_accounts"]),
+    ]
+    print(f"\nstart-up {report['startup_s']} s, RSS {report['rss_mb_start']} MB after start, "
+          f"{report['rss_mb_100k_accounts']} MB with 100k accounts + 10k groups (import {report['import_100k_s']} s), "
+          f"reset {report['reset_ms']} ms, self-check costs {report['self_check_cost'] * 100:.0f}% on PATCH")
+    for label, ok, value in checks:
+        print(f"  {'PASS' if ok else 'MISS'}  {label}: {value}")
+    report["target_results"] = {label: ok for label, ok, _ in checks}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
