@@ -45,10 +45,10 @@ def http_request(method: str, path: str, body: bytes = b"", token: str = "bench"
 
 
 async def _connection(host: str, port: int, make: RequestFactory, counter: list[int],
-                      deadline: float, result: LoadResult, record: bool) -> None:
+                      deadline: float, result: LoadResult, record: bool, limit: int | None = None) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and (limit is None or counter[0] < limit):
             index = counter[0]
             counter[0] += 1
             started = time.perf_counter()
@@ -69,7 +69,8 @@ async def _connection(host: str, port: int, make: RequestFactory, counter: list[
         writer.close()
 
 
-async def _run(url: str, make: RequestFactory, connections: int, seconds: float, warmup: float) -> LoadResult:
+async def _run(url: str, make: RequestFactory, connections: int, seconds: float, warmup: float,
+               limit: int | None = None) -> LoadResult:
     host, port = url.removeprefix("http://").split(":")
     counter = [0]
     result = LoadResult()
@@ -78,16 +79,17 @@ async def _run(url: str, make: RequestFactory, connections: int, seconds: float,
         await asyncio.gather(*(_connection(host, int(port), make, counter, end, result, False) for _ in range(connections)))
     started = time.perf_counter()
     end = started + seconds
-    await asyncio.gather(*(_connection(host, int(port), make, counter, end, result, True) for _ in range(connections)))
+    await asyncio.gather(*(_connection(host, int(port), make, counter, end, result, True, limit) for _ in range(connections)))
     result.seconds = time.perf_counter() - started
     return result
 
 
-def run_load(url: str, make: RequestFactory, connections: int = 16, seconds: float = 3.0, warmup: float = 0.5) -> LoadResult:
-    """Drive ``url`` with ``connections`` keep-alive connections for ``seconds``."""
+def run_load(url: str, make: RequestFactory, connections: int = 16, seconds: float = 3.0, warmup: float = 0.5,
+             limit: int | None = None) -> LoadResult:
+    """Drive ``url`` with ``connections`` keep-alive connections for ``seconds`` (or ``limit`` requests)."""
     try:
         import uvloop
         runner = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
-    return runner(_run(url, make, connections, seconds, warmup))
+    return runner(_run(url, make, connections, seconds, warmup, limit))

@@ -1,10 +1,11 @@
 """``create_app``: the one place where spec, store, fixtures and pipelines are wired."""
 from __future__ import annotations
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
+from typing import Any
+
+from starlette.datastructures import State
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import CONTROL_SPEC, Config
 from .control import Control
@@ -20,11 +21,53 @@ from .store import Store
 
 # A whole exported tenant (PUT /__mock/state) is far larger than any Togai request.
 CONTROL_MAX_BODY = 256 * 1024 * 1024
+CONTROL_PREFIX = "/__mock/"
 # Browsers on any local port may call the mock unless origins are configured.
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
 
-def create_app(config: Config | None = None) -> Starlette:
+class MockApp:
+    """The ASGI app: ``/__mock/*`` to the control pipeline, the rest to the Togai one.
+
+    Each pipeline routes, validates and answers errors itself, so a Starlette
+    application object (router plus two exception middlewares) would only
+    add a third of the request time; Starlette's CORS middleware wraps both.
+    """
+
+    def __init__(self, togai: ASGIApp, control: ASGIApp, cors: dict[str, Any], state: State) -> None:
+        self.togai = togai
+        self.control = control
+        self.togai_cors = CORSMiddleware(togai, **cors)
+        self.control_cors = CORSMiddleware(control, **cors)
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            control = scope["path"].startswith(CONTROL_PREFIX)
+            # Only browsers send Origin; everyone else skips the CORS layer.
+            if any(name == b"origin" for name, _ in scope["headers"]):
+                target = self.control_cors if control else self.togai_cors
+            else:
+                target = self.control if control else self.togai
+            await target(scope, receive, send)
+        elif kind == "lifespan":
+            await _lifespan(receive, send)
+        else:  # websockets are not part of the API
+            await send({"type": "websocket.close", "code": 1003})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def create_app(config: Config | None = None) -> MockApp:
     """Build the ASGI app; raises ``SpecError``/``FixtureError`` on bad input files."""
     config = config or Config()
     spec = load_spec(config.spec)
@@ -54,21 +97,13 @@ def create_app(config: Config | None = None) -> Starlette:
         self_check=config.self_check,
         prefer=False,
     )
-    cors = Middleware(
-        CORSMiddleware,
-        allow_origins=list(config.cors_origins),
-        allow_origin_regex=None if config.cors_origins else LOCAL_ORIGINS,
-        allow_methods=["*"],
-        allow_headers=["*"],
-        expose_headers=[VIOLATIONS_HEADER, STAGE_HEADER, "allow"],
-        max_age=600,
-    )
-    app = Starlette(routes=[Mount("/__mock", app=control_pipeline)], middleware=[cors])
-    # Everything else goes through the Togai pipeline, routed by the spec.
-    app.router.default = togai
-    app.router.redirect_slashes = False
-    app.state.pipeline = togai
-    app.state.control = control
-    app.state.store = store
-    app.state.config = config
-    return app
+    cors: dict[str, Any] = {
+        "allow_origins": list(config.cors_origins),
+        "allow_origin_regex": None if config.cors_origins else LOCAL_ORIGINS,
+        "allow_methods": ["*"],
+        "allow_headers": ["*"],
+        "expose_headers": [VIOLATIONS_HEADER, STAGE_HEADER, "allow"],
+        "max_age": 600,
+    }
+    state = State({"pipeline": togai, "control": control, "store": store, "config": config})
+    return MockApp(togai, control_pipeline, cors, state)

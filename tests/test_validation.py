@@ -67,7 +67,8 @@ def test_auth_is_checked_before_parameters(api: Api) -> None:
         ("pageSize=1&pageSize=2", "pageSize: must be given once"),
         ("nextToken=", "nextToken: must be at least 1 character long"),
         ("nextToken=garbage", "nextToken: is not a page token issued by this server"),
-        ("nextToken=eyJsYXN0SXRlbUlkIjogIm5vcGUifQ==", "nextToken: does not point into this list"),
+        ("nextToken=eyJsYXN0SXRlbUlkIjogIm5vcGUifQ==", "nextToken: is not a page token issued by this server"),
+        ("nextToken=eyJsYXN0SXRlbUlkIjogIm5vcGUiLCAicG9zaXRpb24iOiAwfQ==", "nextToken: does not point into this list"),
     ],
 )
 def test_bad_list_parameters_are_400(api: Api, query: str, message: str) -> None:

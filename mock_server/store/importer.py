@@ -1,11 +1,15 @@
 """Replace the whole tenant with exported data, after checking Togai's rules on it."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ..errors import ApiError, Violation
 from .accounts import BASE_CURRENCY, MAX_ALIASES
 from .state import Store
+
+
+_SHARED_VALUES = ("customerId", "togaiCustomerId", "status", "invoiceCurrency")
 
 
 def import_state(store: Store, data: dict[str, Any]) -> None:
@@ -68,6 +72,10 @@ def import_state(store: Store, data: dict[str, Any]) -> None:
             store.reserve_id(record["togaiCustomerId"])
         for record in data["accounts"]:
             stored = {k: v for k, v in record.items() if k != "invoiceGroupDetails"}
+            for key in _SHARED_VALUES:
+                if key in stored:
+                    # Parsed JSON gives every account its own copy of these few values.
+                    stored[key] = sys.intern(stored[key])
             stored.setdefault("aliases", [])
             stored.setdefault("invoiceCurrency", BASE_CURRENCY)
             store.accounts.add(record["id"], stored)

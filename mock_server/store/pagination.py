@@ -1,4 +1,5 @@
-"""Page tokens in Togai's style: base64 of ``{"lastItemId", "pageSize", "sortOrder"}``."""
+"""Page tokens in Togai's style: base64 of ``{"lastItemId", "pageSize", "sortOrder"}``,
+plus the position of that item, so that paging needs no id-to-position index."""
 from __future__ import annotations
 
 import base64
@@ -12,9 +13,9 @@ from .state import Collection, Record
 DEFAULT_PAGE_SIZE = 10
 
 
-def encode_token(last_id: str, page_size: int) -> str:
-    """The opaque ``nextToken`` that continues after ``last_id``."""
-    payload = {"lastItemId": last_id, "pageSize": page_size, "sortOrder": "ASC"}
+def encode_token(last_id: str, position: int, page_size: int) -> str:
+    """The opaque ``nextToken`` that continues after ``last_id`` (at ``position``)."""
+    payload = {"lastItemId": last_id, "position": position, "pageSize": page_size, "sortOrder": "ASC"}
     return base64.b64encode(json.dumps(payload).encode()).decode("ascii")
 
 
@@ -26,6 +27,7 @@ def _decode_token(token: str) -> dict[str, Any]:
     if (
         not isinstance(payload, dict)
         or not isinstance(payload.get("lastItemId"), str)
+        or type(payload.get("position")) is not int
         or not isinstance(payload.get("pageSize", DEFAULT_PAGE_SIZE), int)
     ):
         raise ApiError.of(400, "nextToken", "is not a page token issued by this server")
@@ -40,8 +42,8 @@ def paginate(
     size = page_size or DEFAULT_PAGE_SIZE
     if next_token is not None:
         payload = _decode_token(next_token)
-        after = payload["lastItemId"]
-        if not collection.knows(after):
+        after = payload["position"]
+        if not collection.holds_at(after, payload["lastItemId"]):
             raise ApiError.of(400, "nextToken", "does not point into this list")
         if page_size is None:
             # The token carries the size it was issued with; a forged one can at
@@ -50,5 +52,5 @@ def paginate(
     records, last = collection.page(after, size)
     extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}}
     if last is not None:
-        extra["nextToken"] = encode_token(last, size)
+        extra["nextToken"] = encode_token(records[-1]["id"], last, size)
     return records, extra

@@ -19,16 +19,16 @@ _MIXED = string.ascii_letters + string.digits
 class Collection:
     """Records by id, in insertion order, with O(page) paging.
 
-    Removed ids keep their position (a tombstone) so that a page token that
-    points at them still works.
+    A removed record keeps its place in the order (a tombstone), so a page
+    token that points at it still works. Page tokens carry positions, which
+    saves an id-to-position index of the size of the collection.
     """
 
-    __slots__ = ("items", "_order", "_pos")
+    __slots__ = ("items", "_order")
 
     def __init__(self) -> None:
         self.items: dict[str, Record] = {}
         self._order: list[str] = []
-        self._pos: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self.items)
@@ -38,35 +38,32 @@ class Collection:
         return self.items.get(key)
 
     def add(self, key: str, record: Record) -> None:
-        """Insert a new record at the end of the order."""
+        """Insert a record under a key this collection has never held."""
         self.items[key] = record
-        if key not in self._pos:
-            self._pos[key] = len(self._order)
-            self._order.append(key)
+        self._order.append(key)
 
     def remove(self, key: str) -> None:
         """Drop a record, keeping its place for page tokens."""
         self.items.pop(key, None)
 
-    def knows(self, key: str) -> bool:
-        """True when ``key`` was ever in this collection (a page can start after it)."""
-        return key in self._pos
+    def holds_at(self, position: int, key: str) -> bool:
+        """True when ``key`` was added at ``position`` (so a page can start after it)."""
+        return 0 <= position < len(self._order) and self._order[position] == key
 
-    def page(self, after: str | None, size: int) -> tuple[list[Record], str | None]:
-        """Up to ``size`` records after id ``after``, and the id to continue from."""
-        start = 0 if after is None else self._pos[after] + 1
+    def page(self, after: int | None, size: int) -> tuple[list[Record], int | None]:
+        """Up to ``size`` records after position ``after``, and the position to continue from."""
         out: list[Record] = []
         order, items = self._order, self.items
-        i, n = start, len(order)
+        i, n, last = (0 if after is None else after + 1), len(order), -1
         while i < n and len(out) < size:
             record = items.get(order[i])
             if record is not None:
                 out.append(record)
+                last = i
             i += 1
         while i < n and order[i] not in items:
             i += 1
-        more = i < n
-        return out, (order[i - 1] if more and out else None)
+        return out, (last if i < n and out else None)
 
 
 class Clock:
