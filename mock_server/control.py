@@ -79,7 +79,6 @@ class Control:
             self.store.restore(self.fixtures)
         self.journal.clear()
         self.overrides.clear()
-        release_memory()
 
     def import_state(self, data: dict[str, Any]) -> None:
         """Replace the tenant with ``data`` after checking schemas and rules."""
