@@ -36,6 +36,11 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - optional accelerator
+    _orjson = None
+
 # The CLI puts uvicorn's transport here so that faults can drop the connection.
 TRANSPORT_KEY = "mock_server.transport"
 
@@ -243,9 +248,23 @@ def _drop_connection(scope: Scope, fault: str) -> None:
         transport.close()
 
 
+def encode_json(body: Any) -> bytes:
+    """Compact JSON bytes; orjson when it can (several times faster), else the stdlib.
+
+    orjson refuses lone surrogates and integers beyond 64 bits, which a client
+    can legally send and the mock echoes; the stdlib escapes them.
+    """
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(body)
+        except TypeError:
+            pass
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
     """Send a complete JSON (or empty) response."""
-    payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    payload = b"" if body is None else encode_json(body)
     raw_headers = [(b"content-length", str(len(payload)).encode())]
     if body is not None:
         raw_headers.append(_JSON)

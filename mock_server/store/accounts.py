@@ -5,7 +5,7 @@ from typing import Any
 
 from ..errors import ApiError, Violation
 from .pagination import paginate
-from .state import Record, Store
+from .state import AccountRecord, Record, Store
 
 MAX_ALIASES = 10
 # Accounts are invoiced in the tenant's base currency unless they say otherwise.
@@ -26,7 +26,7 @@ def normalize_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tag.lower() for tag in tags))
 
 
-def require_account(store: Store, account_id: str, field: str = "account_id") -> Record:
+def require_account(store: Store, account_id: str, field: str = "account_id") -> AccountRecord:
     """The account, or a 404 naming ``field``."""
     record = store.accounts.get(account_id)
     if record is None:
@@ -34,7 +34,7 @@ def require_account(store: Store, account_id: str, field: str = "account_id") ->
     return record
 
 
-def require_active(record: Record, field: str = "account_id") -> None:
+def require_active(record: AccountRecord, field: str = "account_id") -> None:
     """Reject changes to an archived account."""
     if record["status"] == "ARCHIVED":
         raise ApiError.of(400, field, f"account {record['id']!r} is archived and cannot be changed")
@@ -52,9 +52,9 @@ def check_new_account(store: Store, fields: dict[str, Any], prefix: str = "") ->
 
 def build_account(
     store: Store, fields: dict[str, Any], customer: Record, aliases: list[str]
-) -> Record:
+) -> AccountRecord:
     """The record of a new account checked by :func:`check_new_account`."""
-    record: Record = {
+    record = {
         "id": fields["id"],
         "togaiAccountId": store.new_id("account", 8, 5),
         "customerId": customer["id"],
@@ -62,17 +62,18 @@ def build_account(
         "name": fields["name"],
         "status": fields.get("status", "ACTIVE"),
         "invoiceCurrency": fields.get("invoiceCurrency", BASE_CURRENCY),
-        "aliases": [{"alias": alias} for alias in aliases],
+        # A tuple: the empty one is shared by every account without aliases.
+        "aliases": tuple({"alias": alias} for alias in aliases),
     }
     for key in ("netTermDays", "address", "primaryEmail", "billingInformation", "settings", "metadata"):
         if key in fields:
             record[key] = fields[key]
     if "tags" in fields:
         record["tags"] = normalize_tags(fields["tags"])
-    return record
+    return AccountRecord(record)
 
 
-def insert_account(store: Store, record: Record) -> None:
+def insert_account(store: Store, record: AccountRecord) -> None:
     """Store a record built by :func:`build_account`."""
     store.accounts.add(record["id"], record)
     store.customer_accounts.setdefault(record["customerId"], []).append(record["id"])
@@ -93,9 +94,9 @@ def create_account(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     return render_account(store, record)
 
 
-def render_account(store: Store, record: Record, with_group: bool = False) -> dict[str, Any]:
+def render_account(store: Store, record: AccountRecord, with_group: bool = False) -> dict[str, Any]:
     """The account as the API shows it."""
-    out = dict(record)
+    out = record.to_dict()
     if with_group:
         group_id = store.account_group.get(record["id"])
         if group_id is not None:
@@ -133,7 +134,7 @@ def update_account(store: Store, account_id: str, changes: dict[str, Any]) -> di
     return render_account(store, record)
 
 
-def archive_account(store: Store, record: Record) -> None:
+def archive_account(store: Store, record: AccountRecord) -> None:
     """Archive an account; it leaves its invoice group."""
     record["status"] = "ARCHIVED"
     store.leave_group(record["id"], store.clock.now())
@@ -155,7 +156,7 @@ def add_aliases(store: Store, account_id: str, body: dict[str, Any]) -> dict[str
     current = [a["alias"] for a in record["aliases"]]
     wanted = [*body.get("aliases", []), *(a["value"] for a in body.get("accountAliases", []))]
     added = _check_new_aliases(store, account_id, current, wanted, "aliases")
-    record["aliases"] = [*record["aliases"], *({"alias": alias} for alias in added)]
+    record["aliases"] = (*record["aliases"], *({"alias": alias} for alias in added))
     for alias in added:
         store.alias_owner[alias] = account_id
     return render_account(store, record)
@@ -176,7 +177,7 @@ def remove_aliases(store: Store, account_id: str, body: dict[str, Any]) -> dict[
     if problems:
         raise ApiError(400, problems)
     gone = {value for _, _, value in named}
-    record["aliases"] = [a for a in record["aliases"] if a["alias"] not in gone]
+    record["aliases"] = tuple(a for a in record["aliases"] if a["alias"] not in gone)
     for alias in gone:
         store.alias_owner.pop(alias, None)
     return render_account(store, record)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import ApiError, Violation
 from .accounts import BASE_CURRENCY, MAX_ALIASES
-from .state import Store
+from .state import AccountRecord, Store
 
 
 _SHARED_VALUES = ("customerId", "togaiCustomerId", "status", "invoiceCurrency")
@@ -69,22 +69,19 @@ def import_state(store: Store, data: dict[str, Any]) -> None:
         store.clear()
         for record in data["customers"]:
             store.customers.add(record["id"], dict(record))
-            store.reserve_id(record["togaiCustomerId"])
         for record in data["accounts"]:
             stored = {k: v for k, v in record.items() if k != "invoiceGroupDetails"}
             for key in _SHARED_VALUES:
                 if key in stored:
                     # Parsed JSON gives every account its own copy of these few values.
                     stored[key] = sys.intern(stored[key])
-            stored.setdefault("aliases", [])
+            stored["aliases"] = tuple(stored.get("aliases", ()))
             stored.setdefault("invoiceCurrency", BASE_CURRENCY)
-            store.accounts.add(record["id"], stored)
+            store.accounts.add(record["id"], AccountRecord(stored))
             store.customer_accounts.setdefault(record["customerId"], []).append(record["id"])
-            store.reserve_id(record["togaiAccountId"])
         store.alias_owner.update(alias_owner)
         for group in data["invoiceGroups"]:
             stored = {k: v for k, v in group.items() if k not in ("accounts", "accountsCount", "nextToken")}
             store.groups.add(group["id"], stored)
-            store.reserve_id(group["id"])
             for account_id in group["accounts"]:
                 store.join_group(account_id, group["id"])

@@ -8,7 +8,7 @@ runs only on instances that are invalid, to name the field and the rule.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -62,41 +62,36 @@ def join_path(prefix: str, parts: Iterable[str | int]) -> str:
     return out
 
 
+def _types(value: Any) -> str:
+    types = value if isinstance(value, list) else [value]
+    return "must be " + " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+
+
+# How each keyword's rule reads, given the keyword's value in the schema.
+_PHRASES: dict[str, Callable[[Any], str]] = {
+    "type": _types,
+    "enum": lambda v: "must be one of: " + ", ".join(str(o) for o in v),
+    "const": lambda v: f"must be one of: {v}",
+    "minLength": lambda v: f"must be at least {_plural(v, 'character')} long",
+    "maxLength": lambda v: f"must be at most {_plural(v, 'character')} long",
+    "minItems": lambda v: f"must have at least {_plural(v, 'item')}",
+    "maxItems": lambda v: f"must have at most {_plural(v, 'item')}",
+    "uniqueItems": lambda v: "must not contain duplicate items",
+    "minimum": lambda v: f"must be >= {v}",
+    "maximum": lambda v: f"must be <= {v}",
+    "exclusiveMinimum": lambda v: f"must be > {v}",
+    "exclusiveMaximum": lambda v: f"must be < {v}",
+    "pattern": lambda v: f"must match the pattern {v}",
+    "format": lambda v: f"must be a valid {v}",
+    "minProperties": lambda v: f"must have at least {_plural(v, 'property')}",
+    "maxProperties": lambda v: f"must have at most {_plural(v, 'property')}",
+}
+
+
 def _rule(kw: str, value: Any, fallback: str) -> str:
     """The broken rule of keyword ``kw`` (whose schema value is ``value``) as a short phrase."""
-    if kw == "type":
-        types = value if isinstance(value, list) else [value]
-        return "must be " + " or ".join(_TYPE_WORDS.get(t, t) for t in types)
-    if kw in ("enum", "const"):
-        options = value if kw == "enum" else [value]
-        return "must be one of: " + ", ".join(str(o) for o in options)
-    if kw == "minLength":
-        return f"must be at least {_plural(value, 'character')} long"
-    if kw == "maxLength":
-        return f"must be at most {_plural(value, 'character')} long"
-    if kw == "minItems":
-        return f"must have at least {_plural(value, 'item')}"
-    if kw == "maxItems":
-        return f"must have at most {_plural(value, 'item')}"
-    if kw == "uniqueItems":
-        return "must not contain duplicate items"
-    if kw == "minimum":
-        return f"must be >= {value}"
-    if kw == "maximum":
-        return f"must be <= {value}"
-    if kw == "exclusiveMinimum":
-        return f"must be > {value}"
-    if kw == "exclusiveMaximum":
-        return f"must be < {value}"
-    if kw == "pattern":
-        return f"must match the pattern {value}"
-    if kw == "format":
-        return f"must be a valid {value}"
-    if kw == "minProperties":
-        return f"must have at least {_plural(value, 'property')}"
-    if kw == "maxProperties":
-        return f"must have at most {_plural(value, 'property')}"
-    return fallback
+    phrase = _PHRASES.get(kw)
+    return phrase(value) if phrase is not None else fallback
 
 
 _UNKNOWN = "is not a known property"
@@ -176,9 +171,7 @@ class SchemaValidator:
                 out.append(Violation(join_path(where, [kind.property]), "is required"))
             elif kw == "additionalProperties" and hasattr(kind, "unexpected"):
                 out.extend(Violation(join_path(where, [key]), _UNKNOWN) for key in kind.unexpected)
-            elif kw in ("type", "enum", "const", "minLength", "maxLength", "minItems", "maxItems", "uniqueItems",
-                        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern",
-                        "minProperties", "maxProperties"):
+            elif kw in _PHRASES and kw != "format":
                 out.append(Violation(where or prefix or "body", _rule(kw, parent[kw], error.message)))
             else:
                 return None  # a keyword this mapping does not know: ask the reference
