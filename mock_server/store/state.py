@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import operator
 import random
 import string
 import threading
@@ -19,25 +18,6 @@ _SCRAMBLE = 2_654_435_761
 _MIXED = string.ascii_letters + string.digits
 
 
-class _Unset:
-    """The marker of a field that is not set; one instance, kept by (deep)copies."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<unset>"
-
-    def __copy__(self) -> "_Unset":
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> "_Unset":
-        return self
-
-    def __reduce__(self) -> str:
-        return "_UNSET"
-
-
-_UNSET: Any = _Unset()
 _ACCOUNT_FIELDS = (
     "id",
     "togaiAccountId",
@@ -55,51 +35,86 @@ _ACCOUNT_FIELDS = (
     "metadata",
     "tags",
 )
-_READ_ALL = operator.attrgetter(*_ACCOUNT_FIELDS)
+
+
+class _Layout:
+    """Which fields a record has set, and a renderer made for exactly those.
+
+    Shared by all records with the same fields (a handful in practice) and
+    kept by copies. The renderer is generated, as dataclasses and attrs do,
+    from the fixed field names above: one dict display is about three times
+    faster than a loop over the slots, and a page of accounts is mostly this.
+    """
+
+    __slots__ = ("names", "render")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        items = ", ".join(f"{n!r}: list(r.{n})" if n == "aliases" else f"{n!r}: r.{n}" for n in names)
+        namespace: dict[str, Any] = {}
+        exec(f"def render(r):\n    return {{{items}}}\n", namespace)  # noqa: S102 - fixed identifiers only
+        self.render = namespace["render"]
+
+    def __copy__(self) -> "_Layout":
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "_Layout":
+        return self
+
+
+_LAYOUTS: dict[frozenset[str], _Layout] = {}
+
+
+def _layout_of(names: frozenset[str]) -> _Layout:
+    layout = _LAYOUTS.get(names)
+    if layout is None:
+        layout = _LAYOUTS[names] = _Layout(tuple(f for f in _ACCOUNT_FIELDS if f in names))
+    return layout
 
 
 class AccountRecord:
     """An account in the API's shape, in slots: a third of a dict's memory.
 
     It reads and writes like a mapping (``record["status"]``); a field that
-    was never set holds a marker and is absent, as in the API.
+    was never set is absent, as in the API.
     """
 
-    __slots__ = _ACCOUNT_FIELDS
+    __slots__ = (*_ACCOUNT_FIELDS, "_layout")
 
     def __init__(self, fields: dict[str, Any]) -> None:
-        unknown = set(fields) - set(_ACCOUNT_FIELDS)
+        names = frozenset(fields)
+        unknown = names.difference(_ACCOUNT_FIELDS)
         if unknown:
             raise KeyError(f"not account fields: {sorted(unknown)}")
-        for key in _ACCOUNT_FIELDS:
-            setattr(self, key, fields.get(key, _UNSET))
+        for key, value in fields.items():
+            setattr(self, key, value)
+        self._layout = _layout_of(names)
 
     def __getitem__(self, key: str) -> Any:
-        value = getattr(self, key, _UNSET)
-        if value is _UNSET:
+        if key not in self._layout.names:
             raise KeyError(key)
-        return value
+        return getattr(self, key)
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if key not in _ACCOUNT_FIELDS:
+            raise KeyError(key)
         setattr(self, key, value)
+        if key not in self._layout.names:
+            self._layout = _layout_of(frozenset((*self._layout.names, key)))
 
     def __contains__(self, key: str) -> bool:
-        return getattr(self, key, _UNSET) is not _UNSET
+        return key in self._layout.names
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, AccountRecord) and self.to_dict() == other.to_dict()
 
     def get(self, key: str, default: Any = None) -> Any:
         """The field's value, or ``default`` when it is not set."""
-        value = getattr(self, key, _UNSET)
-        return default if value is _UNSET else value
+        return getattr(self, key) if key in self._layout.names else default
 
     def to_dict(self) -> dict[str, Any]:
         """A new dict of the fields that are set, in the API's order."""
-        out = {k: v for k, v in zip(_ACCOUNT_FIELDS, _READ_ALL(self)) if v is not _UNSET}
-        if type(out["aliases"]) is tuple:
-            out["aliases"] = list(out["aliases"])
-        return out
+        return self._layout.render(self)
 
 
 class Collection:

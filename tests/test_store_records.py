@@ -1,0 +1,50 @@
+"""The slotted account record behaves like the dict it replaces."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from mock_server.store.state import AccountRecord, Collection
+
+FIELDS = {"id": "A1", "togaiAccountId": "account.a.b", "customerId": "C1", "togaiCustomerId": "customer.c.d",
+          "name": "Account one", "status": "ACTIVE", "invoiceCurrency": "USD", "aliases": ({"alias": "one"},)}
+
+
+def test_reads_writes_and_renders_like_a_mapping() -> None:
+    record = AccountRecord(dict(FIELDS))
+    assert record["name"] == "Account one"
+    assert "tags" not in record and record.get("tags") is None
+    with pytest.raises(KeyError):
+        record["tags"]
+    record["tags"] = ["x"]
+    record["name"] = "Renamed"
+    assert record.to_dict() == {**FIELDS, "name": "Renamed", "aliases": [{"alias": "one"}], "tags": ["x"]}
+    assert list(record.to_dict())[-1] == "tags"  # the API's field order, not the order of writes
+    with pytest.raises(KeyError):
+        record["nope"] = 1
+    with pytest.raises(KeyError):
+        AccountRecord({**FIELDS, "nope": 1})
+
+
+def test_copies_are_equal_and_independent() -> None:
+    record = AccountRecord(dict(FIELDS))
+    clone = copy.deepcopy(record)
+    assert clone == record and clone is not record
+    clone["status"] = "ARCHIVED"
+    assert record["status"] == "ACTIVE"
+
+
+def test_pages_skip_removed_records_and_resume_after_them() -> None:
+    collection = Collection()
+    for key in "abcde":
+        collection.add(key, {"id": key})
+    first, last = collection.page(None, 2)
+    assert [r["id"] for r in first] == ["a", "b"] and last == 1
+    collection.remove("c")
+    rest, last = collection.page(last, 2)
+    assert [r["id"] for r in rest] == ["d", "e"] and last is None
+    collection.remove("e")
+    page, last = collection.page(None, 3)
+    assert [r["id"] for r in page] == ["a", "b", "d"] and last is None
+    assert collection.holds_at(1, "b") and not collection.holds_at(1, "a") and not collection.holds_at(9, "a")
