@@ -14,6 +14,7 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .app import create_app
 from .config import DEFAULT_FIXTURES, DEFAULT_MAX_BODY, DEFAULT_SPEC, Config
 from .fixtures import FixtureError
 from .openapi.spec import SpecError
@@ -119,8 +120,6 @@ class _Server(uvicorn.Server):
 def main(argv: list[str] | None = None) -> int:
     """Run the server until SIGINT/SIGTERM; return the exit status."""
     config, exit_with_parent = config_from_args(argv)
-    from .app import create_app
-
     try:
         app = create_app(config)
     except (SpecError, FixtureError) as exc:

@@ -26,7 +26,7 @@ class Entry:
     method: str
     path: str
     query: str
-    headers: dict[str, str]
+    headers: list[tuple[bytes, bytes]]  # as the server gave them; decoded when shown
     request_body: bytes
     status: int
     operation_id: str | None
@@ -46,7 +46,7 @@ class Entry:
             "operationId": self.operation_id,
             "status": self.status,
             "durationMs": round(self.duration_ms, 3),
-            "requestHeaders": self.headers,
+            "requestHeaders": {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers},
             "requestBody": _decode(self.request_body),
             "responseBody": self.response_body,
             "violations": [str(v) for v in self.violations or ()],

@@ -188,7 +188,7 @@ class Pipeline:
             method=scope["method"],
             path=scope["path"],
             query=scope.get("query_string", b"").decode("latin-1"),
-            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
+            headers=scope["headers"],
             request_body=raw,
             status=outcome.status,
             operation_id=outcome.operation_id,
