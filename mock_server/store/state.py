@@ -204,6 +204,7 @@ class Store:
         self.account_group: dict[str, str] = {}
         self.group_members: dict[str, dict[str, None]] = {}
         self._sequence = 0
+        self._id_offset = self.rng.getrandbits(64)
 
     def new_id(self, prefix: str, first: int, second: int, alphabet: str = _LOWER) -> str:
         """A Togai-looking id such as ``account.k3j9x2qa.7fz1m``.
@@ -214,7 +215,7 @@ class Store:
         """
         self._sequence += 1
         base = len(alphabet)
-        n = (self._sequence * _SCRAMBLE) % base**second
+        n = (self._sequence * _SCRAMBLE + self._id_offset) % base**second
         tail = []
         for _ in range(second):
             n, digit = divmod(n, base)
@@ -272,6 +273,7 @@ class Store:
         "account_group",
         "group_members",
         "_sequence",
+        "_id_offset",
     )
 
     def snapshot(self) -> dict[str, Any]:
