@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema.exceptions import SchemaError
-
-from ..validation.schema import SchemaValidator
+from ..validation.schema import SchemaInvalid, SchemaValidator
 
 # libyaml's loader is ~10x faster than the pure-Python one; both are safe loaders.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -262,8 +260,8 @@ def _compile_schema(schema: Any, where: str, cache: Cache) -> SchemaValidator:
         return cached[1]
     try:
         validator = SchemaValidator(schema)
-    except SchemaError as exc:
-        raise SpecError(f"{where}: invalid schema: {exc.message}") from None
+    except SchemaInvalid as exc:
+        raise SpecError(f"{where}: invalid schema: {exc}") from None
     cache[id(schema)] = (schema, validator)
     return validator
 

@@ -1,9 +1,11 @@
 """JSON Schema validators compiled once, reporting violations in Togai's words.
 
-``jsonschema`` is the reference validator and the source of every message.
-When ``jsonschema_rs`` is importable it answers the common question "is this
-valid?" first, because it is several times faster; the Python validator then
-runs only on instances that are invalid, to name the field and the rule.
+``jsonschema`` is the reference validator. When ``jsonschema_rs`` is
+importable it does the work instead, several times faster: it decides
+validity and lists the violations, which are worded exactly as the
+reference's (``tests/test_validation_engines.py`` proves it). The reference
+is then loaded only when needed (a keyword the mapping does not know, an
+integer beyond 64 bits), which also keeps its ~8 MB out of a fresh server.
 """
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+from functools import cache
+from typing import TYPE_CHECKING
 
 from ..errors import Violation
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 try:  # optional accelerator, see the README's performance section
     import jsonschema_rs as _rs
@@ -28,12 +33,27 @@ _DATE_TIME = re.compile(
     r"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
 )
 
-FORMATS = FormatChecker(formats=())
-
-
-@FORMATS.checks("date-time")
 def _is_date_time(value: object) -> bool:
     return not isinstance(value, str) or _DATE_TIME.match(value) is not None
+
+
+# The formats this spec relies on, checked alike by both engines.
+_FORMATS: dict[str, Callable[[Any], bool]] = {"date-time": _is_date_time}
+
+
+class SchemaInvalid(Exception):
+    """A schema that is not valid JSON Schema (2020-12)."""
+
+
+@cache
+def _reference() -> tuple[Any, Any]:
+    """The ``jsonschema`` validator class and format checker, imported on first use."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    checker = FormatChecker(formats=())
+    for name, check in _FORMATS.items():
+        checker.checks(name)(check)
+    return Draft202012Validator, checker
 
 
 _TYPE_WORDS = {
@@ -107,21 +127,31 @@ def _order(violation: Violation) -> tuple[bool, str, str]:
 class SchemaValidator:
     """A schema compiled once; reports :class:`Violation` objects."""
 
-    __slots__ = ("schema", "_py", "_fast")
+    __slots__ = ("schema", "_reference", "_fast")
 
     def __init__(self, schema: dict[str, Any] | bool) -> None:
-        # Checking against the meta-schema is the slowest part of start-up in
-        # pure Python; the Rust check is used when present, and the reference
-        # runs only to word the error of a schema it rejects.
-        if _rs is None or not _rs.meta.is_valid(schema):
-            Draft202012Validator.check_schema(schema)
+        """Check ``schema`` against the meta-schema and compile it; raise :class:`SchemaInvalid`."""
         self.schema = schema
-        self._py = Draft202012Validator(schema, format_checker=FORMATS)
-        self._fast = None
-        if _rs is not None and not _uses_formats(schema):
-            # Formats are checked only by the Python validator (FORMATS above),
-            # so schemas that use them skip the fast path to keep one verdict.
-            self._fast = _rs.validator_for(schema)
+        self._reference: Any = None
+        self._fast: Any = None
+        if _rs is not None and _rs.meta.is_valid(schema):
+            self._fast = _rs.validator_for(schema, validate_formats=True, formats=_FORMATS)
+        else:
+            # Without the accelerator, or to word the error of a schema it rejects.
+            from jsonschema.exceptions import SchemaError
+
+            try:
+                self._py.check_schema(schema)
+            except SchemaError as exc:
+                raise SchemaInvalid(exc.message) from None
+
+    @property
+    def _py(self) -> Any:
+        """The reference validator for this schema, built on first use."""
+        if self._reference is None:
+            validator_class, formats = _reference()
+            self._reference = validator_class(self.schema, format_checker=formats)
+        return self._reference
 
     def is_valid(self, instance: Any) -> bool:
         """True when ``instance`` satisfies the schema."""
@@ -171,7 +201,7 @@ class SchemaValidator:
                 out.append(Violation(join_path(where, [kind.property]), "is required"))
             elif kw == "additionalProperties" and hasattr(kind, "unexpected"):
                 out.extend(Violation(join_path(where, [key]), _UNKNOWN) for key in kind.unexpected)
-            elif kw in _PHRASES and kw != "format":
+            elif kw in _PHRASES:
                 out.append(Violation(where or prefix or "body", _rule(kw, parent[kw], error.message)))
             else:
                 return None  # a keyword this mapping does not know: ask the reference
@@ -196,11 +226,3 @@ def _explain_py(error: ValidationError, prefix: str) -> list[Violation]:
             if key not in known and not any(p.search(key) for p in patterns)
         ]
     return [Violation(where or prefix or "body", _rule(str(error.validator), error.validator_value, error.message))]
-
-
-def _uses_formats(schema: Any) -> bool:
-    if isinstance(schema, dict):
-        return "format" in schema or any(_uses_formats(v) for v in schema.values())
-    if isinstance(schema, list):
-        return any(_uses_formats(v) for v in schema)
-    return False
