@@ -48,7 +48,12 @@ def test_every_operation_conforms_in_process(case: schemathesis.Case) -> None:
     case.call_and_validate()
 
 
-StatefulMachine = schema.as_state_machine()
+class StatefulMachine(schema.as_state_machine()):  # type: ignore[misc]
+    def setup(self) -> None:
+        # Every run starts from the fixtures, so Hypothesis can replay and shrink it.
+        schema.app.state.control.reset()
+
+
 TestStatefulInProcess = StatefulMachine.TestCase
 TestStatefulInProcess.settings = settings(
     max_examples=40 if DEEP else 6,
