@@ -20,9 +20,9 @@ def test_account_currency_defaults_to_usd_and_status_may_be_draft(api: Api) -> N
     assert r.json()["status"] == "DRAFT"
 
 
-def test_create_account_for_unknown_customer_is_404(api: Api) -> None:
+def test_create_account_for_unknown_customer_is_400(api: Api) -> None:
     r = api.post("/accounts", json={"id": "X", "customerId": "NOPE", "name": "Nobody's"})
-    assert r.status_code == 404
+    assert r.status_code == 400
     assert r.json() == {"message": "customerId: no customer with id 'NOPE'"}
 
 

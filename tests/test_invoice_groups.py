@@ -36,9 +36,10 @@ def test_accounts_must_share_one_currency(api: Api) -> None:
     assert r.json() == {"message": "accountIds: accounts must share one invoice currency, found GBP, USD"}
 
 
-def test_unknown_account_is_404_and_names_its_index(api: Api) -> None:
+def test_unknown_account_is_400_and_names_its_index(api: Api) -> None:
+    # 404 is for the resource in the path; an unknown account named in the body is a bad request.
     r = api.post("/invoice_groups", json=group_body("ACME-US", "NOPE"))
-    assert r.status_code == 404
+    assert r.status_code == 400
     assert r.json() == {"message": "accountIds[1]: no account with id 'NOPE'"}
 
 

@@ -78,7 +78,7 @@ def test_seed_create_invoice_group(api: Api) -> None:
 
 def test_seed_create_invoice_group_with_its_placeholder_account(api: Api) -> None:
     r = api.post("/invoice_groups", json={**SEED_CREATE_GROUP, "accountIds": ["<string>"]})
-    assert r.status_code == 404
+    assert r.status_code == 400
     assert r.json() == {"message": "accountIds[0]: no account with id '<string>'"}
 
 

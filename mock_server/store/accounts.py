@@ -85,7 +85,8 @@ def create_account(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /accounts``: an account for an existing, active customer."""
     customer = store.customers.get(body["customerId"])
     if customer is None:
-        raise ApiError.of(404, "customerId", f"no customer with id {body['customerId']!r}")
+        # 404 is kept for the resource in the path; a bad reference in the body is a 400.
+        raise ApiError.of(400, "customerId", f"no customer with id {body['customerId']!r}")
     if customer["status"] == "ARCHIVED":
         raise ApiError.of(400, "customerId", f"customer {customer['id']!r} is archived")
     aliases = check_new_account(store, body)

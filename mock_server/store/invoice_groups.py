@@ -40,24 +40,22 @@ def _check_joiners(
 
     Accounts already in ``group_id`` are skipped: adding them again changes nothing.
     """
-    problems: list[tuple[int, Violation]] = []
+    problems: list[Violation] = []
     joiners: list[Record] = []
     for account_id, i in account_ids.items():
         field = f"accountIds[{i}]"
         record = store.accounts.get(account_id)
         current = store.account_group.get(account_id)
         if record is None:
-            problems.append((404, Violation(field, f"no account with id {account_id!r}")))
+            problems.append(Violation(field, f"no account with id {account_id!r}"))
         elif record["status"] == "ARCHIVED":
-            problems.append((400, Violation(field, f"account {account_id!r} is archived")))
+            problems.append(Violation(field, f"account {account_id!r} is archived"))
         elif current is not None and current != group_id:
-            problems.append(
-                (400, Violation(field, f"account {account_id!r} already belongs to invoice group {current!r}"))
-            )
+            problems.append(Violation(field, f"account {account_id!r} already belongs to invoice group {current!r}"))
         elif current is None:
             joiners.append(record)
     if problems:
-        raise ApiError(problems[0][0], [v for _, v in problems])
+        raise ApiError(400, problems)
     return joiners, {r["invoiceCurrency"] for r in joiners}
 
 
@@ -125,15 +123,15 @@ def remove_accounts(store: Store, group_id: str, body: dict[str, Any]) -> dict[s
     """``POST /invoice_groups/{id}/remove_accounts``; the last one out deletes the group."""
     require_group(store, group_id)
     account_ids = _unique(body["accountIds"])
-    problems: list[tuple[int, Violation]] = []
+    problems: list[Violation] = []
     for account_id, i in account_ids.items():
         field = f"accountIds[{i}]"
         if account_id not in store.accounts.items:
-            problems.append((404, Violation(field, f"no account with id {account_id!r}")))
+            problems.append(Violation(field, f"no account with id {account_id!r}"))
         elif store.account_group.get(account_id) != group_id:
-            problems.append((400, Violation(field, f"account {account_id!r} is not in invoice group {group_id!r}")))
+            problems.append(Violation(field, f"account {account_id!r} is not in invoice group {group_id!r}"))
     if problems:
-        raise ApiError(problems[0][0], [v for _, v in problems])
+        raise ApiError(400, problems)
     now = store.clock.now()
     for account_id in account_ids:
         store.leave_group(account_id, now)
