@@ -48,3 +48,18 @@ def test_pages_skip_removed_records_and_resume_after_them() -> None:
     page, last = collection.page(None, 3)
     assert [r["id"] for r in page] == ["a", "b", "d"] and last is None
     assert collection.holds_at(1, "b") and not collection.holds_at(1, "a") and not collection.holds_at(9, "a")
+
+
+def test_group_records_render_without_list_conversion() -> None:
+    from mock_server.store.state import GroupRecord
+
+    fields = {"id": "inv_group.a.b", "name": "G", "email": "g@x.io", "dailyInvoiceConsolidation": True,
+              "invoiceCurrency": "USD", "billingAddress": {}, "createdAt": "t0", "updatedAt": "t0"}
+    group = GroupRecord(dict(fields))
+    group["updatedAt"] = "t1"
+    group["netTermDays"] = 30
+    assert group.to_dict() == {**fields, "updatedAt": "t1", "netTermDays": 30}
+    assert list(group.to_dict()).index("netTermDays") == 4  # the API's order
+    assert group != AccountRecord({"id": "inv_group.a.b"})
+    with pytest.raises(KeyError):
+        GroupRecord({"aliases": ()})

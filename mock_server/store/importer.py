@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import ApiError, Violation
 from .accounts import BASE_CURRENCY, MAX_ALIASES
-from .state import AccountRecord, Store
+from .state import AccountRecord, GroupRecord, Store
 
 
 _SHARED_VALUES = ("customerId", "togaiCustomerId", "status", "invoiceCurrency")
@@ -82,6 +82,6 @@ def import_state(store: Store, data: dict[str, Any]) -> None:
         store.alias_owner.update(alias_owner)
         for group in data["invoiceGroups"]:
             stored = {k: v for k, v in group.items() if k not in ("accounts", "accountsCount", "nextToken")}
-            store.groups.add(group["id"], stored)
+            store.groups.add(group["id"], GroupRecord(stored))
             for account_id in group["accounts"]:
                 store.join_group(account_id, group["id"])

@@ -5,10 +5,10 @@ from typing import Any
 
 from ..errors import ApiError, Violation
 from .pagination import paginate
-from .state import Record, Store
+from .state import AccountRecord, GroupRecord, Store
 
 
-def require_group(store: Store, group_id: str) -> Record:
+def require_group(store: Store, group_id: str) -> GroupRecord:
     """The invoice group, or a 404."""
     record = store.groups.get(group_id)
     if record is None:
@@ -16,10 +16,10 @@ def require_group(store: Store, group_id: str) -> Record:
     return record
 
 
-def render_group(store: Store, record: Record, with_accounts: bool = False) -> dict[str, Any]:
+def render_group(store: Store, record: GroupRecord, with_accounts: bool = False) -> dict[str, Any]:
     """The group as the API shows it; ``accountsCount`` is counted, never stored."""
     members = store.group_members.get(record["id"], {})
-    out = {**record, "accountsCount": len(members)}
+    out = {**record.to_dict(), "accountsCount": len(members)}
     if with_accounts:
         out["accounts"] = list(members)
     return out
@@ -35,13 +35,13 @@ def _unique(account_ids: list[str]) -> dict[str, int]:
 
 def _check_joiners(
     store: Store, account_ids: dict[str, int], group_id: str | None
-) -> tuple[list[Record], set[str]]:
+) -> tuple[list[AccountRecord], set[str]]:
     """The accounts that may join ``group_id`` and their currencies, or every problem.
 
     Accounts already in ``group_id`` are skipped: adding them again changes nothing.
     """
     problems: list[Violation] = []
-    joiners: list[Record] = []
+    joiners: list[AccountRecord] = []
     for account_id, i in account_ids.items():
         field = f"accountIds[{i}]"
         record = store.accounts.get(account_id)
@@ -68,7 +68,7 @@ def create_group(store: Store, body: dict[str, Any]) -> dict[str, Any]:
         )
     now = store.clock.now()
     group_id = store.new_group_id()
-    record: Record = {
+    fields: dict[str, Any] = {
         "id": group_id,
         "name": body["name"],
         "email": body["email"],
@@ -79,7 +79,8 @@ def create_group(store: Store, body: dict[str, Any]) -> dict[str, Any]:
         "updatedAt": now,
     }
     if "netTermDays" in body:
-        record["netTermDays"] = body["netTermDays"]
+        fields["netTermDays"] = body["netTermDays"]
+    record = GroupRecord(fields)
     store.groups.add(group_id, record)
     for account in joiners:
         store.join_group(account["id"], group_id)
