@@ -5,20 +5,13 @@ from typing import Any
 
 from ..errors import ApiError, Violation
 from .pagination import paginate
-from .state import AccountRecord, Record, Store
+from .state import AccountRecord, GroupRecord, Record, Store
 
 MAX_ALIASES = 10
 # Accounts are invoiced in the tenant's base currency unless they say otherwise.
 BASE_CURRENCY = "USD"
-_GROUP_DETAIL_KEYS = (
-    "id",
-    "name",
-    "email",
-    "dailyInvoiceConsolidation",
-    "netTermDays",
-    "invoiceCurrency",
-    "billingAddress",
-)
+# An account's invoiceGroupDetails: its group without the timestamps.
+_GROUP_DETAIL_KEYS = tuple(f for f in GroupRecord.FIELDS if f not in ("createdAt", "updatedAt"))
 
 
 def normalize_tags(tags: list[str]) -> list[str]:
