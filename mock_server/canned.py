@@ -25,7 +25,7 @@ def canned_answer(op: Operation, table: dict[str, CannedResponse]) -> CannedResp
     success = op.success()
     if success is None:
         raise ApiError.of(501, "operationId", f"{op.operation_id} has no handler, fixture or 2xx response")
-    status = int(success.status) if success.status.isdigit() else 200
+    status = op.success_status
     if success.media_type is None:
         return CannedResponse(status)
     if not success.examples:

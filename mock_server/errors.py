@@ -52,11 +52,6 @@ def truncate(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
-def error_body(message: str) -> bytes:
-    """Serialise an ``ErrorResponse``."""
-    return json.dumps({"message": truncate(message)}).encode()
-
-
 def violations_header(violations: list[Violation]) -> str:
     """All violations as an ASCII JSON array, safe for an HTTP header."""
     return json.dumps([str(v) for v in violations], ensure_ascii=True)

@@ -30,7 +30,7 @@ def preferred_answer(op: Operation, prefs: dict[str, str]) -> tuple[int, Any] | 
         declared = op.response_for(status)
     else:
         declared = op.success()
-        status = int(declared.status) if declared and declared.status.isdigit() else 200
+        status = op.success_status
     if declared is None:
         raise ApiError.of(400, "Prefer", f"{op.operation_id} declares no response {code_text}")
     if example is not None:

@@ -91,11 +91,10 @@ class Pipeline:
         self.latency = latency
         self.prefer = prefer
         self.log_line = log_line
-        self._plans: dict[str, tuple[Handler | None, int]] = {}
-        for op in spec.operations:
-            success = op.success()
-            status = int(success.status) if success and success.status.isdigit() else 200
-            self._plans[op.operation_id] = (handlers.get(op.operation_id), status)
+        # Looked up per request, so computed once.
+        self._plans: dict[str, tuple[Handler | None, int]] = {
+            op.operation_id: (handlers.get(op.operation_id), op.success_status) for op in spec.operations
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
