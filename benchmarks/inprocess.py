@@ -40,7 +40,7 @@ def main() -> None:
     app = create_app(Config(log="quiet"))
     store = app.state.store
     before = {name: asyncio.run(_time(app, 20_000, *case)) for name, case in CASES.items()}
-    acme = store.customers.get("ACME")
+    acme = store.collections["customers"].get("ACME")
     for i in range(100_000):
         fields = {"id": f"S{i}", "name": f"Scale account {i}", "invoiceCurrency": "USD"}
         accounts.insert_account(store, accounts.build_account(store, fields, acme, []))

@@ -1,23 +1,25 @@
 """``create_app``: the one place where spec, store, fixtures and pipelines are wired."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import State
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .config import CONTROL_SPEC, Config
+from .config import CONTROL_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, Config
 from .control import Control
 from .errors import STAGE_HEADER, VIOLATIONS_HEADER
 from .fixtures import load_fixtures
-from .handlers import HANDLERS
+from .handlers import bind
 from .journal import Journal
 from .openapi.spec import load_spec
 from .overrides import Overrides
 from .pipeline import Pipeline
 from .requestlog import request_logger
 from .store import Store
+from .store.resources import REGISTRY
 
 # A whole exported tenant (PUT /__mock/state) is far larger than any Togai request.
 CONTROL_MAX_BODY = 256 * 1024 * 1024
@@ -71,14 +73,20 @@ def create_app(config: Config | None = None) -> MockApp:
     """Build the ASGI app; raises ``SpecError``/``FixtureError`` on bad input files."""
     config = config or Config()
     spec = load_spec(config.spec)
-    store = Store(seed=config.seed)
-    canned = load_fixtures(config.fixtures, spec, store)
+    store = Store(REGISTRY, seed=config.seed)
+    # The bundled spec must bind every handler; another spec serves what it has.
+    bundled = Path(config.spec).resolve() == DEFAULT_SPEC.resolve()
+    handlers = bind(spec, REGISTRY, strict=bundled)
+    # The bundled fixtures are written for the bundled spec: under another spec
+    # what it cannot serve is skipped; fixtures the user chose must all load.
+    bundled_fixtures = config.fixtures is not None and Path(config.fixtures).resolve() == DEFAULT_FIXTURES.resolve()
+    canned = load_fixtures(config.fixtures, spec, store, handlers, strict=bundled or not bundled_fixtures)
     journal = Journal(config.journal_size)
     overrides = Overrides()
     togai = Pipeline(
         spec,
         store,
-        HANDLERS,
+        handlers,
         canned,
         tokens=frozenset(config.tokens) or None,
         max_body=config.max_body,

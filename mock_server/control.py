@@ -18,11 +18,10 @@ from .journal import Journal
 from .openapi.spec import Spec
 from .overrides import Overrides
 from .store import Store
+from .store.errors import DomainError
 from .store.importer import import_state
 from .validation.schema import SchemaValidator
 
-# Each exported collection and the Togai schema its records must match.
-_RECORD_SCHEMAS = {"customers": "Customer", "accounts": "Account", "invoiceGroups": "InvoiceGroupWithAccounts"}
 
 
 def release_memory() -> None:
@@ -63,11 +62,11 @@ class Control:
         """Snapshot the freshly loaded store and compile the record schemas of ``togai``."""
         schemas = togai.document.get("components", {}).get("schemas", {})
         validators = {}
-        for key, name in _RECORD_SCHEMAS.items():
-            schema = dict(schemas.get(name, {}))
-            if key == "invoiceGroups":  # counted on import, so not required there
-                schema["required"] = [r for r in schema.get("required", []) if r != "accountsCount"]
-            validators[key] = SchemaValidator(schema)
+        for resource in store.registry:
+            schema = dict(schemas.get(resource.schema, {}))
+            # Derived fields (counts, details) are recomputed, so an import may leave them out.
+            schema["required"] = [r for r in schema.get("required", []) if r not in resource.not_exported]
+            validators[resource.name] = SchemaValidator(schema)
         return cls(store, store.snapshot(), journal, overrides, validators)
 
     def reset(self, empty: bool = False) -> None:
@@ -82,13 +81,20 @@ class Control:
 
     def import_state(self, data: dict[str, Any]) -> None:
         """Replace the tenant with ``data`` after checking schemas and rules."""
-        problems: list[Violation] = []
+        problems = [
+            Violation(key, f"is not a resource of this mock ({', '.join(self.record_validators)})")
+            for key in data
+            if key not in self.record_validators
+        ]
         for key, validator in self.record_validators.items():
-            for i, record in enumerate(data[key]):
+            for i, record in enumerate(data.get(key, [])):
                 problems.extend(validator.violations(record, f"{key}[{i}]"))
         if problems:
             raise ApiError(400, problems)
-        import_state(self.store, data)
+        try:
+            import_state(self.store, data)
+        except DomainError as exc:
+            raise ApiError(400, exc.violations) from None
         _release_soon()
 
     def handlers(self) -> dict[str, Handler]:
@@ -96,8 +102,7 @@ class Control:
         ok = {"success": True}
 
         def health(_: Store, __: Call) -> Any:
-            s = self.store
-            return {"status": "ok", "customers": len(s.customers), "accounts": len(s.accounts), "invoiceGroups": len(s.groups)}
+            return {"status": "ok", **self.store.counts()}
 
         def reset(_: Store, call: Call) -> Any:
             self.reset(call.params.get("empty", False))

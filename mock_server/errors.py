@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store.errors import DomainError
 
 # Togai's ErrorResponse caps `message` at 500 characters.
 MAX_MESSAGE = 500
@@ -55,3 +59,22 @@ def truncate(text: str) -> str:
 def violations_header(violations: list[Violation]) -> str:
     """All violations as an ASCII JSON array, safe for an HTTP header."""
     return json.dumps([str(v) for v in violations], ensure_ascii=True)
+
+
+def from_domain(exc: "DomainError", path_params: frozenset[str], conflict_status: int = 400) -> ApiError:
+    """The HTTP rejection for a domain error.
+
+    ``NotFound`` is a 404 only for the resource in the path (the operation's
+    path parameters); an unknown id named in a body or query is a 400, so a
+    client can tell "this URL is gone" from "you referred to something that
+    does not exist". ``Conflict`` answers ``conflict_status`` (Togai answers
+    400 unless an operation declares 409).
+    """
+    from .store.errors import Conflict, NotFound
+
+    status = 400
+    if isinstance(exc, NotFound) and exc.violations and exc.violations[0].field in path_params:
+        status = 404
+    elif isinstance(exc, Conflict):
+        status = conflict_status
+    return ApiError(status, list(exc.violations))

@@ -1,92 +1,90 @@
 """Read ``fixtures/*.yaml`` into a store and a table of canned responses.
 
-A fixture file may hold ``customers`` (each with optional ``accounts``),
-``invoiceGroups`` and ``canned`` (operationId -> status, body, headers).
-Tenant data goes through the same request schemas and business rules as the
-API, so a fixture can never hold a state the API could not reach.
+A fixture file maps resource names of the registry (``customers``,
+``accounts``, ``invoiceGroups``, ``addOns`` ...) to lists of entries, plus
+``canned`` (operationId -> status, body, headers). Each entry is the request
+body of the resource's create operation and goes through the same request
+schema and handler as the API, so a fixture can never hold a state the API
+could not reach.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .canned import CannedResponse
-from .errors import ApiError
+from .handlers import Call, Handler
 from .openapi.spec import Spec
 from .store import Store
-from .store import accounts, customers, invoice_groups
+from .store.errors import DomainError
 
-_KNOWN_KEYS = {"customers", "invoiceGroups", "canned"}
+log = logging.getLogger("mock_server")
 
 
 class FixtureError(Exception):
     """A fixture cannot be loaded; the message names the file and the problem."""
 
 
-def load_fixtures(directory: str | Path | None, spec: Spec, store: Store) -> dict[str, CannedResponse]:
-    """Load every ``*.yaml``/``*.yml`` of ``directory`` (sorted by name) into ``store``."""
+def load_fixtures(
+    directory: str | Path | None, spec: Spec, store: Store, handlers: dict[str, Handler], *, strict: bool = True
+) -> dict[str, CannedResponse]:
+    """Load every ``*.yaml``/``*.yml`` of ``directory`` (sorted by name) into ``store``.
+
+    With ``strict`` off (a spec other than the bundled one), entries whose
+    operation the spec does not serve are skipped with a warning.
+    """
     canned: dict[str, CannedResponse] = {}
     if directory is None:
         return canned
     folder = Path(directory)
     if not folder.is_dir():
         raise FixtureError(f"{folder}: not a directory")
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-    for path in files:
+    known_keys = {r.name for r in store.registry} | {"canned"}
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise FixtureError(f"{path}: cannot read: {exc}") from None
         if not isinstance(data, dict):
-            raise FixtureError(f"{path}: must be a mapping with {', '.join(sorted(_KNOWN_KEYS))}")
-        unknown = set(data) - _KNOWN_KEYS
+            raise FixtureError(f"{path}: must be a mapping with {', '.join(sorted(known_keys))}")
+        unknown = set(data) - known_keys
         if unknown:
             raise FixtureError(f"{path}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
-        _Loader(path, spec, store).load(data)
-        canned.update(_canned(path, spec, data.get("canned") or {}))
+        for resource in store.registry:
+            entries = data.get(resource.name) or []
+            if not isinstance(entries, list):
+                raise FixtureError(f"{path}: {resource.name}: must be a list")
+            op_id = resource.fixture_op or resource.create
+            handler = handlers.get(op_id) if op_id else None
+            if entries and handler is None:
+                if strict:
+                    raise FixtureError(f"{path}: {resource.name}: {spec.source} has no operation {op_id} to create them")
+                log.warning("%s: %s skipped: the spec has no operation %s", path, resource.name, op_id)
+                continue
+            for i, entry in enumerate(entries):
+                assert handler is not None and op_id is not None
+                _apply(path, f"{resource.name}[{i}]", spec, op_id, handler, store, entry)
+        canned.update(_canned(path, spec, data.get("canned") or {}, strict))
     return canned
 
 
-class _Loader:
-    def __init__(self, path: Path, spec: Spec, store: Store) -> None:
-        self.path, self.spec, self.store = path, spec, store
-
-    def load(self, data: dict[str, Any]) -> None:
-        for i, entry in enumerate(_list(self.path, data, "customers")):
-            where = f"customers[{i}]"
-            if not isinstance(entry, dict):
-                raise FixtureError(f"{self.path}: {where}: must be a mapping")
-            entry = dict(entry)
-            extra_accounts = entry.pop("accounts", None) or []
-            self._apply("createCustomer", where, entry, customers.create_customer)
-            for j, account in enumerate(extra_accounts):
-                body = {**account, "customerId": entry.get("id")} if isinstance(account, dict) else account
-                self._apply("createAccount", f"{where}.accounts[{j}]", body, accounts.create_account)
-        for i, entry in enumerate(_list(self.path, data, "invoiceGroups")):
-            self._apply("createInvoiceGroup", f"invoiceGroups[{i}]", entry, invoice_groups.create_group)
-
-    def _apply(self, operation_id: str, where: str, body: Any, rule: Any) -> None:
-        op = self.spec.operation(operation_id)
-        validator = op.body.validator if op.body else None
-        problems = validator.violations(body) if validator else []
-        if problems:
-            raise FixtureError(f"{self.path}: {where}: {problems[0]}")
-        try:
-            rule(self.store, body)
-        except ApiError as exc:
-            raise FixtureError(f"{self.path}: {where}: {exc.message}") from None
+def _apply(path: Path, where: str, spec: Spec, op_id: str, handler: Handler, store: Store, body: Any) -> None:
+    op = spec.operation(op_id)
+    validator = op.body.validator if op.body else None
+    problems = validator.violations(body) if validator else []
+    if problems:
+        raise FixtureError(f"{path}: {where}: {problems[0]}")
+    try:
+        with store.lock:
+            handler(store, Call({}, body))
+    except DomainError as exc:
+        raise FixtureError(f"{path}: {where}: {exc.violations[0]}") from None
 
 
-def _list(path: Path, data: dict[str, Any], key: str) -> list[Any]:
-    value = data.get(key) or []
-    if not isinstance(value, list):
-        raise FixtureError(f"{path}: {key}: must be a list")
-    return value
-
-
-def _canned(path: Path, spec: Spec, table: Any) -> dict[str, CannedResponse]:
+def _canned(path: Path, spec: Spec, table: Any, strict: bool) -> dict[str, CannedResponse]:
     if not isinstance(table, dict):
         raise FixtureError(f"{path}: canned: must map operationIds to responses")
     known = {op.operation_id: op for op in spec.operations}
@@ -95,6 +93,9 @@ def _canned(path: Path, spec: Spec, table: Any) -> dict[str, CannedResponse]:
         where = f"{path}: canned.{operation_id}"
         op = known.get(operation_id)
         if op is None:
+            if not strict:
+                log.warning("%s: skipped: the spec has no such operation", where)
+                continue
             raise FixtureError(f"{where}: no operation with this operationId in {spec.source}")
         if not isinstance(entry, dict) or not isinstance(entry.get("status"), int):
             raise FixtureError(f"{where}: needs an integer 'status'")

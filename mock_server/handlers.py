@@ -1,51 +1,31 @@
-"""Stateful handlers by ``operationId``: request in, store call, response body out.
+"""Binding: which handler answers which ``operationId``, checked against the spec.
 
-The success status comes from the spec (the first 2xx it declares), so it is
-not repeated here. Operations missing from :data:`HANDLERS` are answered from
-canned responses (see :mod:`mock_server.canned`).
+Handlers come from the resource registry (each resource's own rules, else
+the registry's generic create/read/list/update/delete). The success status
+comes from the spec (the first 2xx it declares), so it is not repeated here.
+Operations without a handler are answered canned (see :mod:`mock_server.canned`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from .openapi.spec import Spec, SpecError
+from .store.registry import Call, Handler, Registry
+from .store.resources import REGISTRY
 
-from .store import Store
-from .store import accounts, customers, invoice_groups
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """A validated request: typed parameters and the decoded body."""
-
-    params: dict[str, Any]
-    body: Any
+__all__ = ["Call", "Handler", "bind"]
 
 
-Handler = Callable[[Store, Call], Any]
+def bind(spec: Spec, registry: Registry = REGISTRY, *, strict: bool = True) -> dict[str, Handler]:
+    """The handlers of ``registry`` for the operations of ``spec``.
 
-HANDLERS: dict[str, Handler] = {
-    "createCustomer": lambda s, c: customers.create_customer(s, c.body),
-    "getCustomers": lambda s, c: customers.list_customers(s, c.params.get("nextToken"), c.params.get("pageSize")),
-    "getCustomer": lambda s, c: customers.get_customer(s, c.params["customer_id"]),
-    "updateCustomer": lambda s, c: customers.update_customer(s, c.params["customer_id"], c.body),
-    "deleteCustomer": lambda s, c: customers.delete_customer(s, c.params["customer_id"]),
-    "createAccount": lambda s, c: accounts.create_account(s, c.body),
-    "getAccounts": lambda s, c: accounts.list_accounts(s, c.params.get("nextToken"), c.params.get("pageSize")),
-    "getAccount": lambda s, c: accounts.get_account(
-        s, c.params["account_id"], c.params.get("includeGroupDetails", False)
-    ),
-    "updateAccount": lambda s, c: accounts.update_account(s, c.params["account_id"], c.body),
-    "deleteAccount": lambda s, c: accounts.delete_account(s, c.params["account_id"]),
-    "addAliases": lambda s, c: accounts.add_aliases(s, c.params["account_id"], c.body),
-    "removeAliases": lambda s, c: accounts.remove_aliases(s, c.params["account_id"], c.body),
-    "createInvoiceGroup": lambda s, c: invoice_groups.create_group(s, c.body),
-    "listInvoiceGroups": lambda s, c: invoice_groups.list_groups(
-        s, c.params.get("nextToken"), c.params.get("pageSize")
-    ),
-    "getInvoiceGroup": lambda s, c: invoice_groups.get_group(s, c.params["invoice_group_id"]),
-    "AddInvoiceGroupAccounts": lambda s, c: invoice_groups.add_accounts(s, c.params["invoice_group_id"], c.body),
-    "RemoveInvoiceGroupAccounts": lambda s, c: invoice_groups.remove_accounts(
-        s, c.params["invoice_group_id"], c.body
-    ),
-}
+    With ``strict`` (the bundled spec), a handler bound to an operationId the
+    spec does not have is a start-up error, so a renamed operation cannot
+    silently fall back to a canned answer. Otherwise (any other spec) the
+    handlers whose operations the spec lacks are left out.
+    """
+    schemas = spec.document.get("components", {}).get("schemas", {})
+    handlers = registry.handlers(schemas)
+    known = {op.operation_id for op in spec.operations}
+    missing = sorted(set(handlers) - known)
+    if missing and strict:
+        raise SpecError(f"{spec.source}: no operation for the bound handler(s) {', '.join(missing)}")
+    return {op_id: handler for op_id, handler in handlers.items() if op_id in known}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .canned import CannedResponse, canned_answer
-from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, truncate, violations_header
+from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, from_domain, truncate, violations_header
 from .handlers import Call, Handler
 from .journal import Journal
 from .negotiator import forced_answer, parse_prefer, preferred_answer
@@ -27,6 +27,7 @@ from .openapi.spec import Operation, Spec
 from .overrides import Override, Overrides
 from .requestlog import LogLine
 from .store import Store
+from .store.errors import DomainError
 from .validation.body import parse_body
 from .validation.params import parse_parameters
 from .validation.response import check_response
@@ -92,8 +93,14 @@ class Pipeline:
         self.prefer = prefer
         self.log_line = log_line
         # Looked up per request, so computed once.
-        self._plans: dict[str, tuple[Handler | None, int]] = {
-            op.operation_id: (handlers.get(op.operation_id), op.success_status) for op in spec.operations
+        self._plans: dict[str, tuple[Handler | None, int, frozenset[str], int]] = {
+            op.operation_id: (
+                handlers.get(op.operation_id),
+                op.success_status,
+                frozenset(p.name for p in op.parameters if p.location == "path"),
+                409 if "409" in op.responses else 400,
+            )
+            for op in spec.operations
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -157,12 +164,15 @@ class Pipeline:
 
     def dispatch(self, op: Operation, params: dict[str, Any], body: Any) -> Outcome:
         """Run the operation's handler against the store, or answer canned."""
-        handler, status = self._plans[op.operation_id]
+        handler, status, path_params, conflict = self._plans[op.operation_id]
         if handler is None:
             answer = canned_answer(op, self.canned)
             return Outcome(answer.status, answer.body, dict(answer.headers), op.operation_id)
-        with self.store.lock:
-            payload = handler(self.store, Call(params, body))
+        try:
+            with self.store.lock:
+                payload = handler(self.store, Call(params, body))
+        except DomainError as exc:
+            raise from_domain(exc, path_params, conflict) from None
         return Outcome(status, payload, {}, op.operation_id)
 
     def _latency(self) -> float:

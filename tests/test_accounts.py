@@ -143,7 +143,7 @@ def test_an_account_holds_at_most_ten_aliases(api: Api) -> None:
 
 def test_list_accounts_shows_no_group_details(api: Api) -> None:
     page = api.get("/accounts?pageSize=100").json()
-    assert [a["id"] for a in page["data"]] == ["ACME-US", "ACME-EU", "GLOBEX-US", "GLOBEX-UK", "UMBRELLA-EU", "UMBRELLA-US"]
+    assert [a["id"] for a in page["data"]] == ["ACME-US", "GLOBEX-US", "UMBRELLA-EU", "ACME-EU", "GLOBEX-UK", "UMBRELLA-US"]
     assert all("invoiceGroupDetails" not in a for a in page["data"])
     assert "nextToken" not in page
 

@@ -14,7 +14,7 @@ from serverproc import running_server
 
 
 def test_health_counts_the_tenant(api: Api) -> None:
-    assert api.get("/__mock/health", auth=False).json() == {"status": "ok", "customers": 3, "accounts": 6, "invoiceGroups": 1}
+    assert api.get("/__mock/health", auth=False).json() == {"status": "ok", "customers": 3, "accounts": 6, "invoiceGroups": 1, "addOns": 2}
 
 
 def test_reset_goes_back_to_the_fixtures_and_clears_journal_and_overrides(api: Api) -> None:
@@ -145,7 +145,7 @@ def test_state_export_import_round_trip(api: Api) -> None:
         (lambda s: s["accounts"].append(dict(s["accounts"][0])), "accounts[6].id: 'ACME-US' is used twice"),
         (lambda s: s["invoiceGroups"][0]["accounts"].append("ACME-US"), "invoiceGroups[0].accounts[2]: account 'ACME-US' is not invoiced in EUR"),
         (lambda s: s["invoiceGroups"][0].update(accounts=[]), "invoiceGroups[0].accounts: a group needs at least one account"),
-        (lambda s: s.update(extra=[]), "extra: is not a known property"),
+        (lambda s: s.update(extra=[]), "extra: is not a resource of this mock"),
     ],
 )
 def test_bad_state_is_rejected_and_changes_nothing(api: Api, change, message: str) -> None:

@@ -38,7 +38,7 @@ def test_server_starts_from_the_unpacked_wheel(wheel: Path, tmp_path: Path) -> N
         "from mock_server.config import DEFAULT_SPEC, DEFAULT_FIXTURES;"
         "from mock_server import create_app;"
         "app = create_app();"
-        "print(DEFAULT_SPEC); print(len(app.state.store.accounts))"
+        "print(DEFAULT_SPEC); print(len(app.state.store.collections['accounts']))"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)},
                           capture_output=True, text=True, timeout=60)

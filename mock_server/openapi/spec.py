@@ -84,10 +84,11 @@ class Operation:
         )
 
     def success(self) -> ResponseSpec | None:
-        """The first declared 2xx response."""
-        for key, response in self.responses.items():
-            if key.startswith("2"):
-                return response
+        """The first declared 2xx response, else the first 3xx (a redirect such as ``GET /files/{id}``)."""
+        for first in ("2", "3"):
+            for key, response in self.responses.items():
+                if key.startswith(first):
+                    return response
         return None
 
     @property

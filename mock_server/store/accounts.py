@@ -1,15 +1,19 @@
 """Accounts: Togai's rules for creating, changing, aliasing and archiving them."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from ..errors import ApiError, Violation
+from ..errors import Violation
+from .errors import Conflict, Invalid, NotFound
 from .pagination import paginate
-from .state import AccountRecord, GroupRecord, Record, Store
+from .invoice_groups import leave_group
+from .registry import IdScheme, ImportContext, Resource
+from .state import BASE_CURRENCY, AccountRecord, GroupRecord, Record, Store
+
+TOGAI_ACCOUNT_IDS = IdScheme("account", 8, 5, mixed_case=False)
 
 MAX_ALIASES = 10
-# Accounts are invoiced in the tenant's base currency unless they say otherwise.
-BASE_CURRENCY = "USD"
 # An account's invoiceGroupDetails: its group without the timestamps.
 _GROUP_DETAIL_KEYS = tuple(f for f in GroupRecord.FIELDS if f not in ("createdAt", "updatedAt"))
 
@@ -21,24 +25,24 @@ def normalize_tags(tags: list[str]) -> list[str]:
 
 def require_account(store: Store, account_id: str, field: str = "account_id") -> AccountRecord:
     """The account, or a 404 naming ``field``."""
-    record = store.accounts.get(account_id)
+    record = store.collections["accounts"].get(account_id)
     if record is None:
-        raise ApiError.of(404, field, f"no account with id {account_id!r}")
+        raise NotFound.at(field, f"no account with id {account_id!r}")
     return record
 
 
 def require_active(record: AccountRecord, field: str = "account_id") -> None:
     """Reject changes to an archived account."""
     if record["status"] == "ARCHIVED":
-        raise ApiError.of(400, field, f"account {record['id']!r} is archived and cannot be changed")
+        raise Invalid.at(field, f"account {record['id']!r} is archived and cannot be changed")
 
 
 def check_new_account(store: Store, fields: dict[str, Any], prefix: str = "") -> list[str]:
     """Check a new account against the store; return its aliases. Changes nothing."""
     where = f"{prefix}." if prefix else ""
     account_id = fields["id"]
-    if account_id in store.accounts.items:
-        raise ApiError.of(400, f"{where}id", f"an account with id {account_id!r} already exists")
+    if account_id in store.collections["accounts"].items:
+        raise Conflict.at(f"{where}id", f"an account with id {account_id!r} already exists")
     wanted = [*fields.get("aliases", []), *(a["value"] for a in fields.get("accountAliases", []))]
     return _check_new_aliases(store, None, [], wanted, f"{where}aliases")
 
@@ -49,7 +53,7 @@ def build_account(
     """The record of a new account checked by :func:`check_new_account`."""
     record = {
         "id": fields["id"],
-        "togaiAccountId": store.new_id("account", 8, 5),
+        "togaiAccountId": store.new_id(TOGAI_ACCOUNT_IDS),
         "customerId": customer["id"],
         "togaiCustomerId": customer["togaiCustomerId"],
         "name": fields["name"],
@@ -68,20 +72,20 @@ def build_account(
 
 def insert_account(store: Store, record: AccountRecord) -> None:
     """Store a record built by :func:`build_account`."""
-    store.accounts.add(record["id"], record)
-    store.customer_accounts.setdefault(record["customerId"], []).append(record["id"])
+    store.collections["accounts"].add(record["id"], record)
+    store.indexes["customer_accounts"].setdefault(record["customerId"], []).append(record["id"])
     for alias in record["aliases"]:
-        store.alias_owner[alias["alias"]] = record["id"]
+        store.indexes["alias_owner"][alias["alias"]] = record["id"]
 
 
 def create_account(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /accounts``: an account for an existing, active customer."""
-    customer = store.customers.get(body["customerId"])
+    customer = store.collections["customers"].get(body["customerId"])
     if customer is None:
         # 404 is kept for the resource in the path; a bad reference in the body is a 400.
-        raise ApiError.of(400, "customerId", f"no customer with id {body['customerId']!r}")
+        raise NotFound.at("customerId", f"no customer with id {body['customerId']!r}")
     if customer["status"] == "ARCHIVED":
-        raise ApiError.of(400, "customerId", f"customer {customer['id']!r} is archived")
+        raise Invalid.at("customerId", f"customer {customer['id']!r} is archived")
     aliases = check_new_account(store, body)
     record = build_account(store, body, customer, aliases)
     insert_account(store, record)
@@ -92,9 +96,9 @@ def render_account(store: Store, record: AccountRecord, with_group: bool = False
     """The account as the API shows it."""
     out = record.to_dict()
     if with_group:
-        group_id = store.account_group.get(record["id"])
+        group_id = store.indexes["account_group"].get(record["id"])
         if group_id is not None:
-            group = store.groups.items[group_id]
+            group = store.collections["invoiceGroups"].items[group_id]
             out["invoiceGroupDetails"] = {k: group[k] for k in _GROUP_DETAIL_KEYS if k in group}
     return out
 
@@ -106,7 +110,7 @@ def get_account(store: Store, account_id: str, include_group: bool) -> dict[str,
 
 def list_accounts(store: Store, next_token: str | None, page_size: int | None) -> dict[str, Any]:
     """``GET /accounts``: one page, oldest first."""
-    records, extra = paginate(store.accounts, next_token, page_size)
+    records, extra = paginate(store.collections["accounts"], next_token, page_size)
     return {"data": [render_account(store, r) for r in records], **extra}
 
 
@@ -115,11 +119,9 @@ def update_account(store: Store, account_id: str, changes: dict[str, Any]) -> di
     record = require_account(store, account_id)
     require_active(record)
     currency = changes.get("invoiceCurrency", record["invoiceCurrency"])
-    group_id = store.account_group.get(account_id)
+    group_id = store.indexes["account_group"].get(account_id)
     if group_id is not None and currency != record["invoiceCurrency"]:
-        raise ApiError.of(
-            400,
-            "invoiceCurrency",
+        raise Invalid.at("invoiceCurrency",
             f"cannot change while the account is in invoice group {group_id!r} "
             f"(invoiced in {record['invoiceCurrency']}); remove it from the group first",
         )
@@ -131,14 +133,14 @@ def update_account(store: Store, account_id: str, changes: dict[str, Any]) -> di
 def archive_account(store: Store, record: AccountRecord) -> None:
     """Archive an account; it leaves its invoice group."""
     record["status"] = "ARCHIVED"
-    store.leave_group(record["id"], store.clock.now())
+    leave_group(store, record["id"], store.clock.now())
 
 
 def delete_account(store: Store, account_id: str) -> dict[str, Any]:
     """``DELETE /accounts/{id}``: archive, as Togai does."""
     record = require_account(store, account_id)
     if record["status"] == "ARCHIVED":
-        raise ApiError.of(400, "account_id", f"account {account_id!r} is already archived")
+        raise Invalid.at("account_id", f"account {account_id!r} is already archived")
     archive_account(store, record)
     return {"success": True}
 
@@ -152,7 +154,7 @@ def add_aliases(store: Store, account_id: str, body: dict[str, Any]) -> dict[str
     added = _check_new_aliases(store, account_id, current, wanted, "aliases")
     record["aliases"] = (*record["aliases"], *({"alias": alias} for alias in added))
     for alias in added:
-        store.alias_owner[alias] = account_id
+        store.indexes["alias_owner"][alias] = account_id
     return render_account(store, record)
 
 
@@ -169,11 +171,11 @@ def remove_aliases(store: Store, account_id: str, body: dict[str, Any]) -> dict[
         if value not in current
     ]
     if problems:
-        raise ApiError(400, problems)
+        raise Invalid(problems)
     gone = {value for _, _, value in named}
     record["aliases"] = tuple(a for a in record["aliases"] if a["alias"] not in gone)
     for alias in gone:
-        store.alias_owner.pop(alias, None)
+        store.indexes["alias_owner"].pop(alias, None)
     return render_account(store, record)
 
 
@@ -183,14 +185,81 @@ def _check_new_aliases(
     """The aliases to add; each may name only one account, ten at most per account."""
     new = [a for a in dict.fromkeys(wanted) if a not in current]
     problems = [
-        Violation(field, f"alias {alias!r} already belongs to account {store.alias_owner[alias]!r}")
+        Violation(field, f"alias {alias!r} already belongs to account {store.indexes['alias_owner'][alias]!r}")
         for alias in new
-        if store.alias_owner.get(alias, owner) != owner
+        if store.indexes["alias_owner"].get(alias, owner) != owner
     ]
     if problems:
-        raise ApiError(400, problems)
+        raise Invalid(problems)
     if len(current) + len(new) > MAX_ALIASES:
-        raise ApiError.of(
-            400, field, f"an account holds at most {MAX_ALIASES} aliases ({len(current)} already)"
+        raise Invalid.at(field, f"an account holds at most {MAX_ALIASES} aliases ({len(current)} already)"
         )
     return new
+
+
+_SHARED_VALUES = ("customerId", "togaiCustomerId", "status", "invoiceCurrency")
+
+
+def check_import(ctx: ImportContext) -> None:
+    """Each account belongs to a customer of the document; aliases name one account, ten at most."""
+    customers = ctx.ids("customers")
+    alias_owner: dict[str, str] = {}
+    for i, record in enumerate(ctx.data["accounts"]):
+        where = f"accounts[{i}]"
+        owner = customers.get(record["customerId"])
+        if owner is None:
+            pass  # an unknown customer is reported with every other broken reference
+        elif owner["togaiCustomerId"] != record["togaiCustomerId"]:
+            ctx.problems.append(Violation(f"{where}.togaiCustomerId", "is not its customer's togaiCustomerId"))
+        elif owner["status"] == "ARCHIVED" and record["status"] != "ARCHIVED":
+            ctx.problems.append(Violation(f"{where}.status", "an archived customer's accounts are archived"))
+        aliases = [a["alias"] for a in record.get("aliases", [])]
+        if len(aliases) > MAX_ALIASES:
+            ctx.problems.append(Violation(f"{where}.aliases", f"an account holds at most {MAX_ALIASES} aliases"))
+        for alias in aliases:
+            other = alias_owner.setdefault(alias, record["id"])
+            if other != record["id"]:
+                ctx.problems.append(Violation(f"{where}.aliases", f"alias {alias!r} already belongs to account {other!r}"))
+
+
+def restore_account(store: Store, record: dict[str, Any]) -> None:
+    """Insert an imported account and its index entries."""
+    stored = {k: v for k, v in record.items() if k != "invoiceGroupDetails"}
+    for key in _SHARED_VALUES:
+        if key in stored:
+            # Parsed JSON gives every account its own copy of these few values.
+            stored[key] = sys.intern(stored[key])
+    stored["aliases"] = tuple(stored.get("aliases", ()))
+    stored.setdefault("invoiceCurrency", BASE_CURRENCY)
+    store.collections["accounts"].add(record["id"], AccountRecord(stored))
+    store.reserved.add(record["togaiAccountId"])
+    store.indexes["customer_accounts"].setdefault(record["customerId"], []).append(record["id"])
+    for alias in stored["aliases"]:
+        store.indexes["alias_owner"][alias["alias"]] = record["id"]
+
+
+RESOURCE = Resource(
+    name="accounts",
+    schema="Account",
+    path_param="account_id",
+    create="createAccount",
+    read="getAccount",
+    list="getAccounts",
+    update="updateAccount",
+    delete="deleteAccount",
+    references={"customerId": "customers"},
+    unique=("togaiAccountId",),
+    indexes=("customer_accounts", "alias_owner"),
+    not_exported=("invoiceGroupDetails",),
+    handlers={
+        "createAccount": lambda s, c: create_account(s, c.body),
+        "getAccounts": lambda s, c: list_accounts(s, c.params.get("nextToken"), c.params.get("pageSize")),
+        "getAccount": lambda s, c: get_account(s, c.params["account_id"], c.params.get("includeGroupDetails", False)),
+        "updateAccount": lambda s, c: update_account(s, c.params["account_id"], c.body),
+        "deleteAccount": lambda s, c: delete_account(s, c.params["account_id"]),
+        "addAliases": lambda s, c: add_aliases(s, c.params["account_id"], c.body),
+        "removeAliases": lambda s, c: remove_aliases(s, c.params["account_id"], c.body),
+    },
+    check_import=check_import,
+    restore=restore_account,
+)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ApiError
+from .errors import Conflict, Invalid, NotFound
 from .accounts import (
     archive_account,
     build_account,
@@ -12,7 +12,10 @@ from .accounts import (
     render_account,
 )
 from .pagination import paginate
+from .registry import IdScheme, Resource
 from .state import Record, Store
+
+TOGAI_CUSTOMER_IDS = IdScheme("customer", 8, 5, mixed_case=False)
 
 _ADDRESS_ORDER = ("line1", "line2", "city", "state", "postalCode", "country")
 # Customer.billingAddress is capped at 1000 characters by the contract.
@@ -27,24 +30,24 @@ def billing_address(address: dict[str, str]) -> str:
 
 def require_customer(store: Store, customer_id: str) -> Record:
     """The customer, or a 404."""
-    record = store.customers.get(customer_id)
+    record = store.collections["customers"].get(customer_id)
     if record is None:
-        raise ApiError.of(404, "customer_id", f"no customer with id {customer_id!r}")
+        raise NotFound.at("customer_id", f"no customer with id {customer_id!r}")
     return record
 
 
 def create_customer(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /customers``; an ``account`` in the body is created too."""
     customer_id = body["id"]
-    if customer_id in store.customers.items:
-        raise ApiError.of(400, "id", f"a customer with id {customer_id!r} already exists")
+    if customer_id in store.collections["customers"].items:
+        raise Conflict.at("id", f"a customer with id {customer_id!r} already exists")
     fields = body.get("account")
     # Checked before anything is stored, so a bad account leaves no customer behind.
     aliases = check_new_account(store, fields, prefix="account") if fields is not None else []
     now = store.clock.now()
     record: Record = {
         "id": customer_id,
-        "togaiCustomerId": store.new_id("customer", 8, 5),
+        "togaiCustomerId": store.new_id(TOGAI_CUSTOMER_IDS),
         "name": body["name"],
         "primaryEmail": body["primaryEmail"],
         "billingAddress": billing_address(body["address"]),
@@ -53,7 +56,7 @@ def create_customer(store: Store, body: dict[str, Any]) -> dict[str, Any]:
         "createdAt": now,
         "updatedAt": now,
     }
-    store.customers.add(customer_id, record)
+    store.collections["customers"].add(customer_id, record)
     response = {k: record[k] for k in ("id", "togaiCustomerId", "name", "primaryEmail", "billingAddress", "address")}
     if "settings" in body:
         response["settings"] = body["settings"]
@@ -71,7 +74,7 @@ def get_customer(store: Store, customer_id: str) -> dict[str, Any]:
 
 def list_customers(store: Store, next_token: str | None, page_size: int | None) -> dict[str, Any]:
     """``GET /customers``: one page, oldest first."""
-    records, extra = paginate(store.customers, next_token, page_size)
+    records, extra = paginate(store.collections["customers"], next_token, page_size)
     return {"data": [dict(r) for r in records], **extra}
 
 
@@ -79,7 +82,7 @@ def update_customer(store: Store, customer_id: str, changes: dict[str, Any]) -> 
     """``PATCH /customers/{id}``: change only the fields sent."""
     record = require_customer(store, customer_id)
     if record["status"] == "ARCHIVED":
-        raise ApiError.of(400, "customer_id", f"customer {customer_id!r} is archived and cannot be changed")
+        raise Invalid.at("customer_id", f"customer {customer_id!r} is archived and cannot be changed")
     if changes:
         record.update(changes)
         if "address" in changes:
@@ -92,11 +95,38 @@ def delete_customer(store: Store, customer_id: str) -> dict[str, Any]:
     """``DELETE /customers/{id}``: archive the customer and all its accounts."""
     record = require_customer(store, customer_id)
     if record["status"] == "ARCHIVED":
-        raise ApiError.of(400, "customer_id", f"customer {customer_id!r} is already archived")
-    for account_id in store.customer_accounts.get(customer_id, ()):
-        account = store.accounts.items[account_id]
+        raise Invalid.at("customer_id", f"customer {customer_id!r} is already archived")
+    for account_id in store.indexes["customer_accounts"].get(customer_id, ()):
+        account = store.collections["accounts"].items[account_id]
         if account["status"] != "ARCHIVED":
             archive_account(store, account)
     record["status"] = "ARCHIVED"
     record["updatedAt"] = store.clock.now()
     return {"success": True}
+
+
+def restore_customer(store: Store, record: dict[str, Any]) -> None:
+    """Insert an imported customer."""
+    store.collections["customers"].add(record["id"], dict(record))
+    store.reserved.add(record["togaiCustomerId"])
+
+
+RESOURCE = Resource(
+    name="customers",
+    schema="Customer",
+    path_param="customer_id",
+    create="createCustomer",
+    read="getCustomer",
+    list="getCustomers",
+    update="updateCustomer",
+    delete="deleteCustomer",
+    unique=("togaiCustomerId",),
+    handlers={
+        "createCustomer": lambda s, c: create_customer(s, c.body),
+        "getCustomers": lambda s, c: list_customers(s, c.params.get("nextToken"), c.params.get("pageSize")),
+        "getCustomer": lambda s, c: get_customer(s, c.params["customer_id"]),
+        "updateCustomer": lambda s, c: update_customer(s, c.params["customer_id"], c.body),
+        "deleteCustomer": lambda s, c: delete_customer(s, c.params["customer_id"]),
+    },
+    restore=restore_customer,
+)

@@ -1,87 +1,63 @@
 """Replace the whole tenant with exported data, after checking Togai's rules on it."""
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from ..errors import ApiError, Violation
-from .accounts import BASE_CURRENCY, MAX_ALIASES
-from .state import AccountRecord, GroupRecord, Store
+from ..errors import Violation
+from .errors import Invalid
+from .registry import ImportContext, singular
+from .state import Store
 
-
-_SHARED_VALUES = ("customerId", "togaiCustomerId", "status", "invoiceCurrency")
+# Ids are at most this long anywhere in Togai's contract (invoice-group ids).
+_MAX_ID = 512
 
 
 def import_state(store: Store, data: dict[str, Any]) -> None:
-    """Load ``data`` (the shape of :meth:`Store.export`) or raise a 400 naming every problem.
+    """Load ``data`` (the shape of :meth:`Store.export`) or raise naming every problem.
 
-    Records must already match the API schemas; this checks what relates them.
-    Nothing changes unless everything is valid.
+    Records must already match the resources' schemas; this checks what
+    relates them: unique ids, references between resources, timestamps in
+    order, and each resource's own rules. Nothing changes unless everything
+    is valid.
     """
-    problems: list[Violation] = []
-    customers: dict[str, dict[str, Any]] = {}
-    for i, record in enumerate(data["customers"]):
-        if record["id"] in customers:
-            problems.append(Violation(f"customers[{i}].id", f"{record['id']!r} is used twice"))
-        customers[record["id"]] = record
-    accounts: dict[str, dict[str, Any]] = {}
-    alias_owner: dict[str, str] = {}
-    for i, record in enumerate(data["accounts"]):
-        where = f"accounts[{i}]"
-        if record["id"] in accounts:
-            problems.append(Violation(f"{where}.id", f"{record['id']!r} is used twice"))
-        owner = customers.get(record["customerId"])
-        if owner is None:
-            problems.append(Violation(f"{where}.customerId", f"no customer {record['customerId']!r}"))
-        elif owner["togaiCustomerId"] != record["togaiCustomerId"]:
-            problems.append(Violation(f"{where}.togaiCustomerId", "is not its customer's togaiCustomerId"))
-        aliases = [a["alias"] for a in record.get("aliases", [])]
-        if len(aliases) > MAX_ALIASES:
-            problems.append(Violation(f"{where}.aliases", f"an account holds at most {MAX_ALIASES} aliases"))
-        for alias in aliases:
-            other = alias_owner.setdefault(alias, record["id"])
-            if other != record["id"]:
-                problems.append(Violation(f"{where}.aliases", f"alias {alias!r} already belongs to account {other!r}"))
-        accounts[record["id"]] = record
-    account_group: dict[str, str] = {}
-    group_ids: set[str] = set()
-    for i, group in enumerate(data["invoiceGroups"]):
-        where = f"invoiceGroups[{i}]"
-        if group["id"] in group_ids:
-            problems.append(Violation(f"{where}.id", f"{group['id']!r} is used twice"))
-        group_ids.add(group["id"])
-        if not group["accounts"]:
-            problems.append(Violation(f"{where}.accounts", "a group needs at least one account"))
-        for j, account_id in enumerate(group["accounts"]):
-            field = f"{where}.accounts[{j}]"
-            account = accounts.get(account_id)
-            if account is None:
-                problems.append(Violation(field, f"no account {account_id!r}"))
-            elif account["status"] == "ARCHIVED":
-                problems.append(Violation(field, f"account {account_id!r} is archived"))
-            elif account.get("invoiceCurrency", BASE_CURRENCY) != group["invoiceCurrency"]:
-                problems.append(Violation(field, f"account {account_id!r} is not invoiced in {group['invoiceCurrency']}"))
-            elif account_group.setdefault(account_id, group["id"]) != group["id"]:
-                problems.append(Violation(field, f"account {account_id!r} is already in group {account_group[account_id]!r}"))
-    if problems:
-        raise ApiError(400, problems)
+    ctx = ImportContext({r.name: list(data.get(r.name, [])) for r in store.registry})
+    for resource in store.registry:
+        keys: set[str] = set()
+        unique: dict[tuple[str, Any], str] = {}
+        targets = {target: ctx.ids(target) for target in resource.references.values()}
+        for i, record in enumerate(ctx.data[resource.name]):
+            where = f"{resource.name}[{i}]"
+            key = record.get("id")
+            if not isinstance(key, str) or not 0 < len(key) <= _MAX_ID:
+                ctx.problems.append(Violation(f"{where}.id", f"must be 1 to {_MAX_ID} characters"))
+            elif key in keys:
+                ctx.problems.append(Violation(f"{where}.id", f"{key!r} is used twice"))
+            keys.add(key)
+            for field_name in resource.unique:
+                value = record.get(field_name)
+                owner = unique.setdefault((field_name, value), where)
+                if owner != where:
+                    ctx.problems.append(Violation(f"{where}.{field_name}", f"{value!r} is also {owner}'s"))
+            created, updated = record.get("createdAt"), record.get("updatedAt")
+            if isinstance(created, str) and isinstance(updated, str) and updated < created:
+                ctx.problems.append(Violation(f"{where}.updatedAt", "is before createdAt"))
+            for field_name, target in resource.references.items():
+                value = record.get(field_name)
+                if value is not None and value not in targets[target]:
+                    ctx.problems.append(Violation(f"{where}.{field_name}", f"no {singular(target)} {value!r}"))
+        if resource.check_import is not None:
+            resource.check_import(ctx)
+    if ctx.problems:
+        raise Invalid(_unique(ctx.problems))
     with store.lock:
         store.clear()
-        for record in data["customers"]:
-            store.customers.add(record["id"], dict(record))
-        for record in data["accounts"]:
-            stored = {k: v for k, v in record.items() if k != "invoiceGroupDetails"}
-            for key in _SHARED_VALUES:
-                if key in stored:
-                    # Parsed JSON gives every account its own copy of these few values.
-                    stored[key] = sys.intern(stored[key])
-            stored["aliases"] = tuple(stored.get("aliases", ()))
-            stored.setdefault("invoiceCurrency", BASE_CURRENCY)
-            store.accounts.add(record["id"], AccountRecord(stored))
-            store.customer_accounts.setdefault(record["customerId"], []).append(record["id"])
-        store.alias_owner.update(alias_owner)
-        for group in data["invoiceGroups"]:
-            stored = {k: v for k, v in group.items() if k not in ("accounts", "accountsCount", "nextToken")}
-            store.groups.add(group["id"], GroupRecord(stored))
-            for account_id in group["accounts"]:
-                store.join_group(account_id, group["id"])
+        for resource in store.registry:
+            for record in ctx.data[resource.name]:
+                if resource.restore is not None:
+                    resource.restore(store, record)
+                else:
+                    store.collections[resource.name].add(record["id"], dict(record))
+
+
+def _unique(problems: list[Violation]) -> list[Violation]:
+    return list(dict.fromkeys(problems))

@@ -35,9 +35,13 @@ def _decode_token(token: str) -> dict[str, Any]:
 
 
 def paginate(
-    collection: Collection, next_token: str | None, page_size: int | None
+    collection: Collection, next_token: str | None, page_size: int | None, *, context: bool = True
 ) -> tuple[list[Record], dict[str, Any]]:
-    """One page of ``collection`` and the rest of the paginated response."""
+    """One page of ``collection`` and the rest of the paginated response.
+
+    ``context`` (page size and order) is only added where Togai's response
+    schema has it: some of its paginated responses are closed without it.
+    """
     after = None
     size = page_size or DEFAULT_PAGE_SIZE
     if next_token is not None:
@@ -50,7 +54,7 @@ def paginate(
             # most ask for the whole list.
             size = max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE))
     records, last = collection.page(after, size)
-    extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}}
+    extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}} if context else {}
     if last is not None:
         extra["nextToken"] = encode_token(records[-1]["id"], last, size)
     return records, extra

@@ -6,9 +6,15 @@ import random
 import string
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .registry import IdScheme, Registry
 
 Record = dict[str, Any]
+
+# Accounts are invoiced in the tenant's base currency unless they say otherwise.
+BASE_CURRENCY = "USD"
 
 # Seeded runs start their clock here, so the same seed gives the same timestamps.
 _SEEDED_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -220,10 +226,14 @@ class Clock:
 
 
 class Store:
-    """All of the tenant's state; see the resource modules for the rules."""
+    """All of one tenant's state: a collection per registered resource, their
+    indexes, the id generator and the clock. The rules live in the resource
+    modules; what applies to every resource (reset, snapshot, export) is here
+    and iterates the registry."""
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, registry: Registry, seed: int | None = None) -> None:
         self.lock = threading.RLock()
+        self.registry = registry
         self.seed = seed
         self.clear()
 
@@ -231,85 +241,50 @@ class Store:
         """Forget everything (ids and clock start again from the seed)."""
         self.rng = random.Random(self.seed)
         self.clock = Clock(self.seed)
-        self.customers = Collection()
-        self.accounts = Collection()
-        self.groups = Collection()
-        self.customer_accounts: dict[str, list[str]] = {}
-        self.alias_owner: dict[str, str] = {}
-        self.account_group: dict[str, str] = {}
-        self.group_members: dict[str, dict[str, None]] = {}
+        self.collections: dict[str, Collection] = {r.name: Collection() for r in self.registry}
+        self.indexes: dict[str, dict[str, Any]] = {name: {} for name in self.registry.indexes()}
+        # Server-made ids brought in by an import: the sequence cannot know them.
+        self.reserved: set[str] = set()
         self._sequence = 0
         self._id_offset = self.rng.getrandbits(64)
 
-    def new_id(self, prefix: str, first: int, second: int, alphabet: str = _LOWER) -> str:
-        """A Togai-looking id such as ``account.k3j9x2qa.7fz1m``.
+    def new_id(self, scheme: IdScheme, taken: Collection | None = None) -> str:
+        """A Togai-looking id such as ``account.k3j9x2qa.7fz1m``, never handed out before.
 
         The first part is random; the second is a sequence number scrambled by
         a bijection, so ids from one store never repeat (for the first
         ``len(alphabet) ** second`` of them) without keeping a set of them.
+        Only ids that came in through an import are remembered, in ``reserved``.
         """
-        self._sequence += 1
+        alphabet = _MIXED if scheme.mixed_case else _LOWER
         base = len(alphabet)
-        n = (self._sequence * _SCRAMBLE + self._id_offset) % base**second
-        tail = []
-        for _ in range(second):
-            n, digit = divmod(n, base)
-            tail.append(alphabet[digit])
-        return f"{prefix}.{''.join(self.rng.choices(alphabet, k=first))}.{''.join(tail)}"
+        while True:
+            self._sequence += 1
+            n = (self._sequence * _SCRAMBLE + self._id_offset) % base**scheme.second
+            tail = []
+            for _ in range(scheme.second):
+                n, digit = divmod(n, base)
+                tail.append(alphabet[digit])
+            head = "".join(self.rng.choices(alphabet, k=scheme.first))
+            new = f"{scheme.prefix}.{head}.{''.join(tail)}"
+            if new not in self.reserved and (taken is None or taken.get(new) is None):
+                return new
 
-    def new_group_id(self) -> str:
-        """An invoice group id in Togai's shape (``inv_group.20rvWRxQcQK.0ZwPG``), not yet in use."""
-        while True:  # an imported state may hold any id; a clash is astronomically rare
-            group_id = self.new_id("inv_group", 11, 5, _MIXED)
-            if group_id not in self.groups.items:
-                return group_id
-
-    def join_group(self, account_id: str, group_id: str) -> None:
-        """Record that an account now belongs to a group."""
-        self.account_group[account_id] = group_id
-        self.group_members.setdefault(group_id, {})[account_id] = None
-
-    def leave_group(self, account_id: str, now: str) -> None:
-        """Take an account out of its group; a group left empty is deleted."""
-        group_id = self.account_group.pop(account_id, None)
-        if group_id is None:
-            return
-        members = self.group_members[group_id]
-        del members[account_id]
-        if members:
-            self.groups.items[group_id]["updatedAt"] = now
-        else:
-            del self.group_members[group_id]
-            self.groups.remove(group_id)
+    def counts(self) -> dict[str, int]:
+        """How many records each resource holds."""
+        return {name: len(collection) for name, collection in self.collections.items()}
 
     def export(self) -> dict[str, Any]:
         """The whole tenant as plain JSON data, in the API's shapes."""
         with self.lock:
-            groups = [
-                {**g.to_dict(), "accounts": list(self.group_members.get(g["id"], {}))}
-                for g in self.groups.items.values()
-            ]
             return copy.deepcopy(
                 {
-                    "customers": list(self.customers.items.values()),
-                    "accounts": [a.to_dict() for a in self.accounts.items.values()],
-                    "invoiceGroups": groups,
+                    r.name: [r.to_json(self, record) for record in self.collections[r.name].items.values()]
+                    for r in self.registry
                 }
             )
 
-    _STATE_FIELDS = (
-        "rng",
-        "clock",
-        "customers",
-        "accounts",
-        "groups",
-        "customer_accounts",
-        "alias_owner",
-        "account_group",
-        "group_members",
-        "_sequence",
-        "_id_offset",
-    )
+    _STATE_FIELDS = ("rng", "clock", "collections", "indexes", "reserved", "_sequence", "_id_offset")
 
     def snapshot(self) -> dict[str, Any]:
         """A deep copy of the whole state, for :meth:`restore`."""

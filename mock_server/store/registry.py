@@ -1,0 +1,221 @@
+"""The resources of the tenant, each declared once.
+
+A :class:`Resource` says what a collection holds (the spec schema of its
+records), how its ids are made, which operations create, read, list, update
+and delete it, what it refers to, and the hooks for the few rules Togai has
+beyond that. Everything that handles "all the state" -- the store's
+collections, reset, export, import, health counts, fixtures -- iterates the
+:class:`Registry` and has no per-resource code.
+
+A simple resource needs nothing but its declaration: :func:`generic_handlers`
+serves its operations (create with defaults and timestamps, read, list in
+pages, update, archive or delete).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Violation
+from .errors import Invalid, NotFound
+
+if TYPE_CHECKING:
+    from .state import Record, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A validated request: typed parameters and the decoded body."""
+
+    params: dict[str, Any]
+    body: Any
+
+
+Handler = Callable[["Store", Call], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IdScheme:
+    """Togai-shaped ids: ``prefix.<random first part>.<scrambled sequence>``."""
+
+    prefix: str
+    first: int = 11
+    second: int = 5
+    mixed_case: bool = True
+
+
+@dataclass(slots=True)
+class ImportContext:
+    """An exported document being checked before it replaces the tenant."""
+
+    data: dict[str, list[dict[str, Any]]]
+    problems: list[Violation] = field(default_factory=list)
+
+    def ids(self, resource: str, key: str = "id") -> dict[str, dict[str, Any]]:
+        """The records of ``resource`` in the document, by ``key``."""
+        return {r[key]: r for r in self.data.get(resource, []) if key in r}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One kind of record the tenant keeps, and how the API reaches it."""
+
+    name: str  # the collection, and its key in exports, fixtures and health
+    schema: str  # the spec's component schema of a stored (exported) record
+    path_param: str  # the path parameter that names one record
+    ids: IdScheme | None = None  # server-made ``id``s; None: the client gives the id
+    create: str | None = None  # operationIds
+    read: str | None = None
+    list: str | None = None
+    update: str | None = None
+    delete: str | None = None  # archives when the records have an ARCHIVED status, else removes
+    references: dict[str, str] = field(default_factory=dict)  # body field -> resource name
+    defaults: dict[str, Any] = field(default_factory=dict)
+    derived: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # computed on write
+    handlers: dict[str, Handler] = field(default_factory=dict)  # Togai's rules, by operationId
+    unique: tuple[str, ...] = ()  # server-made fields no two records share (togaiAccountId)
+    indexes: tuple[str, ...] = ()  # named lookup tables this resource's rules keep in the store
+    record: Callable[[dict[str, Any]], Any] | None = None  # compact storage (slotted records)
+    fixture_op: str | None = None  # the operation a fixture entry is a request body of (default: create)
+    not_exported: tuple[str, ...] = ()  # fields of the schema that are derived, never imported
+    export: Callable[[Store, Any], dict[str, Any]] | None = None
+    check_import: Callable[[ImportContext], None] | None = None
+    restore: Callable[[Store, dict[str, Any]], None] | None = None  # insert an imported record
+
+    def operations(self) -> dict[str, str]:
+        """The declared operationIds by role."""
+        roles = {"create": self.create, "read": self.read, "list": self.list, "update": self.update, "delete": self.delete}
+        return {role: op for role, op in roles.items() if op is not None}
+
+    def to_json(self, store: Store, record: Any) -> dict[str, Any]:
+        """A stored record as an exported (API-shaped) document."""
+        if self.export is not None:
+            return self.export(store, record)
+        return record.to_dict() if hasattr(record, "to_dict") else dict(record)
+
+
+class Registry:
+    """The resources, in dependency order (a resource only refers to earlier ones)."""
+
+    def __init__(self, resources: list[Resource]) -> None:
+        self.resources = list(resources)
+        self.by_name = {r.name: r for r in self.resources}
+        if len(self.by_name) != len(self.resources):
+            raise ValueError("two resources share a name")
+        for resource in self.resources:
+            for field_name, target in resource.references.items():
+                if self.resources.index(self.by_name[target]) >= self.resources.index(resource):
+                    raise ValueError(f"{resource.name}.{field_name} refers to {target}, declared later")
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.resources)
+
+    def indexes(self) -> list[str]:
+        """Every index name the resources declare."""
+        return [name for r in self.resources for name in r.indexes]
+
+    def handlers(self, schemas: dict[str, Any]) -> dict[str, Handler]:
+        """Every bound operation: the rules' own handlers, else the generic ones.
+
+        ``schemas`` are the spec's (resolved) component schemas; generic
+        handlers use them to know which fields a record has.
+        """
+        out: dict[str, Handler] = {}
+        for resource in self.resources:
+            generic = generic_handlers(resource, schemas.get(resource.schema, {}))
+            for op_id in resource.operations().values():
+                if op_id not in resource.handlers:
+                    out[op_id] = generic[op_id]
+            out.update(resource.handlers)
+        return out
+
+
+def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Handler]:
+    """Create, read, list, update and delete for a resource without rules of its own."""
+    from .pagination import paginate
+
+    properties = schema.get("properties", {})
+    status_enum = properties.get("status", {}).get("enum", [])
+    archives = "ARCHIVED" in status_enum
+    stamps = [name for name in ("createdAt", "updatedAt") if name in properties]
+    name, param = resource.name, resource.path_param
+
+    def require(store: Store, key: str) -> Record:
+        record = store.collections[name].get(key)
+        if record is None:
+            raise NotFound.at(param, f"no {singular(name)} with id {key!r}")
+        return record
+
+    def check_references(store: Store, body: dict[str, Any]) -> None:
+        problems = [
+            Violation(field_name, f"no {singular(target)} with id {body[field_name]!r}")
+            for field_name, target in resource.references.items()
+            if field_name in body and store.collections[target].get(body[field_name]) is None
+        ]
+        if problems:
+            raise NotFound(problems)
+
+    def derive(record: dict[str, Any]) -> None:
+        for key, compute in resource.derived.items():
+            record[key] = compute(record)
+
+    def create(store: Store, call: Call) -> Any:
+        body = call.body
+        check_references(store, body)
+        collection = store.collections[name]
+        if resource.ids is not None:
+            key = store.new_id(resource.ids, collection)
+        else:
+            key = body["id"]
+            if collection.get(key) is not None:
+                raise Invalid.at("id", f"a {singular(name)} with id {key!r} already exists")
+        record: dict[str, Any] = {"id": key, **resource.defaults, **body}
+        if status_enum and "status" not in record:
+            record["status"] = status_enum[0]
+        now = store.clock.now()
+        for stamp in stamps:
+            record[stamp] = now
+        derive(record)
+        collection.add(key, record)
+        return dict(record)
+
+    def read(store: Store, call: Call) -> Any:
+        return dict(require(store, call.params[param]))
+
+    def list_(store: Store, call: Call) -> Any:
+        records, extra = paginate(store.collections[name], call.params.get("nextToken"), call.params.get("pageSize"))
+        return {"data": [dict(r) for r in records], **extra}
+
+    def update(store: Store, call: Call) -> Any:
+        record = require(store, call.params[param])
+        if archives and record.get("status") == "ARCHIVED":
+            raise Invalid.at(param, f"{singular(name)} {record['id']!r} is archived and cannot be changed")
+        check_references(store, call.body)
+        record.update(call.body)
+        if "updatedAt" in stamps:
+            record["updatedAt"] = store.clock.now()
+        derive(record)
+        return dict(record)
+
+    def delete(store: Store, call: Call) -> Any:
+        key = call.params[param]
+        record = require(store, key)
+        if archives:
+            if record.get("status") == "ARCHIVED":
+                raise Invalid.at(param, f"{singular(name)} {key!r} is already archived")
+            record["status"] = "ARCHIVED"
+            if "updatedAt" in stamps:
+                record["updatedAt"] = store.clock.now()
+        else:
+            store.collections[name].remove(key)
+        return {"success": True}
+
+    by_role = {"create": create, "read": read, "list": list_, "update": update, "delete": delete}
+    return {op_id: by_role[role] for role, op_id in resource.operations().items()}
+
+
+def singular(name: str) -> str:
+    """A collection name as one record is called in messages (``addOns`` -> ``add-on``)."""
+    words = {"addOns": "add-on", "invoiceGroups": "invoice group"}
+    return words.get(name, name[:-1] if name.endswith("s") else name)
