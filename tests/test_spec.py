@@ -134,6 +134,7 @@ def test_published_allof_trap_is_not_copied() -> None:
         ({"openapi": "3.1.0", "paths": {"/a/{x}": {"get": {"operationId": "a", "responses": {"200": {"description": "x"}}}}}}, "path parameter 'x'"),
         ({"openapi": "3.1.0", "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"$ref": "#/nowhere"}}}}}}, "points nowhere"),
         ({"openapi": "3.1.0", "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"description": "x", "content": {"application/json": {"schema": {"type": 5}}}}}}}}}, "invalid schema"),
+        ({"openapi": "3.1.0", "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"description": "x", "content": {"application/json": {"schema": {"type": "integer"}, "examples": {"bad": {"value": "seven"}}}}}}}}}}, "example 'bad' breaks its schema"),
         ({"openapi": "3.1.0", "components": {"schemas": {"A": {"$ref": "#/components/schemas/A"}}}, "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"description": "x", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/A"}}}}}}}}}, "cycle"),
     ],
 )

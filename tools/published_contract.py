@@ -139,7 +139,17 @@ def apply_deviations(doc: dict[str, Any]) -> dict[str, Any]:
                     op["parameters"][i] = fixed
     # 7. JobEntriesResponse requires `comments` but does not declare it (and is closed).
     schemas["JobEntriesResponse"]["properties"].setdefault("comments", {"type": "string"})
-    # 8. Only the bearer scheme is used; the unused apiKeyAuth goes.
+    # 8. Every request body is required: a create or change without one means nothing.
+    bodies = [*doc["components"].get("requestBodies", {}).values()]
+    bodies += [op["requestBody"] for item in doc["paths"].values() for op in item.values() if "requestBody" in op]
+    for body in bodies:
+        if "$ref" not in body:
+            body["required"] = True
+    # 9. Every operation can fail: three entitlement operations declare only their 200.
+    for item in doc["paths"].values():
+        for op in item.values():
+            op["responses"].setdefault("default", {"$ref": "#/components/responses/ErrorResponse"})
+    # 10. Only the bearer scheme is used; the unused apiKeyAuth goes.
     doc["components"].get("securitySchemes", {}).pop("apiKeyAuth", None)
     return doc
 

@@ -155,7 +155,23 @@ def compile_spec(raw: Any, source: str = "<spec>") -> Spec:
                 raise SpecError(f"{where}: operationId {op.operation_id!r} is used twice")
             seen.add(op.operation_id)
             spec.operations.append(op)
+    _check_examples(spec)
     return spec
+
+
+def _check_examples(spec: Spec) -> None:
+    """An example that breaks its own schema would be served as an answer: refuse the spec."""
+    for op in spec.operations:
+        for response in op.responses.values():
+            if response.validator is None:
+                continue
+            for name, example in response.examples.items():
+                problems = response.validator.violations(example, "example")
+                if problems:
+                    raise SpecError(
+                        f"{spec.source}: {op.method} {op.path} response {response.status} "
+                        f"example {name!r} breaks its schema: {problems[0]}"
+                    )
 
 
 def _compile_operation(

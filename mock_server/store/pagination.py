@@ -44,7 +44,7 @@ def paginate(
     """
     after = None
     size = page_size or DEFAULT_PAGE_SIZE
-    if next_token is not None:
+    if next_token:  # empty: the first page
         payload = _decode_token(next_token)
         after = payload["position"]
         if not collection.holds_at(after, payload["lastItemId"]):
