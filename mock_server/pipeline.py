@@ -201,7 +201,7 @@ class Pipeline:
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
     """The whole request body, or a 413 as soon as it is over ``limit`` bytes."""
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
