@@ -12,7 +12,7 @@ import gc
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError, Violation
+from .errors import SEARCH_LIMIT, ApiError, Violations
 from .handlers import Call, Handler
 from .journal import Journal
 from .openapi.spec import Spec
@@ -82,10 +82,15 @@ class Control:
 
     def import_state(self, data: dict[str, Any]) -> None:
         """Replace the tenant with ``data`` after checking schemas and rules."""
-        problems: list[Violation] = []
+        problems = Violations()
         for key, validator in self.record_validators.items():
             for i, record in enumerate(data[key]):
-                problems.extend(validator.violations(record, f"{key}[{i}]"))
+                found = validator.violations(record, f"{key}[{i}]")
+                problems.extend(found)
+                if not found.complete or len(problems) > SEARCH_LIMIT:
+                    # Enough to answer; 300 000 broken records need not all be explained.
+                    problems.complete = False
+                    raise ApiError(400, problems)
         if problems:
             raise ApiError(400, problems)
         import_state(self.store, data)

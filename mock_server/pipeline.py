@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .canned import CannedResponse, canned_answer
-from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, truncate, violations_header
+from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, shown, truncate, violations_header
 from .handlers import Call, Handler
 from .journal import Journal
 from .negotiator import forced_answer, parse_prefer, preferred_answer
@@ -47,6 +47,8 @@ TRANSPORT_KEY = "mock_server.transport"
 log = logging.getLogger("mock_server")
 
 _JSON = (b"content-type", b"application/json")
+# Bodies larger than this are parsed and validated off the event loop.
+_INLINE_BODY = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -136,7 +138,12 @@ class Pipeline:
             stage = "body"
             if op.body is not None:
                 raw = await read_body(receive, headers, self.max_body)
-            body = parse_body(op, headers.get("content-type"), raw)
+            if len(raw) > _INLINE_BODY:
+                # Decoding and explaining a large body takes milliseconds to
+                # seconds; meanwhile the event loop keeps serving others.
+                body = await asyncio.to_thread(parse_body, op, headers.get("content-type"), raw)
+            else:
+                body = parse_body(op, headers.get("content-type"), raw)
             stage = "prefer"
             preference = headers.get("prefer") if self.prefer else None
             preferred = preferred_answer(op, parse_prefer(preference)) if preference else None
@@ -178,7 +185,7 @@ class Pipeline:
         text = "; ".join(str(p) for p in problems[:3])
         log.error("self-check: %s %d breaks the spec: %s", op.operation_id, outcome.status, text)
         message = f"self-check: the {outcome.status} answer of {op.operation_id} breaks the spec: {text}"
-        return Outcome(500, {"message": truncate(message)}, {}, op.operation_id, problems)
+        return Outcome(500, {"message": truncate(message)}, {}, op.operation_id, shown(problems))
 
     def _record(self, scope: Scope, raw: bytes, outcome: Outcome, elapsed: float, rule: Override | None) -> None:
         assert self.journal is not None
@@ -228,9 +235,10 @@ def _rejection(exc: ApiError, op: Operation | None, stage: str) -> Outcome:
     # (a business rule of the store). Lets a client tell a malformed request
     # from one that Togai's rules refuse.
     headers = {**exc.headers, STAGE_HEADER: stage}
-    if exc.violations:
-        headers[VIOLATIONS_HEADER] = violations_header(exc.violations)
-    return Outcome(exc.status, {"message": exc.message}, headers, op.operation_id if op else None, exc.violations)
+    listed = shown(exc.violations)  # header, journal and log show the same bounded list
+    if listed:
+        headers[VIOLATIONS_HEADER] = violations_header(listed)
+    return Outcome(exc.status, {"message": exc.message}, headers, op.operation_id if op else None, listed)
 
 
 def _drop_connection(scope: Scope, fault: str) -> None:

@@ -1,0 +1,91 @@
+"""Every answer and every journal entry stays bounded, whatever the request."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from conftest import Api
+from serverproc import running_server
+
+AUTH = {"Authorization": "Bearer limits"}
+JSON = {**AUTH, "Content-Type": "application/json"}
+CONTROL = {"Content-Type": "application/json"}
+MANY_ZEROS = b'{"billingInformation": {"emailRecipients": [' + b",".join([b"0"] * 300_000) + b"]}}"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with running_server("--log", "quiet") as (url, mock):
+        yield url
+        assert mock.process.poll() is None, "the server died"
+
+
+def _header_block(r: httpx.Response) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in r.headers.raw)
+
+
+def test_300_000_violations_are_answered_fast_and_capped(server: str) -> None:
+    httpx.delete(server + "/__mock/requests", headers=CONTROL)
+    delays: list[float] = []
+
+    def normal_requests() -> None:
+        with httpx.Client(base_url=server, headers=AUTH) as client:
+            client.get("/accounts/ACME-US")
+            for _ in range(10):
+                started = time.perf_counter()
+                assert client.get("/accounts/ACME-US").status_code == 200
+                delays.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    other = threading.Thread(target=normal_requests)
+    other.start()
+    r = httpx.patch(server + "/accounts/ACME-US", headers=JSON, content=MANY_ZEROS, timeout=30)
+    elapsed = time.perf_counter() - started
+    other.join()
+    assert r.status_code == 400
+    assert elapsed < 1.5, elapsed
+    listed = json.loads(r.headers["x-mock-violations"])
+    assert len(listed) == 21
+    assert listed[0] == "billingInformation.emailRecipients[0]: must be a string"
+    assert listed[-1].startswith("(and at least ") and listed[-1].endswith(" more)")
+    assert r.json()["message"].startswith("billingInformation.emailRecipients[0]: must be a string (and at least ")
+    assert _header_block(r) < 8192
+    assert max(delays) < 0.3, delays  # a concurrent client is not held up behind it
+    [entry] = [e for e in httpx.get(server + "/__mock/requests").json()["requests"] if e["method"] == "PATCH"]
+    assert entry["violations"] == listed
+
+
+def test_300_000_broken_records_in_an_import_are_capped(server: str) -> None:
+    state = {"customers": [0] * 300_000, "accounts": [], "invoiceGroups": []}
+    started = time.perf_counter()
+    r = httpx.put(server + "/__mock/state", headers=CONTROL, content=json.dumps(state), timeout=30)
+    assert time.perf_counter() - started < 1.5
+    assert r.status_code == 400
+    listed = json.loads(r.headers["x-mock-violations"])
+    assert len(listed) == 21 and listed[0] == "customers[0]: must be an object"
+    assert _header_block(r) < 8192
+
+
+def test_many_broken_records_are_capped(api: Api) -> None:
+    state = api.get("/__mock/state").json()
+    account = state["accounts"][0]
+    state["accounts"] = [{**account, "id": f"A{i}", "status": "GONE", "netTermDays": -1} for i in range(3000)]
+    r = api.request("PUT", "/__mock/state", json=state)
+    assert r.status_code == 400
+    listed = json.loads(r.headers["x-mock-violations"])
+    assert len(listed) == 21 and listed[-1].startswith("(and at least ")
+
+
+def test_long_violations_keep_the_header_small(api: Api) -> None:
+    body = {("k" * 5000) + str(i) + "\u00e9" * 300: 1 for i in range(50)}
+    r = api.patch("/accounts/ACME-US", json=body)
+    assert r.status_code == 400
+    assert _header_block(r) < 8192
+    listed = json.loads(r.headers["x-mock-violations"])
+    assert 1 < len(listed) <= 21 and listed[-1].startswith("(and ")
+    assert len(r.json()["message"]) <= 500
