@@ -116,7 +116,8 @@ class Pipeline:
                 outcome = Outcome(status, body, headers)
             else:
                 outcome, raw_body = await self.handle(scope, receive, path)
-            await send_json(send, outcome.status, outcome.body, outcome.headers)
+            if outcome.status:  # 0: the client went away, there is no one to answer
+                await send_json(send, outcome.status, outcome.body, outcome.headers)
         elapsed = (time.perf_counter() - started) * 1000
         if self.journal is not None:
             self._record(scope, raw_body, outcome, elapsed, rule)
@@ -154,6 +155,9 @@ class Pipeline:
                 outcome = self.dispatch(op, params, body)
         except ApiError as exc:
             outcome = _rejection(exc, op, stage)
+        except ClientGone as exc:  # nothing to answer, nothing applied; journaled as status 0
+            outcome = Outcome(0, None, {}, op.operation_id if op else None, [Violation("body", str(exc))])
+            return outcome, raw
         except Exception:  # a bug: answer, log, and keep serving
             name = op.operation_id if op else "routing"
             log.exception("unexpected error in %s", name)
@@ -205,8 +209,21 @@ class Pipeline:
         )
 
 
+class ClientGone(Exception):
+    """The client closed the connection before its body was complete."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(f"the connection closed after {received} bytes of the body")
+        self.received = received
+
+
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
-    """The whole request body, or a 413 as soon as it is over ``limit`` bytes."""
+    """The whole request body, or a 413 as soon as it is over ``limit`` bytes.
+
+    Raises :class:`ClientGone` when the connection closes first: a body cut
+    short (fewer bytes than its Content-Length, or a chunked body without
+    its last chunk) is never processed.
+    """
     declared = headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -215,7 +232,7 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone(size)
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
