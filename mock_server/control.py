@@ -16,7 +16,8 @@ from .errors import SEARCH_LIMIT, ApiError, Violations
 from .handlers import Call, Handler
 from .journal import Journal
 from .openapi.spec import Spec
-from .overrides import Overrides
+from .overrides import Overrides, Route
+from .pathtemplate import route_segments
 from .store import Store
 from .store.importer import import_state
 from .validation.schema import SchemaValidator
@@ -57,6 +58,7 @@ class Control:
     journal: Journal
     overrides: Overrides
     record_validators: dict[str, SchemaValidator]
+    routes: tuple[Route, ...] = ()  # the Togai spec's, which overrides must be able to match
 
     @classmethod
     def create(cls, store: Store, journal: Journal, overrides: Overrides, togai: Spec) -> "Control":
@@ -68,7 +70,8 @@ class Control:
             if key == "invoiceGroups":  # counted on import, so not required there
                 schema["required"] = [r for r in schema.get("required", []) if r != "accountsCount"]
             validators[key] = SchemaValidator(schema)
-        return cls(store, store.snapshot(), journal, overrides, validators)
+        routes = tuple(route_segments(op.path) for op in togai.operations)
+        return cls(store, store.snapshot(), journal, overrides, validators, routes)
 
     def reset(self, empty: bool = False) -> None:
         """Back to the fixtures (or empty), with no journal and no overrides."""
@@ -133,7 +136,7 @@ class Control:
             "listRequests": lambda s, c: {"requests": self.journal.entries()},
             "clearRequests": clear_requests,
             "listOverrides": lambda s, c: {"overrides": self.overrides.list()},
-            "addOverride": lambda s, c: self.overrides.add(c.body).to_json(),
+            "addOverride": lambda s, c: self.overrides.add(c.body, self.routes).to_json(),
             "clearOverrides": clear_overrides,
             "removeOverride": remove_override,
         }

@@ -47,6 +47,9 @@ TRANSPORT_KEY = "mock_server.transport"
 log = logging.getLogger("mock_server")
 
 _JSON = (b"content-type", b"application/json")
+# Statuses that never carry a body, nor a Content-Length (RFC 9110, 8.6).
+_BODILESS = frozenset({204, 304})
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
 # Bodies larger than this are parsed and validated off the event loop.
 _INLINE_BODY = 64 * 1024
 
@@ -287,11 +290,20 @@ def encode_json(body: Any) -> bytes:
 
 
 async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
-    """Send a complete JSON (or empty) response."""
-    payload = b"" if body is None else encode_json(body)
-    raw_headers = [(b"content-length", str(len(payload)).encode())]
-    if body is not None:
-        raw_headers.append(_JSON)
-    raw_headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    """Send a complete JSON (or empty) response.
+
+    ``headers`` replace the mock's own (one Content-Type, never two), except
+    the framing ones, which follow from the body; 204 and 304 carry none.
+    """
+    bodiless = status in _BODILESS
+    payload = b"" if body is None or bodiless else encode_json(body)
+    raw_headers = []
+    if not bodiless:
+        raw_headers.append((b"content-length", str(len(payload)).encode()))
+        if body is not None and not any(k.lower() == "content-type" for k in headers):
+            raw_headers.append(_JSON)
+    raw_headers.extend(
+        (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items() if k.lower() not in _FRAMING
+    )
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": payload})

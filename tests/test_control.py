@@ -94,7 +94,7 @@ def test_forced_answers_change_no_state(api: Api) -> None:
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ({"status": 99}, "status: must be >= 100"),
+        ({"status": 99}, "status: must be >= 200"),
         ({"path": "accounts"}, "path: must match the pattern ^/"),
         ({"fault": "explode"}, "fault: must be one of: connection_reset, empty_response"),
         ({"times": 0}, "times: must be >= 1"),
