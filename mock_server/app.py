@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import CONTROL_SPEC, Config
 from .control import Control
+from .control_access import ControlAccess
 from .errors import STAGE_HEADER, VIOLATIONS_HEADER
 from .fixtures import load_fixtures
 from .handlers import HANDLERS
@@ -96,6 +97,7 @@ def create_app(config: Config | None = None) -> MockApp:
         max_body=CONTROL_MAX_BODY,
         self_check=config.self_check,
         prefer=False,
+        access=ControlAccess.create(config.tokens, config.allow_hosts, config.host),
     )
     cors: dict[str, Any] = {
         "allow_origins": list(config.cors_origins),

@@ -15,6 +15,9 @@ from typing import Any
 from .errors import Violation
 
 _BODY_LIMIT = 64 * 1024
+# Never shown in clear (credentials as "Bearer ***"): anyone who can call /__mock reads the journal.
+_CREDENTIALS = frozenset({b"authorization", b"proxy-authorization"})
+_SECRETS = frozenset({b"cookie", b"x-api-key"})
 
 
 @dataclass(slots=True)
@@ -46,12 +49,23 @@ class Entry:
             "operationId": self.operation_id,
             "status": self.status,
             "durationMs": round(self.duration_ms, 3),
-            "requestHeaders": {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers},
+            "requestHeaders": {k.decode("latin-1"): _masked(k, v) for k, v in self.headers},
             "requestBody": _decode(self.request_body),
             "responseBody": self.response_body,
             "violations": [str(v) for v in self.violations or ()],
             "override": self.override,
         }
+
+
+def _masked(name: bytes, value: bytes) -> str:
+    """A header as the journal shows it: credentials never in clear (``Bearer ***``)."""
+    text = value.decode("latin-1")
+    if name in _CREDENTIALS:
+        scheme, sep, _ = text.strip().partition(" ")
+        return f"{scheme} ***" if sep else "***"
+    if name in _SECRETS:
+        return "***"
+    return text
 
 
 def _decode(raw: bytes) -> Any:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .canned import CannedResponse, canned_answer
+from .control_access import ControlAccess
 from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, shown, truncate, violations_header
 from .handlers import Call, Handler
 from .journal import Journal
@@ -83,6 +84,7 @@ class Pipeline:
         latency: tuple[float, float] | None = None,
         prefer: bool = True,
         log_line: LogLine | None = None,
+        access: ControlAccess | None = None,
     ) -> None:
         self.spec = spec
         self.router = Router(spec)
@@ -96,6 +98,7 @@ class Pipeline:
         self.latency = latency
         self.prefer = prefer
         self.log_line = log_line
+        self.access = access  # the control API's own door (Host, token, JSON only)
         # Looked up per request, so computed once.
         self._plans: dict[str, tuple[Handler | None, int]] = {
             op.operation_id: (handlers.get(op.operation_id), op.success_status) for op in spec.operations
@@ -134,12 +137,18 @@ class Pipeline:
         raw = b""
         stage = "route"
         try:
+            if self.access is not None:
+                stage = "security"
+                self.access.admit(headers)
+                stage = "route"
             op, path_params = self.router.match(scope["method"], path)
             stage = "security"
             check_security(op, headers, self.tokens)
             stage = "parameters"
             params = parse_parameters(op, path_params, scope.get("query_string", b""), headers)
             stage = "body"
+            if self.access is not None:
+                self.access.require_json(scope["method"], headers)
             if op.body is not None:
                 raw = await read_body(receive, headers, self.max_body)
             if len(raw) > _INLINE_BODY:
