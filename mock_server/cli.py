@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import socket
@@ -20,6 +21,10 @@ from .control_access import is_loopback
 from .fixtures import FixtureError
 from .openapi.spec import SpecError
 from .pipeline import TRANSPORT_KEY
+
+
+# How long a stop waits for requests in flight before cancelling them.
+SHUTDOWN_GRACE_S = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,7 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mock-server: warning: listening on {config.host} without --token: anyone who can reach "
               "this port can read and change the mock", file=sys.stderr, flush=True)
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
-    server = _Server(uvicorn.Config(_expose_transport(app), log_level="warning", access_log=False, lifespan="off"))
+    server = _Server(uvicorn.Config(
+        _expose_transport(app), log_level="warning", access_log=False, lifespan="off",
+        # A client holding a half-sent body or an Expect: 100-continue, or a
+        # request in an override delay, would otherwise keep the process alive.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    ))
     server.url = f"http://{host}:{port}"
     logging.getLogger("uvicorn.error").addFilter(_QuietFaults())
     if exit_with_parent:
@@ -155,9 +165,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _QuietFaults(logging.Filter):
-    """A fault drops the connection on purpose; uvicorn need not complain about it."""
+    """A fault drops the connection on purpose, and a stop cancels requests still
+    waiting after the grace period; uvicorn need not print a traceback for either."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            return False
         return "returned without starting response" not in record.getMessage()
 
 

@@ -110,20 +110,29 @@ class Pipeline:
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         rule = self.overrides.take(scope["method"], path) if self.overrides else None
         delay = rule.delay if rule is not None and rule.delay else self._latency()
-        if delay:
-            await asyncio.sleep(delay)
-        raw_body = b""
-        if rule is not None and rule.fault is not None:
-            outcome = Outcome(0, None, {}, violations=[Violation("fault", rule.fault)])
-            _drop_connection(scope, rule.fault)
-        else:
-            if rule is not None and rule.status is not None:
-                status, body, headers = forced_answer(rule)
-                outcome = Outcome(status, body, headers)
+        answering = False
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            raw_body = b""
+            if rule is not None and rule.fault is not None:
+                outcome = Outcome(0, None, {}, violations=[Violation("fault", rule.fault)])
+                _drop_connection(scope, rule.fault)
             else:
-                outcome, raw_body = await self.handle(scope, receive, path)
-            if outcome.status:  # 0: the client went away, there is no one to answer
-                await send_json(send, outcome.status, outcome.body, outcome.headers)
+                if rule is not None and rule.status is not None:
+                    status, body, headers = forced_answer(rule)
+                    outcome = Outcome(status, body, headers)
+                else:
+                    outcome, raw_body = await self.handle(scope, receive, path)
+                if outcome.status:  # 0: the client went away, there is no one to answer
+                    answering = True
+                    await send_json(send, outcome.status, outcome.body, outcome.headers)
+        except asyncio.CancelledError:
+            # The server is stopping and the request outlived the grace period
+            # (a delay, a body that never came): a 503 rather than uvicorn's bare 500.
+            if not answering:
+                await send_json(send, 503, {"message": "the mock is shutting down"}, {"connection": "close"})
+            raise
         elapsed = (time.perf_counter() - started) * 1000
         if self.journal is not None:
             self._record(scope, raw_body, outcome, elapsed, rule)
