@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .config import CONTROL_SPEC, Config
 from .control import Control
 from .control_access import ControlAccess
+from .epoch import Epoch
 from .errors import STAGE_HEADER, VIOLATIONS_HEADER
 from .fixtures import load_fixtures
 from .handlers import HANDLERS
@@ -76,6 +77,7 @@ def create_app(config: Config | None = None) -> MockApp:
     canned = load_fixtures(config.fixtures, spec, store)
     journal = Journal(config.journal_size)
     overrides = Overrides()
+    epoch = Epoch()  # bumped by reset and import; requests from before are not applied
     togai = Pipeline(
         spec,
         store,
@@ -88,8 +90,9 @@ def create_app(config: Config | None = None) -> MockApp:
         overrides=overrides,
         latency=config.latency,
         log_line=request_logger(config.log),
+        epoch=epoch,
     )
-    control = Control.create(store, journal, overrides, spec)
+    control = Control.create(store, journal, overrides, spec, epoch)
     control_pipeline = Pipeline(
         load_spec(CONTROL_SPEC),
         store,

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .epoch import Epoch
 from .errors import SEARCH_LIMIT, ApiError, Violations
 from .handlers import Call, Handler
 from .journal import Journal
@@ -59,9 +60,12 @@ class Control:
     overrides: Overrides
     record_validators: dict[str, SchemaValidator]
     routes: tuple[Route, ...] = ()  # the Togai spec's, which overrides must be able to match
+    epoch: Epoch = field(default_factory=Epoch)  # shared with the Togai pipeline
 
     @classmethod
-    def create(cls, store: Store, journal: Journal, overrides: Overrides, togai: Spec) -> "Control":
+    def create(
+        cls, store: Store, journal: Journal, overrides: Overrides, togai: Spec, epoch: Epoch | None = None
+    ) -> "Control":
         """Snapshot the freshly loaded store and compile the record schemas of ``togai``."""
         schemas = togai.document.get("components", {}).get("schemas", {})
         validators = {}
@@ -71,10 +75,11 @@ class Control:
                 schema["required"] = [r for r in schema.get("required", []) if r != "accountsCount"]
             validators[key] = SchemaValidator(schema)
         routes = tuple(route_segments(op.path) for op in togai.operations)
-        return cls(store, store.snapshot(), journal, overrides, validators, routes)
+        return cls(store, store.snapshot(), journal, overrides, validators, routes, epoch or Epoch())
 
     def reset(self, empty: bool = False) -> None:
         """Back to the fixtures (or empty), with no journal and no overrides."""
+        self.epoch.bump()
         if empty:
             with self.store.lock:
                 self.store.clear()
@@ -97,6 +102,7 @@ class Control:
         if problems:
             raise ApiError(400, problems)
         import_state(self.store, data)
+        self.epoch.bump()
         _release_soon()
 
     def handlers(self) -> dict[str, Handler]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from .canned import CannedResponse, canned_answer
 from .control_access import ControlAccess
+from .epoch import Epoch
 from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, shown, truncate, violations_header
 from .handlers import Call, Handler
 from .journal import Journal
@@ -51,6 +52,7 @@ _JSON = (b"content-type", b"application/json")
 # Statuses that never carry a body, nor a Content-Length (RFC 9110, 8.6).
 _BODILESS = frozenset({204, 304})
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
+_STALE = "the mock was reset or its state replaced while this request waited; nothing was applied"
 # Bodies larger than this are parsed and validated off the event loop.
 _INLINE_BODY = 64 * 1024
 
@@ -85,6 +87,7 @@ class Pipeline:
         prefer: bool = True,
         log_line: LogLine | None = None,
         access: ControlAccess | None = None,
+        epoch: Epoch | None = None,
     ) -> None:
         self.spec = spec
         self.router = Router(spec)
@@ -99,6 +102,7 @@ class Pipeline:
         self.prefer = prefer
         self.log_line = log_line
         self.access = access  # the control API's own door (Host, token, JSON only)
+        self.epoch = epoch or Epoch()
         # Looked up per request, so computed once.
         self._plans: dict[str, tuple[Handler | None, int]] = {
             op.operation_id: (handlers.get(op.operation_id), op.success_status) for op in spec.operations
@@ -106,6 +110,7 @@ class Pipeline:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        epoch = self.epoch.value
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         rule = self.overrides.take(scope["method"], path) if self.overrides else None
@@ -123,7 +128,7 @@ class Pipeline:
                     status, body, headers = forced_answer(rule)
                     outcome = Outcome(status, body, headers)
                 else:
-                    outcome, raw_body = await self.handle(scope, receive, path)
+                    outcome, raw_body = await self.handle(scope, receive, path, epoch)
                 if outcome.status:  # 0: the client went away, there is no one to answer
                     answering = True
                     await send_json(send, outcome.status, outcome.body, outcome.headers)
@@ -134,13 +139,19 @@ class Pipeline:
                 await send_json(send, 503, {"message": "the mock is shutting down"}, {"connection": "close"})
             raise
         elapsed = (time.perf_counter() - started) * 1000
-        if self.journal is not None:
+        if self.journal is not None and self.epoch.value == epoch:  # else: the journal it belongs to is gone
             self._record(scope, raw_body, outcome, elapsed, rule)
         if self.log_line is not None:
             self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations)
 
-    async def handle(self, scope: Scope, receive: Receive, path: str) -> tuple[Outcome, bytes]:
-        """Run every stage for one request; say what to answer and which body came in."""
+    async def handle(
+        self, scope: Scope, receive: Receive, path: str, epoch: int | None = None
+    ) -> tuple[Outcome, bytes]:
+        """Run every stage for one request; say what to answer and which body came in.
+
+        ``epoch`` is :attr:`epoch`'s value when the request started; if a reset
+        came since, nothing is applied.
+        """
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         op: Operation | None = None
         raw = b""
@@ -173,7 +184,7 @@ class Pipeline:
             if preferred is not None:
                 outcome = Outcome(preferred[0], preferred[1], {}, op.operation_id)
             else:
-                outcome = self.dispatch(op, params, body)
+                outcome = self.dispatch(op, params, body, epoch)
         except ApiError as exc:
             outcome = _rejection(exc, op, stage)
         except ClientGone as exc:  # nothing to answer, nothing applied; journaled as status 0
@@ -187,13 +198,18 @@ class Pipeline:
             outcome = self._self_check(op, outcome)
         return outcome, raw
 
-    def dispatch(self, op: Operation, params: dict[str, Any], body: Any) -> Outcome:
-        """Run the operation's handler against the store, or answer canned."""
+    def dispatch(self, op: Operation, params: dict[str, Any], body: Any, epoch: int | None = None) -> Outcome:
+        """Run the operation's handler against the store, or answer canned.
+
+        A 503 when the mock was reset since ``epoch`` (when the request started).
+        """
         handler, status = self._plans[op.operation_id]
         if handler is None:
             answer = canned_answer(op, self.canned)
             return Outcome(answer.status, answer.body, dict(answer.headers), op.operation_id)
         with self.store.lock:
+            if epoch is not None and epoch != self.epoch.value:
+                raise ApiError.of(503, "", _STALE)
             payload = handler(self.store, Call(params, body))
         return Outcome(status, payload, {}, op.operation_id)
 

@@ -154,3 +154,25 @@ def _ignore(call, *args, **kwargs) -> None:
         call(*args, **kwargs)
     except httpx.HTTPError:
         pass
+
+
+@pytest.mark.parametrize("cut", ["reset", "import"])
+def test_a_request_waiting_across_a_reset_changes_neither_state_nor_journal(server: str, cut: str) -> None:
+    httpx.post(server + "/__mock/reset", headers=CONTROL)
+    exported = httpx.get(server + "/__mock/state").json()
+    httpx.post(server + "/__mock/overrides", headers=CONTROL,
+               json={"method": "PATCH", "path": "/accounts/{id}", "delayMs": 600, "times": 1})
+    answers: list[httpx.Response] = []
+    waiting = threading.Thread(target=lambda: answers.append(httpx.patch(
+        server + "/accounts/ACME-US", json={"name": "Stale Name"}, headers=AUTH, timeout=10)))
+    waiting.start()
+    time.sleep(0.2)
+    if cut == "reset":
+        assert httpx.post(server + "/__mock/reset", headers=CONTROL).status_code == 200
+    else:
+        assert httpx.put(server + "/__mock/state", json=exported, headers=CONTROL).status_code == 200
+    waiting.join()
+    assert answers[0].status_code == 503
+    assert answers[0].json() == {"message": "the mock was reset or its state replaced while this request waited; nothing was applied"}
+    assert httpx.get(server + "/accounts/ACME-US", headers=AUTH).json()["name"] != "Stale Name"
+    assert [e["method"] for e in httpx.get(server + "/__mock/requests").json()["requests"]] == ["GET"]
