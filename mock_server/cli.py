@@ -19,6 +19,7 @@ from .app import create_app
 from .config import DEFAULT_FIXTURES, DEFAULT_MAX_BODY, DEFAULT_SPEC, Config
 from .control_access import is_loopback
 from .fixtures import FixtureError
+from .httpprotocol import server_options
 from .openapi.spec import SpecError
 from .pipeline import TRANSPORT_KEY
 
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         # A client holding a half-sent body or an Expect: 100-continue, or a
         # request in an override delay, would otherwise keep the process alive.
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        **server_options(),  # request heads are bounded (431)
     ))
     server.url = f"http://{host}:{port}"
     logging.getLogger("uvicorn.error").addFilter(_QuietFaults())

@@ -53,6 +53,9 @@ _JSON = (b"content-type", b"application/json")
 _BODILESS = frozenset({204, 304})
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 _STALE = "the mock was reset or its state replaced while this request waited; nothing was applied"
+# Request headers (names and values) beyond this get a 431, and are not kept.
+MAX_HEADER_BYTES = 64 * 1024
+_HEADERS_TOO_LARGE = ApiError.of(431, "headers", f"must be at most {MAX_HEADER_BYTES} bytes in all")
 # Bodies larger than this are parsed and validated off the event loop.
 _INLINE_BODY = 64 * 1024
 
@@ -113,9 +116,11 @@ class Pipeline:
         epoch = self.epoch.value
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        rule = self.overrides.take(scope["method"], path) if self.overrides else None
+        oversized = sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES
+        rule = self.overrides.take(scope["method"], path) if self.overrides and not oversized else None
         delay = rule.delay if rule is not None and rule.delay else self._latency()
         answering = False
+        sent = b""
         try:
             if delay:
                 await asyncio.sleep(delay)
@@ -124,14 +129,16 @@ class Pipeline:
                 outcome = Outcome(0, None, {}, violations=[Violation("fault", rule.fault)])
                 _drop_connection(scope, rule.fault)
             else:
-                if rule is not None and rule.status is not None:
+                if oversized:
+                    outcome = _rejection(_HEADERS_TOO_LARGE, None, "headers")
+                elif rule is not None and rule.status is not None:
                     status, body, headers = forced_answer(rule)
                     outcome = Outcome(status, body, headers)
                 else:
                     outcome, raw_body = await self.handle(scope, receive, path, epoch)
                 if outcome.status:  # 0: the client went away, there is no one to answer
                     answering = True
-                    await send_json(send, outcome.status, outcome.body, outcome.headers)
+                    sent = await send_json(send, outcome.status, outcome.body, outcome.headers)
         except asyncio.CancelledError:
             # The server is stopping and the request outlived the grace period
             # (a delay, a body that never came): a 503 rather than uvicorn's bare 500.
@@ -140,7 +147,7 @@ class Pipeline:
             raise
         elapsed = (time.perf_counter() - started) * 1000
         if self.journal is not None and self.epoch.value == epoch:  # else: the journal it belongs to is gone
-            self._record(scope, raw_body, outcome, elapsed, rule)
+            self._record(scope, raw_body, outcome, sent, elapsed, rule)
         if self.log_line is not None:
             self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations)
 
@@ -228,7 +235,9 @@ class Pipeline:
         message = f"self-check: the {outcome.status} answer of {op.operation_id} breaks the spec: {text}"
         return Outcome(500, {"message": truncate(message)}, {}, op.operation_id, shown(problems))
 
-    def _record(self, scope: Scope, raw: bytes, outcome: Outcome, elapsed: float, rule: Override | None) -> None:
+    def _record(
+        self, scope: Scope, raw: bytes, outcome: Outcome, sent: bytes, elapsed: float, rule: Override | None
+    ) -> None:
         assert self.journal is not None
         self.journal.record(
             time=time.time(),
@@ -240,7 +249,7 @@ class Pipeline:
             status=outcome.status,
             operation_id=outcome.operation_id,
             duration_ms=elapsed,
-            response_body=outcome.body,
+            response_body=sent,
             violations=outcome.violations,
             override=rule.id if rule is not None else None,
         )
@@ -323,8 +332,8 @@ def encode_json(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
-    """Send a complete JSON (or empty) response.
+async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> bytes:
+    """Send a complete JSON (or empty) response; return the body bytes sent.
 
     ``headers`` replace the mock's own (one Content-Type, never two), except
     the framing ones, which follow from the body; 204 and 304 carry none.
@@ -341,3 +350,4 @@ async def send_json(send: Send, status: int, body: Any, headers: dict[str, str])
     )
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": payload})
+    return payload

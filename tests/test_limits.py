@@ -89,3 +89,63 @@ def test_long_violations_keep_the_header_small(api: Api) -> None:
     listed = json.loads(r.headers["x-mock-violations"])
     assert 1 < len(listed) <= 21 and listed[-1].startswith("(and ")
     assert len(r.json()["message"]) <= 500
+
+
+def _raw(url: str, payload: bytes) -> bytes:
+    from urllib.parse import urlsplit
+    import socket
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        try:
+            sock.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"".join(b"X-Big-%d: %s\r\n" % (i, b"a" * 8000) for i in range(10)),  # 80 KB in ten headers
+        b"X-Huge: " + b"a" * 10_000_000 + b"\r\n",  # one 10 MB header
+    ],
+    ids=["80KB-of-headers", "one-10MB-header"],
+)
+def test_request_headers_over_64_kib_get_431(server: str, headers: bytes) -> None:
+    answer = _raw(server, b"GET /accounts HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer t\r\n" + headers + b"\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert json.loads(body) == {"message": "headers: must be at most 65536 bytes in all"}
+    assert httpx.get(server + "/accounts", headers=AUTH).status_code == 200
+
+
+def test_request_headers_over_64_kib_get_431_in_process(api: Api) -> None:
+    r = api.get("/accounts", headers={f"X-Big-{i}": "a" * 8000 for i in range(10)})
+    assert r.status_code == 431
+    assert r.json() == {"message": "headers: must be at most 65536 bytes in all"}
+
+
+def test_the_journal_keeps_at_most_64_kib_of_each_body(api: Api) -> None:
+    big_name = "n" * 200_000
+    api.patch("/accounts/ACME-US", json={"name": big_name})
+    api.post("/__mock/overrides", json={"path": "/customers", "status": 200, "body": {"blob": "b" * 100_000}})
+    assert len(api.get("/customers").content) > 100_000
+    api.get("/accounts", headers={f"X-Mid-{i}": "m" * 6000 for i in range(9)})  # 54 KB: allowed, not all kept
+    patch, get, headers = api.get("/__mock/requests").json()["requests"]
+    assert isinstance(patch["requestBody"], str) and len(patch["requestBody"].encode()) <= 64 * 1024 + 100
+    assert patch["requestBody"].startswith('{"name":"nnn')
+    assert patch["truncated"] == ["requestBody"]
+    assert isinstance(get["responseBody"], str) and len(get["responseBody"].encode()) <= 64 * 1024 + 100
+    assert get["truncated"] == ["responseBody"]
+    assert sum(len(k) + len(v) for k, v in headers["requestHeaders"].items()) <= 16 * 1024
+    assert headers["truncated"] == ["requestHeaders"]
+    small = api.get("/accounts/ACME-US")
+    entry = api.get("/__mock/requests").json()["requests"][-1]
+    assert entry["responseBody"] == small.json() and entry["truncated"] == []
