@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import Violation
+from .validation.body import deeper_than
 
 _BODY_LIMIT = 64 * 1024
 _HEADERS_LIMIT = 16 * 1024
@@ -96,9 +97,10 @@ def _decode(raw: bytes, cut: bool) -> Any:
     if cut:
         return text
     try:
-        return _STRICT.decode(text)
+        value = _STRICT.decode(text)
     except (ValueError, RecursionError):
         return text
+    return text if deeper_than(value) else value  # the listing must encode it
 
 
 def _bounded_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]] | None:

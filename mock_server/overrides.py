@@ -9,6 +9,7 @@ from typing import Any
 
 from .errors import ApiError
 from .pathtemplate import PathTemplate, parse_template, split_path
+from .validation.body import MAX_DEPTH, deeper_than
 
 # Rules kept at once: each is matched against every request.
 MAX_OVERRIDES = 1000
@@ -47,6 +48,8 @@ def check_rule(spec: dict[str, Any], routes: Sequence[Route] | None = None) -> P
     status = spec.get("status")
     if status in (204, 304) and "body" in spec:
         raise ApiError.of(400, "body", f"a {status} answer has no body")
+    if deeper_than(spec.get("body")):
+        raise ApiError.of(400, "body", f"is nested more than {MAX_DEPTH} levels deep")
     seen: set[str] = set()
     for name in spec.get("headers", {}):
         lowered = name.lower()

@@ -41,6 +41,7 @@ class TogaiMock:
         self.process = process
         self.log_path = log_path
         self.token = token  # sent to the control API when the server was started with --token
+        self._final_output: str | None = None  # kept once the log file is deleted
 
     # -- control API -------------------------------------------------------------
     def reset(self, empty: bool = False) -> None:
@@ -73,6 +74,8 @@ class TogaiMock:
 
     def output(self) -> str:
         """What the server has printed so far."""
+        if self._final_output is not None:
+            return self._final_output
         return self.log_path.read_text(errors="replace")
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
@@ -90,7 +93,7 @@ class TogaiMock:
 
     # -- process -----------------------------------------------------------------
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        """Stop the server (SIGTERM, then SIGKILL after 10 s) and delete its log file."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -98,6 +101,12 @@ class TogaiMock:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._final_output is None:
+            try:
+                self._final_output = self.log_path.read_text(errors="replace")
+                self.log_path.unlink()
+            except OSError:
+                self._final_output = ""
 
 
 def start_server(args: list[str] | tuple[str, ...] = (), timeout: float = 20.0) -> TogaiMock:

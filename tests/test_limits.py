@@ -149,3 +149,56 @@ def test_the_journal_keeps_at_most_64_kib_of_each_body(api: Api) -> None:
     small = api.get("/accounts/ACME-US")
     entry = api.get("/__mock/requests").json()["requests"][-1]
     assert entry["responseBody"] == small.json() and entry["truncated"] == []
+
+
+@pytest.mark.parametrize("depth", [100, 300, 600, 1000])
+def test_deeply_nested_override_bodies_are_refused(server: str, depth: int) -> None:
+    body = b'{"path": "/accounts", "status": 200, "body": ' + b"[" * depth + b"]" * depth + b"}"
+    r = httpx.post(server + "/__mock/overrides", headers=CONTROL, content=body)
+    assert r.status_code == 400, r.text[:200]
+    assert r.json()["message"].startswith("body: ")
+    assert httpx.get(server + "/__mock/overrides").status_code == 200
+
+
+@pytest.mark.parametrize("depth", [300, 900])
+def test_the_journal_stays_valid_json_after_deep_bodies(server: str, depth: int) -> None:
+    httpx.delete(server + "/__mock/requests", headers=CONTROL)
+    r = httpx.patch(server + "/accounts/ACME-US", headers=JSON, content=b"[" * depth + b"]" * depth)
+    assert r.status_code == 400
+    listed = httpx.get(server + "/__mock/requests")
+    assert listed.status_code == 200
+    [entry] = listed.json()["requests"]
+    assert entry["status"] == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"path": "/accounts", "status": 200, "body": {"a": 1e400}}', "body: 1e400 is out of range for a number"),
+        (b'{"path": "/accounts", "status": 200, "body": [-1E+999]}', "body: -1E+999 is out of range for a number"),
+    ],
+)
+def test_numbers_json_cannot_carry_are_refused_at_the_door(api: Api, body: bytes, message: str) -> None:
+    r = api.post("/__mock/overrides", content=body, headers=CONTROL)
+    assert r.status_code == 400
+    assert r.json() == {"message": message}
+
+
+def test_integral_floats_are_stored_as_integers(api: Api) -> None:
+    r = api.patch("/accounts/ACME-US", content=b'{"netTermDays": 30.0}', headers=CONTROL)
+    assert r.status_code == 200
+    assert b'"netTermDays":30,' in r.content or b'"netTermDays":30}' in r.content
+    assert api.get("/accounts/ACME-US").json()["netTermDays"] == 30
+    assert '"netTermDays":30.0' not in api.get("/__mock/state").text
+    r = api.patch("/accounts/ACME-US", content=b'{"netTermDays": 3e1}', headers=CONTROL)
+    assert r.status_code == 200 and b'"netTermDays":30' in r.content
+    assert api.patch("/accounts/ACME-US", content=b'{"netTermDays": 30.5}', headers=CONTROL).status_code == 400
+
+
+def test_journal_shows_non_json_numbers_as_text(api: Api) -> None:
+    api.patch("/accounts/ACME-US", content=b'{"netTermDays": NaN}', headers=CONTROL)
+    api.patch("/accounts/ACME-US", content=b'{"netTermDays": 1e400}', headers=CONTROL)
+    r = api.get("/__mock/requests")
+    strict = json.loads(r.text, parse_constant=lambda name: pytest.fail(f"{name} in the journal"))
+    bodies = [e["requestBody"] for e in strict["requests"]]
+    assert bodies == ['{"netTermDays": NaN}', '{"netTermDays": 1e400}']
