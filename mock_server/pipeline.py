@@ -340,7 +340,7 @@ async def send_json(send: Send, status: int, body: Any, headers: dict[str, str])
     """
     bodiless = status in _BODILESS
     payload = b"" if body is None or bodiless else encode_json(body)
-    raw_headers = []
+    raw_headers: list[tuple[bytes, bytes]] = []
     if not bodiless:
         raw_headers.append((b"content-length", str(len(payload)).encode()))
         if body is not None and not any(k.lower() == "content-type" for k in headers):
