@@ -10,6 +10,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import CONTROL_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, Config
 from .control import Control
+from .control_access import ControlAccess
+from .epoch import Epoch
 from .errors import STAGE_HEADER, VIOLATIONS_HEADER
 from .fixtures import load_fixtures
 from .handlers import bind
@@ -83,6 +85,7 @@ def create_app(config: Config | None = None) -> MockApp:
     canned = load_fixtures(config.fixtures, spec, store, handlers, strict=bundled or not bundled_fixtures)
     journal = Journal(config.journal_size)
     overrides = Overrides()
+    epoch = Epoch()  # bumped by reset and import; requests from before are not applied
     togai = Pipeline(
         spec,
         store,
@@ -95,8 +98,9 @@ def create_app(config: Config | None = None) -> MockApp:
         overrides=overrides,
         latency=config.latency,
         log_line=request_logger(config.log),
+        epoch=epoch,
     )
-    control = Control.create(store, journal, overrides, spec)
+    control = Control.create(store, journal, overrides, spec, epoch)
     control_pipeline = Pipeline(
         load_spec(CONTROL_SPEC),
         store,
@@ -104,6 +108,7 @@ def create_app(config: Config | None = None) -> MockApp:
         max_body=CONTROL_MAX_BODY,
         self_check=config.self_check,
         prefer=False,
+        access=ControlAccess.create(config.tokens, config.allow_hosts, config.host),
     )
     cors: dict[str, Any] = {
         "allow_origins": list(config.cors_origins),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import socket
@@ -16,9 +17,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app import create_app
 from .config import DEFAULT_FIXTURES, DEFAULT_MAX_BODY, DEFAULT_SPEC, Config
+from .control_access import is_loopback
 from .fixtures import FixtureError
+from .httpprotocol import server_options
 from .openapi.spec import SpecError
 from .pipeline import TRANSPORT_KEY
+
+
+# How long a stop waits for requests in flight before cancelling them.
+SHUTDOWN_GRACE_S = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--token", action="append", default=[], metavar="TOKEN",
         help="accept only this bearer token (repeatable); without it any non-empty token is accepted",
+    )
+    p.add_argument(
+        "--allow-host", action="append", default=[], metavar="HOST",
+        help="also answer control calls (/__mock) whose Host header names HOST (repeatable); "
+        "default: loopback names and addresses only",
     )
     p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                    help=f"largest request body accepted, larger gets 413 (default {DEFAULT_MAX_BODY})")
@@ -97,6 +109,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         cors_origins=tuple(args.cors_origin),
         log=args.log,
         journal_size=args.journal_size,
+        allow_hosts=tuple(args.allow_host),
     ), args.exit_with_parent
 
 
@@ -134,8 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mock-server: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
+    if not config.tokens and not is_loopback(config.host):
+        print(f"mock-server: warning: listening on {config.host} without --token: anyone who can reach "
+              "this port can read and change the mock", file=sys.stderr, flush=True)
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
-    server = _Server(uvicorn.Config(_expose_transport(app), log_level="warning", access_log=False, lifespan="off"))
+    server = _Server(uvicorn.Config(
+        _expose_transport(app), log_level="warning", access_log=False, lifespan="off",
+        # A client holding a half-sent body or an Expect: 100-continue, or a
+        # request in an override delay, would otherwise keep the process alive.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        **server_options(),  # request heads are bounded (431)
+    ))
     server.url = f"http://{host}:{port}"
     logging.getLogger("uvicorn.error").addFilter(_QuietFaults())
     if exit_with_parent:
@@ -145,9 +167,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _QuietFaults(logging.Filter):
-    """A fault drops the connection on purpose; uvicorn need not complain about it."""
+    """A fault drops the connection on purpose, and a stop cancels requests still
+    waiting after the grace period; uvicorn need not print a traceback for either."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            return False
         return "returned without starting response" not in record.getMessage()
 
 

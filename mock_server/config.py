@@ -35,3 +35,4 @@ class Config:
     cors_origins: tuple[str, ...] = ()  # empty: any localhost / 127.0.0.1 origin
     log: str = "text"  # text, json or quiet
     journal_size: int = 1000
+    allow_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback and `host`

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ApiError, Violation
+from .epoch import Epoch
+from .errors import SEARCH_LIMIT, ApiError, Violations
 from .handlers import Call, Handler
 from .journal import Journal
 from .openapi.spec import Spec
-from .overrides import Overrides
+from .overrides import Overrides, Route
+from .pathtemplate import route_segments
 from .store import Store
 from .store.errors import DomainError
 from .store.importer import import_state
@@ -56,9 +58,13 @@ class Control:
     journal: Journal
     overrides: Overrides
     record_validators: dict[str, SchemaValidator]
+    routes: tuple[Route, ...] = ()  # the Togai spec's, which overrides must be able to match
+    epoch: Epoch = field(default_factory=Epoch)  # shared with the Togai pipeline
 
     @classmethod
-    def create(cls, store: Store, journal: Journal, overrides: Overrides, togai: Spec) -> "Control":
+    def create(
+        cls, store: Store, journal: Journal, overrides: Overrides, togai: Spec, epoch: Epoch | None = None
+    ) -> "Control":
         """Snapshot the freshly loaded store and compile the record schemas of ``togai``."""
         schemas = togai.document.get("components", {}).get("schemas", {})
         validators = {}
@@ -67,10 +73,12 @@ class Control:
             # Derived fields (counts, details) are recomputed, so an import may leave them out.
             schema["required"] = [r for r in schema.get("required", []) if r not in resource.not_exported]
             validators[resource.name] = SchemaValidator(schema)
-        return cls(store, store.snapshot(), journal, overrides, validators)
+        routes = tuple(route_segments(op.path) for op in togai.operations)
+        return cls(store, store.snapshot(), journal, overrides, validators, routes, epoch or Epoch())
 
     def reset(self, empty: bool = False) -> None:
         """Back to the fixtures (or empty), with no journal and no overrides."""
+        self.epoch.bump()
         if empty:
             with self.store.lock:
                 self.store.clear()
@@ -81,20 +89,27 @@ class Control:
 
     def import_state(self, data: dict[str, Any]) -> None:
         """Replace the tenant with ``data`` after checking schemas and rules."""
-        problems = [
+        problems = Violations()
+        problems.extend(
             Violation(key, f"is not a resource of this mock ({', '.join(self.record_validators)})")
             for key in data
             if key not in self.record_validators
-        ]
+        )
         for key, validator in self.record_validators.items():
             for i, record in enumerate(data.get(key, [])):
-                problems.extend(validator.violations(record, f"{key}[{i}]"))
+                found = validator.violations(record, f"{key}[{i}]")
+                problems.extend(found)
+                if not found.complete or len(problems) > SEARCH_LIMIT:
+                    # Enough to answer; 300 000 broken records need not all be explained.
+                    problems.complete = False
+                    raise ApiError(400, problems)
         if problems:
             raise ApiError(400, problems)
         try:
             import_state(self.store, data)
         except DomainError as exc:
             raise ApiError(400, exc.violations) from None
+        self.epoch.bump()
         _release_soon()
 
     def handlers(self) -> dict[str, Handler]:
@@ -133,7 +148,7 @@ class Control:
             "listRequests": lambda s, c: {"requests": self.journal.entries()},
             "clearRequests": clear_requests,
             "listOverrides": lambda s, c: {"overrides": self.overrides.list()},
-            "addOverride": lambda s, c: self.overrides.add(c.body).to_json(),
+            "addOverride": lambda s, c: self.overrides.add(c.body, self.routes).to_json(),
             "clearOverrides": clear_overrides,
             "removeOverride": remove_override,
         }

@@ -6,6 +6,7 @@ wrapped in an :class:`ApiError`; only this module turns them into bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,15 @@ if TYPE_CHECKING:
 MAX_MESSAGE = 500
 VIOLATIONS_HEADER = "x-mock-violations"
 STAGE_HEADER = "x-mock-rejected-by"
+# How many violations an answer (header, journal, log) shows; the rest are counted.
+MAX_SHOWN = 20
+# How many a validator looks for before it stops: a body can break a rule
+# hundreds of thousands of times, and listing them all costs seconds.
+SEARCH_LIMIT = 1000
+# Each shown violation, and the header as a whole, stay well under the 8 KiB
+# that proxies and clients commonly allow for a header block.
+_SHOWN_CHARS = 200
+_HEADER_BUDGET = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +37,29 @@ class Violation:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.rule}" if self.field else self.rule
+
+
+class Violations(list[Violation]):
+    """Violations found by a search that may have stopped early.
+
+    ``complete`` is False when there were more than the search looked for,
+    so a count of them is a lower bound.
+    """
+
+    __slots__ = ("complete",)
+
+    def __init__(self, found: Iterable[Violation] = (), complete: bool = True) -> None:
+        super().__init__(found)
+        self.complete = complete
+
+
+def is_complete(violations: list[Violation]) -> bool:
+    """False when ``violations`` is a search that stopped before the end."""
+    return getattr(violations, "complete", True)
+
+
+def _more(count: int, complete: bool) -> str:
+    return f"(and {count} more)" if complete else f"(and at least {count} more)"
 
 
 @dataclass(slots=True)
@@ -47,7 +80,8 @@ class ApiError(Exception):
         """The first violation, plus how many more there are."""
         first = str(self.violations[0]) if self.violations else "request rejected"
         more = len(self.violations) - 1
-        text = f"{first} (and {more} more)" if more > 0 else first
+        complete = is_complete(self.violations)
+        text = f"{first} {_more(more, complete)}" if more > 0 or not complete else first
         return truncate(text)
 
 
@@ -56,9 +90,35 @@ def truncate(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
-def violations_header(violations: list[Violation]) -> str:
-    """All violations as an ASCII JSON array, safe for an HTTP header."""
-    return json.dumps([str(v) for v in violations], ensure_ascii=True)
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(violations: list[Violation]) -> list[Violation]:
+    """The first :data:`MAX_SHOWN` violations, shortened, then one saying how many more.
+
+    What the header, the journal and the log show: bounded whatever the
+    request, and the same list in all three.
+    """
+    out: list[Violation] = []
+    size = 2  # the brackets of the JSON array
+    for violation in violations[:MAX_SHOWN]:
+        short = Violation(_cut(violation.field, _SHOWN_CHARS // 2), _cut(violation.rule, _SHOWN_CHARS))
+        cost = len(json.dumps(str(short))) + 2
+        if size + cost > _HEADER_BUDGET:
+            break
+        out.append(short)
+        size += cost
+    left = len(violations) - len(out)
+    complete = is_complete(violations)
+    if left > 0 or not complete:
+        out.append(Violation("", _more(left, complete)))
+    return out
+
+
+def violations_header(listed: list[Violation]) -> str:
+    """Violations (as :func:`shown` lists them) as an ASCII JSON array, safe for an HTTP header."""
+    return json.dumps([str(v) for v in listed], ensure_ascii=True)
 
 
 def from_domain(exc: "DomainError", path_params: frozenset[str], conflict_status: int = 400) -> ApiError:

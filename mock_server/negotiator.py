@@ -1,11 +1,15 @@
 """Answers the client asks for instead of the stateful one: ``Prefer`` and overrides."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .errors import ApiError
 from .openapi.spec import Operation
 from .overrides import Override
+
+# ASCII digits only: str.isdigit() also accepts "²" and "５", which int() then rejects or reads.
+_STATUS = re.compile(r"[0-9]{3}")
 
 
 def parse_prefer(value: str) -> dict[str, str]:
@@ -24,7 +28,7 @@ def preferred_answer(op: Operation, prefs: dict[str, str]) -> tuple[int, Any] | 
     if code_text is None and example is None:
         return None
     if code_text is not None:
-        if not code_text.isdigit() or not 100 <= int(code_text) <= 599:
+        if not _STATUS.fullmatch(code_text) or not 100 <= int(code_text) <= 599:
             raise ApiError.of(400, "Prefer", f"code must be an HTTP status, got {code_text!r}")
         status = int(code_text)
         declared = op.response_for(status)

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .canned import CannedResponse, canned_answer
-from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, from_domain, truncate, violations_header
+from .control_access import ControlAccess
+from .epoch import Epoch
+from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, from_domain, shown, truncate, violations_header
 from .handlers import Call, Handler
 from .journal import Journal
 from .negotiator import forced_answer, parse_prefer, preferred_answer
@@ -48,6 +50,15 @@ TRANSPORT_KEY = "mock_server.transport"
 log = logging.getLogger("mock_server")
 
 _JSON = (b"content-type", b"application/json")
+# Statuses that never carry a body, nor a Content-Length (RFC 9110, 8.6).
+_BODILESS = frozenset({204, 304})
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+_STALE = "the mock was reset or its state replaced while this request waited; nothing was applied"
+# Request headers (names and values) beyond this get a 431, and are not kept.
+MAX_HEADER_BYTES = 64 * 1024
+_HEADERS_TOO_LARGE = ApiError.of(431, "headers", f"must be at most {MAX_HEADER_BYTES} bytes in all")
+# Bodies larger than this are parsed and validated off the event loop.
+_INLINE_BODY = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -79,6 +90,8 @@ class Pipeline:
         latency: tuple[float, float] | None = None,
         prefer: bool = True,
         log_line: LogLine | None = None,
+        access: ControlAccess | None = None,
+        epoch: Epoch | None = None,
     ) -> None:
         self.spec = spec
         self.router = Router(spec)
@@ -92,6 +105,8 @@ class Pipeline:
         self.latency = latency
         self.prefer = prefer
         self.log_line = log_line
+        self.access = access  # the control API's own door (Host, token, JSON only)
+        self.epoch = epoch or Epoch()
         # Looked up per request, so computed once.
         self._plans: dict[str, tuple[Handler | None, int, frozenset[str], int]] = {
             op.operation_id: (
@@ -105,45 +120,77 @@ class Pipeline:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        epoch = self.epoch.value
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        rule = self.overrides.take(scope["method"], path) if self.overrides else None
+        oversized = sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES
+        rule = self.overrides.take(scope["method"], path) if self.overrides and not oversized else None
         delay = rule.delay if rule is not None and rule.delay else self._latency()
-        if delay:
-            await asyncio.sleep(delay)
-        raw_body = b""
-        if rule is not None and rule.fault is not None:
-            outcome = Outcome(0, None, {}, violations=[Violation("fault", rule.fault)])
-            _drop_connection(scope, rule.fault)
-        else:
-            if rule is not None and rule.status is not None:
-                status, body, headers = forced_answer(rule)
-                outcome = Outcome(status, body, headers)
+        answering = False
+        sent = b""
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            raw_body = b""
+            if rule is not None and rule.fault is not None:
+                outcome = Outcome(0, None, {}, violations=[Violation("fault", rule.fault)])
+                _drop_connection(scope, rule.fault)
             else:
-                outcome, raw_body = await self.handle(scope, receive, path)
-            await send_json(send, outcome.status, outcome.body, outcome.headers)
+                if oversized:
+                    outcome = _rejection(_HEADERS_TOO_LARGE, None, "headers")
+                elif rule is not None and rule.status is not None:
+                    status, body, headers = forced_answer(rule)
+                    outcome = Outcome(status, body, headers)
+                else:
+                    outcome, raw_body = await self.handle(scope, receive, path, epoch)
+                if outcome.status:  # 0: the client went away, there is no one to answer
+                    answering = True
+                    sent = await send_json(send, outcome.status, outcome.body, outcome.headers)
+        except asyncio.CancelledError:
+            # The server is stopping and the request outlived the grace period
+            # (a delay, a body that never came): a 503 rather than uvicorn's bare 500.
+            if not answering:
+                await send_json(send, 503, {"message": "the mock is shutting down"}, {"connection": "close"})
+            raise
         elapsed = (time.perf_counter() - started) * 1000
-        if self.journal is not None:
-            self._record(scope, raw_body, outcome, elapsed, rule)
+        if self.journal is not None and self.epoch.value == epoch:  # else: the journal it belongs to is gone
+            self._record(scope, raw_body, outcome, sent, elapsed, rule)
         if self.log_line is not None:
             self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations)
 
-    async def handle(self, scope: Scope, receive: Receive, path: str) -> tuple[Outcome, bytes]:
-        """Run every stage for one request; say what to answer and which body came in."""
+    async def handle(
+        self, scope: Scope, receive: Receive, path: str, epoch: int | None = None
+    ) -> tuple[Outcome, bytes]:
+        """Run every stage for one request; say what to answer and which body came in.
+
+        ``epoch`` is :attr:`epoch`'s value when the request started; if a reset
+        came since, nothing is applied.
+        """
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         op: Operation | None = None
         raw = b""
         stage = "route"
         try:
+            if self.access is not None:
+                stage = "security"
+                self.access.admit(headers)
+                stage = "route"
             op, path_params = self.router.match(scope["method"], path)
             stage = "security"
             check_security(op, headers, self.tokens)
             stage = "parameters"
             params = parse_parameters(op, path_params, scope.get("query_string", b""), headers)
             stage = "body"
+            if self.access is not None:
+                self.access.require_json(scope["method"], headers)
             if op.body is not None:
                 raw = await read_body(receive, headers, self.max_body)
-            body = parse_body(op, headers.get("content-type"), raw)
+            if len(raw) > _INLINE_BODY:
+                # Decoding and explaining a large body takes milliseconds to
+                # seconds; meanwhile the event loop keeps serving others.
+                body = await asyncio.to_thread(parse_body, op, headers.get("content-type"), raw)
+            else:
+                body = parse_body(op, headers.get("content-type"), raw)
             stage = "prefer"
             preference = headers.get("prefer") if self.prefer else None
             preferred = preferred_answer(op, parse_prefer(preference)) if preference else None
@@ -151,9 +198,12 @@ class Pipeline:
             if preferred is not None:
                 outcome = Outcome(preferred[0], preferred[1], {}, op.operation_id)
             else:
-                outcome = self.dispatch(op, params, body)
+                outcome = self.dispatch(op, params, body, epoch)
         except ApiError as exc:
             outcome = _rejection(exc, op, stage)
+        except ClientGone as exc:  # nothing to answer, nothing applied; journaled as status 0
+            outcome = Outcome(0, None, {}, op.operation_id if op else None, [Violation("body", str(exc))])
+            return outcome, raw
         except Exception:  # a bug: answer, log, and keep serving
             name = op.operation_id if op else "routing"
             log.exception("unexpected error in %s", name)
@@ -162,14 +212,19 @@ class Pipeline:
             outcome = self._self_check(op, outcome)
         return outcome, raw
 
-    def dispatch(self, op: Operation, params: dict[str, Any], body: Any) -> Outcome:
-        """Run the operation's handler against the store, or answer canned."""
+    def dispatch(self, op: Operation, params: dict[str, Any], body: Any, epoch: int | None = None) -> Outcome:
+        """Run the operation's handler against the store, or answer canned.
+
+        A 503 when the mock was reset since ``epoch`` (when the request started).
+        """
         handler, status, path_params, conflict = self._plans[op.operation_id]
         if handler is None:
             answer = canned_answer(op, self.canned)
             return Outcome(answer.status, answer.body, dict(answer.headers), op.operation_id)
         try:
             with self.store.lock:
+                if epoch is not None and epoch != self.epoch.value:
+                    raise ApiError.of(503, "", _STALE)
                 payload = handler(self.store, Call(params, body))
         except DomainError as exc:
             raise from_domain(exc, path_params, conflict) from None
@@ -188,9 +243,11 @@ class Pipeline:
         text = "; ".join(str(p) for p in problems[:3])
         log.error("self-check: %s %d breaks the spec: %s", op.operation_id, outcome.status, text)
         message = f"self-check: the {outcome.status} answer of {op.operation_id} breaks the spec: {text}"
-        return Outcome(500, {"message": truncate(message)}, {}, op.operation_id, problems)
+        return Outcome(500, {"message": truncate(message)}, {}, op.operation_id, shown(problems))
 
-    def _record(self, scope: Scope, raw: bytes, outcome: Outcome, elapsed: float, rule: Override | None) -> None:
+    def _record(
+        self, scope: Scope, raw: bytes, outcome: Outcome, sent: bytes, elapsed: float, rule: Override | None
+    ) -> None:
         assert self.journal is not None
         self.journal.record(
             time=time.time(),
@@ -202,23 +259,36 @@ class Pipeline:
             status=outcome.status,
             operation_id=outcome.operation_id,
             duration_ms=elapsed,
-            response_body=outcome.body,
+            response_body=sent,
             violations=outcome.violations,
             override=rule.id if rule is not None else None,
         )
 
 
+class ClientGone(Exception):
+    """The client closed the connection before its body was complete."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(f"the connection closed after {received} bytes of the body")
+        self.received = received
+
+
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
-    """The whole request body, or a 413 as soon as it is over ``limit`` bytes."""
+    """The whole request body, or a 413 as soon as it is over ``limit`` bytes.
+
+    Raises :class:`ClientGone` when the connection closes first: a body cut
+    short (fewer bytes than its Content-Length, or a chunked body without
+    its last chunk) is never processed.
+    """
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone(size)
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -238,9 +308,10 @@ def _rejection(exc: ApiError, op: Operation | None, stage: str) -> Outcome:
     # (a business rule of the store). Lets a client tell a malformed request
     # from one that Togai's rules refuse.
     headers = {**exc.headers, STAGE_HEADER: stage}
-    if exc.violations:
-        headers[VIOLATIONS_HEADER] = violations_header(exc.violations)
-    return Outcome(exc.status, {"message": exc.message}, headers, op.operation_id if op else None, exc.violations)
+    listed = shown(exc.violations)  # header, journal and log show the same bounded list
+    if listed:
+        headers[VIOLATIONS_HEADER] = violations_header(listed)
+    return Outcome(exc.status, {"message": exc.message}, headers, op.operation_id if op else None, listed)
 
 
 def _drop_connection(scope: Scope, fault: str) -> None:
@@ -271,12 +342,22 @@ def encode_json(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
-    """Send a complete JSON (or empty) response."""
-    payload = b"" if body is None else encode_json(body)
-    raw_headers = [(b"content-length", str(len(payload)).encode())]
-    if body is not None:
-        raw_headers.append(_JSON)
-    raw_headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> bytes:
+    """Send a complete JSON (or empty) response; return the body bytes sent.
+
+    ``headers`` replace the mock's own (one Content-Type, never two), except
+    the framing ones, which follow from the body; 204 and 304 carry none.
+    """
+    bodiless = status in _BODILESS
+    payload = b"" if body is None or bodiless else encode_json(body)
+    raw_headers: list[tuple[bytes, bytes]] = []
+    if not bodiless:
+        raw_headers.append((b"content-length", str(len(payload)).encode()))
+        if body is not None and not any(k.lower() == "content-type" for k in headers):
+            raw_headers.append(_JSON)
+    raw_headers.extend(
+        (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items() if k.lower() not in _FRAMING
+    )
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": payload})
+    return payload

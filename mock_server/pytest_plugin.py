@@ -34,10 +34,14 @@ class TogaiMockError(RuntimeError):
 class TogaiMock:
     """A running mock server and its control API."""
 
-    def __init__(self, url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    def __init__(
+        self, url: str, process: subprocess.Popen[bytes], log_path: Path, token: str | None = None
+    ) -> None:
         self.url = url
         self.process = process
         self.log_path = log_path
+        self.token = token  # sent to the control API when the server was started with --token
+        self._final_output: str | None = None  # kept once the log file is deleted
 
     # -- control API -------------------------------------------------------------
     def reset(self, empty: bool = False) -> None:
@@ -70,13 +74,17 @@ class TogaiMock:
 
     def output(self) -> str:
         """What the server has printed so far."""
+        if self._final_output is not None:
+            return self._final_output
         return self.log_path.read_text(errors="replace")
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
+        if method != "GET":  # the control API refuses changes that are not JSON, body or not
             request.add_header("Content-Type", "application/json")
+        if self.token is not None:
+            request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read() or b"null")
@@ -85,7 +93,7 @@ class TogaiMock:
 
     # -- process -----------------------------------------------------------------
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        """Stop the server (SIGTERM, then SIGKILL after 10 s) and delete its log file."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -93,6 +101,12 @@ class TogaiMock:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._final_output is None:
+            try:
+                self._final_output = self.log_path.read_text(errors="replace")
+                self.log_path.unlink()
+            except OSError:
+                self._final_output = ""
 
 
 def start_server(args: list[str] | tuple[str, ...] = (), timeout: float = 20.0) -> TogaiMock:
@@ -106,13 +120,15 @@ def start_server(args: list[str] | tuple[str, ...] = (), timeout: float = 20.0) 
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log_path = Path(log.name)
     log.close()
-    mock = TogaiMock("", process, log_path)
+    mock = TogaiMock("", process, log_path, _token(command))
     atexit.register(mock.stop)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        first = log_path.read_text(errors="replace").splitlines()[:1]
-        if first and first[0].startswith(_URL_PREFIX):
-            mock.url = first[0].strip()
+        # The URL is the first line on stdout; a warning on stderr may come before it.
+        lines = log_path.read_text(errors="replace").splitlines()
+        url = next((line.strip() for line in lines if line.startswith(_URL_PREFIX)), None)
+        if url is not None:
+            mock.url = url
             return mock
         if process.poll() is not None:
             break
@@ -121,6 +137,16 @@ def start_server(args: list[str] | tuple[str, ...] = (), timeout: float = 20.0) 
     raise TogaiMockError(
         f"the mock server did not start within {timeout:.0f} s ({shlex.join(command)}); its output:\n{mock.output()}"
     )
+
+
+def _token(command: list[str]) -> str | None:
+    """The first ``--token`` in the server's command line, for its control API."""
+    for i, arg in enumerate(command):
+        if arg == "--token" and i + 1 < len(command):
+            return command[i + 1]
+        if arg.startswith("--token="):
+            return arg.partition("=")[2]
+    return None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

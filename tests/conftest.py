@@ -45,7 +45,8 @@ class Api:
 
 def make_api(**config: Any) -> Iterator[Api]:
     app = create_app(Config(seed=7, self_check=True, **config))
-    with TestClient(app, raise_server_exceptions=True) as client:
+    # The control API answers loopback Host names only (DNS rebinding); "testserver" is not one.
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=True) as client:
         yield Api(client)
 
 

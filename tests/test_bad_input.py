@@ -83,6 +83,8 @@ CASES: list[tuple[str, str, str, dict[str, str], bytes, int]] = [
     ("pageSize not a number", "GET", "/accounts?pageSize=%00", AUTH, b"", 400),
     ("nextToken garbage", "GET", "/accounts?nextToken=%%%", AUTH, b"", 400),
     ("nextToken valid base64 of junk", "GET", "/accounts?nextToken=bm90IGpzb24=", AUTH, b"", 400),
+    ("non-ASCII digits in Prefer code", "GET", "/accounts/ACME-US", {**AUTH, "Prefer": "code=4\u00b29".encode("latin-1")}, b"", 400),
+    ("fullwidth digits in pageSize", "GET", "/accounts?pageSize=%EF%BC%95", AUTH, b"", 400),
     ("nextToken of a deep JSON", "GET", "/accounts?nextToken=" + quote(__import__("base64").b64encode(b"[" * 3000 + b"]" * 3000).decode()), AUTH, b"", 400),
 ]
 

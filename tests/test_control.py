@@ -12,6 +12,8 @@ from conftest import Api, group_body, make_api
 from mock_server.requestlog import request_logger
 from serverproc import running_server
 
+CONTROL = {"Content-Type": "application/json"}
+
 
 def test_health_counts_the_tenant(api: Api) -> None:
     assert api.get("/__mock/health", auth=False).json() == {"status": "ok", "customers": 3, "accounts": 6, "invoiceGroups": 1, "addOns": 2}
@@ -22,7 +24,7 @@ def test_reset_goes_back_to_the_fixtures_and_clears_journal_and_overrides(api: A
     api.patch("/accounts/GLOBEX-US", json={"name": "Changed"})
     api.post("/__mock/overrides", json={"path": "/customers", "status": 500})
     fixtures = api.app.state.control.fixtures
-    assert api.post("/__mock/reset").json() == {"success": True}
+    assert api.post("/__mock/reset", headers=CONTROL).json() == {"success": True}
     assert api.get("/accounts/GLOBEX-US").json()["name"] == "Globex Americas"
     assert len(api.get("/invoice_groups").json()["data"]) == 1
     assert api.get("/__mock/overrides").json() == {"overrides": []}
@@ -31,9 +33,9 @@ def test_reset_goes_back_to_the_fixtures_and_clears_journal_and_overrides(api: A
 
 
 def test_reset_empty(api: Api) -> None:
-    api.post("/__mock/reset?empty=true")
+    api.post("/__mock/reset?empty=true", headers=CONTROL)
     assert api.get("/accounts").json()["data"] == []
-    assert api.post("/__mock/reset?empty=maybe").json() == {"message": "empty: must be true or false"}
+    assert api.post("/__mock/reset?empty=maybe", headers=CONTROL).json() == {"message": "empty: must be true or false"}
 
 
 def test_journal_records_requests_newest_last_with_violations(api: Api) -> None:
@@ -50,7 +52,7 @@ def test_journal_records_requests_newest_last_with_violations(api: Api) -> None:
     assert rejected["requestBody"] == {"name": "x"}
     assert "email: is required" in rejected["violations"]
     assert rejected["responseBody"]["message"] == f"{rejected['violations'][0]} (and {len(rejected['violations']) - 1} more)"
-    api.delete("/__mock/requests")
+    api.delete("/__mock/requests", headers=CONTROL)
     assert api.get("/__mock/requests").json() == {"requests": []}
 
 
@@ -79,9 +81,9 @@ def test_override_with_template_body_and_until_removed(api: Api) -> None:
         r = api.get(f"/accounts/{account}")
         assert r.json() == {"custom": True} and r.headers["x-forced"] == "yes"
     assert api.get("/accounts").status_code == 200  # another path
-    assert api.delete(f"/__mock/overrides/{rule['id']}").json() == {"success": True}
+    assert api.delete(f"/__mock/overrides/{rule['id']}", headers=CONTROL).json() == {"success": True}
     assert api.get("/accounts/NOPE").status_code == 404
-    assert api.delete(f"/__mock/overrides/{rule['id']}").status_code == 404
+    assert api.delete(f"/__mock/overrides/{rule['id']}", headers=CONTROL).status_code == 404
 
 
 def test_forced_answers_change_no_state(api: Api) -> None:
@@ -94,7 +96,7 @@ def test_forced_answers_change_no_state(api: Api) -> None:
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ({"status": 99}, "status: must be >= 100"),
+        ({"status": 99}, "status: must be >= 200"),
         ({"path": "accounts"}, "path: must match the pattern ^/"),
         ({"fault": "explode"}, "fault: must be one of: connection_reset, empty_response"),
         ({"times": 0}, "times: must be >= 1"),
@@ -128,7 +130,7 @@ def test_state_export_import_round_trip(api: Api) -> None:
     api.post("/invoice_groups", json=group_body("ACME-US", "GLOBEX-US"))
     exported = api.get("/__mock/state").json()
     assert exported == api.app.state.store.export()
-    api.post("/__mock/reset?empty=true")
+    api.post("/__mock/reset?empty=true", headers=CONTROL)
     assert api.request("PUT", "/__mock/state", json=exported).json() == {"success": True}
     assert api.get("/__mock/state").json() == exported
     assert api.get("/accounts/ACME-US?includeGroupDetails=true").json()["invoiceGroupDetails"]["invoiceCurrency"] == "USD"

@@ -116,7 +116,7 @@ def test_resource_contract(api: Api, resource: Resource) -> None:
     assert api.request("PUT", "/__mock/state", json=exported).status_code == 200
     assert api.get("/__mock/state").json() == exported
     # Reset forgets it.
-    api.post("/__mock/reset")
+    api.post("/__mock/reset", headers={"Content-Type": "application/json"})
     method, path = _path(resource.read, key)
     assert api.request(method, path).status_code == 404
 

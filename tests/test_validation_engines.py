@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mock_server.config import DEFAULT_SPEC
+from mock_server.errors import SEARCH_LIMIT, shown
 from mock_server.openapi.spec import load_spec
 
 pytest.importorskip("jsonschema_rs")
@@ -30,4 +31,15 @@ values = st.recursive(
 @given(operation=st.sampled_from(sorted(BODIES)), instance=st.dictionaries(keys, values, max_size=6) | values)
 def test_fast_path_words_violations_like_the_reference(operation: str, instance: object) -> None:
     validator = BODIES[operation]
-    assert validator.violations(instance) == validator.reference_violations(instance)
+    fast, reference = validator.violations(instance), validator.reference_violations(instance)
+    # What a client sees: the first MAX_SHOWN, and how many more.
+    assert shown(fast) == shown(reference)
+    assert fast == reference and fast.complete == reference.complete
+
+
+def test_both_engines_stop_early_on_a_huge_body() -> None:
+    validator = BODIES["updateAccount"]
+    instance = {"billingInformation": {"emailRecipients": [0] * 300_000}}
+    fast, reference = validator.violations(instance), validator.reference_violations(instance)
+    assert shown(fast) == shown(reference)
+    assert len(fast) == SEARCH_LIMIT and not fast.complete

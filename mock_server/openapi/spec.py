@@ -95,7 +95,7 @@ class Operation:
     def success_status(self) -> int:
         """The status a successful call answers: the first declared 2xx (200 for ``2XX``)."""
         success = self.success()
-        return int(success.status) if success is not None and success.status.isdigit() else 200
+        return int(success.status) if success is not None and success.status.isascii() and success.status.isdigit() else 200
 
 
 @dataclass(slots=True)

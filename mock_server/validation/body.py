@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+from decimal import Decimal
 from typing import Any
 
 from ..errors import ApiError
@@ -29,7 +31,30 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+class _OutOfRange(ValueError):
+    pass
+
+
+def _number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: finite, and an int when integral.
+
+    ``1e400`` would become infinity, which no JSON answer can carry; ``30.0``
+    is the integer 30 (JSON does not tell them apart, Python does, and the
+    mock would echo ``30.0`` back in an integer field).
+    """
+    value = float(text)
+    if not math.isfinite(value):
+        raise _OutOfRange(text if len(text) <= 40 else text[:40] + "…")
+    if value.is_integer():
+        exact = Decimal(text)
+        if exact == exact.to_integral_value():
+            return int(exact)
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant, parse_float=_number
+)
 
 
 def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
@@ -58,6 +83,8 @@ def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
         ) from None
     except _DuplicateKey as exc:
         raise ApiError.of(400, exc.key, "is given more than once") from None
+    except _OutOfRange as exc:
+        raise ApiError.of(400, "body", f"{exc} is out of range for a number") from None
     except RecursionError:
         raise ApiError.of(400, "body", "is nested too deeply") from None
     except ValueError as exc:
@@ -70,6 +97,25 @@ def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
         if problems:
             raise ApiError(400, problems)
     return value
+
+
+# JSON echoed back (override bodies) or shown (the journal) is nested at most
+# this deep: the encoders give up between 255 (orjson) and ~1000 (stdlib) levels.
+MAX_DEPTH = 64
+
+
+def deeper_than(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels deep."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _check_media_type(content_type: str | None, accepted: tuple[str, ...]) -> None:

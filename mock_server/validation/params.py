@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from ..errors import ApiError, Violation
 from ..openapi.spec import Operation, Parameter
 
-_INTEGER = re.compile(r"[+-]?\d{1,30}")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")  # not \d, which also matches "５"
 _NOT_PARSED = object()
 
 

@@ -34,14 +34,7 @@ def _check_scheme(
 ) -> None:
     kind = scheme.get("type")
     if kind == "http" and str(scheme.get("scheme", "")).lower() == "bearer":
-        value = headers.get("authorization")
-        if value is None:
-            raise ApiError.of(401, "Authorization", "a bearer token is required")
-        prefix, _, token = value.strip().partition(" ")
-        token = token.strip()
-        if prefix.lower() != "bearer" or not token:
-            raise ApiError.of(401, "Authorization", "must be 'Bearer <token>'")
-        _check_token(token, "Authorization", tokens)
+        check_bearer(headers, tokens)
     elif kind == "apiKey" and scheme.get("in") == "header":
         name = str(scheme.get("name", ""))
         value = headers.get(name.lower(), "").strip()
@@ -51,6 +44,18 @@ def _check_scheme(
     else:
         # Schemes the mock cannot check (OAuth flows, cookies) are treated as satisfied.
         return
+
+
+def check_bearer(headers: Mapping[str, str], tokens: Collection[str] | None) -> None:
+    """401 unless ``Authorization`` is ``Bearer <token>`` with an accepted token."""
+    value = headers.get("authorization")
+    if value is None:
+        raise ApiError.of(401, "Authorization", "a bearer token is required")
+    prefix, _, token = value.strip().partition(" ")
+    token = token.strip()
+    if prefix.lower() != "bearer" or not token:
+        raise ApiError.of(401, "Authorization", "must be 'Bearer <token>'")
+    _check_token(token, "Authorization", tokens)
 
 
 def _check_token(token: str, field: str, tokens: Collection[str] | None) -> None:
