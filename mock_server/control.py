@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .epoch import Epoch
-from .errors import SEARCH_LIMIT, ApiError, Violations
+from .errors import SEARCH_LIMIT, ApiError, Violation, Violations
 from .handlers import Call, Handler
 from .journal import Journal
 from .openapi.spec import Spec
