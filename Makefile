@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install run test conformance bench clean
+.PHONY: install lint run test conformance bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ install: $(STAMP)  ## create .venv and install the package with its test depende
 run: $(STAMP)  ## serve the mock on http://127.0.0.1:4010 (extra flags: make run ARGS="--seed 1")
 	$(PY) -m mock_server $(ARGS)
 
-test: $(STAMP)  ## the default, derandomized test suite (what CI runs)
+lint: $(STAMP)  ## ruff and mypy --strict, zero findings
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: $(STAMP) lint  ## the linters, then the default, derandomized test suite (what CI runs)
 	$(PY) -m pytest -q -n 2 $(ARGS)
 
 conformance: $(STAMP)  ## the deeper property-based profile, for local use
