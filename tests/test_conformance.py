@@ -21,7 +21,7 @@ from mock_server.config import DEFAULT_SPEC
 from serverproc import running_server
 
 DEEP = os.environ.get("MOCK_TEST_PROFILE") == "deep"
-MAX_EXAMPLES = 150 if DEEP else 12
+MAX_EXAMPLES = 150 if DEEP else 5
 CLI_EXAMPLES = 60 if DEEP else 4
 TOKEN = "conformance"
 # positive_data_acceptance: replaced by st_hooks.valid_requests_pass_validation (Togai answers 400
