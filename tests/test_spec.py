@@ -141,3 +141,27 @@ def test_published_allof_trap_is_not_copied() -> None:
 def test_broken_specs_are_refused_with_a_message(doc: Any, problem: str) -> None:
     with pytest.raises(SpecError, match=problem):
         compile_spec(doc, "test.yaml")
+
+
+def test_a_checked_spec_is_read_from_the_cache_and_serves_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOGAI_MOCK_CACHE", str(tmp_path))
+    first = load_spec(DEFAULT_SPEC)
+    [entry] = list(tmp_path.glob("spec-*.json"))
+    second = load_spec(DEFAULT_SPEC)
+    assert second.document == first.document
+    op = second.operation("createCustomer")
+    assert op.body is not None and op.body.validator is not None
+    assert [str(v) for v in op.body.validator.violations({})] == [str(v) for v in first.operation("createCustomer").body.validator.violations({})]
+    # A damaged entry is ignored, not trusted.
+    entry.write_text("{not json")
+    assert load_spec(DEFAULT_SPEC).document == first.document
+
+
+def test_a_spec_that_fails_its_checks_is_never_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOGAI_MOCK_CACHE", str(tmp_path / "cache"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"openapi": "3.1.0", "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"description": "x", "content": {"application/json": {"schema": {"type": "integer"}, "examples": {"bad": {"value": "seven"}}}}}}}}}}))
+    for _ in range(2):
+        with pytest.raises(SpecError, match="breaks its schema"):
+            load_spec(bad)
+    assert not list((tmp_path / "cache").glob("spec-*.json")) if (tmp_path / "cache").exists() else True

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from ..validation.schema import SchemaInvalid, SchemaValidator
+from . import cache as spec_cache
 
 # libyaml's loader is ~10x faster than the pure-Python one; both are safe loaders.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -115,20 +116,32 @@ class Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read, check and compile the spec at ``path``; raise :class:`SpecError`."""
+    """Read, check and compile the spec at ``path``; raise :class:`SpecError`.
+
+    Parsing 12 000 lines of YAML is most of the start-up, so a document that
+    was checked before is read from a JSON cache keyed by the hash of its
+    text (see :mod:`mock_server.openapi.cache`); its validators are then
+    compiled on first use instead of all at start.
+    """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{source}: cannot read the spec: {exc}") from None
+    cached = spec_cache.read(data)
+    if cached is not None:
+        return compile_spec(cached, source, checked=True)
     try:
         raw = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise SpecError(f"{source}: not valid YAML: {exc}") from None
-    return compile_spec(raw, source)
+    spec = compile_spec(raw, source)
+    spec_cache.write(data, raw)
+    return spec
 
 
-def compile_spec(raw: Any, source: str = "<spec>") -> Spec:
+def compile_spec(raw: Any, source: str = "<spec>", *, checked: bool = False) -> Spec:
     """Check and compile an already parsed OpenAPI document."""
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: the document must be a mapping")
@@ -140,7 +153,7 @@ def compile_spec(raw: Any, source: str = "<spec>") -> Spec:
     document = _Resolver(raw, source).resolve(raw)
     spec = Spec(source=source, document=document)
     seen: set[str] = set()
-    cache: Cache = {}
+    cache = Cache(checked)
     global_security = document.get("security", [])
     schemes = document.get("components", {}).get("securitySchemes", {})
     for path, item in document["paths"].items():
@@ -155,7 +168,8 @@ def compile_spec(raw: Any, source: str = "<spec>") -> Spec:
                 raise SpecError(f"{where}: operationId {op.operation_id!r} is used twice")
             seen.add(op.operation_id)
             spec.operations.append(op)
-    _check_examples(spec)
+    if not checked:
+        _check_examples(spec)
     return spec
 
 
@@ -271,21 +285,30 @@ def _compile_response(status: str, raw: dict[str, Any], where: str, cache: Cache
     return ResponseSpec(status, media_type, validator, examples, headers)
 
 
-# The resolver hands out one object per $ref target, so a schema used by many
-# operations (ErrorResponse, Account, ...) is compiled once per spec. Keyed by
-# id(); the entry holds the schema itself so the id cannot be reused meanwhile.
-Cache = dict[int, tuple[Any, SchemaValidator]]
+class Cache:
+    """Validators by schema while one spec compiles.
+
+    The resolver hands out one object per $ref target, so a schema used by many
+    operations (ErrorResponse, Account, ...) is compiled once per spec. Keyed by
+    id(); the entry holds the schema itself so the id cannot be reused meanwhile.
+    ``checked``: the document passed every check before, so schemas are
+    compiled lazily, on first use.
+    """
+
+    def __init__(self, checked: bool = False) -> None:
+        self.done: dict[int, tuple[Any, SchemaValidator]] = {}
+        self.checked = checked
 
 
 def _compile_schema(schema: Any, where: str, cache: Cache) -> SchemaValidator:
-    cached = cache.get(id(schema))
+    cached = cache.done.get(id(schema))
     if cached is not None:
         return cached[1]
     try:
-        validator = SchemaValidator(schema)
+        validator = SchemaValidator(schema, lazy=cache.checked)
     except SchemaInvalid as exc:
         raise SpecError(f"{where}: invalid schema: {exc}") from None
-    cache[id(schema)] = (schema, validator)
+    cache.done[id(schema)] = (schema, validator)
     return validator
 
 

@@ -128,13 +128,24 @@ def _order(violation: Violation) -> tuple[bool, str, str]:
 class SchemaValidator:
     """A schema compiled once; reports :class:`Violation` objects."""
 
-    __slots__ = ("schema", "_reference", "_fast")
+    __slots__ = ("schema", "_reference", "_fast", "_compiled")
 
-    def __init__(self, schema: dict[str, Any] | bool) -> None:
-        """Check ``schema`` against the meta-schema and compile it; raise :class:`SchemaInvalid`."""
+    def __init__(self, schema: dict[str, Any] | bool, *, lazy: bool = False) -> None:
+        """Check ``schema`` against the meta-schema and compile it; raise :class:`SchemaInvalid`.
+
+        ``lazy``: the schema is known to be valid (it was checked at an earlier
+        start); compile it on first use.
+        """
         self.schema = schema
         self._reference: Any = None
         self._fast: Any = None
+        self._compiled = False
+        if not lazy:
+            self._compile()
+
+    def _compile(self) -> None:
+        self._compiled = True
+        schema = self.schema
         if _rs is not None and _rs.meta.is_valid(schema):
             self._fast = _rs.validator_for(schema, validate_formats=True, formats=_FORMATS)
         else:
@@ -156,6 +167,8 @@ class SchemaValidator:
 
     def is_valid(self, instance: Any) -> bool:
         """True when ``instance`` satisfies the schema."""
+        if not self._compiled:
+            self._compile()
         if self._fast is not None:
             try:
                 return self._fast.is_valid(instance)
