@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,8 @@ def _rss_mb(pid: int) -> float:
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _bulk_state(base: dict[str, Any], accounts: int, grouped: int, prefix: str) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         print("note: wrk is installed but this benchmark drives both servers with its own asyncio client,"
               " so that every POST /invoice_groups can use fresh accounts", file=sys.stderr)
     report: dict[str, Any] = {
-        "time": datetime.now(timezone.utc).isoformat(), "python": platform.python_version(),
+        "time": datetime.now(UTC).isoformat(), "python": platform.python_version(),
         "machine": platform.machine(), "load": load, "targets": TARGETS,
     }
 
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             sizes[name] = len(body)
         baseline = subprocess.Popen([sys.executable, "-m", "benchmarks.baseline", str(port), json.dumps(sizes)],
                                     cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert baseline.stdout is not None
         baseline.stdout.readline()
         base_url = f"http://127.0.0.1:{port}"
         _wait_for_port(port)
@@ -257,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     text = json.dumps(report, indent=2)
     (RESULTS / "latest.json").write_text(text)
-    (RESULTS / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json").write_text(text)
+    (RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json").write_text(text)
     print(f"\nwritten: {RESULTS / 'latest.json'}")
     return 0
 

@@ -89,7 +89,6 @@ def run_load(url: str, make: RequestFactory, connections: int = 16, seconds: flo
     """Drive ``url`` with ``connections`` keep-alive connections for ``seconds`` (or ``limit`` requests)."""
     try:
         import uvloop
-        runner = uvloop.run
     except ImportError:  # pragma: no cover
-        runner = asyncio.run
-    return runner(_run(url, make, connections, seconds, warmup, limit))
+        return asyncio.run(_run(url, make, connections, seconds, warmup, limit))
+    return uvloop.run(_run(url, make, connections, seconds, warmup, limit))

@@ -50,6 +50,7 @@ class MockApp:
         if kind == "http":
             control = scope["path"].startswith(CONTROL_PREFIX)
             # Only browsers send Origin; everyone else skips the CORS layer.
+            target: ASGIApp
             if any(name == b"origin" for name, _ in scope["headers"]):
                 target = self.control_cors if control else self.togai_cors
             else:

@@ -23,7 +23,6 @@ from .httpprotocol import server_options
 from .openapi.spec import SpecError
 from .pipeline import TRANSPORT_KEY
 
-
 # How long a stop waits for requests in flight before cancelling them.
 SHUTDOWN_GRACE_S = 2
 

@@ -25,7 +25,6 @@ from .store.importer import import_state
 from .validation.schema import SchemaValidator
 
 
-
 def release_memory() -> None:
     """Hand memory freed by a bulk change back to the OS (glibc keeps it otherwise)."""
     gc.collect()
@@ -42,11 +41,16 @@ def _release_soon() -> None:
         release_memory()
 
 
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6")
-    _LIBC.malloc_trim  # noqa: B018 - glibc only
-except (OSError, AttributeError):  # pragma: no cover - not glibc
-    _LIBC = None
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return None
+    return libc
+
+
+_LIBC = _glibc()
 
 
 @dataclass
@@ -64,7 +68,7 @@ class Control:
     @classmethod
     def create(
         cls, store: Store, journal: Journal, overrides: Overrides, togai: Spec, epoch: Epoch | None = None
-    ) -> "Control":
+    ) -> Control:
         """Snapshot the freshly loaded store and compile the record schemas of ``togai``."""
         schemas = togai.document.get("components", {}).get("schemas", {})
         validators = {}

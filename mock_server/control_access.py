@@ -51,7 +51,7 @@ class ControlAccess:
     hosts: frozenset[str]  # allowed besides loopback, lower case, as names or name:port
 
     @classmethod
-    def create(cls, tokens: Iterable[str], allow_hosts: Iterable[str], listen_host: str) -> "ControlAccess":
+    def create(cls, tokens: Iterable[str], allow_hosts: Iterable[str], listen_host: str) -> ControlAccess:
         """From the server's ``--token``, ``--allow-host`` and ``--host`` flags."""
         hosts = {h.strip().lower() for h in allow_hosts if h.strip()}
         # The address the server listens on, even 0.0.0.0: a rebound DNS name never arrives as an address.

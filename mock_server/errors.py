@@ -71,7 +71,7 @@ class ApiError(Exception):
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, status: int, field_name: str, rule: str, **headers: str) -> "ApiError":
+    def of(cls, status: int, field_name: str, rule: str, **headers: str) -> ApiError:
         """A rejection with a single violation."""
         return cls(status, [Violation(field_name, rule)], dict(headers))
 
@@ -121,7 +121,7 @@ def violations_header(listed: list[Violation]) -> str:
     return json.dumps([str(v) for v in listed], ensure_ascii=True)
 
 
-def from_domain(exc: "DomainError", path_params: frozenset[str], conflict_status: int = 400) -> ApiError:
+def from_domain(exc: DomainError, path_params: frozenset[str], conflict_status: int = 400) -> ApiError:
     """The HTTP rejection for a domain error.
 
     ``NotFound`` is a 404 only for the resource in the path (the operation's

@@ -61,7 +61,9 @@ def load_fixtures(
             handler = handlers.get(op_id) if op_id else None
             if entries and handler is None:
                 if strict:
-                    raise FixtureError(f"{path}: {resource.name}: {spec.source} has no operation {op_id} to create them")
+                    raise FixtureError(
+                        f"{path}: {resource.name}: {spec.source} has no operation {op_id} to create them"
+                    )
                 log.warning("%s: %s skipped: the spec has no operation %s", path, resource.name, op_id)
                 continue
             for i, entry in enumerate(entries):

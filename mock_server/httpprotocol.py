@@ -37,7 +37,7 @@ def server_options() -> dict[str, Any]:
 
 if HttpToolsProtocol is not None:
 
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc,valid-type]
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """Counts the bytes of each request head; too many: 431 and close."""
 
         _head_bytes = 0

@@ -11,7 +11,7 @@ import math
 import threading
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import Violation
@@ -47,7 +47,7 @@ class Entry:
         """The entry as ``GET /__mock/requests`` shows it."""
         return {
             "id": self.id,
-            "time": datetime.fromtimestamp(self.time, timezone.utc).isoformat().replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(self.time, UTC).isoformat().replace("+00:00", "Z"),
             "method": self.method,
             "path": self.path,
             "query": self.query,

@@ -55,7 +55,7 @@ class PathTemplate:
                 return False
         elif len(parts) <= fixed or not parts[fixed].startswith(self.rest):
             return False
-        return all(s.matches(p) for s, p in zip(self.segments, parts))
+        return all(s.matches(p) for s, p in zip(self.segments, parts, strict=False))
 
     def meets_route(self, route: Sequence[str | None]) -> bool:
         """Whether some path fits both this and a route (its segments, ``None`` for variables)."""
@@ -63,9 +63,9 @@ class PathTemplate:
         if self.rest is None:
             if len(route) != fixed:
                 return False
-        elif len(route) <= fixed or not (route[fixed] is None or route[fixed].startswith(self.rest)):
+        elif len(route) <= fixed or not ((head := route[fixed]) is None or head.startswith(self.rest)):
             return False
-        return all(s.meets(r) for s, r in zip(self.segments, route))
+        return all(s.meets(r) for s, r in zip(self.segments, route, strict=False))
 
 
 def split_path(path: str) -> list[str]:

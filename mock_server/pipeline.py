@@ -20,7 +20,16 @@ from typing import Any
 from .canned import CannedResponse, canned_answer
 from .control_access import ControlAccess
 from .epoch import Epoch
-from .errors import STAGE_HEADER, VIOLATIONS_HEADER, ApiError, Violation, from_domain, shown, truncate, violations_header
+from .errors import (
+    STAGE_HEADER,
+    VIOLATIONS_HEADER,
+    ApiError,
+    Violation,
+    from_domain,
+    shown,
+    truncate,
+    violations_header,
+)
 from .handlers import Call, Handler
 from .journal import Journal
 from .negotiator import forced_answer, parse_prefer, preferred_answer
@@ -42,9 +51,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - optional accelerator
-    _orjson = None
-
-# The CLI puts uvicorn's transport here so that faults can drop the connection.
+    _orjson = None  # type: ignore[assignment]
 TRANSPORT_KEY = "mock_server.transport"
 
 log = logging.getLogger("mock_server")

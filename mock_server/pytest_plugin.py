@@ -50,7 +50,8 @@ class TogaiMock:
 
     def requests(self) -> list[dict[str, Any]]:
         """The journal, newest last: dicts with method, path, query, status, bodies..."""
-        return self._call("GET", "/__mock/requests")["requests"]
+        requests: list[dict[str, Any]] = self._call("GET", "/__mock/requests")["requests"]
+        return requests
 
     def clear_requests(self) -> None:
         """Empty the journal."""
@@ -58,7 +59,8 @@ class TogaiMock:
 
     def state(self) -> dict[str, Any]:
         """The whole tenant as JSON."""
-        return self._call("GET", "/__mock/state")
+        state: dict[str, Any] = self._call("GET", "/__mock/state")
+        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Replace the tenant (checked like the API would check it)."""
@@ -66,7 +68,8 @@ class TogaiMock:
 
     def override(self, **rule: Any) -> dict[str, Any]:
         """Force matching requests: ``override(method="GET", path="/invoice_groups", status=429, times=1)``."""
-        return self._call("POST", "/__mock/overrides", rule)
+        added: dict[str, Any] = self._call("POST", "/__mock/overrides", rule)
+        return added
 
     def clear_overrides(self) -> None:
         """Remove every override."""

@@ -13,11 +13,12 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from serverproc import running_server
 from starlette.testclient import TestClient
 
 from mock_server import Config, create_app
-from serverproc import running_server
 
 DEEP = os.environ.get("MOCK_TEST_PROFILE") == "deep"
 AUTH = {"Authorization": "Bearer bad-input"}
@@ -40,7 +41,7 @@ def _raw(url: str, payload: bytes) -> bytes:
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
     return b"".join(chunks)
 

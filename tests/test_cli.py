@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from serverproc import running_server
 
 AUTH = {"Authorization": "Bearer t"}

@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 import schemathesis
-from hypothesis import HealthCheck, settings
-
 import st_hooks  # noqa: F401  registers our check
+import yaml
+from hypothesis import HealthCheck, settings
+from serverproc import running_server
+
 from mock_server import Config, create_app
 from mock_server.config import DEFAULT_SPEC
-from serverproc import running_server
 
 DEEP = os.environ.get("MOCK_TEST_PROFILE") == "deep"
 MAX_EXAMPLES = 150 if DEEP else 5

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from serverproc import running_server
 
 AUTH = {"Authorization": "Bearer race"}
@@ -24,7 +23,7 @@ async def _all(requests: list[tuple[str, str, dict | None]], url: str) -> list[h
     """Send every request at once, each on its own connection."""
     clients = [httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) for _ in requests]
     try:
-        return await asyncio.gather(*(c.request(m, p, json=b) for c, (m, p, b) in zip(clients, requests)))
+        return await asyncio.gather(*(c.request(m, p, json=b) for c, (m, p, b) in zip(clients, requests, strict=False)))
     finally:
         await asyncio.gather(*(c.aclose() for c in clients))
 

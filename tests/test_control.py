@@ -7,10 +7,10 @@ import time
 
 import httpx
 import pytest
-
 from conftest import Api, group_body, make_api
-from mock_server.requestlog import request_logger
 from serverproc import running_server
+
+from mock_server.requestlog import request_logger
 
 CONTROL = {"Content-Type": "application/json"}
 
@@ -222,5 +222,5 @@ def test_faults_and_log_against_the_real_server() -> None:
         assert [e["status"] for e in mock.requests()] == [0, 0, 200, 400]
         lines = mock.output().splitlines()
         assert "GET /accounts/ACME-US 200 " in "\n".join(lines)
-        assert any(l.startswith("POST /invoice_groups 400 ") and ": is required" in l for l in lines)
+        assert any(line.startswith("POST /invoice_groups 400 ") and ": is required" in line for line in lines)
         assert "returned without starting response" not in mock.output()

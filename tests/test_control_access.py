@@ -1,16 +1,12 @@
 """The control API is not an open door: Host, token, JSON-only changes, masked credentials."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-
 import httpx
 import pytest
-
 from conftest import Api, make_api
-from mock_server.pytest_plugin import TogaiMockError, start_server
 from serverproc import running_server
+
+from mock_server.pytest_plugin import TogaiMockError
 
 CONTROL = {"Content-Type": "application/json"}
 

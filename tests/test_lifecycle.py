@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-
 from serverproc import running_server
 
 AUTH = {"Authorization": "Bearer lifecycle"}

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from conftest import Api
 from serverproc import running_server
 
@@ -92,8 +91,8 @@ def test_long_violations_keep_the_header_small(api: Api) -> None:
 
 
 def _raw(url: str, payload: bytes) -> bytes:
-    from urllib.parse import urlsplit
     import socket
+    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 CONSUMER_TESTS = '''
 import json, urllib.request
 

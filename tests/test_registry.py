@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from conftest import Api, make_api
+
+from mock_server.config import DEFAULT_SPEC
 from mock_server.handlers import bind
 from mock_server.openapi.spec import SpecError, load_spec
-from mock_server.config import DEFAULT_SPEC
 from mock_server.store.registry import Registry, Resource
 from mock_server.store.resources import REGISTRY
 

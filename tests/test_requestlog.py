@@ -4,10 +4,10 @@ from __future__ import annotations
 import io
 
 import httpx
+from serverproc import running_server
 
 from mock_server.errors import Violation
 from mock_server.requestlog import request_logger
-from serverproc import running_server
 
 
 def test_control_characters_cannot_forge_log_lines() -> None:

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, Api
 
 SEEDS = ROOT.parent / "shared" / "seeds"

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import find, strategies as st
+from hypothesis import find
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mock_server.config import DEFAULT_SPEC
 from mock_server.errors import SEARCH_LIMIT, shown

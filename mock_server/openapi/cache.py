@@ -18,9 +18,7 @@ from typing import Any
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - optional accelerator
-    _orjson = None
-
-# Bump when the cached shape or the checks behind a hit change.
+    _orjson = None  # type: ignore[assignment]
 _VERSION = "1"
 
 

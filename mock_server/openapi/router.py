@@ -68,12 +68,12 @@ class Router:
 
 def _bind(template: _Template, parts: list[str]) -> dict[str, str] | None:
     values: list[str] = []
-    for want, got in zip(template.segments, parts):
+    for want, got in zip(template.segments, parts, strict=False):
         if want is None:
             values.append(unquote(got, errors="replace"))
         elif want != got:
             return None
-    return dict(zip(template.names, values))
+    return dict(zip(template.names, values, strict=False))
 
 
 def _short(path: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from ..validation.schema import SchemaInvalid, SchemaValidator
 from . import cache as spec_cache
 
@@ -96,7 +97,9 @@ class Operation:
     def success_status(self) -> int:
         """The status a successful call answers: the first declared 2xx (200 for ``2XX``)."""
         success = self.success()
-        return int(success.status) if success is not None and success.status.isascii() and success.status.isdigit() else 200
+        if success is None or not (success.status.isascii() and success.status.isdigit()):
+            return 200
+        return int(success.status)
 
 
 @dataclass(slots=True)

@@ -6,8 +6,8 @@ from typing import Any
 
 from ..errors import Violation
 from .errors import Conflict, Invalid, NotFound
-from .pagination import paginate
 from .invoice_groups import leave_group
+from .pagination import paginate
 from .registry import IdScheme, ImportContext, Resource
 from .state import BASE_CURRENCY, AccountRecord, GroupRecord, Record, Store
 
@@ -25,7 +25,7 @@ def normalize_tags(tags: list[str]) -> list[str]:
 
 def require_account(store: Store, account_id: str, field: str = "account_id") -> AccountRecord:
     """The account, or a 404 naming ``field``."""
-    record = store.collections["accounts"].get(account_id)
+    record: AccountRecord | None = store.collections["accounts"].get(account_id)
     if record is None:
         raise NotFound.at(field, f"no account with id {account_id!r}")
     return record
@@ -219,7 +219,8 @@ def check_import(ctx: ImportContext) -> None:
         for alias in aliases:
             other = alias_owner.setdefault(alias, record["id"])
             if other != record["id"]:
-                ctx.problems.append(Violation(f"{where}.aliases", f"alias {alias!r} already belongs to account {other!r}"))
+                rule = f"alias {alias!r} already belongs to account {other!r}"
+                ctx.problems.append(Violation(f"{where}.aliases", rule))
 
 
 def restore_account(store: Store, record: dict[str, Any]) -> None:

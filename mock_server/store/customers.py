@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import Conflict, Invalid, NotFound
 from .accounts import (
     archive_account,
     build_account,
@@ -11,6 +10,7 @@ from .accounts import (
     insert_account,
     render_account,
 )
+from .errors import Conflict, Invalid, NotFound
 from .pagination import paginate
 from .registry import IdScheme, Resource
 from .state import Record, Store
@@ -30,7 +30,7 @@ def billing_address(address: dict[str, str]) -> str:
 
 def require_customer(store: Store, customer_id: str) -> Record:
     """The customer, or a 404."""
-    record = store.collections["customers"].get(customer_id)
+    record: Record | None = store.collections["customers"].get(customer_id)
     if record is None:
         raise NotFound.at("customer_id", f"no customer with id {customer_id!r}")
     return record

@@ -17,7 +17,7 @@ class DomainError(Exception):
         self.violations = violations
 
     @classmethod
-    def at(cls, field: str, rule: str) -> "DomainError":
+    def at(cls, field: str, rule: str) -> DomainError:
         """One violation at ``field``."""
         return cls([Violation(field, rule)])
 

@@ -32,7 +32,8 @@ def import_state(store: Store, data: dict[str, Any]) -> None:
                 ctx.problems.append(Violation(f"{where}.id", f"must be 1 to {_MAX_ID} characters"))
             elif key in keys:
                 ctx.problems.append(Violation(f"{where}.id", f"{key!r} is used twice"))
-            keys.add(key)
+            else:
+                keys.add(key)
             for field_name in resource.unique:
                 value = record.get(field_name)
                 owner = unique.setdefault((field_name, value), where)

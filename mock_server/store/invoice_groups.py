@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Violation
-from .errors import Conflict, Invalid, NotFound
+from .errors import Invalid, NotFound
 from .pagination import paginate
 from .registry import IdScheme, ImportContext, Resource
 from .state import BASE_CURRENCY, AccountRecord, GroupRecord, Store
@@ -14,7 +14,7 @@ GROUP_IDS = IdScheme("inv_group", 11, 5, mixed_case=True)
 
 def require_group(store: Store, group_id: str) -> GroupRecord:
     """The invoice group, or a 404."""
-    record = store.collections["invoiceGroups"].get(group_id)
+    record: GroupRecord | None = store.collections["invoiceGroups"].get(group_id)
     if record is None:
         raise NotFound.at("invoice_group_id", f"no invoice group with id {group_id!r}")
     return record
@@ -87,7 +87,8 @@ def create_group(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /invoice_groups``: 1-100 free, non-archived accounts of one currency."""
     joiners, currencies = _check_joiners(store, _unique(body["accountIds"]), None)
     if len(currencies) > 1:
-        raise Invalid.at("accountIds", f"accounts must share one invoice currency, found {', '.join(sorted(currencies))}"
+        found = ", ".join(sorted(currencies))
+        raise Invalid.at("accountIds", f"accounts must share one invoice currency, found {found}"
         )
     now = store.clock.now()
     group_id = store.new_id(GROUP_IDS, store.collections["invoiceGroups"])
@@ -183,7 +184,8 @@ def check_import(ctx: ImportContext) -> None:
             elif account["status"] == "ARCHIVED":
                 ctx.problems.append(Violation(field, f"account {account_id!r} is archived"))
             elif account.get("invoiceCurrency", BASE_CURRENCY) != group["invoiceCurrency"]:
-                ctx.problems.append(Violation(field, f"account {account_id!r} is not invoiced in {group['invoiceCurrency']}"))
+                rule = f"account {account_id!r} is not invoiced in {group['invoiceCurrency']}"
+                ctx.problems.append(Violation(field, rule))
             elif account_group.setdefault(account_id, group["id"]) != group["id"]:
                 ctx.problems.append(
                     Violation(field, f"account {account_id!r} is already in group {account_group[account_id]!r}")

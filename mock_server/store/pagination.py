@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..errors import ApiError
-from .state import Collection, Record
+from .state import Collection
 
 DEFAULT_PAGE_SIZE = 10
 
@@ -36,7 +36,7 @@ def _decode_token(token: str) -> dict[str, Any]:
 
 def paginate(
     collection: Collection, next_token: str | None, page_size: int | None, *, context: bool = True
-) -> tuple[list[Record], dict[str, Any]]:
+) -> tuple[list[Any], dict[str, Any]]:
     """One page of ``collection`` and the rest of the paginated response.
 
     ``context`` (page size and order) is only added where Togai's response

@@ -85,7 +85,13 @@ class Resource:
 
     def operations(self) -> dict[str, str]:
         """The declared operationIds by role."""
-        roles = {"create": self.create, "read": self.read, "list": self.list, "update": self.update, "delete": self.delete}
+        roles = {
+            "create": self.create,
+            "read": self.read,
+            "list": self.list,
+            "update": self.update,
+            "delete": self.delete,
+        }
         return {role: op for role, op in roles.items() if op is not None}
 
     def to_json(self, store: Store, record: Any) -> dict[str, Any]:
@@ -142,7 +148,7 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
     name, param = resource.name, resource.path_param
 
     def require(store: Store, key: str) -> Record:
-        record = store.collections[name].get(key)
+        record: Record | None = store.collections[name].get(key)
         if record is None:
             raise NotFound.at(param, f"no {singular(name)} with id {key!r}")
         return record

@@ -5,7 +5,7 @@ import copy
 import random
 import string
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ Record = dict[str, Any]
 BASE_CURRENCY = "USD"
 
 # Seeded runs start their clock here, so the same seed gives the same timestamps.
-_SEEDED_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+_SEEDED_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 _LOWER = string.ascii_lowercase + string.digits
 # Odd and prime to 3 and 31, hence to 36**k and 62**k: multiplying by it permutes the sequence.
 _SCRAMBLE = 2_654_435_761
@@ -75,10 +75,10 @@ class _Layout:
         exec(f"def render(r):\n    return {{{items}}}\n", namespace)  # noqa: S102 - fixed identifiers only
         self.render = namespace["render"]
 
-    def __copy__(self) -> "_Layout":
+    def __copy__(self) -> _Layout:
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "_Layout":
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Layout:
         return self
 
 
@@ -132,7 +132,7 @@ class SlottedRecord:
         return key in self._layout.names
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+        return isinstance(other, SlottedRecord) and type(other) is type(self) and self.to_dict() == other.to_dict()
 
     def get(self, key: str, default: Any = None) -> Any:
         """The field's value, or ``default`` when it is not set."""
@@ -140,7 +140,8 @@ class SlottedRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """A new dict of the fields that are set, in the API's order."""
-        return self._layout.render(self)
+        rendered: dict[str, Any] = self._layout.render(self)
+        return rendered
 
 
 class AccountRecord(SlottedRecord):
@@ -169,17 +170,17 @@ class Collection:
     __slots__ = ("items", "_order")
 
     def __init__(self) -> None:
-        self.items: dict[str, Record] = {}
+        self.items: dict[str, Any] = {}  # dicts, or slotted records for the big collections
         self._order: list[str] = []
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def get(self, key: str) -> Record | None:
+    def get(self, key: str) -> Any:
         """The record with id ``key``, or ``None``."""
         return self.items.get(key)
 
-    def add(self, key: str, record: Record) -> None:
+    def add(self, key: str, record: Any) -> None:
         """Insert a record under a key this collection has never held."""
         self.items[key] = record
         self._order.append(key)
@@ -192,9 +193,9 @@ class Collection:
         """True when ``key`` was added at ``position`` (so a page can start after it)."""
         return 0 <= position < len(self._order) and self._order[position] == key
 
-    def page(self, after: int | None, size: int) -> tuple[list[Record], int | None]:
+    def page(self, after: int | None, size: int) -> tuple[list[Any], int | None]:
         """Up to ``size`` records after position ``after``, and the position to continue from."""
-        out: list[Record] = []
+        out: list[Any] = []
         order, items = self._order, self.items
         i, n, last = (0 if after is None else after + 1), len(order), -1
         while i < n and len(out) < size:
@@ -221,7 +222,7 @@ class Clock:
             self._last += timedelta(seconds=1)
             moment = self._last
         else:
-            moment = datetime.now(timezone.utc)
+            moment = datetime.now(UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -22,9 +22,7 @@ if TYPE_CHECKING:
 try:  # optional accelerator, see the README's performance section
     import jsonschema_rs as _rs
 except ImportError:  # pragma: no cover - depends on the environment
-    _rs = None
-
-# RFC 3339 date-time; the offset is optional because Togai's own examples
+    _rs = None  # type: ignore[assignment]
 # (effectiveOn) leave it out.
 _DATE_TIME = re.compile(
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]"
@@ -82,7 +80,7 @@ def join_path(prefix: str, parts: Iterable[str | int]) -> str:
 
 def _types(value: Any) -> str:
     types = value if isinstance(value, list) else [value]
-    return "must be " + " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+    return "must be " + " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in types)
 
 
 # How each keyword's rule reads, given the keyword's value in the schema.
@@ -171,10 +169,10 @@ class SchemaValidator:
             self._compile()
         if self._fast is not None:
             try:
-                return self._fast.is_valid(instance)
+                return bool(self._fast.is_valid(instance))
             except (ValueError, OverflowError):
                 pass  # e.g. ints beyond 64 bits: let the reference decide
-        return self._py.is_valid(instance)
+        return bool(self._py.is_valid(instance))
 
     def violations(self, instance: Any, prefix: str = "", limit: int = SEARCH_LIMIT) -> Violations:
         """The rules ``instance`` breaks, sorted; empty when it is valid.
@@ -185,7 +183,7 @@ class SchemaValidator:
         """
         if self.is_valid(instance):
             return Violations()
-        explained = None
+        explained: Iterable[Violation] | None = None
         # The compiled engine lists all errors at once, at a cost that grows
         # faster than their number; it gets only instances too small to
         # have many. The reference yields errors one by one and stops early.
@@ -259,12 +257,12 @@ def _fewer_nodes_than(instance: Any, limit: int) -> bool:
 def _explain_py(error: ValidationError, prefix: str) -> Iterator[Violation]:
     where = join_path(prefix, error.absolute_path)
     instance = error.instance
-    if error.validator == "required" and isinstance(instance, dict):
+    if error.validator == "required" and isinstance(instance, dict) and isinstance(error.validator_value, list):
         for name in error.validator_value:
             if name not in instance:
                 yield Violation(join_path(where, [name]), "is required")
         return
-    if error.validator == "additionalProperties" and isinstance(instance, dict):
+    if error.validator == "additionalProperties" and isinstance(instance, dict) and isinstance(error.schema, dict):
         known = error.schema.get("properties", {})
         patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
         for key in instance:
