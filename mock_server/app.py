@@ -76,7 +76,7 @@ def create_app(config: Config | None = None) -> MockApp:
     """Build the ASGI app; raises ``SpecError``/``FixtureError`` on bad input files."""
     config = config or Config()
     spec = load_spec(config.spec)
-    store = Store(REGISTRY, seed=config.seed)
+    store = Store(REGISTRY, seed=config.seed, schemas=spec.document.get("components", {}).get("schemas", {}))
     # The bundled spec must bind every handler; another spec serves what it has.
     bundled = Path(config.spec).resolve() == DEFAULT_SPEC.resolve()
     handlers = bind(spec, REGISTRY, strict=bundled)

@@ -5,7 +5,16 @@ import copy
 
 import pytest
 
-from mock_server.store.state import AccountRecord, Collection
+from mock_server.app import create_app
+from mock_server.config import DEFAULT_SPEC
+from mock_server.openapi.spec import load_spec
+from mock_server.store.resources import REGISTRY
+from mock_server.store.state import Collection, Store
+
+SCHEMAS = load_spec(DEFAULT_SPEC).document["components"]["schemas"]
+_STORE = Store(REGISTRY, schemas=SCHEMAS)
+AccountRecord = _STORE.record_types["accounts"]
+GroupRecord = _STORE.record_types["invoiceGroups"]
 
 FIELDS = {"id": "A1", "togaiAccountId": "account.a.b", "customerId": "C1", "togaiCustomerId": "customer.c.d",
           "name": "Account one", "status": "ACTIVE", "invoiceCurrency": "USD", "aliases": ({"alias": "one"},)}
@@ -20,7 +29,7 @@ def test_reads_writes_and_renders_like_a_mapping() -> None:
     record["tags"] = ["x"]
     record["name"] = "Renamed"
     assert record.to_dict() == {**FIELDS, "name": "Renamed", "aliases": [{"alias": "one"}], "tags": ["x"]}
-    assert list(record.to_dict())[-1] == "tags"  # the API's field order, not the order of writes
+    assert list(record.to_dict())[-1] == "tags"  # the spec's field order, not the order of writes
     with pytest.raises(KeyError):
         record["nope"] = 1
     with pytest.raises(KeyError):
@@ -51,15 +60,27 @@ def test_pages_skip_removed_records_and_resume_after_them() -> None:
 
 
 def test_group_records_render_without_list_conversion() -> None:
-    from mock_server.store.state import GroupRecord
-
     fields = {"id": "inv_group.a.b", "name": "G", "email": "g@x.io", "dailyInvoiceConsolidation": True,
               "invoiceCurrency": "USD", "billingAddress": {}, "createdAt": "t0", "updatedAt": "t0"}
     group = GroupRecord(dict(fields))
     group["updatedAt"] = "t1"
     group["netTermDays"] = 30
     assert group.to_dict() == {**fields, "updatedAt": "t1", "netTermDays": 30}
-    assert list(group.to_dict()).index("netTermDays") == 4  # the API's order
+    assert list(group.to_dict()).index("netTermDays") == 4  # the spec's order
     assert group != AccountRecord({"id": "inv_group.a.b"})
     with pytest.raises(KeyError):
         GroupRecord({"aliases": ()})
+
+
+def test_record_fields_are_the_spec_schemas_less_what_is_computed() -> None:
+    # Derived from the contract, so a field added to the spec is a field the record can hold.
+    assert AccountRecord.FIELDS == tuple(f for f in SCHEMAS["Account"]["properties"] if f != "invoiceGroupDetails")
+    group = SCHEMAS["InvoiceGroupWithAccounts"]["properties"]
+    assert GroupRecord.FIELDS == tuple(f for f in group if f not in ("accountsCount", "accounts", "nextToken"))
+    assert AccountRecord.LIST_FIELDS == ("aliases",)
+
+
+def test_the_app_stores_compact_records() -> None:
+    store = create_app().state.store
+    assert isinstance(store.collections["accounts"].get("ACME-US"), store.record_types["accounts"])
+    assert isinstance(store.collections["customers"].get("ACME"), dict)

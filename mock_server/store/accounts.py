@@ -9,13 +9,17 @@ from .errors import Conflict, Invalid, NotFound
 from .invoice_groups import leave_group
 from .pagination import paginate
 from .registry import IdScheme, ImportContext, Resource
-from .state import BASE_CURRENCY, AccountRecord, GroupRecord, Record, Store
+from .state import BASE_CURRENCY, Record, SlottedRecord, Store
+
+# Slotted records made from the spec's Account and InvoiceGroupWithAccounts schemas.
+AccountRecord = SlottedRecord
+GroupRecord = SlottedRecord
 
 TOGAI_ACCOUNT_IDS = IdScheme("account", 8, 5, mixed_case=False)
 
 MAX_ALIASES = 10
 # An account's invoiceGroupDetails: its group without the timestamps.
-_GROUP_DETAIL_KEYS = tuple(f for f in GroupRecord.FIELDS if f not in ("createdAt", "updatedAt"))
+_NOT_IN_DETAILS = ("createdAt", "updatedAt")
 
 
 def normalize_tags(tags: list[str]) -> list[str]:
@@ -67,7 +71,8 @@ def build_account(
             record[key] = fields[key]
     if "tags" in fields:
         record["tags"] = normalize_tags(fields["tags"])
-    return AccountRecord(record)
+    made: AccountRecord = store.new_record("accounts", record)
+    return made
 
 
 def insert_account(store: Store, record: AccountRecord) -> None:
@@ -99,7 +104,7 @@ def render_account(store: Store, record: AccountRecord, with_group: bool = False
         group_id = store.indexes["account_group"].get(record["id"])
         if group_id is not None:
             group = store.collections["invoiceGroups"].items[group_id]
-            out["invoiceGroupDetails"] = {k: group[k] for k in _GROUP_DETAIL_KEYS if k in group}
+            out["invoiceGroupDetails"] = {k: group[k] for k in group.FIELDS if k not in _NOT_IN_DETAILS and k in group}
     return out
 
 
@@ -232,7 +237,7 @@ def restore_account(store: Store, record: dict[str, Any]) -> None:
             stored[key] = sys.intern(stored[key])
     stored["aliases"] = tuple(stored.get("aliases", ()))
     stored.setdefault("invoiceCurrency", BASE_CURRENCY)
-    store.collections["accounts"].add(record["id"], AccountRecord(stored))
+    store.collections["accounts"].add(record["id"], store.new_record("accounts", stored))
     store.reserved.add(record["togaiAccountId"])
     store.indexes["customer_accounts"].setdefault(record["customerId"], []).append(record["id"])
     for alias in stored["aliases"]:
@@ -252,6 +257,9 @@ RESOURCE = Resource(
     unique=("togaiAccountId",),
     indexes=("customer_accounts", "alias_owner"),
     not_exported=("invoiceGroupDetails",),
+    compact=True,
+    list_fields=("aliases",),
+    computed=("invoiceGroupDetails",),
     handlers={
         "createAccount": lambda s, c: create_account(s, c.body),
         "getAccounts": lambda s, c: list_accounts(s, c.params.get("nextToken"), c.params.get("pageSize")),

@@ -7,7 +7,10 @@ from ..errors import Violation
 from .errors import Invalid, NotFound
 from .pagination import paginate
 from .registry import IdScheme, ImportContext, Resource
-from .state import BASE_CURRENCY, AccountRecord, GroupRecord, Store
+from .state import BASE_CURRENCY, SlottedRecord, Store
+
+AccountRecord = SlottedRecord
+GroupRecord = SlottedRecord
 
 GROUP_IDS = IdScheme("inv_group", 11, 5, mixed_case=True)
 
@@ -104,7 +107,7 @@ def create_group(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     }
     if "netTermDays" in body:
         fields["netTermDays"] = body["netTermDays"]
-    record = GroupRecord(fields)
+    record = store.new_record("invoiceGroups", fields)
     store.collections["invoiceGroups"].add(group_id, record)
     for account in joiners:
         join_group(store, account["id"], group_id)
@@ -195,7 +198,7 @@ def check_import(ctx: ImportContext) -> None:
 def restore_group(store: Store, group: dict[str, Any]) -> None:
     """Insert an imported group and its memberships."""
     stored = {k: v for k, v in group.items() if k not in ("accounts", "accountsCount", "nextToken")}
-    store.collections["invoiceGroups"].add(group["id"], GroupRecord(stored))
+    store.collections["invoiceGroups"].add(group["id"], store.new_record("invoiceGroups", stored))
     store.reserved.add(group["id"])
     for account_id in group["accounts"]:
         join_group(store, account_id, group["id"])
@@ -211,6 +214,8 @@ RESOURCE = Resource(
     list="listInvoiceGroups",
     indexes=("account_group", "group_members"),
     not_exported=("accountsCount",),
+    compact=True,
+    computed=("accountsCount", "accounts", "nextToken"),
     handlers={
         "createInvoiceGroup": lambda s, c: create_group(s, c.body),
         "listInvoiceGroups": lambda s, c: list_groups(s, c.params.get("nextToken"), c.params.get("pageSize")),

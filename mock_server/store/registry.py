@@ -76,7 +76,9 @@ class Resource:
     handlers: dict[str, Handler] = field(default_factory=dict)  # Togai's rules, by operationId
     unique: tuple[str, ...] = ()  # server-made fields no two records share (togaiAccountId)
     indexes: tuple[str, ...] = ()  # named lookup tables this resource's rules keep in the store
-    record: Callable[[dict[str, Any]], Any] | None = None  # compact storage (slotted records)
+    compact: bool = False  # slotted records (a third of a dict's memory) for the big collections
+    list_fields: tuple[str, ...] = ()  # fields a compact record keeps as tuples
+    computed: tuple[str, ...] = ()  # fields of the schema derived when rendered, never stored
     fixture_op: str | None = None  # the operation a fixture entry is a request body of (default: create)
     not_exported: tuple[str, ...] = ()  # fields of the schema that are derived, never imported
     export: Callable[[Store, Any], dict[str, Any]] | None = None

@@ -24,36 +24,8 @@ _SCRAMBLE = 2_654_435_761
 _MIXED = string.ascii_letters + string.digits
 
 
-_ACCOUNT_FIELDS = (
-    "id",
-    "togaiAccountId",
-    "customerId",
-    "togaiCustomerId",
-    "name",
-    "status",
-    "invoiceCurrency",
-    "aliases",
-    "netTermDays",
-    "address",
-    "primaryEmail",
-    "billingInformation",
-    "settings",
-    "metadata",
-    "tags",
-)
 
 
-_GROUP_FIELDS = (
-    "id",
-    "name",
-    "email",
-    "dailyInvoiceConsolidation",
-    "netTermDays",
-    "invoiceCurrency",
-    "billingAddress",
-    "createdAt",
-    "updatedAt",
-)
 
 
 class _Layout:
@@ -144,19 +116,22 @@ class SlottedRecord:
         return rendered
 
 
-class AccountRecord(SlottedRecord):
-    """An account (``invoiceGroupDetails`` is derived when rendered)."""
-
-    __slots__ = _ACCOUNT_FIELDS
-    FIELDS = _ACCOUNT_FIELDS
-    LIST_FIELDS = ("aliases",)
+_RECORD_CLASSES: dict[tuple[str, tuple[str, ...], tuple[str, ...]], type[SlottedRecord]] = {}
 
 
-class GroupRecord(SlottedRecord):
-    """An invoice group (``accountsCount`` and ``accounts`` are derived when rendered)."""
+def record_class(name: str, fields: tuple[str, ...], list_fields: tuple[str, ...] = ()) -> type[SlottedRecord]:
+    """A slotted record class with exactly ``fields`` (in that order), made once per field set.
 
-    __slots__ = _GROUP_FIELDS
-    FIELDS = _GROUP_FIELDS
+    The fields come from the spec's schema of the resource (see
+    :meth:`Store.__init__`), so records cannot drift from the contract.
+    """
+    key = (name, fields, list_fields)
+    made = _RECORD_CLASSES.get(key)
+    if made is None:
+        namespace = {"__slots__": fields, "FIELDS": fields, "LIST_FIELDS": list_fields, "__module__": __name__}
+        made = _RECORD_CLASSES[key] = type(name, (SlottedRecord,), namespace)
+    return made
+
 
 
 class Collection:
@@ -232,11 +207,27 @@ class Store:
     modules; what applies to every resource (reset, snapshot, export) is here
     and iterates the registry."""
 
-    def __init__(self, registry: Registry, seed: int | None = None) -> None:
+    def __init__(self, registry: Registry, seed: int | None = None, schemas: dict[str, Any] | None = None) -> None:
+        """``schemas``: the spec's component schemas; resources declared ``compact``
+        store slotted records with the fields of their schema (less the computed
+        ones), others store dicts."""
         self.lock = threading.RLock()
         self.registry = registry
         self.seed = seed
+        self.record_types: dict[str, type[SlottedRecord]] = {}
+        for resource in registry:
+            properties = (schemas or {}).get(resource.schema, {}).get("properties")
+            if resource.compact and properties:
+                fields = tuple(f for f in properties if f not in resource.computed)
+                self.record_types[resource.name] = record_class(
+                    f"{resource.schema}Record", fields, tuple(f for f in resource.list_fields if f in fields)
+                )
         self.clear()
+
+    def new_record(self, resource: str, fields: dict[str, Any]) -> Any:
+        """A stored record of ``resource``: slotted when it is compact, else a dict."""
+        kind = self.record_types.get(resource)
+        return kind(fields) if kind is not None else dict(fields)
 
     def clear(self) -> None:
         """Forget everything (ids and clock start again from the seed)."""
