@@ -48,7 +48,11 @@ def paginate(
         payload = _decode_token(next_token)
         after = payload["position"]
         if not collection.holds_at(after, payload["lastItemId"]):
-            raise ApiError.of(400, "nextToken", "does not point into this list")
+            # Tombstones may have been swept since the token was issued.
+            found = collection.position_of(payload["lastItemId"])
+            if found is None:
+                raise ApiError.of(400, "nextToken", "does not point into this list")
+            after = found
         if page_size is None:
             # The token carries the size it was issued with; a forged one can at
             # most ask for the whole list.
