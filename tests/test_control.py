@@ -148,6 +148,11 @@ def test_state_export_import_round_trip(api: Api) -> None:
         (lambda s: s["invoiceGroups"][0]["accounts"].append("ACME-US"), "invoiceGroups[0].accounts[2]: account 'ACME-US' is not invoiced in EUR"),
         (lambda s: s["invoiceGroups"][0].update(accounts=[]), "invoiceGroups[0].accounts: a group needs at least one account"),
         (lambda s: s.update(extra=[]), "extra: is not a resource of this mock"),
+        # States the API can never produce (issue 8, item 12).
+        (lambda s: s["customers"][0].update(id=""), "customers[0].id: must be"),
+        (lambda s: s["customers"][1].update(togaiCustomerId=s["customers"][0]["togaiCustomerId"]), "customers[1].togaiCustomerId: "),
+        (lambda s: s["customers"][0].update(status="ARCHIVED"), "accounts[0].status: an archived customer's accounts are archived"),
+        (lambda s: s["customers"][0].update(updatedAt="2000-01-01T00:00:00.000Z"), "customers[0].updatedAt: is before createdAt"),
     ],
 )
 def test_bad_state_is_rejected_and_changes_nothing(api: Api, change, message: str) -> None:
