@@ -166,6 +166,8 @@ def test_the_log_line_hop_by_hop_and_date_against_the_real_server(upstream: Toga
         assert len(r.headers.get_list("date")) == 1 and len(r.headers.get_list("server")) == 1
         assert int(r.headers["content-length"]) == len(r.content)
         output = mock.output()
+        [operation] = mock.drift()["operations"]
+        assert operation["operationId"] == "getAccount" and operation["flagged"] == 1
     assert "GET /accounts/ACME-US 200" in output and "body.id: must be a string" in output
 
 
