@@ -152,8 +152,9 @@ class Upstream:
             Answer(op.operation_id, scope["method"], op.path, path, query.decode("latin-1"), status, content),
             problems,
         )
-        kept = [(k, v) for k, v in answer_headers.raw if k.lower() not in _dropped(answer_headers)]
-        return Forwarded(status, [(k.lower(), v) for k, v in kept], content, shown(problems) if problems else [])
+        dropped = _dropped(answer_headers)
+        kept = [(k.lower(), v) for k, v in answer_headers.raw if k.lower() not in dropped]
+        return Forwarded(status, kept, content, shown(problems))
 
     async def _exchange(
         self, method: str, target: httpx.URL, headers: list[tuple[bytes, bytes]], body: bytes
