@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .config import CONTROL_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, Config
 from .control import Control
 from .control_access import ControlAccess
+from .drift import Drift
 from .epoch import Epoch
 from .errors import STAGE_HEADER, VIOLATIONS_HEADER
 from .fixtures import load_fixtures
@@ -19,6 +20,7 @@ from .journal import Journal
 from .openapi.spec import load_spec
 from .overrides import Overrides
 from .pipeline import Pipeline
+from .proxy import Upstream
 from .requestlog import request_logger
 from .store import Store
 from .store.resources import REGISTRY
@@ -57,23 +59,25 @@ class MockApp:
                 target = self.control if control else self.togai
             await target(scope, receive, send)
         elif kind == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, getattr(self.state, "upstream", None))
         else:  # websockets are not part of the API
             await send({"type": "websocket.close", "code": 1003})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receive: Receive, send: Send, upstream: Upstream | None = None) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if upstream is not None:
+                await upstream.aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
 
 def create_app(config: Config | None = None) -> MockApp:
-    """Build the ASGI app; raises ``SpecError``/``FixtureError`` on bad input files."""
+    """Build the ASGI app; raises ``SpecError``/``FixtureError`` on bad input files, ValueError on a bad proxy URL."""
     config = config or Config()
     spec = load_spec(config.spec)
     store = Store(REGISTRY, seed=config.seed, schemas=spec.document.get("components", {}).get("schemas", {}))
@@ -87,6 +91,9 @@ def create_app(config: Config | None = None) -> MockApp:
     journal = Journal(config.journal_size)
     overrides = Overrides()
     epoch = Epoch()  # bumped by reset and import; requests from before are not applied
+    # --proxy: valid Togai requests go to the upstream, whose answers the drift report sums up.
+    upstream = Upstream(config.proxy, config.proxy_timeout) if config.proxy else None
+    drift = upstream.drift if upstream is not None else Drift()
     togai = Pipeline(
         spec,
         store,
@@ -100,8 +107,10 @@ def create_app(config: Config | None = None) -> MockApp:
         latency=config.latency,
         log_line=request_logger(config.log),
         epoch=epoch,
+        proxy=upstream,
     )
     control = Control.create(store, journal, overrides, spec, epoch)
+    control.drift = drift
     control_pipeline = Pipeline(
         load_spec(CONTROL_SPEC),
         store,
@@ -119,5 +128,5 @@ def create_app(config: Config | None = None) -> MockApp:
         "expose_headers": [VIOLATIONS_HEADER, STAGE_HEADER, "allow"],
         "max_age": 600,
     }
-    state = State({"pipeline": togai, "control": control, "store": store, "config": config})
+    state = State({"pipeline": togai, "control": control, "store": store, "config": config, "upstream": upstream})
     return MockApp(togai, control_pipeline, cors, state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import socket
 import sys
@@ -22,6 +23,7 @@ from .fixtures import FixtureError
 from .httpprotocol import server_options
 from .openapi.spec import SpecError
 from .pipeline import TRANSPORT_KEY
+from .proxy import parse_upstream
 
 # How long a stop waits for requests in flight before cancelling them.
 SHUTDOWN_GRACE_S = 2
@@ -59,9 +61,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one line per request on stderr: text (default), json or quiet")
     p.add_argument("--journal-size", type=int, default=1000, metavar="N",
                    help="how many requests GET /__mock/requests keeps (default 1000)")
+    p.add_argument("--proxy", type=parse_proxy, metavar="URL",
+                   help="forward every valid Togai request to URL (e.g. Togai's sandbox) and check its answers")
+    p.add_argument("--proxy-timeout", type=parse_timeout, default=10.0, metavar="SECONDS",
+                   help="how long an upstream exchange may take before a 504 (default 10)")
     p.add_argument("--exit-with-parent", action="store_true",
                    help="stop when the process that started the server goes away (used by the pytest plugin)")
     return p
+
+
+def parse_proxy(text: str) -> str:
+    """An upstream URL for ``--proxy``: http(s), with a host."""
+    try:
+        parse_upstream(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def parse_timeout(text: str) -> float:
+    """Seconds for ``--proxy-timeout``: more than 0, at most an hour."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"not a timeout: {text!r} (seconds, more than 0, at most 3600)")
+    return value
 
 
 def parse_latency(text: str) -> tuple[float, float]:
@@ -109,6 +135,8 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         log=args.log,
         journal_size=args.journal_size,
         allow_hosts=tuple(args.allow_host),
+        proxy=args.proxy,
+        proxy_timeout=args.proxy_timeout,
     ), args.exit_with_parent
 
 
@@ -151,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
               "this port can read and change the mock", file=sys.stderr, flush=True)
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
     server = _Server(uvicorn.Config(
-        _expose_transport(app), log_level="warning", access_log=False, lifespan="off",
+        _expose_transport(app), log_level="warning", access_log=False,
+        lifespan="on",  # at shutdown --proxy closes its upstream connections
         # A client holding a half-sent body or an Expect: 100-continue, or a
         # request in an override delay, would otherwise keep the process alive.
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,

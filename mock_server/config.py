@@ -36,3 +36,5 @@ class Config:
     log: str = "text"  # text, json or quiet
     journal_size: int = 1000
     allow_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback and `host`
+    proxy: str | None = None  # forward valid Togai requests to this URL instead of answering them
+    proxy_timeout: float = 10.0  # seconds for a whole upstream exchange; then 504

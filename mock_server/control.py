@@ -12,6 +12,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import Any
 
+from .drift import Drift
 from .epoch import Epoch
 from .errors import SEARCH_LIMIT, ApiError, Violation, Violations
 from .handlers import Call, Handler
@@ -64,6 +65,7 @@ class Control:
     record_validators: dict[str, SchemaValidator]
     routes: tuple[Route, ...] = ()  # the Togai spec's, which overrides must be able to match
     epoch: Epoch = field(default_factory=Epoch)  # shared with the Togai pipeline
+    drift: Drift = field(default_factory=Drift)  # the --proxy's report; a reset keeps it (it is not the tenant's)
 
     @classmethod
     def create(
@@ -139,6 +141,10 @@ class Control:
             self.overrides.clear()
             return ok
 
+        def clear_drift(_: Store, __: Call) -> Any:
+            self.drift.clear()
+            return ok
+
         def remove_override(_: Store, call: Call) -> Any:
             if not self.overrides.remove(call.params["override_id"]):
                 raise ApiError.of(404, "override_id", f"no override {call.params['override_id']!r}")
@@ -155,4 +161,6 @@ class Control:
             "addOverride": lambda s, c: self.overrides.add(c.body, self.routes).to_json(),
             "clearOverrides": clear_overrides,
             "removeOverride": remove_override,
+            "driftReport": lambda s, c: self.drift.report(),
+            "clearDrift": clear_drift,
         }

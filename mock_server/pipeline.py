@@ -1,5 +1,5 @@
 """One request, one way: (override) -> route -> security -> parameters -> body ->
-handler, canned or preferred answer -> (self-check) -> send -> journal.
+handler, canned or preferred answer (or, with --proxy, the upstream's) -> (self-check) -> send -> journal.
 
 Each stage lives in its own module; this one only sequences them and turns
 their :class:`~mock_server.errors.ApiError` into Togai's ``ErrorResponse``.
@@ -36,6 +36,7 @@ from .negotiator import forced_answer, parse_prefer, preferred_answer
 from .openapi.router import Router
 from .openapi.spec import Operation, Spec
 from .overrides import Override, Overrides
+from .proxy import Forwarded, Upstream
 from .requestlog import LogLine
 from .store import Store
 from .store.errors import DomainError
@@ -99,6 +100,7 @@ class Pipeline:
         log_line: LogLine | None = None,
         access: ControlAccess | None = None,
         epoch: Epoch | None = None,
+        proxy: Upstream | None = None,
     ) -> None:
         self.spec = spec
         self.router = Router(spec)
@@ -114,6 +116,7 @@ class Pipeline:
         self.log_line = log_line
         self.access = access  # the control API's own door (Host, token, JSON only)
         self.epoch = epoch or Epoch()
+        self.proxy = proxy  # --proxy: valid requests go to this upstream instead of the store
         # Looked up per request, so computed once.
         self._plans: dict[str, tuple[Handler | None, int, frozenset[str], int]] = {
             op.operation_id: (
@@ -204,6 +207,10 @@ class Pipeline:
             stage = "rule"
             if preferred is not None:
                 outcome = Outcome(preferred[0], preferred[1], {}, op.operation_id)
+            elif self.proxy is not None:
+                stage = "upstream"  # a 502/504: the upstream failed, not the request
+                answer = await self.proxy.forward(op, scope, raw)
+                outcome = Outcome(answer.status, answer, answer.mock_headers(), op.operation_id, answer.violations)
             else:
                 outcome = self.dispatch(op, params, body, epoch)
         except ApiError as exc:
@@ -215,7 +222,8 @@ class Pipeline:
             name = op.operation_id if op else "routing"
             log.exception("unexpected error in %s", name)
             outcome = Outcome(500, {"message": f"internal error in {name}"}, {}, name)
-        if self.self_check and op is not None:
+        # An upstream answer is flagged by the proxy, never turned into a 500.
+        if self.self_check and op is not None and not isinstance(outcome.body, Forwarded):
             outcome = self._self_check(op, outcome)
         return outcome, raw
 
@@ -355,6 +363,8 @@ async def send_json(send: Send, status: int, body: Any, headers: dict[str, str])
     ``headers`` replace the mock's own (one Content-Type, never two), except
     the framing ones, which follow from the body; 204 and 304 carry none.
     """
+    if isinstance(body, Forwarded):  # --proxy: the upstream's bytes and headers, as they came
+        return await body.send(send, headers)
     bodiless = status in _BODILESS
     payload = b"" if body is None or bodiless else encode_json(body)
     raw_headers: list[tuple[bytes, bytes]] = []

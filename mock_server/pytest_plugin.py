@@ -75,6 +75,11 @@ class TogaiMock:
         """Remove every override."""
         self._call("DELETE", "/__mock/overrides")
 
+    def drift(self) -> dict[str, Any]:
+        """With ``--proxy``: how the upstream's answers differed from the spec (``GET /__mock/drift``)."""
+        report: dict[str, Any] = self._call("GET", "/__mock/drift")
+        return report
+
     def output(self) -> str:
         """What the server has printed so far."""
         if self._final_output is not None:
