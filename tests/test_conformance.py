@@ -98,6 +98,8 @@ def test_schemathesis_cli_against_the_server_subprocess(tmp_path: Path, contract
                 "--exclude-checks", ",".join(EXCLUDED_CHECKS),
                 "--max-examples", str(CLI_EXAMPLES),
                 "--generation-deterministic",
+                # Generation speed depends on the machine's load, not on the mock.
+                "--suppress-health-check", "too_slow,filter_too_much",
                 "--no-color",
             ],
             capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path,
