@@ -262,6 +262,7 @@ class Pipeline:
             response_body=sent,
             violations=outcome.violations,
             override=rule.id if rule is not None else None,
+            rejected_by=outcome.headers.get(STAGE_HEADER),
         )
 
 
