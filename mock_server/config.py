@@ -36,3 +36,4 @@ class Config:
     log: str = "text"  # text, json or quiet
     journal_size: int = 1000
     allow_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback and `host`
+    watch: bool = False  # reload spec and fixtures when their files change (mock_server/watch.py)

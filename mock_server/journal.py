@@ -166,6 +166,14 @@ class Journal:
                 kept.append(entry)
         return [e.to_json() for e in reversed(kept)], oldest
 
+    def adopt(self, other: Journal) -> None:
+        """Continue ``other``'s entries and ids (a ``--watch`` reload keeps the journal)."""
+        with other._lock:
+            entries, next_id = list(other._entries), other._next
+        with self._lock:
+            self._entries.extend(entries)
+            self._next = max(self._next, next_id)
+
     def clear(self) -> None:
         """Forget every entry."""
         with self._lock:
