@@ -5,15 +5,16 @@ from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import State
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import CONTROL_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, Config
 from .control import Control
 from .control_access import ControlAccess
+from .cors import CorsMiddleware, CorsPolicy
+from .dashboard import Dashboard, ServerInfo
+from .dashboard import control_handlers as dashboard_handlers
 from .drift import Drift
 from .epoch import Epoch
-from .errors import STAGE_HEADER, VIOLATIONS_HEADER
 from .fixtures import load_fixtures
 from .handlers import bind
 from .journal import Journal
@@ -28,8 +29,6 @@ from .store.resources import REGISTRY
 # A whole exported tenant (PUT /__mock/state) is far larger than any Togai request.
 CONTROL_MAX_BODY = 256 * 1024 * 1024
 CONTROL_PREFIX = "/__mock/"
-# Browsers on any local port may call the mock unless origins are configured.
-LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
 
 class MockApp:
@@ -43,8 +42,9 @@ class MockApp:
     def __init__(self, togai: ASGIApp, control: ASGIApp, cors: dict[str, Any], state: State) -> None:
         self.togai = togai
         self.control = control
-        self.togai_cors = CORSMiddleware(togai, **cors)
-        self.control_cors = CORSMiddleware(control, **cors)
+        self.togai_cors: ASGIApp = CorsMiddleware(togai, **cors)
+        # Control calls are not journaled, preflights included.
+        self.control_cors: ASGIApp = CorsMiddleware(control, **{**cors, "journal": None})
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,22 +111,20 @@ def create_app(config: Config | None = None) -> MockApp:
     )
     control = Control.create(store, journal, overrides, spec, epoch)
     control.drift = drift
+    access = ControlAccess.create(config.tokens, config.allow_hosts, config.host)
+    info = ServerInfo.create(spec, handlers, store, config.fixtures)
     control_pipeline = Pipeline(
         load_spec(CONTROL_SPEC),
         store,
-        control.handlers(),
+        {**control.handlers(), **dashboard_handlers(store, journal, info)},
         max_body=CONTROL_MAX_BODY,
         self_check=config.self_check,
         prefer=False,
-        access=ControlAccess.create(config.tokens, config.allow_hosts, config.host),
+        access=access,
     )
-    cors: dict[str, Any] = {
-        "allow_origins": list(config.cors_origins),
-        "allow_origin_regex": None if config.cors_origins else LOCAL_ORIGINS,
-        "allow_methods": ["*"],
-        "allow_headers": ["*"],
-        "expose_headers": [VIOLATIONS_HEADER, STAGE_HEADER, "allow"],
-        "max_age": 600,
-    }
-    state = State({"pipeline": togai, "control": control, "store": store, "config": config, "upstream": upstream})
-    return MockApp(togai, control_pipeline, cors, state)
+    # Local origins always; --cors-origin adds more, '*' any (see mock_server/cors.py).
+    cors: dict[str, Any] = {"policy": CorsPolicy(config.cors_origins), "log": config.log, "journal": journal}
+    state = State(
+        {"pipeline": togai, "control": control, "store": store, "config": config, "info": info, "upstream": upstream}
+    )
+    return MockApp(togai, Dashboard(control_pipeline, access), cors, state)

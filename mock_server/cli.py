@@ -16,14 +16,17 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import __version__
 from .app import create_app
 from .config import DEFAULT_FIXTURES, DEFAULT_MAX_BODY, DEFAULT_SPEC, Config
 from .control_access import is_loopback
 from .fixtures import FixtureError
 from .httpprotocol import server_options
+from .listing import startup_listing
 from .openapi.spec import SpecError
 from .pipeline import TRANSPORT_KEY
 from .proxy import parse_upstream
+from .watch import Reloader
 
 # How long a stop waits for requests in flight before cancelling them.
 SHUTDOWN_GRACE_S = 2
@@ -35,8 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mock-server", description="A local, stateful mock of Togai's accounts and invoice-groups API."
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=4010, help="port to listen on; 0 picks a free one (default 4010)")
+    p.add_argument("-p", "--port", type=int, default=4010, help="port to listen on; 0 picks a free one (default 4010)")
     p.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="OpenAPI document to serve")
+    # As `prism mock spec.yaml`: the spec may also be given without --spec.
+    p.add_argument("spec_file", nargs="?", type=Path, metavar="SPEC", help="OpenAPI document to serve (same as --spec)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--watch", action="store_true",
+                   help="reload the spec and the fixtures when their files change (keeps the state that still fits)")
     p.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="folder of fixture YAML files")
     p.add_argument("--no-fixtures", action="store_true", help="start with an empty tenant")
     p.add_argument("--seed", type=int, help="same seed, same ids and timestamps")
@@ -121,6 +129,10 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         parser.error("--max-body must not be negative")
     if args.journal_size < 0:
         parser.error("--journal-size must not be negative")
+    if args.spec_file is not None:
+        if args.spec != DEFAULT_SPEC:
+            parser.error("give the spec once: as SPEC or with --spec")
+        args.spec = args.spec_file
     return Config(
         host=args.host,
         port=args.port,
@@ -137,6 +149,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         allow_hosts=tuple(args.allow_host),
         proxy=args.proxy,
         proxy_timeout=args.proxy_timeout,
+        watch=args.watch,
     ), args.exit_with_parent
 
 
@@ -144,11 +157,14 @@ class _Server(uvicorn.Server):
     """Prints the URL once the server accepts connections."""
 
     url = ""
+    listing: list[str] = []  # what is served, on stderr after the URL
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
             print(self.url, flush=True)
+            for line in self.listing:
+                print(line, file=sys.stderr, flush=True)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -165,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, FixtureError) as exc:
         print(f"mock-server: {exc}", file=sys.stderr)
         return 2
+    reloader = Reloader(config, app) if config.watch else None
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -179,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
               "this port can read and change the mock", file=sys.stderr, flush=True)
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
     server = _Server(uvicorn.Config(
-        _expose_transport(app), log_level="warning", access_log=False,
+        _expose_transport(reloader or app), log_level="warning", access_log=False,
         lifespan="on",  # at shutdown --proxy closes its upstream connections
         # A client holding a half-sent body or an Expect: 100-continue, or a
         # request in an override delay, would otherwise keep the process alive.
@@ -187,9 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         **server_options(),  # request heads are bounded (431)
     ))
     server.url = f"http://{host}:{port}"
+    if config.log == "text":  # JSON logs stay one JSON object per line
+        server.listing = startup_listing(app, config, server.url)
     logging.getLogger("uvicorn.error").addFilter(_QuietFaults())
     if exit_with_parent:
         _watch_parent(server)
+    if reloader is not None:
+        reloader.watch(lambda: server.should_exit)
     server.run(sockets=[sock])
     return 0
 

@@ -38,3 +38,4 @@ class Config:
     allow_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback and `host`
     proxy: str | None = None  # forward valid Togai requests to this URL instead of answering them
     proxy_timeout: float = 10.0  # seconds for a whole upstream exchange; then 504
+    watch: bool = False  # reload spec and fixtures when their files change (mock_server/watch.py)

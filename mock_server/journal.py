@@ -42,6 +42,7 @@ class Entry:
     violations: list[Violation] | None
     override: str | None
     truncated: tuple[str, ...] = ()  # which of requestHeaders, requestBody, responseBody were cut
+    rejected_by: str | None = None  # the stage that refused the request (X-Mock-Rejected-By)
 
     def to_json(self) -> dict[str, Any]:
         """The entry as ``GET /__mock/requests`` shows it."""
@@ -60,6 +61,7 @@ class Entry:
             "violations": [str(v) for v in self.violations or ()],
             "override": self.override,
             "truncated": list(self.truncated),
+            "rejectedBy": self.rejected_by,
         }
 
 
@@ -148,6 +150,29 @@ class Journal:
         with self._lock:
             kept = list(self._entries)
         return [e.to_json() for e in kept]
+
+    def page(self, after: int = 0, limit: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
+        """The newest ``limit`` entries with an id above ``after`` (oldest first), and the oldest kept id.
+
+        A dashboard polling with the last id it has gets only what is new, and
+        sees from the oldest id which of its entries were cleared or pushed out.
+        """
+        with self._lock:
+            oldest = self._entries[0].id if self._entries else None
+            kept: list[Entry] = []
+            for entry in reversed(self._entries):  # newest first: stop at the first one already seen
+                if entry.id <= after or (limit is not None and len(kept) >= limit):
+                    break
+                kept.append(entry)
+        return [e.to_json() for e in reversed(kept)], oldest
+
+    def adopt(self, other: Journal) -> None:
+        """Continue ``other``'s entries and ids (a ``--watch`` reload keeps the journal)."""
+        with other._lock:
+            entries, next_id = list(other._entries), other._next
+        with self._lock:
+            self._entries.extend(entries)
+            self._next = max(self._next, next_id)
 
     def clear(self) -> None:
         """Forget every entry."""

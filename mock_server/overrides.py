@@ -144,6 +144,14 @@ class Overrides:
                     return True
         return False
 
+    def adopt(self, other: Overrides) -> None:
+        """Take over ``other``'s rules and id sequence (a ``--watch`` reload keeps the overrides)."""
+        with other._lock:
+            rules, ids = list(other._rules), other._ids
+        with self._lock:
+            self._rules = rules
+            self._ids = ids
+
     def clear(self) -> None:
         """Drop every rule."""
         with self._lock:

@@ -252,6 +252,8 @@ class Pipeline:
         return low if low == high else random.uniform(low, high)
 
     def _self_check(self, op: Operation, outcome: Outcome) -> Outcome:
+        if STAGE_HEADER in outcome.headers and op.response_for(outcome.status) is None:
+            return outcome  # the mock's own rejection, which a spec need not declare (any spec, issue 13)
         problems = check_response(op, outcome.status, outcome.body, outcome.headers)
         if not problems:
             return outcome
@@ -277,6 +279,7 @@ class Pipeline:
             response_body=sent,
             violations=outcome.violations,
             override=rule.id if rule is not None else None,
+            rejected_by=outcome.headers.get(STAGE_HEADER),
         )
 
 

@@ -5,7 +5,15 @@ Installed with the package through the ``pytest11`` entry point, so a test
 needs nothing but ``def test_x(togai_mock): ...``. Options (command line wins
 over ini): ``--togai-mock-fixtures DIR`` / ``togai_mock_fixtures``,
 ``--togai-mock-seed N`` / ``togai_mock_seed``, ``--togai-mock-args "..."`` /
-``togai_mock_args`` (extra server flags).
+``togai_mock_args`` (extra server flags). A relative fixture folder in an ini
+file is relative to the pytest root (``rootdir``); on the command line, to
+the current directory.
+
+Fixtures: ``togai_mock`` (function scope) is the session's server reset
+before the test; ``togai_mock_server`` (session scope) is the same server
+without the reset, for session-scoped fixtures of your own. Both are a
+:class:`TogaiMock`. A failed start or control call raises
+:class:`TogaiMockError` (``from mock_server.pytest_plugin import TogaiMockError``).
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +89,10 @@ class TogaiMock:
         report: dict[str, Any] = self._call("GET", "/__mock/drift")
         return report
 
+    def remove_override(self, override_id: str) -> None:
+        """Remove one override, by the ``id`` that :meth:`override` returned."""
+        self._call("DELETE", "/__mock/overrides/" + urllib.parse.quote(override_id, safe=""))
+
     def output(self) -> str:
         """What the server has printed so far."""
         if self._final_output is not None:
@@ -141,7 +154,13 @@ def start_server(args: list[str] | tuple[str, ...] = (), timeout: float = 20.0) 
         if process.poll() is not None:
             break
         time.sleep(0.05)
+    status = process.poll()
     mock.stop()
+    if status is not None:  # it died: say so, rather than wait out the timeout
+        raise TogaiMockError(
+            f"the mock server exited with status {status} before it was ready ({shlex.join(command)}); "
+            f"its output:\n{mock.output()}"
+        )
     raise TogaiMockError(
         f"the mock server did not start within {timeout:.0f} s ({shlex.join(command)}); its output:\n{mock.output()}"
     )
@@ -172,8 +191,11 @@ def _server_args(config: pytest.Config) -> list[str]:
         return config.getoption(f"--togai-mock-{name}") or config.getini(f"togai_mock_{name}") or ""
 
     args: list[str] = []
-    if pick("fixtures"):
-        args += ["--fixtures", str(Path(pick("fixtures")).resolve())]
+    fixtures = config.getoption("--togai-mock-fixtures")
+    if fixtures:  # from the command line: relative to where pytest was started
+        args += ["--fixtures", str(Path(fixtures).resolve())]
+    elif config.getini("togai_mock_fixtures"):  # from an ini file: relative to the pytest root
+        args += ["--fixtures", str((config.rootpath / config.getini("togai_mock_fixtures")).resolve())]
     if pick("seed"):
         args += ["--seed", pick("seed")]
     return args + shlex.split(pick("args"))

@@ -200,8 +200,11 @@ def test_cors_configured_origins() -> None:
     for api in make_api(cors_origins=("https://app.example",)):
         ok = api.get("/accounts", headers={"Origin": "https://app.example"})
         assert ok.headers["access-control-allow-origin"] == "https://app.example"
+        # Issue 13: configured origins add to the local default instead of replacing it.
         local = api.get("/accounts", headers={"Origin": "http://localhost:3000"})
-        assert "access-control-allow-origin" not in local.headers
+        assert local.headers["access-control-allow-origin"] == "http://localhost:3000"
+        other = api.get("/accounts", headers={"Origin": "https://other.example"})
+        assert "access-control-allow-origin" not in other.headers
 
 
 def test_request_log_lines() -> None:

@@ -15,6 +15,7 @@ import yaml
 
 from ..validation.schema import SchemaInvalid, SchemaValidator
 from . import cache as spec_cache
+from .compat import normalize
 
 # libyaml's loader is ~10x faster than the pure-Python one; both are safe loaders.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -153,6 +154,7 @@ def compile_spec(raw: Any, source: str = "<spec>", *, checked: bool = False) -> 
         raise SpecError(f"{source}: 'openapi' must be a 3.x version, got {version!r}")
     if not isinstance(raw.get("paths"), dict):
         raise SpecError(f"{source}: 'paths' must be a mapping")
+    raw = normalize(raw)  # 3.0 schemas and missing operationIds, as any valid document may have
     document = _Resolver(raw, source).resolve(raw)
     spec = Spec(source=source, document=document)
     seen: set[str] = set()
@@ -315,14 +317,25 @@ def _compile_schema(schema: Any, where: str, cache: Cache) -> SchemaValidator:
     return validator
 
 
+def cycle_id(ref: str) -> str:
+    """The ``$id`` a recursive schema gets, so that it can refer to itself."""
+    return "urn:togai-mock:ref:" + ref[2:]
+
+
 class _Resolver:
-    """Inline local ``$ref``s; the result shares one object per target."""
+    """Inline local ``$ref``s; the result shares one object per target.
+
+    A recursive schema (a tree, a comment with replies) cannot be inlined:
+    where it refers to itself it keeps a ``$ref`` to an ``$id`` set on its
+    outermost copy (:func:`cycle_id`), which JSON Schema resolves.
+    """
 
     def __init__(self, root: dict[str, Any], source: str) -> None:
         self.root = root
         self.source = source
         self.done: dict[str, Any] = {}
         self.active: set[str] = set()
+        self.open: set[str] = set()  # targets whose self-reference sits in the subtree being built
 
     def resolve(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -339,15 +352,28 @@ class _Resolver:
             return self.done[ref]
         if not ref.startswith("#/"):
             raise SpecError(f"{self.source}: only local $refs are supported, got {ref!r}")
-        if ref in self.active:
-            raise SpecError(f"{self.source}: $ref cycle through {ref!r}")
         target: Any = self.root
         for part in ref[2:].split("/"):
             part = part.replace("~1", "/").replace("~0", "~")
             if not isinstance(target, dict) or part not in target:
                 raise SpecError(f"{self.source}: $ref {ref!r} points nowhere")
             target = target[part]
+        if ref in self.active:
+            if not isinstance(target, dict) or "$ref" in target:
+                raise SpecError(f"{self.source}: $ref cycle through {ref!r}")  # an alias of itself
+            self.open.add(ref)
+            return {"$ref": cycle_id(ref)}
+        outer, self.open = self.open, set()
         self.active.add(ref)
-        self.done[ref] = resolved = self.resolve(target)
+        resolved = self.resolve(target)
         self.active.discard(ref)
+        inner, self.open = self.open, outer
+        if ref in inner:
+            resolved = {"$id": cycle_id(ref), **resolved}
+        others = inner - {ref}
+        self.open |= others
+        if not others:
+            # Complete in itself; a copy holding another target's self-reference
+            # is only valid inside that target, so it is built again elsewhere.
+            self.done[ref] = resolved
         return resolved

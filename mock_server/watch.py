@@ -1,0 +1,175 @@
+"""``--watch``: reload the spec and the fixtures when their files change.
+
+A thread polls the files' sizes and modification times (no extra
+dependency, works on every file system and in containers with bind mounts)
+and, a quarter of a second after a change settles, builds a whole new app.
+If that fails (broken YAML, a fixture that breaks the new schemas) the old
+app keeps serving and the error is logged and shown on the dashboard. If it
+works, it replaces the old one between two requests and keeps:
+
+- the journal and the overrides in force;
+- the state, when only the spec changed: each record that still matches its
+  resource's schema in the new spec is kept, the others are dropped (and
+  counted in the log); if what is kept breaks a business rule of the store
+  (say an account whose customer was dropped), the state starts again from
+  the fixtures, and the log says why;
+- when a fixture file changed, the state is the new fixtures' (that is what
+  editing a fixture asks for).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from .app import MockApp, create_app
+from .config import Config
+from .errors import ApiError
+
+POLL_S = 0.25
+Signature = tuple[tuple[str, int, int], ...]
+Logger = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(f"mock-server: {line}", file=sys.stderr, flush=True)
+
+
+def _signature(paths: list[Path]) -> Signature:
+    out = []
+    for path in paths:
+        try:
+            stat = path.stat()
+            out.append((str(path), stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            out.append((str(path), -1, -1))  # gone (or being replaced): a change too
+    return tuple(out)
+
+
+class Reloader:
+    """The ASGI app ``--watch`` serves: whichever :class:`MockApp` was built last without error."""
+
+    def __init__(self, config: Config, app: MockApp, log: Logger = _stderr) -> None:
+        self.config = config
+        self.app = app
+        self.log = log
+        self.lock = threading.Lock()  # one reload at a time
+        app.state.info.watching = True
+        self._spec = _signature([Path(config.spec)])
+        self._fixtures = _signature(self.fixture_files())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def fixture_files(self) -> list[Path]:
+        """The fixture files as they are now (a new file counts as a change)."""
+        folder = self.config.fixtures
+        if folder is None or not Path(folder).is_dir():
+            return []
+        return sorted([*Path(folder).glob("*.yaml"), *Path(folder).glob("*.yml")])
+
+    def check(self) -> bool:
+        """Reload when a file changed since the last look; True when something changed."""
+        spec, fixtures = _signature([Path(self.config.spec)]), _signature(self.fixture_files())
+        if spec == self._spec and fixtures == self._fixtures:
+            return False
+        spec_changed, fixtures_changed = spec != self._spec, fixtures != self._fixtures
+        self._spec, self._fixtures = spec, fixtures
+        self.reload(spec_changed=spec_changed, fixtures_changed=fixtures_changed)
+        return True
+
+    def reload(self, *, spec_changed: bool = True, fixtures_changed: bool = False) -> bool:
+        """Build a new app from the files; swap it in, or keep the old one and say why."""
+        with self.lock:
+            old = self.app
+            what = " and ".join(n for n, c in (("spec", spec_changed), ("fixtures", fixtures_changed)) if c)
+            try:
+                new = create_app(self.config)
+            except Exception as exc:  # SpecError, FixtureError, or anything a broken file can cause
+                message = str(exc) or type(exc).__name__
+                old.state.info.error = message
+                self.log(f"{what} changed, reload failed, still serving the previous version: {message}")
+                return False
+            with old.state.store.lock:  # requests on the old app wait; the state moves as a whole
+                kept = self._carry_state(old, new, keep_state=not fixtures_changed)
+                new.state.control.journal.adopt(old.state.control.journal)
+                new.state.control.overrides.adopt(old.state.control.overrides)
+                info = new.state.info
+                info.watching, info.reloads = True, old.state.info.reloads + 1
+                info.last_reload = f"{what} changed: {_operations_diff(old, new)}; {kept}"
+                self.app = new
+            self.log(f"reloaded: {info.last_reload}")
+            return True
+
+    def _carry_state(self, old: MockApp, new: MockApp, *, keep_state: bool) -> str:
+        """Move the old tenant into the new app where it still fits; say what happened."""
+        if not keep_state:
+            return "state: the new fixtures"
+        exported: dict[str, list[dict[str, Any]]] = old.state.store.export()
+        validators = new.state.control.record_validators
+        kept: dict[str, list[dict[str, Any]]] = {}
+        dropped: list[str] = []
+        first_reason = ""
+        for name, records in exported.items():
+            validator = validators.get(name)
+            if validator is None:
+                dropped.append(f"{len(records)} {name}")
+                continue
+            fits = []
+            for i, record in enumerate(records):
+                problems = validator.violations(record, f"{name}[{i}]", limit=1)
+                if problems:
+                    first_reason = first_reason or str(problems[0])
+                else:
+                    fits.append(record)
+            kept[name] = fits
+            if len(fits) < len(records):
+                dropped.append(f"{len(records) - len(fits)} {name}")
+        try:
+            new.state.control.import_state(kept)
+        except ApiError as exc:
+            return f"state: back to the fixtures, the kept records break a rule ({exc.message})"
+        counts = ", ".join(f"{len(v)} {k}" for k, v in kept.items())
+        if not dropped:
+            return f"state kept ({counts})"
+        return f"state kept ({counts}); dropped what no longer fits the spec: {', '.join(dropped)} ({first_reason})"
+
+    def watch(self, stop: Callable[[], bool]) -> threading.Thread:
+        """Poll the files in a daemon thread until ``stop()`` is true."""
+
+        def loop() -> None:
+            while not stop():
+                time.sleep(POLL_S)
+                try:
+                    if self._settled_change():
+                        self.check()
+                except Exception as exc:  # never let the watcher die silently
+                    self.log(f"watch: {exc!r}")
+
+        thread = threading.Thread(target=loop, name="spec-watch", daemon=True)
+        thread.start()
+        return thread
+
+    def _settled_change(self) -> bool:
+        # An editor may write a file in several steps: wait until it stops changing.
+        first = (_signature([Path(self.config.spec)]), _signature(self.fixture_files()))
+        if first == (self._spec, self._fixtures):
+            return False
+        time.sleep(POLL_S)
+        return (_signature([Path(self.config.spec)]), _signature(self.fixture_files())) == first
+
+
+def _operations_diff(old: MockApp, new: MockApp) -> str:
+    before = {op.operation_id for op in old.state.pipeline.spec.operations}
+    after = {op.operation_id for op in new.state.pipeline.spec.operations}
+    parts = [f"{len(after)} operations"]
+    for sign, names in (("+", sorted(after - before)), ("-", sorted(before - after))):
+        if names:
+            shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+            parts.append(f"{sign}{len(names)} ({shown})")
+    return " ".join(parts)
