@@ -104,3 +104,25 @@ def test_dashboard_pages_a_large_resource(driver: Any) -> None:
         driver.find_element("id", "next-page").click()
         wait_for(lambda: "51–100 of 1200" in driver.find_element("id", "records-title").text, what="page two")
         assert _by_css(driver, "#records tbody tr")[0].get_attribute("data-id") == "A50"
+
+
+def test_dashboard_shows_the_drift_of_a_proxied_upstream(driver: Any) -> None:
+    # Issue 14: the drift report has a panel. The upstream is a mock forced to break the contract.
+    with running_server("--seed", "1") as (upstream, _):
+        httpx.post(f"{upstream}/__mock/overrides", json={"method": "GET", "path": "/accounts/{account_id}",
+                                                          "status": 200, "body": {"id": 5}})
+        with running_server("--proxy", upstream) as (url, _):
+            assert httpx.get(f"{url}/accounts/ACME-US", headers=AUTH).status_code == 200
+            driver.get(f"{url}/__mock/")
+            wait_for(lambda: driver.find_element("css selector", "body[data-ready=true]"), what="the dashboard to load")
+            rows = wait_for(lambda: _by_css(driver, "#drift tbody tr"), what="the drift rows")
+            assert driver.find_element("id", "drift-section").is_displayed()
+            assert any("GET /accounts/{account_id}" in r.text and "getAccount" in r.text for r in rows)
+            assert "1 of 1 answers" in driver.find_element("id", "drift-summary").text
+
+
+def test_dashboard_hides_the_drift_panel_without_a_proxy(driver: Any) -> None:
+    with running_server() as (url, _):
+        driver.get(f"{url}/__mock/")
+        wait_for(lambda: driver.find_element("css selector", "body[data-ready=true]"), what="the dashboard to load")
+        assert not driver.find_element("id", "drift-section").is_displayed()

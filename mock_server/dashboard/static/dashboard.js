@@ -251,11 +251,36 @@ async function addOverride(event) {
   await refreshOverrides().catch(showError);
 }
 
+// -- drift (--proxy) ------------------------------------------------------------
+
+async function refreshDrift() {
+  const report = await call("GET", "/__mock/drift");
+  if (!changed("drift", report)) return;
+  // Only a mock started with --proxy has an upstream to report on.
+  $("drift-section").hidden = !report.upstream;
+  $("drift-summary").textContent = report.upstream
+    ? `${report.flagged} of ${report.checked} answers from ${report.upstream} broke the spec`
+    : "";
+  const rows = [];
+  for (const op of report.operations) {
+    for (const v of op.violations) {
+      rows.push(el("tr", {},
+        el("td", {}, `${op.method} ${op.path}`), el("td", {}, op.operationId),
+        el("td", {}, v.violation), el("td", {}, v.count),
+        el("td", {}, el("details", {}, el("summary", {}, "example"), el("pre", {}, pretty(v.example))))));
+    }
+  }
+  $("drift").replaceChildren(
+    el("thead", {}, el("tr", {}, ...["operation", "operationId", "violation", "count", ""].map((k) => el("th", {}, k)))),
+    el("tbody", {}, ...rows),
+  );
+}
+
 // -- wiring ----------------------------------------------------------------------
 
 async function tick() {
   try {
-    await Promise.all([refreshServer(), refreshCounts(), refreshJournal(), refreshOverrides()]);
+    await Promise.all([refreshServer(), refreshCounts(), refreshJournal(), refreshOverrides(), refreshDrift()]);
     await refreshRecords();
     showError(null);
     document.body.dataset.ready = "true";
@@ -292,6 +317,10 @@ function start() {
   $("first-page").addEventListener("click", () => {
     state.pageTokens = [""];
     refreshRecords().catch(showError);
+  });
+  $("clear-drift").addEventListener("click", async () => {
+    await call("DELETE", "/__mock/drift").catch(showError);
+    refreshDrift().catch(showError);
   });
   $("only-rejected").addEventListener("change", (event) => {
     $("journal").classList.toggle("only-rejected", event.target.checked);
