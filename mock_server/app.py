@@ -22,6 +22,7 @@ from .pipeline import Pipeline
 from .requestlog import request_logger
 from .store import Store
 from .store.resources import REGISTRY
+from .tenants import SHARED, Tenant, serve_tenants
 
 # A whole exported tenant (PUT /__mock/state) is far larger than any Togai request.
 CONTROL_MAX_BODY = 256 * 1024 * 1024
@@ -72,7 +73,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def create_app(config: Config | None = None) -> MockApp:
-    """Build the ASGI app; raises ``SpecError``/``FixtureError`` on bad input files."""
+    """Build the ASGI app; raises ``SpecError``/``FixtureError``/``StateFileError`` on bad input files."""
     config = config or Config()
     spec = load_spec(config.spec)
     store = Store(REGISTRY, seed=config.seed)
@@ -118,5 +119,12 @@ def create_app(config: Config | None = None) -> MockApp:
         "expose_headers": [VIOLATIONS_HEADER, STAGE_HEADER, "allow"],
         "max_age": 600,
     }
-    state = State({"pipeline": togai, "control": control, "store": store, "config": config})
-    return MockApp(togai, control_pipeline, cors, state)
+    # Tenancy and the state file (mock_server/tenants.py, persistence.py); this tenant is the template.
+    template = Tenant(SHARED, store, journal, overrides, epoch, control, togai, control_pipeline)
+    tenants, state_file, togai_app, control_app = serve_tenants(
+        template, config.tenancy, state_file=config.state_file, max_tenants=config.max_tenants,
+        tokens=frozenset(config.tokens) or None, journal_size=config.journal_size,
+    )
+    state = State({"pipeline": togai, "control": control, "store": store, "config": config,
+                   "tenants": tenants, "state_file": state_file})
+    return MockApp(togai_app, control_app, cors, state)

@@ -21,7 +21,9 @@ from .control_access import is_loopback
 from .fixtures import FixtureError
 from .httpprotocol import server_options
 from .openapi.spec import SpecError
+from .persistence import StateFileError
 from .pipeline import TRANSPORT_KEY
+from .tenants import DEFAULT_MAX_TENANTS, TENANCIES
 
 
 # How long a stop waits for requests in flight before cancelling them.
@@ -62,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many requests GET /__mock/requests keeps (default 1000)")
     p.add_argument("--exit-with-parent", action="store_true",
                    help="stop when the process that started the server goes away (used by the pytest plugin)")
+    p.add_argument("--state-file", type=Path, metavar="PATH",
+                   help="load the tenants from PATH when it exists, and write every change back to it "
+                   "(within about a second, and at shutdown)")
+    p.add_argument("--tenancy", choices=TENANCIES, default="shared",
+                   help="shared: one tenant for every client (default); token: one per bearer token")
+    p.add_argument("--max-tenants", type=int, default=DEFAULT_MAX_TENANTS, metavar="N",
+                   help=f"with --tenancy token, at most N tenants; a new token past that gets 429 "
+                   f"(default {DEFAULT_MAX_TENANTS})")
     return p
 
 
@@ -96,6 +106,8 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         parser.error("--max-body must not be negative")
     if args.journal_size < 0:
         parser.error("--journal-size must not be negative")
+    if args.max_tenants < 1:
+        parser.error("--max-tenants must be at least 1")
     return Config(
         host=args.host,
         port=args.port,
@@ -110,6 +122,9 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         log=args.log,
         journal_size=args.journal_size,
         allow_hosts=tuple(args.allow_host),
+        state_file=args.state_file,
+        tenancy=args.tenancy,
+        max_tenants=args.max_tenants,
     ), args.exit_with_parent
 
 
@@ -135,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     config, exit_with_parent = config_from_args(argv)
     try:
         app = create_app(config)
-    except (SpecError, FixtureError) as exc:
+    except (SpecError, FixtureError, StateFileError) as exc:
         print(f"mock-server: {exc}", file=sys.stderr)
         return 2
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
@@ -163,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     if exit_with_parent:
         _watch_parent(server)
     server.run(sockets=[sock])
+    state_file = app.state.state_file
+    if state_file is not None and not state_file.close():  # writes what the last second changed
+        print(f"mock-server: the last changes could not be written to {state_file.path}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -36,3 +36,6 @@ class Config:
     log: str = "text"  # text, json or quiet
     journal_size: int = 1000
     allow_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback and `host`
+    state_file: Path | None = None  # --state-file: load the tenants from it, and keep it up to date
+    tenancy: str = "shared"  # or "token": a tenant per bearer token
+    max_tenants: int = 1000  # with --tenancy token; past it a new token gets 429
