@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from serverproc import running_server
 from starlette.testclient import TestClient
 
 from mock_server import Config, create_app
 from mock_server.persistence import FORMAT, VERSION
-from serverproc import running_server
 
 AUTH = {"Authorization": "Bearer t"}
 JSON = {"Content-Type": "application/json"}
@@ -195,7 +195,8 @@ def test_kill_9_during_a_burst_of_writes_leaves_a_consistent_state(tmp_path: Pat
         with running_server("--state-file", str(path), "--tenancy", "token") as (url, mock):
             assert mock.process is not None
 
-            def burst(worker: int) -> None:
+            def burst(worker: int, round_: int = round_, stop: threading.Event = stop,
+                      acknowledged: list[tuple[float, str]] = acknowledged) -> None:
                 with httpx.Client(base_url=url, headers={"Authorization": f"Bearer w{worker}"}) as client:
                     i = 0
                     while not stop.is_set():

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 CONSUMER_TESTS = '''
 import json, urllib.request
 
@@ -177,8 +176,9 @@ def test_workers_share_one_server_each_with_its_own_tenant(tmp_path: Path) -> No
 
 
 def test_a_shared_server_must_run_with_token_tenancy() -> None:
-    from mock_server.pytest_plugin import TogaiMockError, attach_shared
     from serverproc import running_server
+
+    from mock_server.pytest_plugin import TogaiMockError, attach_shared
 
     with running_server() as (url, _):
         with pytest.raises(TogaiMockError, match="must run with --tenancy token"):

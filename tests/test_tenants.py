@@ -5,9 +5,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import Api, make_api
 from test_registry import SAMPLES, SPEC, _path
 
-from conftest import Api, make_api
 from mock_server.store.registry import Resource
 from mock_server.store.resources import REGISTRY
 
