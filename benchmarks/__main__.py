@@ -23,6 +23,7 @@ from typing import Any
 
 from mock_server.pytest_plugin import TogaiMock, start_server
 
+from . import persistence
 from .loadgen import LoadResult, http_request, run_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,13 +75,6 @@ def _call(url: str, method: str, path: str, body: Any = None) -> tuple[int, byte
             return r.status, r.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _free_port() -> int:
@@ -169,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     baseline = None
     try:
-        report["rss_mb_start"] = round(_rss_mb(mock.process.pid), 1)
+        report["rss_mb_start"] = round(persistence.rss_mb(mock), 1)
         report["reset_ms"] = round(measure_reset(mock), 2)
         base = json.loads(_call(mock.url, "GET", "/__mock/state")[1])
         status, _ = _call(mock.url, "PUT", "/__mock/state", _bulk_state(base, GROUP_ACCOUNTS, 0, "B"))
@@ -224,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
              "accountIds": [f"S{i}"], "address": {}}).encode()), seconds=600, warmup=0, limit=SCALE_GROUPS)
         assert made.statuses == {201: SCALE_ACCOUNTS} and grouped.statuses == {200: SCALE_GROUPS}
         report["create_100k_s"] = round(time.perf_counter() - started, 1)
-        report["rss_mb_100k_accounts"] = round(_rss_mb(big.process.pid), 1)
+        report["rss_mb_100k_accounts"] = round(persistence.rss_mb(big), 1)
         scaled = dict(SCENARIOS)
         # Groups from the accounts no group has taken yet.
         fresh = itertools.count(SCALE_GROUPS)
@@ -241,9 +235,16 @@ def main(argv: list[str] | None = None) -> int:
         assert status == 200, body[:300]
         report["import_state_s"] = round(time.perf_counter() - started, 2)
         time.sleep(0.2)
-        report["rss_mb_after_import"] = round(_rss_mb(big.process.pid), 1)
+        report["rss_mb_after_import"] = round(persistence.rss_mb(big), 1)
     finally:
         big.stop()
+
+    print("persistence: PATCH with and without --state-file, interleaved ...", file=sys.stderr)
+    report["persistence"] = persistence.patch_cost(load)
+    print("persistence at scale: 100k accounts with --state-file ...", file=sys.stderr)
+    report["persistence_100k"] = persistence.scale_cost(base, load)
+    print("-n 8: one server per worker against one --tenancy token server ...", file=sys.stderr)
+    report["shared_8_workers"] = persistence.shared_savings(8)
 
     rows = []
     for name in SCENARIOS:
@@ -287,6 +288,16 @@ def _print(report: dict[str, Any]) -> None:
           f"reset {report['reset_ms']} ms, self-check costs {report['self_check_cost'] * 100:.0f}% on PATCH")
     for label, ok, value in checks:
         print(f"  {'PASS' if ok else 'MISS'}  {label}: {value}")
+    if "persistence" in report:
+        p, big, shared = report["persistence"], report["persistence_100k"], report["shared_8_workers"]
+        print(f"\n--state-file: PATCH {p['without']['rps']} -> {p['with']['rps']} rps (cost {p['cost'] * 100:.0f}%), "
+              f"p99 {p['without']['p99_ms']} -> {p['with']['p99_ms']} ms; with 100k accounts: a {big['file_mb']} MB "
+              f"file, first written {big['first_write_s']} s after the change, PATCH {big['patch_rps']} rps "
+              f"p99 {big['patch_p99_ms']} ms while it is rewritten, start-up reading it {big['startup_with_file_s']} s")
+        print(f"-n {shared['workers']}: {shared['workers']} servers {shared['per_worker_rss_mb']} MB and "
+              f"{shared['per_worker_startup_s']} s of start-ups ({shared['per_worker_startup_each_s']} s each) against "
+              f"one --tenancy token server {shared['shared_rss_mb']} MB, {shared['shared_startup_s']} s "
+              "with a tenant per worker")
     report["target_results"] = {label: ok for label, ok, _ in checks}
 
 

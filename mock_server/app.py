@@ -25,6 +25,7 @@ from .proxy import Upstream
 from .requestlog import request_logger
 from .store import Store
 from .store.resources import REGISTRY
+from .tenants import SHARED, Tenant, serve_tenants
 
 # A whole exported tenant (PUT /__mock/state) is far larger than any Togai request.
 CONTROL_MAX_BODY = 256 * 1024 * 1024
@@ -77,7 +78,8 @@ async def _lifespan(receive: Receive, send: Send, upstream: Upstream | None = No
 
 
 def create_app(config: Config | None = None) -> MockApp:
-    """Build the ASGI app; raises ``SpecError``/``FixtureError`` on bad input files, ValueError on a bad proxy URL."""
+    """Build the ASGI app; raises ``SpecError``/``FixtureError``/``StateFileError`` on bad input files,
+    ValueError on a bad proxy URL."""
     config = config or Config()
     spec = load_spec(config.spec)
     store = Store(REGISTRY, seed=config.seed, schemas=spec.document.get("components", {}).get("schemas", {}))
@@ -124,7 +126,16 @@ def create_app(config: Config | None = None) -> MockApp:
     )
     # Local origins always; --cors-origin adds more, '*' any (see mock_server/cors.py).
     cors: dict[str, Any] = {"policy": CorsPolicy(config.cors_origins), "log": config.log, "journal": journal}
-    state = State(
-        {"pipeline": togai, "control": control, "store": store, "config": config, "info": info, "upstream": upstream}
+    # Tenancy and the state file (mock_server/tenants.py, persistence.py); this tenant is the template.
+    template = Tenant(SHARED, store, journal, overrides, epoch, control, togai, control_pipeline)
+    tenants, state_file, togai_app, control_app = serve_tenants(
+        template, config.tenancy, state_file=config.state_file, max_tenants=config.max_tenants,
+        tokens=frozenset(config.tokens) or None, journal_size=config.journal_size,
+        # The dashboard's own control calls act on the caller's tenant too.
+        extra_control=lambda tenant: (
+            dashboard_handlers(tenant.store, tenant.journal, info) if tenant.journal is not None else {}
+        ),
     )
-    return MockApp(togai, Dashboard(control_pipeline, access), cors, state)
+    state = State({"pipeline": togai, "control": control, "store": store, "config": config, "info": info,
+                   "upstream": upstream, "tenants": tenants, "state_file": state_file})
+    return MockApp(togai_app, Dashboard(control_app, access), cors, state)

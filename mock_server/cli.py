@@ -24,8 +24,10 @@ from .fixtures import FixtureError
 from .httpprotocol import server_options
 from .listing import startup_listing
 from .openapi.spec import SpecError
+from .persistence import StateFileError
 from .pipeline import TRANSPORT_KEY
 from .proxy import parse_upstream
+from .tenants import DEFAULT_MAX_TENANTS, TENANCIES
 from .watch import Reloader
 
 # How long a stop waits for requests in flight before cancelling them.
@@ -75,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long an upstream exchange may take before a 504 (default 10)")
     p.add_argument("--exit-with-parent", action="store_true",
                    help="stop when the process that started the server goes away (used by the pytest plugin)")
+    p.add_argument("--state-file", type=Path, metavar="PATH",
+                   help="load the tenants from PATH when it exists, and write every change back to it "
+                   "(within about a second, and at shutdown)")
+    p.add_argument("--tenancy", choices=TENANCIES, default="shared",
+                   help="shared: one tenant for every client (default); token: one per bearer token")
+    p.add_argument("--max-tenants", type=int, default=DEFAULT_MAX_TENANTS, metavar="N",
+                   help=f"with --tenancy token, at most N tenants; a new token past that gets 429 "
+                   f"(default {DEFAULT_MAX_TENANTS})")
     return p
 
 
@@ -133,6 +143,8 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         if args.spec != DEFAULT_SPEC:
             parser.error("give the spec once: as SPEC or with --spec")
         args.spec = args.spec_file
+    if args.max_tenants < 1:
+        parser.error("--max-tenants must be at least 1")
     return Config(
         host=args.host,
         port=args.port,
@@ -150,6 +162,9 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         proxy=args.proxy,
         proxy_timeout=args.proxy_timeout,
         watch=args.watch,
+        state_file=args.state_file,
+        tenancy=args.tenancy,
+        max_tenants=args.max_tenants,
     ), args.exit_with_parent
 
 
@@ -178,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     config, exit_with_parent = config_from_args(argv)
     try:
         app = create_app(config)
-    except (SpecError, FixtureError) as exc:
+    except (SpecError, FixtureError, StateFileError) as exc:
         print(f"mock-server: {exc}", file=sys.stderr)
         return 2
     reloader = Reloader(config, app) if config.watch else None
@@ -212,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     if reloader is not None:
         reloader.watch(lambda: server.should_exit)
     server.run(sockets=[sock])
+    state_file = app.state.state_file
+    if state_file is not None and not state_file.close():  # writes what the last second changed
+        print(f"mock-server: the last changes could not be written to {state_file.path}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -39,3 +39,6 @@ class Config:
     proxy: str | None = None  # forward valid Togai requests to this URL instead of answering them
     proxy_timeout: float = 10.0  # seconds for a whole upstream exchange; then 504
     watch: bool = False  # reload spec and fixtures when their files change (mock_server/watch.py)
+    state_file: Path | None = None  # --state-file: load the tenants from it, and keep it up to date
+    tenancy: str = "shared"  # or "token": a tenant per bearer token
+    max_tenants: int = 1000  # with --tenancy token; past it a new token gets 429

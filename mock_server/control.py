@@ -14,15 +14,15 @@ from typing import Any
 
 from .drift import Drift
 from .epoch import Epoch
-from .errors import SEARCH_LIMIT, ApiError, Violation, Violations
+from .errors import ApiError
 from .handlers import Call, Handler
 from .journal import Journal
 from .openapi.spec import Spec
 from .overrides import Overrides, Route
 from .pathtemplate import route_segments
+from .stateimport import check_and_import, completers, record_validators
 from .store import Store
-from .store.errors import DomainError
-from .store.importer import import_state
+from .store.registry import Completer
 from .validation.schema import SchemaValidator
 
 
@@ -66,21 +66,18 @@ class Control:
     routes: tuple[Route, ...] = ()  # the Togai spec's, which overrides must be able to match
     epoch: Epoch = field(default_factory=Epoch)  # shared with the Togai pipeline
     drift: Drift = field(default_factory=Drift)  # the --proxy's report; a reset keeps it (it is not the tenant's)
+    completers: dict[str, Completer] = field(default_factory=dict)  # fill server-made fields on import
 
     @classmethod
     def create(
         cls, store: Store, journal: Journal, overrides: Overrides, togai: Spec, epoch: Epoch | None = None
     ) -> Control:
         """Snapshot the freshly loaded store and compile the record schemas of ``togai``."""
-        schemas = togai.document.get("components", {}).get("schemas", {})
-        validators = {}
-        for resource in store.registry:
-            schema = dict(schemas.get(resource.schema, {}))
-            # Derived fields (counts, details) are recomputed, so an import may leave them out.
-            schema["required"] = [r for r in schema.get("required", []) if r not in resource.not_exported]
-            validators[resource.name] = SchemaValidator(schema)
+        # Derived fields (counts, details) are recomputed and server-made ones filled, so an import may leave them out.
+        validators = record_validators(store.registry, togai)
         routes = tuple(route_segments(op.path) for op in togai.operations)
-        return cls(store, store.snapshot(), journal, overrides, validators, routes, epoch or Epoch())
+        fill = completers(store.registry, togai)
+        return cls(store, store.snapshot(), journal, overrides, validators, routes, epoch or Epoch(), completers=fill)
 
     def reset(self, empty: bool = False) -> None:
         """Back to the fixtures (or empty), with no journal and no overrides."""
@@ -94,27 +91,8 @@ class Control:
         self.overrides.clear()
 
     def import_state(self, data: dict[str, Any]) -> None:
-        """Replace the tenant with ``data`` after checking schemas and rules."""
-        problems = Violations()
-        problems.extend(
-            Violation(key, f"is not a resource of this mock ({', '.join(self.record_validators)})")
-            for key in data
-            if key not in self.record_validators
-        )
-        for key, validator in self.record_validators.items():
-            for i, record in enumerate(data.get(key, [])):
-                found = validator.violations(record, f"{key}[{i}]")
-                problems.extend(found)
-                if not found.complete or len(problems) > SEARCH_LIMIT:
-                    # Enough to answer; 300 000 broken records need not all be explained.
-                    problems.complete = False
-                    raise ApiError(400, problems)
-        if problems:
-            raise ApiError(400, problems)
-        try:
-            import_state(self.store, data)
-        except DomainError as exc:
-            raise ApiError(400, exc.violations) from None
+        """Replace the tenant with ``data`` after checking schemas and rules (see :mod:`.stateimport`)."""
+        check_and_import(self.store, data, self.record_validators, self.completers)
         self.epoch.bump()
         _release_soon()
 

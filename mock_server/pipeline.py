@@ -325,7 +325,7 @@ def _rejection(exc: ApiError, op: Operation | None, stage: str) -> Outcome:
     # Which stage said no: route, security, parameters, body, prefer or rule
     # (a business rule of the store). Lets a client tell a malformed request
     # from one that Togai's rules refuse.
-    headers = {**exc.headers, STAGE_HEADER: stage}
+    headers = {STAGE_HEADER: stage, **exc.headers}  # an error may name its own stage (state import: body)
     listed = shown(exc.violations)  # header, journal and log show the same bounded list
     if listed:
         headers[VIOLATIONS_HEADER] = violations_header(listed)

@@ -14,11 +14,17 @@ before the test; ``togai_mock_server`` (session scope) is the same server
 without the reset, for session-scoped fixtures of your own. Both are a
 :class:`TogaiMock`. A failed start or control call raises
 :class:`TogaiMockError` (``from mock_server.pytest_plugin import TogaiMockError``).
+
+``togai_mock_args`` (extra server flags), ``--togai-mock-shared URL`` /
+``togai_mock_shared`` (use a running server started with ``--tenancy token``
+instead of starting one: each worker gets its own token, hence its own tenant).
 """
 from __future__ import annotations
 
 import atexit
 import json
+import os
+import secrets
 import shlex
 import subprocess
 import sys
@@ -44,13 +50,20 @@ class TogaiMock:
     """A running mock server and its control API."""
 
     def __init__(
-        self, url: str, process: subprocess.Popen[bytes], log_path: Path, token: str | None = None
+        self, url: str, process: subprocess.Popen[bytes] | None, log_path: Path | None, token: str | None = None
     ) -> None:
         self.url = url
-        self.process = process
+        self.process = process  # None: a shared server this session did not start
         self.log_path = log_path
-        self.token = token  # sent to the control API when the server was started with --token
+        # Sent to the control API when the server was started with --token; on a
+        # shared server, this worker's own token: send it to the Togai API too.
+        self.token = token
         self._final_output: str | None = None  # kept once the log file is deleted
+
+    @property
+    def shared(self) -> bool:
+        """True when this is a shared server (``--togai-mock-shared``), not one of this session's."""
+        return self.process is None
 
     # -- control API -------------------------------------------------------------
     def reset(self, empty: bool = False) -> None:
@@ -97,6 +110,8 @@ class TogaiMock:
         """What the server has printed so far."""
         if self._final_output is not None:
             return self._final_output
+        if self.log_path is None:
+            return f"(a shared server at {self.url}: its output is where it was started)"
         return self.log_path.read_text(errors="replace")
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
@@ -114,7 +129,18 @@ class TogaiMock:
 
     # -- process -----------------------------------------------------------------
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s) and delete its log file."""
+        """Stop the server (SIGTERM, then SIGKILL after 10 s) and delete its log file.
+
+        On a shared server: forget this worker's tenant, and leave the server running.
+        """
+        if self.process is None:
+            if self._final_output is None:
+                self._final_output = self.output()
+                try:
+                    self._call("DELETE", "/__mock/tenant")
+                except (TogaiMockError, OSError):
+                    pass  # the server is gone, or the tenant already is
+            return
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -122,7 +148,7 @@ class TogaiMock:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self._final_output is None:
+        if self._final_output is None and self.log_path is not None:
             try:
                 self._final_output = self.log_path.read_text(errors="replace")
                 self.log_path.unlink()
@@ -166,6 +192,26 @@ def start_server(args: list[str] | tuple[str, ...] = (), timeout: float = 20.0) 
     )
 
 
+def attach_shared(url: str, token: str | None = None) -> TogaiMock:
+    """Use a running server started with ``--tenancy token``, with a tenant of our own.
+
+    ``token`` defaults to one made for this process (xdist worker id plus
+    random digits), so concurrent workers and CI jobs never share a tenant.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    mock = TogaiMock(url.rstrip("/"), None, None, token or f"togai-mock-{worker}-{secrets.token_hex(8)}")
+    try:
+        health = mock._call("GET", "/__mock/health")
+    except OSError as exc:
+        raise TogaiMockError(f"the shared mock server at {url} does not answer: {exc}") from None
+    if not isinstance(health, dict) or "tenants" not in health:
+        raise TogaiMockError(
+            f"the shared mock server at {url} must run with --tenancy token, else every worker shares one tenant"
+        )
+    atexit.register(mock.stop)
+    return mock
+
+
 def _token(command: list[str]) -> str | None:
     """The first ``--token`` in the server's command line, for its control API."""
     for i, arg in enumerate(command):
@@ -181,9 +227,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--togai-mock-fixtures", help="fixture folder for the togai_mock server")
     group.addoption("--togai-mock-seed", help="seed for the togai_mock server's ids and clock")
     group.addoption("--togai-mock-args", help="extra flags for the togai_mock server, as one string")
+    group.addoption("--togai-mock-shared", metavar="URL",
+                    help="use this running mock (started with --tenancy token) instead of starting one per worker")
     parser.addini("togai_mock_fixtures", "fixture folder for the togai_mock server")
     parser.addini("togai_mock_seed", "seed for the togai_mock server's ids and clock")
     parser.addini("togai_mock_args", "extra flags for the togai_mock server, as one string")
+    parser.addini("togai_mock_shared", "URL of a running mock (--tenancy token) to share between workers")
 
 
 def _server_args(config: pytest.Config) -> list[str]:
@@ -203,8 +252,11 @@ def _server_args(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(scope="session")
 def togai_mock_server(request: pytest.FixtureRequest) -> Iterator[TogaiMock]:
-    """The session's server (one per xdist worker), stopped at the end of the run."""
-    mock = start_server(_server_args(request.config))
+    """The session's server (one per xdist worker), stopped at the end of the run;
+    or, with ``--togai-mock-shared``, this worker's tenant of a running server."""
+    config = request.config
+    shared = config.getoption("--togai-mock-shared") or config.getini("togai_mock_shared")
+    mock = attach_shared(shared) if shared else start_server(_server_args(config))
     try:
         yield mock
     finally:

@@ -126,3 +126,60 @@ def test_server_exits_when_its_parent_dies(tmp_path: Path) -> None:
     while time.monotonic() < deadline and _servers_with(marker):
         time.sleep(0.2)
     assert _servers_with(marker) == [], f"server {pid} outlived its parent"
+
+
+SHARED_CONSUMER = '''
+import json, os, urllib.request
+import pytest
+
+def call(mock, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(mock.url + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {mock.token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+@pytest.mark.parametrize("i", range(12))
+def test_each_worker_has_its_own_tenant(togai_mock, i):
+    assert togai_mock.shared and togai_mock.process is None
+    # The same customer id in every test, on every worker: a shared tenant would answer 409.
+    status, _ = call(togai_mock, "POST", "/customers", {"id": "SAME", "name": "Same name", "primaryEmail": "s@x.io", "address": {}})
+    assert status == 201
+    assert togai_mock.state()["customers"][-1]["id"] == "SAME"
+    assert [r["path"] for r in togai_mock.requests()] == ["/customers"]
+    with open(os.path.join(os.environ["TOKENS_DIR"], togai_mock.token), "w"):
+        pass
+'''
+
+
+def test_workers_share_one_server_each_with_its_own_tenant(tmp_path: Path) -> None:
+    from serverproc import running_server
+
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    (tmp_path / "test_shared.py").write_text(SHARED_CONSUMER)
+    marker = "--journal-size 4555"
+    with running_server("--tenancy", "token", *marker.split()) as (url, mock):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | {"TOKENS_DIR": str(tokens)}
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--togai-mock-shared", url],
+            cwd=tmp_path, capture_output=True, text=True, timeout=180, env=env,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "12 passed" in proc.stdout
+        assert len(list(tokens.iterdir())) == 2  # one token, one tenant, per worker
+        assert len(_servers_with(marker)) == 1  # no server started besides the shared one
+        assert mock._call("GET", "/__mock/health")["tenants"] == 0  # each session forgot its tenant
+
+
+def test_a_shared_server_must_run_with_token_tenancy() -> None:
+    from serverproc import running_server
+
+    from mock_server.pytest_plugin import TogaiMockError, attach_shared
+
+    with running_server() as (url, _):
+        with pytest.raises(TogaiMockError, match="must run with --tenancy token"):
+            attach_shared(url)

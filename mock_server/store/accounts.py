@@ -244,6 +244,22 @@ def restore_account(store: Store, record: dict[str, Any]) -> None:
         store.indexes["alias_owner"][alias["alias"]] = record["id"]
 
 
+def complete_import(store: Store, ctx: ImportContext) -> None:
+    """Server-made account fields an import left out: a new ``togaiAccountId``, and
+    ``togaiCustomerId`` and (for an archived customer's) ``status`` from the customer."""
+    customers = ctx.ids("customers")
+    for record in ctx.data["accounts"]:
+        if "togaiAccountId" not in record:
+            record["togaiAccountId"] = store.new_id(TOGAI_ACCOUNT_IDS)
+        owner = customers.get(record["customerId"])
+        if owner is None:
+            continue  # reported as an unknown customer by the import's checks
+        if "togaiCustomerId" not in record and "togaiCustomerId" in owner:
+            record["togaiCustomerId"] = owner["togaiCustomerId"]
+        if "status" not in record and owner.get("status") == "ARCHIVED":
+            record["status"] = "ARCHIVED"
+
+
 RESOURCE = Resource(
     name="accounts",
     schema="Account",
@@ -271,4 +287,6 @@ RESOURCE = Resource(
     },
     check_import=check_import,
     restore=restore_account,
+    generated=("togaiAccountId", "togaiCustomerId"),
+    complete_import=complete_import,
 )

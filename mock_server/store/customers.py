@@ -12,7 +12,7 @@ from .accounts import (
 )
 from .errors import Conflict, Invalid, NotFound
 from .pagination import paginate
-from .registry import IdScheme, Resource
+from .registry import IdScheme, ImportContext, Resource
 from .state import Record, Store
 
 TOGAI_CUSTOMER_IDS = IdScheme("customer", 8, 5, mixed_case=False)
@@ -111,6 +111,15 @@ def restore_customer(store: Store, record: dict[str, Any]) -> None:
     store.reserved.add(record["togaiCustomerId"])
 
 
+def complete_import(store: Store, ctx: ImportContext) -> None:
+    """An imported customer without ``togaiCustomerId`` or ``billingAddress`` gets them as creation gives them."""
+    for record in ctx.data["customers"]:
+        if "togaiCustomerId" not in record:
+            record["togaiCustomerId"] = store.new_id(TOGAI_CUSTOMER_IDS)
+        if "billingAddress" not in record:
+            record["billingAddress"] = billing_address(record["address"])
+
+
 RESOURCE = Resource(
     name="customers",
     schema="Customer",
@@ -129,4 +138,6 @@ RESOURCE = Resource(
         "deleteCustomer": lambda s, c: delete_customer(s, c.params["customer_id"]),
     },
     restore=restore_customer,
+    generated=("togaiCustomerId", "billingAddress"),
+    complete_import=complete_import,
 )

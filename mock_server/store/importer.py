@@ -5,22 +5,34 @@ from typing import Any
 
 from ..errors import Violation
 from .errors import Invalid
-from .registry import ImportContext, singular
+from .registry import Completer, ImportContext, singular
 from .state import Store
 
 # Ids are at most this long anywhere in Togai's contract (invoice-group ids).
 _MAX_ID = 512
 
 
-def import_state(store: Store, data: dict[str, Any]) -> None:
+def import_state(store: Store, data: dict[str, Any], completers: dict[str, Completer] | None = None) -> None:
     """Load ``data`` (the shape of :meth:`Store.export`) or raise naming every problem.
 
     Records must already match the resources' schemas; this checks what
     relates them: unique ids, references between resources, timestamps in
     order, and each resource's own rules. Nothing changes unless everything
     is valid.
+
+    With ``completers`` (:meth:`Registry.completers`), server-made fields a
+    record leaves out are filled first, as creation would fill them, on
+    copies of the records and from a scratch id generator and clock.
     """
-    ctx = ImportContext({r.name: list(data.get(r.name, [])) for r in store.registry})
+    if completers:
+        ctx = ImportContext({r.name: [dict(record) for record in data.get(r.name, [])] for r in store.registry})
+        scratch = Store(store.registry, seed=store.seed)
+        for resource in store.registry:  # in dependency order: accounts read their customers' ids
+            complete = completers.get(resource.name)
+            if complete is not None:
+                complete(scratch, ctx)
+    else:
+        ctx = ImportContext({r.name: list(data.get(r.name, [])) for r in store.registry})
     for resource in store.registry:
         keys: set[str] = set()
         unique: dict[tuple[str, Any], str] = {}

@@ -204,6 +204,16 @@ def restore_group(store: Store, group: dict[str, Any]) -> None:
         join_group(store, account_id, group["id"])
 
 
+def complete_import(store: Store, ctx: ImportContext) -> None:
+    """A group without ``invoiceCurrency`` is invoiced in its accounts' currency, as on creation."""
+    accounts = ctx.ids("accounts")
+    for group in ctx.data["invoiceGroups"]:
+        if "invoiceCurrency" not in group:
+            known = [accounts[a] for a in group["accounts"] if a in accounts]
+            # Without a known account the import fails on the members; any currency will do.
+            group["invoiceCurrency"] = known[0].get("invoiceCurrency", BASE_CURRENCY) if known else BASE_CURRENCY
+
+
 RESOURCE = Resource(
     name="invoiceGroups",
     schema="InvoiceGroupWithAccounts",
@@ -226,4 +236,6 @@ RESOURCE = Resource(
     export=export_group,
     check_import=check_import,
     restore=restore_group,
+    generated=("invoiceCurrency",),
+    complete_import=complete_import,
 )

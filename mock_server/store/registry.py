@@ -84,6 +84,10 @@ class Resource:
     export: Callable[[Store, Any], dict[str, Any]] | None = None
     check_import: Callable[[ImportContext], None] | None = None
     restore: Callable[[Store, dict[str, Any]], None] | None = None  # insert an imported record
+    # Server-made fields besides the generic ones (id, timestamps, status, derived) that an
+    # import may leave out, and the hook that fills them in ctx.data[name] as creation would.
+    generated: tuple[str, ...] = ()
+    complete_import: Callable[[Store, ImportContext], None] | None = None
 
     def operations(self) -> dict[str, str]:
         """The declared operationIds by role."""
@@ -95,6 +99,15 @@ class Resource:
             "delete": self.delete,
         }
         return {role: op for role, op in roles.items() if op is not None}
+
+    def generated_fields(self, schema: dict[str, Any]) -> tuple[str, ...]:
+        """The fields of ``schema`` (the resource's) that the server makes, so an import may leave out."""
+        properties = schema.get("properties", {})
+        generic = ["id"] if self.ids is not None else []
+        generic += [stamp for stamp in _STAMPS if stamp in properties]
+        if properties.get("status", {}).get("enum"):
+            generic.append("status")
+        return tuple(dict.fromkeys([*generic, *self.derived, *self.defaults, *self.generated]))
 
     def to_json(self, store: Store, record: Any) -> dict[str, Any]:
         """A stored record as an exported (API-shaped) document."""
@@ -137,6 +150,49 @@ class Registry:
                     out[op_id] = generic[op_id]
             out.update(resource.handlers)
         return out
+
+
+    def completers(self, schemas: dict[str, Any]) -> dict[str, Completer]:
+        """For each resource, what fills the server-made fields an imported record left out."""
+        return {r.name: generic_completer(r, schemas.get(r.schema, {})) for r in self.resources}
+
+
+Completer = Callable[["Store", ImportContext], None]
+_STAMPS = ("createdAt", "updatedAt")
+
+
+def generic_completer(resource: Resource, schema: dict[str, Any]) -> Completer:
+    """Fill what creation would have made in each record of ``ctx.data[resource.name]``.
+
+    The resource's own hook runs first (``togaiCustomerId``, ``billingAddress``
+    ...), then the generic part: a new id, timestamps (``updatedAt`` defaults
+    to ``createdAt``), the first status, defaults and derived fields. Ids and
+    times come from ``store``, a scratch store, so a rejected import leaves
+    the real id generator untouched.
+    """
+    properties = schema.get("properties", {})
+    status_enum = properties.get("status", {}).get("enum", [])
+    stamps = [stamp for stamp in _STAMPS if stamp in properties]
+
+    def complete(store: Store, ctx: ImportContext) -> None:
+        if resource.complete_import is not None:
+            resource.complete_import(store, ctx)
+        for record in ctx.data.get(resource.name, []):
+            if resource.ids is not None and "id" not in record:
+                record["id"] = store.new_id(resource.ids)
+            if stamps and any(stamp not in record for stamp in stamps):
+                now = record.get("createdAt") or record.get("updatedAt") or store.clock.now()
+                for stamp in stamps:
+                    record.setdefault(stamp, now)
+            if status_enum and "status" not in record:
+                record["status"] = status_enum[0]
+            for key, value in resource.defaults.items():
+                record.setdefault(key, value)
+            for key, compute in resource.derived.items():
+                if key not in record:
+                    record[key] = compute(record)
+
+    return complete
 
 
 def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Handler]:

@@ -217,6 +217,14 @@ class Clock:
         self.seeded = seed is not None
         self._last = _SEEDED_EPOCH
 
+    def last(self) -> str:
+        """The seeded clock's last tick, ISO 8601 with microseconds."""
+        return self._last.isoformat()
+
+    def set_last(self, moment: datetime) -> None:
+        """Go on ticking from ``moment`` (a reloaded seeded tenant)."""
+        self._last = moment.astimezone(_SEEDED_EPOCH.tzinfo)
+
     def now(self) -> str:
         """The current time as RFC 3339 with milliseconds, in UTC."""
         if self.seeded:
@@ -292,15 +300,66 @@ class Store:
         """How many records each resource holds."""
         return {name: len(collection) for name, collection in self.collections.items()}
 
-    def export(self) -> dict[str, Any]:
-        """The whole tenant as plain JSON data, in the API's shapes."""
+    def export(self, deep: bool = True) -> dict[str, Any]:
+        """The whole tenant as plain JSON data, in the API's shapes.
+
+        ``deep=False`` skips the copy: the result shares values with the
+        store, so the caller must hold :attr:`lock` while it reads it (the
+        state file encodes it to bytes that way, several times faster).
+        """
         with self.lock:
-            return copy.deepcopy(
-                {
-                    r.name: [r.to_json(self, record) for record in self.collections[r.name].items.values()]
-                    for r in self.registry
-                }
-            )
+            data = {
+                r.name: [r.to_json(self, record) for record in self.collections[r.name].items.values()]
+                for r in self.registry
+            }
+            return copy.deepcopy(data) if deep else data
+
+    def generator_state(self) -> dict[str, Any]:
+        """The id generator and the seeded clock as JSON data, for :meth:`set_generator_state`.
+
+        Saved with a tenant so that, reloaded, it goes on where it stopped: a
+        seeded clock that started over would stamp changes before the records'
+        ``createdAt``, and a seeded run would no longer give the same ids.
+        """
+        with self.lock:
+            version, internal, gauss = self.rng.getstate()
+            return {
+                "rng": [version, list(internal), gauss],
+                "sequence": self._sequence,
+                "idOffset": self._id_offset,
+                "clock": self.clock.last() if self.clock.seeded else None,
+            }
+
+    def set_generator_state(self, data: Any) -> None:
+        """Go on from a :meth:`generator_state`; ``ValueError`` naming the field when it is malformed."""
+        if not isinstance(data, dict):
+            raise ValueError("must be an object with rng, sequence, idOffset and clock")
+        rng = data.get("rng")
+        sequence, offset, clock = data.get("sequence"), data.get("idOffset"), data.get("clock")
+        candidate = random.Random()
+        try:
+            version, internal, gauss = rng  # type: ignore[misc]
+            candidate.setstate((version, tuple(internal), gauss))
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError("rng: is not a generator state") from None
+        if type(sequence) is not int or sequence < 0:
+            raise ValueError("sequence: must be a non-negative integer")
+        if type(offset) is not int or offset < 0:
+            raise ValueError("idOffset: must be a non-negative integer")
+        moment = None
+        if self.clock.seeded and clock is not None:
+            try:
+                moment = datetime.fromisoformat(clock)
+            except (TypeError, ValueError):
+                raise ValueError("clock: must be an ISO 8601 date-time") from None
+            if moment.tzinfo is None:
+                raise ValueError("clock: must name its time zone")
+        with self.lock:
+            self.rng = candidate
+            self._sequence = sequence
+            self._id_offset = offset
+            if moment is not None:
+                self.clock.set_last(moment)
 
     _STATE_FIELDS = ("rng", "clock", "collections", "indexes", "reserved", "_sequence", "_id_offset")
 

@@ -1,0 +1,132 @@
+"""--tenancy token: a tenant per bearer token, isolated across every resource; control per tenant; the bound."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import Api, make_api
+from test_registry import SAMPLES, SPEC, _path
+
+from mock_server.store.registry import Resource
+from mock_server.store.resources import REGISTRY
+
+A = {"Authorization": "Bearer token-a"}
+B = {"Authorization": "Bearer token-b"}
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def token_api() -> Iterator[Api]:
+    yield from make_api(tenancy="token", max_tenants=5)
+
+
+def call(api: Api, who: dict[str, str], op_id: str, key: str | None = None, body: Any = None) -> Any:
+    method, path = _path(op_id, key)
+    kwargs = {} if body is None else {"json": body}
+    return api.request(method, path, auth=False, headers=who, **kwargs)
+
+
+@pytest.mark.parametrize("resource", list(REGISTRY), ids=lambda r: r.name)
+def test_every_resource_is_isolated_between_two_tokens(token_api: Api, resource: Resource) -> None:
+    api = token_api
+    assert resource.create and resource.read and resource.list
+    body, change = SAMPLES[resource.name]
+    b_before = api.get("/__mock/state", auth=False, headers=B).json()
+
+    created = call(api, A, resource.create, body=body)
+    assert created.status_code == SPEC.operation(resource.create).success_status, created.text
+    key = created.json()["id"]
+    assert call(api, A, resource.read, key).status_code == 200
+    assert call(api, B, resource.read, key).status_code == 404  # A's record does not exist for B
+    listed = call(api, B, resource.list, body=None).json()["data"]
+    assert key not in {r["id"] for r in listed}
+
+    # A changes and deletes a record both tenants have (from the fixtures): B never sees it.
+    fixture_key = b_before[resource.name][0]["id"]
+    if resource.update is not None and change:
+        assert call(api, A, resource.update, fixture_key, change).status_code == 200
+    if resource.delete is not None:
+        assert call(api, A, resource.delete, fixture_key).status_code == 200
+    a_state = api.get("/__mock/state", auth=False, headers=A).json()
+    assert a_state != b_before
+    assert api.get("/__mock/state", auth=False, headers=B).json() == b_before
+
+
+def test_control_calls_act_on_the_callers_tenant(token_api: Api) -> None:
+    api = token_api
+    api.patch("/accounts/ACME-US", auth=False, headers=A, json={"name": "Changed by A"})
+    api.post("/__mock/overrides", auth=False, headers={**A, **JSON}, json={"path": "/accounts", "status": 503})
+    assert api.get("/accounts", auth=False, headers=A).status_code == 503
+    assert api.get("/accounts", auth=False, headers=B).status_code == 200  # A's override is A's
+    a_journal = api.get("/__mock/requests", auth=False, headers=A).json()["requests"]
+    b_journal = api.get("/__mock/requests", auth=False, headers=B).json()["requests"]
+    assert [e["path"] for e in a_journal] == ["/accounts/ACME-US", "/accounts"]
+    assert [e["path"] for e in b_journal] == ["/accounts"]
+    assert api.get("/__mock/health", auth=False, headers=A).json()["tenants"] == 2
+
+    # B's reset leaves A alone; reset?all=true resets both.
+    api.post("/__mock/reset", auth=False, headers={**B, **JSON})
+    assert api.get("/accounts/ACME-US", auth=False, headers=A).json()["name"] == "Changed by A"
+    assert api.get("/__mock/overrides", auth=False, headers=A).json()["overrides"] != []
+    assert api.post("/__mock/reset?all=true", auth=False, headers={**B, **JSON}).json() == {"success": True}
+    assert api.get("/accounts/ACME-US", auth=False, headers=A).json()["name"] == "ACME US operations"
+    assert api.get("/__mock/overrides", auth=False, headers=A).json() == {"overrides": []}
+    # PUT /__mock/state replaces only the caller's tenant.
+    api.request("PUT", "/__mock/state", auth=False, headers={**A, **JSON}, json={})
+    assert api.get("/__mock/health", auth=False, headers=A).json()["customers"] == 0
+    assert api.get("/__mock/health", auth=False, headers=B).json()["customers"] == 3
+
+
+def test_without_a_token_control_calls_are_refused_but_health_and_reset_all(token_api: Api) -> None:
+    api = token_api
+    api.get("/accounts", auth=False, headers=A)
+    api.post("/customers", auth=False, headers=A, json={"id": "Z", "name": "Zed Inc", "primaryEmail": "z@x.io", "address": {}})
+    r = api.get("/__mock/state", auth=False)
+    assert r.status_code == 401 and r.headers["x-mock-rejected-by"] == "security"
+    assert "bearer token" in r.json()["message"]
+    assert api.post("/__mock/reset", auth=False, headers=JSON).status_code == 401
+    assert api.get("/__mock/health", auth=False).json() == {"status": "ok", "tenants": 1}
+    assert api.post("/__mock/reset?all=true", auth=False, headers=JSON).status_code == 200
+    assert api.get("/customers/Z", auth=False, headers=A).status_code == 404
+    # A Togai call without a token is a 401, as always, and creates no tenant.
+    assert api.get("/accounts", auth=False).status_code == 401
+    assert api.get("/__mock/health", auth=False).json()["tenants"] == 1
+
+
+def test_the_number_of_tenants_is_bounded(token_api: Api) -> None:
+    api = token_api
+    for i in range(5):
+        assert api.get("/accounts", auth=False, headers={"Authorization": f"Bearer t{i}"}).status_code == 200
+    r = api.post("/customers", auth=False, headers={"Authorization": "Bearer t-new"},
+                 json={"id": "Q", "name": "Q corp", "primaryEmail": "q@x.io", "address": {}})
+    assert r.status_code == 429
+    assert "5 tenants (--max-tenants)" in r.json()["message"]
+    assert api.get("/__mock/health", auth=False).json()["tenants"] == 5
+    assert api.get("/__mock/health", auth=False, headers={"Authorization": "Bearer t-new"}).status_code == 429
+    # Known tokens still work; forgetting one frees its slot, and it starts from the fixtures again.
+    api.post("/customers", auth=False, headers={"Authorization": "Bearer t0"},
+             json={"id": "Q", "name": "Q corp", "primaryEmail": "q@x.io", "address": {}})
+    assert api.delete("/__mock/tenant", auth=False, headers={"Authorization": "Bearer t0", **JSON}).json() == {"success": True}
+    assert api.get("/accounts", auth=False, headers={"Authorization": "Bearer t-new"}).status_code == 200
+    assert api.delete("/__mock/tenant", auth=False, headers={"Authorization": "Bearer t-new", **JSON}).status_code == 200
+    assert api.get("/customers/Q", auth=False, headers={"Authorization": "Bearer t0"}).status_code == 404
+
+
+def test_with_a_token_list_only_those_tokens_get_tenants() -> None:
+    for api in make_api(tenancy="token", tokens=("token-a", "token-b")):
+        assert api.get("/accounts", auth=False, headers=A).status_code == 200
+        r = api.get("/accounts", auth=False, headers={"Authorization": "Bearer intruder"})
+        assert r.status_code == 401 and r.json() == {"message": "Authorization: the token is not accepted"}
+        assert len(api.app.state.tenants) == 1
+
+
+def test_shared_mode_is_todays_behaviour_with_no_lookup(api: Api) -> None:
+    assert api.app.togai is api.app.state.pipeline  # the hot path is the pipeline itself
+    api.post("/customers", auth=False, headers=A, json={"id": "S", "name": "S corp", "primaryEmail": "s@x.io", "address": {}})
+    assert api.get("/customers/S", auth=False, headers=B).status_code == 200
+    assert "tenants" not in api.get("/__mock/health").json()
+    assert api.post("/__mock/reset?all=true", headers=JSON).status_code == 200
+    assert api.get("/customers/S").status_code == 404
+    r = api.delete("/__mock/tenant", headers=JSON)
+    assert r.status_code == 400 and "--tenancy token" in r.json()["message"]
