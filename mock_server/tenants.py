@@ -130,7 +130,7 @@ class Tenants:
     def new_tenant(self, key: str, fixtures: bool = True) -> Tenant:
         """A tenant holding the fixtures (or nothing), not yet registered."""
         template = self.template
-        store = Store(template.store.registry, seed=template.store.seed)
+        store = template.store.sibling()
         if fixtures:
             store.restore(template.control.fixtures)
         journal, overrides, epoch = Journal(self.journal_size), Overrides(), Epoch()

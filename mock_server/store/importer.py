@@ -26,7 +26,7 @@ def import_state(store: Store, data: dict[str, Any], completers: dict[str, Compl
     """
     if completers:
         ctx = ImportContext({r.name: [dict(record) for record in data.get(r.name, [])] for r in store.registry})
-        scratch = Store(store.registry, seed=store.seed)
+        scratch = store.sibling()
         for resource in store.registry:  # in dependency order: accounts read their customers' ids
             complete = completers.get(resource.name)
             if complete is not None:

@@ -248,6 +248,7 @@ class Store:
         self.lock = threading.RLock()
         self.registry = registry
         self.seed = seed
+        self.schemas = schemas
         self.record_types: dict[str, type[SlottedRecord]] = {}
         for resource in registry:
             properties = (schemas or {}).get(resource.schema, {}).get("properties")
@@ -257,6 +258,10 @@ class Store:
                     f"{resource.schema}Record", fields, tuple(f for f in resource.list_fields if f in fields)
                 )
         self.clear()
+
+    def sibling(self) -> Store:
+        """A new, empty store like this one: same registry, seed and record classes."""
+        return Store(self.registry, self.seed, self.schemas)
 
     def new_record(self, resource: str, fields: dict[str, Any]) -> Any:
         """A stored record of ``resource``: slotted when it is compact, else a dict."""
