@@ -37,6 +37,10 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {},
     ),
     "addOns": ({"name": "Registry add-on", "type": "LICENSE"}, {"billableName": "Renamed add-on"}),
+    "features": (
+        {"name": "Registry feature", "schemaAssociations": [{"schemaName": "rides", "attributeName": "distance"}]},
+        {"billableName": "Renamed feature"},
+    ),
 }
 SPEC = load_spec(DEFAULT_SPEC)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ApiError
@@ -35,7 +36,12 @@ def _decode_token(token: str) -> dict[str, Any]:
 
 
 def paginate(
-    collection: Collection, next_token: str | None, page_size: int | None, *, context: bool = True
+    collection: Collection,
+    next_token: str | None,
+    page_size: int | None,
+    *,
+    context: bool = True,
+    keep: Callable[[Any], bool] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """One page of ``collection`` and the rest of the paginated response.
 
@@ -53,7 +59,7 @@ def paginate(
             # The token carries the size it was issued with; a forged one can at
             # most ask for the whole list.
             size = max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE))
-    records, last = collection.page(after, size)
+    records, last = collection.page(after, size, keep)
     extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}} if context else {}
     if last is not None:
         extra["nextToken"] = encode_token(records[-1]["id"], last, size)

@@ -71,6 +71,11 @@ class Resource:
     update: str | None = None
     delete: str | None = None  # archives when the records have an ARCHIVED status, else removes
     references: dict[str, str] = field(default_factory=dict)  # body field -> resource name
+    make_id: Callable[[dict[str, Any]], str] | None = None  # the id built from the create body (settings)
+    renames: dict[str, str] = field(default_factory=dict)  # create-body field -> record field (Togai renames some)
+    filters: dict[str, str] = field(default_factory=dict)  # list query parameter -> record field it must equal
+    list_item: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # list items, when not the record
+    list_context: bool = True  # False where the list schema is closed without Togai's paging ``context``
     defaults: dict[str, Any] = field(default_factory=dict)
     derived: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # computed on write
     handlers: dict[str, Handler] = field(default_factory=dict)  # Togai's rules, by operationId
@@ -167,16 +172,17 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
             record[key] = compute(record)
 
     def create(store: Store, call: Call) -> Any:
-        body = call.body
+        body = {resource.renames.get(k, k): v for k, v in call.body.items()}
         check_references(store, body)
         collection = store.collections[name]
         if resource.ids is not None:
             key = store.new_id(resource.ids, collection)
         else:
-            key = body["id"]
+            key = body["id"] if resource.make_id is None else resource.make_id(body)
             if collection.get(key) is not None:
                 raise Invalid.at("id", f"a {singular(name)} with id {key!r} already exists")
         record: dict[str, Any] = {"id": key, **resource.defaults, **body}
+        record["id"] = key  # a made id replaces the body's (settings)
         if status_enum and "status" not in record:
             record["status"] = status_enum[0]
         now = store.clock.now()
@@ -189,9 +195,19 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
     def read(store: Store, call: Call) -> Any:
         return dict(require(store, call.params[param]))
 
+    item = resource.list_item or dict
+
     def list_(store: Store, call: Call) -> Any:
-        records, extra = paginate(store.collections[name], call.params.get("nextToken"), call.params.get("pageSize"))
-        return {"data": [dict(r) for r in records], **extra}
+        asked = {key: call.params[p] for p, key in resource.filters.items() if call.params.get(p) is not None}
+        keep = (lambda r: all(r.get(k) == v for k, v in asked.items())) if asked else None
+        records, extra = paginate(
+            store.collections[name],
+            call.params.get("nextToken"),
+            call.params.get("pageSize"),
+            context=resource.list_context,
+            keep=keep,
+        )
+        return {"data": [item(r) for r in records], **extra}
 
     def update(store: Store, call: Call) -> Any:
         record = require(store, call.params[param])

@@ -6,6 +6,8 @@ declared here and served by the registry's generic handlers.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from . import accounts, customers, invoice_groups
 from .registry import IdScheme, Registry, Resource
 
@@ -23,4 +25,26 @@ ADD_ONS = Resource(
     derived={"displayName": lambda r: r.get("billableName") or r["name"]},
 )
 
-REGISTRY = Registry([customers.RESOURCE, accounts.RESOURCE, invoice_groups.RESOURCE, ADD_ONS])
+
+
+def feature_list_item(record: dict[str, Any]) -> dict[str, Any]:
+    """A feature as ``GET /features`` lists it: no associations, the number of event schemas linked instead."""
+    out = {k: v for k, v in record.items() if k != "schemaAssociations"}
+    out["schemaCount"] = len({a["schemaName"] for a in record["schemaAssociations"]})
+    return out
+
+
+FEATURES = Resource(
+    name="features",
+    schema="Feature",
+    path_param="feature_id",
+    ids=IdScheme("feature"),
+    create="createFeature",
+    read="getFeature",
+    list="getFeatures",
+    update="updateFeature",  # Togai has no way to delete or archive a feature
+    derived={"displayName": lambda r: r.get("billableName") or r["name"]},
+    list_item=feature_list_item,
+)
+
+REGISTRY = Registry([customers.RESOURCE, accounts.RESOURCE, invoice_groups.RESOURCE, ADD_ONS, FEATURES])
