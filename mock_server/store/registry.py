@@ -71,6 +71,7 @@ class Resource:
     update: str | None = None
     delete: str | None = None  # archives when the records have an ARCHIVED status, else removes
     references: dict[str, str] = field(default_factory=dict)  # body field -> resource name
+    check: Callable[[Store, dict[str, Any]], None] | None = None  # Togai's rules on a record about to be written
     make_id: Callable[[dict[str, Any]], str] | None = None  # the id built from the create body (settings)
     renames: dict[str, str] = field(default_factory=dict)  # create-body field -> record field (Togai renames some)
     filters: dict[str, str] = field(default_factory=dict)  # list query parameter -> record field it must equal
@@ -183,6 +184,8 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
                 raise Invalid.at("id", f"a {singular(name)} with id {key!r} already exists")
         record: dict[str, Any] = {"id": key, **resource.defaults, **body}
         record["id"] = key  # a made id replaces the body's (settings)
+        if resource.check is not None:
+            resource.check(store, record)
         if status_enum and "status" not in record:
             record["status"] = status_enum[0]
         now = store.clock.now()
@@ -214,6 +217,8 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
         if archives and record.get("status") == "ARCHIVED":
             raise Invalid.at(param, f"{singular(name)} {record['id']!r} is archived and cannot be changed")
         check_references(store, call.body)
+        if resource.check is not None:
+            resource.check(store, {**record, **call.body})
         record.update(call.body)
         if "updatedAt" in stamps:
             record["updatedAt"] = store.clock.now()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, customers, invoice_groups
+from . import accounts, customers, invoice_groups, settings
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -47,4 +47,6 @@ FEATURES = Resource(
     list_item=feature_list_item,
 )
 
-REGISTRY = Registry([customers.RESOURCE, accounts.RESOURCE, invoice_groups.RESOURCE, ADD_ONS, FEATURES])
+REGISTRY = Registry(
+    [customers.RESOURCE, accounts.RESOURCE, invoice_groups.RESOURCE, ADD_ONS, FEATURES, settings.RESOURCE]
+)
