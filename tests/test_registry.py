@@ -46,6 +46,16 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
          "entityType": "CUSTOMER", "entityId": "ACME"},
         {"value": "2"},
     ),
+    "payments": (
+        {
+            "accountId": "GLOBEX-US",
+            "externalPaymentReference": {"sourceName": "Bank", "sourceType": "CASH", "transactionNumber": "T-1"},
+            "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": 5, "order": 1}],
+            "currency": "USD",
+            "totalAmount": 5,
+        },
+        {},
+    ),
 }
 SPEC = load_spec(DEFAULT_SPEC)
 

@@ -77,6 +77,7 @@ class Resource:
     filters: dict[str, str] = field(default_factory=dict)  # list query parameter -> record field it must equal
     list_item: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # list items, when not the record
     list_context: bool = True  # False where the list schema is closed without Togai's paging ``context``
+    max_page_size: int | None = None  # where the list schema holds fewer items than ``pageSize`` allows
     defaults: dict[str, Any] = field(default_factory=dict)
     derived: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # computed on write
     handlers: dict[str, Handler] = field(default_factory=dict)  # Togai's rules, by operationId
@@ -176,9 +177,8 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
         body = {resource.renames.get(k, k): v for k, v in call.body.items()}
         check_references(store, body)
         collection = store.collections[name]
-        if resource.ids is not None:
-            key = store.new_id(resource.ids, collection)
-        else:
+        key = ""
+        if resource.ids is None:
             key = body["id"] if resource.make_id is None else resource.make_id(body)
             if collection.get(key) is not None:
                 raise Invalid.at("id", f"a {singular(name)} with id {key!r} already exists")
@@ -186,6 +186,9 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
         record["id"] = key  # a made id replaces the body's (settings)
         if resource.check is not None:
             resource.check(store, record)
+        if resource.ids is not None:
+            # Only now: a rejected request must not use up an id (the state includes the generator).
+            record["id"] = key = store.new_id(resource.ids, collection)
         if status_enum and "status" not in record:
             record["status"] = status_enum[0]
         now = store.clock.now()
@@ -208,6 +211,7 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
             call.params.get("nextToken"),
             call.params.get("pageSize"),
             context=resource.list_context,
+            limit=resource.max_page_size,
             keep=keep,
         )
         return {"data": [item(r) for r in records], **extra}

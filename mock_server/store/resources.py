@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, customers, invoice_groups, settings
+from . import accounts, customers, invoice_groups, payments, settings
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -48,5 +48,13 @@ FEATURES = Resource(
 )
 
 REGISTRY = Registry(
-    [customers.RESOURCE, accounts.RESOURCE, invoice_groups.RESOURCE, ADD_ONS, FEATURES, settings.RESOURCE]
+    [
+        customers.RESOURCE,
+        accounts.RESOURCE,
+        invoice_groups.RESOURCE,
+        ADD_ONS,
+        FEATURES,
+        settings.RESOURCE,
+        payments.RESOURCE,
+    ]
 )
