@@ -46,6 +46,11 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
          "entityType": "CUSTOMER", "entityId": "ACME"},
         {"value": "2"},
     ),
+    "credits": (
+        {"creditRequests": [{"accountId": "GLOBEX-US", "purpose": "Registry", "priority": 1,
+                             "effectiveFrom": "2024-01-01", "creditAmount": 10}]},
+        {},
+    ),
     "payments": (
         {
             "accountId": "GLOBEX-US",
@@ -93,7 +98,10 @@ def test_resource_contract(api: Api, resource: Resource) -> None:
     method, path = _path(resource.create)
     created = api.request(method, path, json=body)
     assert created.status_code == SPEC.operation(resource.create).success_status, created.text
-    key = created.json()["id"]
+    record = created.json()
+    for step in resource.created_path:  # where the create answer holds the new record
+        record = record[step]
+    key = record["id"]
     assert api.get("/__mock/health").json()[resource.name] == before + 1
 
     method, path = _path(resource.read, key)

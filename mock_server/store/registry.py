@@ -77,6 +77,7 @@ class Resource:
     filters: dict[str, str] = field(default_factory=dict)  # list query parameter -> record field it must equal
     list_item: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # list items, when not the record
     list_context: bool = True  # False where the list schema is closed without Togai's paging ``context``
+    created_path: tuple[str | int, ...] = ()  # where the new record is in the create answer (credits: a list)
     max_page_size: int | None = None  # where the list schema holds fewer items than ``pageSize`` allows
     defaults: dict[str, Any] = field(default_factory=dict)
     derived: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # computed on write

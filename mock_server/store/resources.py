@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, customers, invoice_groups, payments, settings
+from . import accounts, credits, customers, invoice_groups, payments, settings
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -56,5 +56,6 @@ REGISTRY = Registry(
         FEATURES,
         settings.RESOURCE,
         payments.RESOURCE,
+        credits.RESOURCE,
     ]
 )
