@@ -64,6 +64,7 @@ class Resource:
     name: str  # the collection, and its key in exports, fixtures and health
     schema: str  # the spec's component schema of a stored (exported) record
     path_param: str  # the path parameter that names one record
+    path_field: str = "id"  # the record field the path parameter holds (a wallet: its accountId)
     ids: IdScheme | None = None  # server-made ``id``s; None: the client gives the id
     create: str | None = None  # operationIds
     read: str | None = None
@@ -85,6 +86,7 @@ class Resource:
     unique: tuple[str, ...] = ()  # server-made fields no two records share (togaiAccountId)
     indexes: tuple[str, ...] = ()  # named lookup tables this resource's rules keep in the store
     record: Callable[[dict[str, Any]], Any] | None = None  # compact storage (slotted records)
+    fixture_params: tuple[str, ...] = ()  # path parameters a fixture entry names beside the body (account_id)
     fixture_op: str | None = None  # the operation a fixture entry is a request body of (default: create)
     not_exported: tuple[str, ...] = ()  # fields of the schema that are derived, never imported
     export: Callable[[Store, Any], dict[str, Any]] | None = None

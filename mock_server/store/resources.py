@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, credits, customers, invoice_groups, payments, settings
+from . import accounts, credits, customers, invoice_groups, payments, settings, wallets
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -57,5 +57,7 @@ REGISTRY = Registry(
         settings.RESOURCE,
         payments.RESOURCE,
         credits.RESOURCE,
+        wallets.WALLETS,
+        wallets.ENTRIES,
     ]
 )
