@@ -85,11 +85,19 @@ def test_a_page_holds_at_most_fifty(empty_api: Api) -> None:
     assert len(rest["data"]) == 5 and "nextToken" not in rest
 
 
-def test_an_import_of_a_payment_in_another_currency_is_refused(api: Api) -> None:
+def test_an_import_of_an_over_allocated_payment_is_refused(api: Api) -> None:
     state = api.get("/__mock/state").json()
-    broken = {**state, "payments": [{**state["payments"][0], "currency": "EUR"}]}
+    broken = {**state, "payments": [{**state["payments"][0], "totalAmount": 1}]}
     r = api.request("PUT", "/__mock/state", json=broken)
-    assert (r.status_code, r.json()["message"]) == (400, "payments[0].currency: is not its account's invoiceCurrency")
+    assert (r.status_code, r.json()["message"]) == (
+        400, "payments[0].lineItemRecords: allocate 1500, more than the totalAmount 1"
+    )
+
+
+def test_a_payment_survives_its_account_changing_currency(api: Api) -> None:
+    assert api.patch("/accounts/ACME-US", json={"invoiceCurrency": "EUR"}).status_code == 200
+    state = api.get("/__mock/state").json()
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
 
 
 def test_payments_with_togais_client(sdk: togai_client.ApiClient) -> None:

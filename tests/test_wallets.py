@@ -103,9 +103,12 @@ def test_the_demo_tenant_has_a_wallet_with_entries(api: Api) -> None:
 
 def test_imports_keep_wallets_consistent(api: Api) -> None:
     state = api.get("/__mock/state").json()
-    wrong_unit = {**state, "wallets": [{**state["wallets"][0], "creditUnit": "EUR"}, state["wallets"][1]]}
-    r = api.request("PUT", "/__mock/state", json=wrong_unit)
-    assert (r.status_code, r.json()["message"]) == (400, "wallets[0].creditUnit: is not its account's invoiceCurrency")
+    other_customer = {**state, "wallets": [{**state["wallets"][0], "customerId": "GLOBEX"}, state["wallets"][1]]}
+    r = api.request("PUT", "/__mock/state", json=other_customer)
+    assert (r.status_code, r.json()["message"]) == (400, "wallets[0].customerId: is not its account's customer")
+    twice = {**state, "wallets": [state["wallets"][0], {**state["wallets"][0], "id": "wallet.other"}]}
+    r = api.request("PUT", "/__mock/state", json=twice)
+    assert (r.status_code, r.json()["message"]) == (400, "wallets[1].accountId: also has wallets[0] (and 1 more)")
     debit = {**state["walletEntries"][0], "id": "wallet_entry.x", "transactionType": "DEBITED", "amount": 10_000}
     overdrawn = {**state, "walletEntries": [*state["walletEntries"], debit]}
     r = api.request("PUT", "/__mock/state", json=overdrawn)

@@ -13,7 +13,7 @@ from ..errors import Violation
 from .errors import Invalid, NotFound
 from .pagination import paginate
 from .registry import Call, IdScheme, ImportContext, Resource
-from .state import BASE_CURRENCY, Record, Store
+from .state import Record, Store
 
 WALLET_IDS = IdScheme("wallet")
 ENTRY_IDS = IdScheme("wallet_entry")
@@ -131,7 +131,12 @@ def list_entries(store: Store, call: Call) -> dict[str, Any]:
 
 
 def check_wallets(ctx: ImportContext) -> None:
-    """One wallet per account, of its customer and in its currency."""
+    """One wallet per account, of its customer.
+
+    ``creditUnit`` is not compared with the account's currency: the account
+    may change its currency after the wallet opened, and an export must
+    import back.
+    """
     accounts = ctx.ids("accounts")
     owners: dict[str, int] = {}
     for i, wallet in enumerate(ctx.data["wallets"]):
@@ -143,8 +148,6 @@ def check_wallets(ctx: ImportContext) -> None:
             continue  # reported with the other broken references
         if account["customerId"] != wallet["customerId"]:
             ctx.problems.append(Violation(f"{where}.customerId", "is not its account's customer"))
-        if account.get("invoiceCurrency", BASE_CURRENCY) != wallet["creditUnit"]:
-            ctx.problems.append(Violation(f"{where}.creditUnit", "is not its account's invoiceCurrency"))
 
 
 def check_entries(ctx: ImportContext) -> None:
