@@ -69,14 +69,33 @@ def load_fixtures(
                 continue
             for i, entry in enumerate(entries):
                 assert handler is not None and op_id is not None
-                _apply(path, f"{resource.name}[{i}]", spec, op_id, handler, store, entry)
+                params, body = _split(path, f"{resource.name}[{i}]", resource.fixture_params, entry)
+                _apply(path, f"{resource.name}[{i}]", spec, op_id, handler, store, body, params)
         if skipped:  # one line per file: under a foreign spec that is usually every resource
             log.warning("%s: not loaded, the spec has no operation to create them: %s", path, ", ".join(skipped))
         canned.update(_canned(path, spec, data.get("canned") or {}, strict))
     return canned
 
 
-def _apply(path: Path, where: str, spec: Spec, op_id: str, handler: Handler, store: Store, body: Any) -> None:
+def _split(path: Path, where: str, names: tuple[str, ...], entry: Any) -> tuple[dict[str, Any], Any]:
+    """The path parameters an entry names (say ``account_id`` of a wallet top-up), and its body."""
+    if not names:
+        return {}, entry
+    if not isinstance(entry, dict) or any(not isinstance(entry.get(name), str) for name in names):
+        raise FixtureError(f"{path}: {where}: needs {', '.join(names)} (a string) beside the request body")
+    return {name: entry[name] for name in names}, {k: v for k, v in entry.items() if k not in names}
+
+
+def _apply(
+    path: Path,
+    where: str,
+    spec: Spec,
+    op_id: str,
+    handler: Handler,
+    store: Store,
+    body: Any,
+    params: dict[str, Any] | None = None,
+) -> None:
     op = spec.operation(op_id)
     validator = op.body.validator if op.body else None
     problems = validator.violations(body) if validator else []
@@ -84,7 +103,7 @@ def _apply(path: Path, where: str, spec: Spec, op_id: str, handler: Handler, sto
         raise FixtureError(f"{path}: {where}: {problems[0]}")
     try:
         with store.lock:
-            handler(store, Call({}, body))
+            handler(store, Call(params or {}, body))
     except DomainError as exc:
         raise FixtureError(f"{path}: {where}: {exc.violations[0]}") from None
 

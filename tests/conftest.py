@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+# Togai's client against a server subprocess: the ``sdk`` fixture.
+from togai_sdk import sdk, togai_server  # noqa: E402,F401
+
 from mock_server import Config, create_app
 
 ROOT = Path(__file__).resolve().parents[1]

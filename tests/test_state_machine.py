@@ -1,4 +1,4 @@
-"""A Hypothesis state machine over customers, accounts and invoice groups.
+"""A Hypothesis state machine over customers, accounts, invoice groups, credits, payments and wallets.
 
 Any sequence of creates, patches, deletes and group moves keeps Togai's
 invariants, and a rejected request leaves the state exactly as it was.
@@ -31,6 +31,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.client = TestClient(self.app)
         self.store = self.app.state.store
         self.group_ids: list[str] = []
+        self.credit_ids: list[str] = []
 
     # -- helpers -------------------------------------------------------------------
     def snapshot(self) -> Any:
@@ -104,7 +105,61 @@ class StoreMachine(RuleBasedStateMachine):
         group = data.draw(st.sampled_from(self.group_ids))
         self.send("POST", f"/invoice_groups/{group}/remove_accounts", {"accountIds": members})
 
+    @rule(aid=account_ids, amount=st.sampled_from([0, 10, 25.5]), until=st.sampled_from([None, "2023-12-31"]))
+    def grant_credit(self, aid: str, amount: float, until: str | None) -> None:
+        grant: dict[str, Any] = {"accountId": aid, "purpose": "P", "priority": 1, "effectiveFrom": "2024-01-01",
+                                 "creditAmount": amount}
+        if until:
+            grant["effectiveUntil"] = until
+        r = self.send("POST", "/credits", {"creditRequests": [grant]})
+        if r.status_code == 200:
+            self.credit_ids.append(r.json()["credits"][0]["id"])
+
+    @precondition(lambda self: self.credit_ids)
+    @rule(data=st.data())
+    def void_credit(self, data: st.DataObject) -> None:
+        self.send("POST", f"/credits/{data.draw(st.sampled_from(self.credit_ids))}/void")
+
+    @rule(aid=account_ids, currency=currencies, amount=st.sampled_from([5, 50]))
+    def pay(self, aid: str, currency: str, amount: float) -> None:
+        self.send("POST", "/payments", {
+            "accountId": aid, "currency": currency, "totalAmount": amount,
+            "externalPaymentReference": {"sourceName": "S", "sourceType": "CASH", "transactionNumber": "1"},
+            "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": 10, "order": 1}],
+        })
+
+    @rule(aid=account_ids, amount=st.sampled_from([0, 7, 100]))
+    def top_up(self, aid: str, amount: float) -> None:
+        self.send("POST", f"/accounts/{aid}/wallet_topup", {"topupAmount": amount})
+
+    @rule(aid=account_ids, status=st.sampled_from(["ACTIVE", "INACTIVE"]))
+    def set_wallet_status(self, aid: str, status: str) -> None:
+        self.send("PATCH", f"/accounts/{aid}/wallet", {"status": status})
+
     # -- invariants ------------------------------------------------------------------
+    @invariant()
+    def balances_are_derived_from_records(self) -> None:
+        state = self.store.export()
+        accounts = {a["id"]: a for a in state["accounts"]}
+        for aid in accounts:
+            shown = self.client.get(f"/accounts/{aid}/credit_balance", headers=AUTH).json()
+            active = [c for c in state["credits"] if c["accountId"] == aid and c["status"] == "ACTIVE"]
+            assert shown["activeCredits"] == len(active)
+            assert shown["runningBalance"] == sum(c["creditAmount"] - c["consumedAmount"] for c in active)
+            assert shown["unit"] == accounts[aid]["invoiceCurrency"]
+        for wallet in state["wallets"]:
+            entries = [e for e in state["walletEntries"] if e["walletId"] == wallet["id"]]
+            assert wallet["balance"] == sum(e["amount"] for e in entries) >= 0
+        for payment in state["payments"]:
+            assert sum(i.get("amount", 0) for i in payment["lineItemRecords"]) <= payment["totalAmount"]
+        assert len({w["accountId"] for w in state["wallets"]}) == len(state["wallets"])
+
+    def teardown(self) -> None:
+        # Whatever the API made, an import accepts and keeps as it was (once per run: imports are slow).
+        state = self.store.export()
+        self.app.state.control.import_state(state)  # what PUT /__mock/state does; raises on a refusal
+        assert self.store.export() == state
+
     @invariant()
     def groups_keep_togais_rules(self) -> None:
         state = self.store.export()

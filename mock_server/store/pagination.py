@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ApiError
@@ -35,12 +36,21 @@ def _decode_token(token: str) -> dict[str, Any]:
 
 
 def paginate(
-    collection: Collection, next_token: str | None, page_size: int | None, *, context: bool = True
+    collection: Collection,
+    next_token: str | None,
+    page_size: int | None,
+    *,
+    context: bool = True,
+    keep: Callable[[Any], bool] | None = None,
+    limit: int | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """One page of ``collection`` and the rest of the paginated response.
 
     ``context`` (page size and order) is only added where Togai's response
     schema has it: some of its paginated responses are closed without it.
+    ``keep`` (a list's query filters) leaves other records out, and a page
+    token may then point at any record. ``limit`` caps the page size where
+    the response schema caps its items.
     """
     after = None
     size = page_size or DEFAULT_PAGE_SIZE
@@ -57,7 +67,9 @@ def paginate(
             # The token carries the size it was issued with; a forged one can at
             # most ask for the whole list.
             size = max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE))
-    records, last = collection.page(after, size)
+    if limit is not None:
+        size = min(size, limit)
+    records, last = collection.page(after, size, keep)
     extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}} if context else {}
     if last is not None:
         extra["nextToken"] = encode_token(records[-1]["id"], last, size)

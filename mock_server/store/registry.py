@@ -64,6 +64,7 @@ class Resource:
     name: str  # the collection, and its key in exports, fixtures and health
     schema: str  # the spec's component schema of a stored (exported) record
     path_param: str  # the path parameter that names one record
+    path_field: str = "id"  # the record field the path parameter holds (a wallet: its accountId)
     ids: IdScheme | None = None  # server-made ``id``s; None: the client gives the id
     create: str | None = None  # operationIds
     read: str | None = None
@@ -71,6 +72,14 @@ class Resource:
     update: str | None = None
     delete: str | None = None  # archives when the records have an ARCHIVED status, else removes
     references: dict[str, str] = field(default_factory=dict)  # body field -> resource name
+    check: Callable[[Store, dict[str, Any]], None] | None = None  # Togai's rules on a record about to be written
+    make_id: Callable[[dict[str, Any]], str] | None = None  # the id built from the create body (settings)
+    renames: dict[str, str] = field(default_factory=dict)  # create-body field -> record field (Togai renames some)
+    filters: dict[str, str] = field(default_factory=dict)  # list query parameter -> record field it must equal
+    list_item: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # list items, when not the record
+    list_context: bool = True  # False where the list schema is closed without Togai's paging ``context``
+    created_path: tuple[str | int, ...] = ()  # where the new record is in the create answer (credits: a list)
+    max_page_size: int | None = None  # where the list schema holds fewer items than ``pageSize`` allows
     defaults: dict[str, Any] = field(default_factory=dict)
     derived: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # computed on write
     handlers: dict[str, Handler] = field(default_factory=dict)  # Togai's rules, by operationId
@@ -79,6 +88,7 @@ class Resource:
     compact: bool = False  # slotted records (a third of a dict's memory) for the big collections
     list_fields: tuple[str, ...] = ()  # fields a compact record keeps as tuples
     computed: tuple[str, ...] = ()  # fields of the schema derived when rendered, never stored
+    fixture_params: tuple[str, ...] = ()  # path parameters a fixture entry names beside the body (account_id)
     fixture_op: str | None = None  # the operation a fixture entry is a request body of (default: create)
     not_exported: tuple[str, ...] = ()  # fields of the schema that are derived, never imported
     export: Callable[[Store, Any], dict[str, Any]] | None = None
@@ -225,16 +235,21 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
             record[key] = compute(record)
 
     def create(store: Store, call: Call) -> Any:
-        body = call.body
+        body = {resource.renames.get(k, k): v for k, v in call.body.items()}
         check_references(store, body)
         collection = store.collections[name]
-        if resource.ids is not None:
-            key = store.new_id(resource.ids, collection)
-        else:
-            key = body["id"]
+        key = ""
+        if resource.ids is None:
+            key = body["id"] if resource.make_id is None else resource.make_id(body)
             if collection.get(key) is not None:
                 raise Invalid.at("id", f"a {singular(name)} with id {key!r} already exists")
         record: dict[str, Any] = {"id": key, **resource.defaults, **body}
+        record["id"] = key  # a made id replaces the body's (settings)
+        if resource.check is not None:
+            resource.check(store, record)
+        if resource.ids is not None:
+            # Only now: a rejected request must not use up an id (the state includes the generator).
+            record["id"] = key = store.new_id(resource.ids, collection)
         if status_enum and "status" not in record:
             record["status"] = status_enum[0]
         now = store.clock.now()
@@ -247,15 +262,28 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
     def read(store: Store, call: Call) -> Any:
         return dict(require(store, call.params[param]))
 
+    item = resource.list_item or dict
+
     def list_(store: Store, call: Call) -> Any:
-        records, extra = paginate(store.collections[name], call.params.get("nextToken"), call.params.get("pageSize"))
-        return {"data": [dict(r) for r in records], **extra}
+        asked = {key: call.params[p] for p, key in resource.filters.items() if call.params.get(p) is not None}
+        keep = (lambda r: all(r.get(k) == v for k, v in asked.items())) if asked else None
+        records, extra = paginate(
+            store.collections[name],
+            call.params.get("nextToken"),
+            call.params.get("pageSize"),
+            context=resource.list_context,
+            limit=resource.max_page_size,
+            keep=keep,
+        )
+        return {"data": [item(r) for r in records], **extra}
 
     def update(store: Store, call: Call) -> Any:
         record = require(store, call.params[param])
         if archives and record.get("status") == "ARCHIVED":
             raise Invalid.at(param, f"{singular(name)} {record['id']!r} is archived and cannot be changed")
         check_references(store, call.body)
+        if resource.check is not None:
+            resource.check(store, {**record, **call.body})
         record.update(call.body)
         if "updatedAt" in stamps:
             record["updatedAt"] = store.clock.now()

@@ -6,7 +6,9 @@ declared here and served by the registry's generic handlers.
 """
 from __future__ import annotations
 
-from . import accounts, customers, invoice_groups
+from typing import Any
+
+from . import accounts, credits, customers, invoice_groups, payments, settings, wallets
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -23,4 +25,39 @@ ADD_ONS = Resource(
     derived={"displayName": lambda r: r.get("billableName") or r["name"]},
 )
 
-REGISTRY = Registry([customers.RESOURCE, accounts.RESOURCE, invoice_groups.RESOURCE, ADD_ONS])
+
+
+def feature_list_item(record: dict[str, Any]) -> dict[str, Any]:
+    """A feature as ``GET /features`` lists it: no associations, the number of event schemas linked instead."""
+    out = {k: v for k, v in record.items() if k != "schemaAssociations"}
+    out["schemaCount"] = len({a["schemaName"] for a in record["schemaAssociations"]})
+    return out
+
+
+FEATURES = Resource(
+    name="features",
+    schema="Feature",
+    path_param="feature_id",
+    ids=IdScheme("feature"),
+    create="createFeature",
+    read="getFeature",
+    list="getFeatures",
+    update="updateFeature",  # Togai has no way to delete or archive a feature
+    derived={"displayName": lambda r: r.get("billableName") or r["name"]},
+    list_item=feature_list_item,
+)
+
+REGISTRY = Registry(
+    [
+        customers.RESOURCE,
+        accounts.RESOURCE,
+        invoice_groups.RESOURCE,
+        ADD_ONS,
+        FEATURES,
+        settings.RESOURCE,
+        payments.RESOURCE,
+        credits.RESOURCE,
+        wallets.WALLETS,
+        wallets.ENTRIES,
+    ]
+)

@@ -5,6 +5,7 @@ import copy
 import random
 import string
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -190,18 +191,21 @@ class Collection:
             return None
         return self._order.index(key)
 
-    def page(self, after: int | None, size: int) -> tuple[list[Any], int | None]:
-        """Up to ``size`` records after position ``after``, and the position to continue from."""
+    def page(
+        self, after: int | None, size: int, keep: Callable[[Any], bool] | None = None
+    ) -> tuple[list[Any], int | None]:
+        """Up to ``size`` records after position ``after`` (those ``keep`` accepts), and where to continue."""
         out: list[Any] = []
         order, items = self._order, self.items
         i, n, last = (0 if after is None else after + 1), len(order), -1
         while i < n and len(out) < size:
             record = items.get(order[i])
-            if record is not None:
+            if record is not None and (keep is None or keep(record)):
                 out.append(record)
                 last = i
             i += 1
-        while i < n and order[i] not in items:
+        # No token when nothing the list would show is left.
+        while i < n and (order[i] not in items or (keep is not None and not keep(items[order[i]]))):
             i += 1
         return out, (last if i < n and out else None)
 
