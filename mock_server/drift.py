@@ -9,8 +9,6 @@ through the proxy and read what differs. The report is bounded: at most
 """
 from __future__ import annotations
 
-import json
-import math
 import re
 import threading
 import time
@@ -19,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import Violation
+from .journal import STRICT_JSON
 from .validation.body import deeper_than
 
 # Distinct (operation, violation) groups kept; later ones are only counted.
@@ -127,19 +126,6 @@ class Drift:
         return {**head, "operations": ordered}
 
 
-def _refuse(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
-# NaN, Infinity and 1e400 are not JSON values: such a body is shown as text, so the report stays valid JSON.
-_STRICT = json.JSONDecoder(parse_constant=_refuse, parse_float=_finite)
 
 
 def _example(answer: Answer) -> dict[str, Any]:
@@ -158,7 +144,7 @@ def _body(content: bytes) -> Any:
         return None
     if len(content) <= EXAMPLE_BYTES:
         try:
-            value = _STRICT.decode(content.decode("utf-8"))
+            value = STRICT_JSON.decode(content.decode("utf-8"))
         except (ValueError, RecursionError):
             pass
         else:

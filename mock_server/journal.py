@@ -77,7 +77,7 @@ def _masked(name: bytes, value: bytes) -> str:
 
 
 def _refuse(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _finite(text: str) -> float:
@@ -87,8 +87,10 @@ def _finite(text: str) -> float:
     return value
 
 
-# Strict: a body with NaN or 1e400 is shown as text, so the journal stays valid JSON.
-_STRICT = json.JSONDecoder(parse_constant=_refuse, parse_float=_finite)
+# Strict JSON, as a client's parser takes it: no NaN, Infinity or 1e400. The
+# journal, the drift report and the proxy's check all decode with it, so what
+# they show stays valid JSON.
+STRICT_JSON = json.JSONDecoder(parse_constant=_refuse, parse_float=_finite)
 
 
 def _decode(raw: bytes, cut: bool) -> Any:
@@ -99,7 +101,7 @@ def _decode(raw: bytes, cut: bool) -> Any:
     if cut:
         return text
     try:
-        value = _STRICT.decode(text)
+        value = STRICT_JSON.decode(text)
     except (ValueError, RecursionError):
         return text
     return text if deeper_than(value) else value  # the listing must encode it

@@ -13,7 +13,6 @@ upstream cannot be reached or is too slow, the client gets a 502 or 504
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import httpx
 
 from .drift import Answer, Drift
 from .errors import VIOLATIONS_HEADER, ApiError, Violation, shown, violations_header
+from .journal import STRICT_JSON
 from .openapi.spec import Operation
 from .validation.body import MAX_DEPTH, deeper_than
 from .validation.response import check_response
@@ -220,7 +220,7 @@ def check_answer(op: Operation, status: int, headers: httpx.Headers, content: by
         problems.append(Violation("Content-Type", f"is {given}, the spec declares {declared.media_type}"))
     try:
         text = _decoded(status, headers, content).decode("utf-8")
-        body = _STRICT.decode(text)
+        body = STRICT_JSON.decode(text)
     except (ValueError, httpx.DecodingError) as exc:
         return [*problems, Violation("body", f"is not JSON ({exc})")]
     except RecursionError:
@@ -247,16 +247,3 @@ def _same_media_type(given: str, declared: str) -> bool:
     return kind == wanted
 
 
-def _refuse(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
-# Strict JSON, as a client's parser would take it: no NaN, no 1e400.
-_STRICT = json.JSONDecoder(parse_constant=_refuse, parse_float=_finite)
