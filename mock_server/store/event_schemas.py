@@ -48,9 +48,20 @@ def render(record: Record) -> dict[str, Any]:
     return {k: v for k, v in dict(record).items() if k != "id"}
 
 
+def _check_unique(body: dict[str, Any]) -> None:
+    """An event schema's attributes, dimensions and filter fields are sets (the EventSchema answer says so)."""
+    for field_name in ("attributes", "dimensions", "filterFields"):
+        seen: list[Any] = []
+        for i, item in enumerate(body.get(field_name, [])):
+            if item in seen:
+                raise Invalid.at(f"{field_name}[{i}]", "is given twice")
+            seen.append(item)
+
+
 def create(store: Store, call: Call) -> dict[str, Any]:
     """``POST /event_schema``: version 1, DRAFT; names are unique."""
     body = call.body
+    _check_unique(body)
     if latest(store, body["name"]) is not None:
         raise Conflict.at("name", f"an event schema named {body['name']!r} already exists")
     now = store.clock.now()
@@ -109,6 +120,7 @@ def update(store: Store, call: Call) -> dict[str, Any]:
     record = require(store, call.params[PARAM])
     if record["status"] == "ARCHIVED":
         raise Invalid.at(PARAM, f"event schema {record['name']!r} is archived and cannot be changed")
+    _check_unique(call.body)
     now = store.clock.now()
     if record["status"] == "DRAFT":
         record.update(call.body)
