@@ -70,6 +70,8 @@ def import_state(store: Store, data: dict[str, Any], completers: dict[str, Compl
                     resource.restore(store, record)
                 else:
                     store.collections[resource.name].add(record["id"], dict(record))
+        for derived in store.registry.derived:
+            derived.rebuild(store)
 
 
 def _unique(problems: list[Violation]) -> list[Violation]:

@@ -126,14 +126,32 @@ class Resource:
         return record.to_dict() if hasattr(record, "to_dict") else dict(record)
 
 
-class Registry:
-    """The resources, in dependency order (a resource only refers to earlier ones)."""
+@dataclass(frozen=True)
+class Derived:
+    """State computed from the records (aggregates), kept in ``Store.derived[name]``.
 
-    def __init__(self, resources: list[Resource]) -> None:
+    It is never exported or imported: a store starts it empty (``make``), a
+    snapshot carries it, and an import rebuilds it from the records it
+    restored (``rebuild``). ``handlers`` are the operations that read it.
+    """
+
+    name: str
+    make: Callable[[], Any]
+    rebuild: Callable[[Store], None]
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+
+class Registry:
+    """The resources, in dependency order (a resource only refers to earlier ones), and the derived state."""
+
+    def __init__(self, resources: list[Resource], derived: list[Derived] | None = None) -> None:
         self.resources = list(resources)
+        self.derived = list(derived or ())
         self.by_name = {r.name: r for r in self.resources}
         if len(self.by_name) != len(self.resources):
             raise ValueError("two resources share a name")
+        if len({d.name for d in self.derived}) != len(self.derived):
+            raise ValueError("two derived states share a name")
         for resource in self.resources:
             for field_name, target in resource.references.items():
                 if self.resources.index(self.by_name[target]) >= self.resources.index(resource):
@@ -159,6 +177,8 @@ class Registry:
                 if op_id not in resource.handlers:
                     out[op_id] = generic[op_id]
             out.update(resource.handlers)
+        for derived in self.derived:
+            out.update(derived.handlers)
         return out
 
 

@@ -278,6 +278,8 @@ class Store:
         self.clock = Clock(self.seed)
         self.collections: dict[str, Collection] = {r.name: Collection() for r in self.registry}
         self.indexes: dict[str, dict[str, Any]] = {name: {} for name in self.registry.indexes()}
+        # Aggregates computed from the records (Registry.derived): never exported, rebuilt on import.
+        self.derived: dict[str, Any] = {d.name: d.make() for d in self.registry.derived}
         # Server-made ids brought in by an import: the sequence cannot know them.
         self.reserved: set[str] = set()
         self._sequence = 0
@@ -370,7 +372,7 @@ class Store:
             if moment is not None:
                 self.clock.set_last(moment)
 
-    _STATE_FIELDS = ("rng", "clock", "collections", "indexes", "reserved", "_sequence", "_id_offset")
+    _STATE_FIELDS = ("rng", "clock", "collections", "indexes", "derived", "reserved", "_sequence", "_id_offset")
 
     def snapshot(self) -> dict[str, Any]:
         """A deep copy of the whole state, for :meth:`restore`."""

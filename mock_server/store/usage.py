@@ -1,0 +1,524 @@
+"""Usage aggregates and ``POST /metrics``: what a tenant's events add up to, per hour, day and month.
+
+Ingestion calls :func:`count_event` with ``+1`` once an event's outcome is
+final, and with ``-1`` (passing the event as it was counted) when a
+correction reverts it. Each call adds the event to two cubes: ``events``
+(one per event, keyed by account, customer, schema and raw ingestion
+status) and ``usage`` (the units each meter computed, keyed by account,
+customer and meter). A cube keeps, for each hour, day and month (UTC), the
+total of every key that has one, so a query sums at most a few hundred
+buckets whatever the number of events: nothing here ever reads the events
+themselves, except :func:`rebuild`, which recounts them all after an import.
+
+The aggregates are derived state (:data:`DERIVED`): never exported, empty
+after a reset to an empty tenant, rebuilt from the events after an import.
+
+Numbers are exact: counts are ints, units are ``Decimal`` (a float a meter
+computed is read through its shortest ``repr``), so 12.5 + 10 + 7.5 is 30.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from ..errors import Violation
+from .errors import Invalid
+from .registry import Call, Derived
+from .state import Store
+
+Number = int | Decimal
+
+HOUR, DAY = 3600, 86400
+PERIODS = ("HOUR", "DAY", "WEEK", "MONTH")
+# Togai: "A single request can query up to five metrics"; a series holds at most 300 data points.
+MAX_QUERIES = 5
+MAX_POINTS = 300
+
+# IngestionStatus values by the coarse EVENT_STATUS a metric filters and groups by.
+IN_PROGRESS = "INGESTION_IN_PROGRESS"
+REVERTED = "REVERTED"
+RAW_STATUSES = (
+    IN_PROGRESS, "INGESTION_FAILED", "INGESTION_FAILED_SCHEMA_NOT_DEFINED", "INGESTION_FAILED_ENRICHMENT_FAILED",
+    "INGESTION_FAILED_UNITS_INVALID", "INGESTION_COMPLETED_NO_MATCHING_METERS", "INGESTION_COMPLETED_EVENT_METERED",
+    "INGESTION_COMPLETED_EVENT_NOT_METERED", "INGESTION_FAILED_PAST_GRACE_PERIOD",
+    "INGESTION_FAILED_ACCOUNT_NOT_FOUND", "INGESTION_FAILED_DUPLICATE_EVENT", "INGESTION_FAILED_NO_EVENT_ID",
+    "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT", "INGESTION_FAILED_INSUFFICIENT_CREDITS", REVERTED, "UNKNOWN",
+)
+
+
+def event_status(raw: str) -> str:
+    """The coarse status of a raw ``ingestionStatus.status``: PROCESSED, UNPROCESSED, IN_PROGRESS or REVERTED."""
+    if raw.startswith("INGESTION_COMPLETED"):
+        return "PROCESSED"
+    if raw in (IN_PROGRESS, REVERTED):
+        return "IN_PROGRESS" if raw == IN_PROGRESS else REVERTED
+    return "UNPROCESSED"  # failed, or UNKNOWN
+
+
+# -- time ------------------------------------------------------------------------------------
+
+
+def epoch(moment: str) -> int:
+    """Seconds since 1970 (UTC) of an RFC 3339 date-time; one without a zone is taken as UTC."""
+    parsed = datetime.fromisoformat(moment)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() // 1)
+
+
+def rfc3339(seconds: int) -> str:
+    """A bucket's timestamp as the API shows it: ``2024-03-01T00:00:00Z``."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_MONTH_OF_DAY: dict[int, int] = {}  # day start -> its month's start; a few thousand entries at most
+
+
+def month_start(seconds: int) -> int:
+    """The start of the UTC month holding ``seconds``."""
+    day = seconds - seconds % DAY
+    start = _MONTH_OF_DAY.get(day)
+    if start is None:
+        moment = datetime.fromtimestamp(day, UTC)
+        start = _MONTH_OF_DAY[day] = int(moment.replace(day=1).timestamp())
+    return start
+
+
+def next_month(start: int) -> int:
+    """The start of the month after the one starting at ``start``."""
+    moment = datetime.fromtimestamp(start, UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+
+
+def period_start(period: str, seconds: int) -> int:
+    """The start of the ``period`` holding ``seconds``; weeks start on Monday (ISO 8601)."""
+    if period == "HOUR":
+        return seconds - seconds % HOUR
+    day = seconds - seconds % DAY
+    if period == "DAY":
+        return day
+    if period == "WEEK":
+        return day - (seconds // DAY + 3) % 7 * DAY  # 1970-01-01 was a Thursday
+    return month_start(seconds)
+
+
+def period_end(period: str, start: int) -> int:
+    """The end (exclusive) of the ``period`` starting at ``start``."""
+    step = {"HOUR": HOUR, "DAY": DAY, "WEEK": 7 * DAY}.get(period)
+    return start + step if step is not None else next_month(start)
+
+
+def buckets(period: str, start: int, end: int, limit: int) -> list[tuple[int, int, int]]:
+    """The ``period`` buckets over ``[start, end)``: (label, from, to), each clipped to the range.
+
+    At most ``limit + 1`` are made, so a caller can tell "too many" without making them all.
+    """
+    out: list[tuple[int, int, int]] = []
+    label = period_start(period, start)
+    while label < end and len(out) <= limit:
+        after = period_end(period, label)
+        out.append((label, max(label, start), min(after, end)))
+        label = after
+    return out
+
+
+# Levels a cube keeps: each bucket of a level is one of these periods.
+LEVEL_HOUR, LEVEL_DAY, LEVEL_MONTH = 0, 1, 2
+
+
+def pieces(start: int, end: int) -> Iterator[tuple[int, int]]:
+    """``[start, end)`` (whole hours) as the fewest whole months, days and hours: (level, bucket start)."""
+    while start < end:
+        if start == month_start(start) and (after := next_month(start)) <= end:
+            yield LEVEL_MONTH, start
+            start = after
+        elif start % DAY == 0 and start + DAY <= end:
+            yield LEVEL_DAY, start
+            start += DAY
+        else:
+            yield LEVEL_HOUR, start
+            start += HOUR
+
+
+# -- the cubes -------------------------------------------------------------------------------
+
+
+class Cube:
+    """Totals by key and by hour, day and month.
+
+    A key (a tuple of dimension values) is interned as a small int, so each
+    bucket is a ``dict[int, Number]`` and a key tuple exists once. A total
+    that a revert brings back to zero is dropped, so a reverted event leaves
+    no trace.
+    """
+
+    __slots__ = ("dims", "ids", "keys", "levels")
+
+    def __init__(self, dims: tuple[str, ...]) -> None:
+        self.dims = dims
+        self.ids: dict[tuple[str, ...], int] = {}
+        self.keys: list[tuple[str, ...]] = []
+        self.levels: tuple[dict[int, dict[int, Number]], ...] = ({}, {}, {})
+
+    def key_id(self, key: tuple[str, ...]) -> int:
+        """The interned id of ``key``."""
+        found = self.ids.get(key)
+        if found is None:
+            found = self.ids[key] = len(self.keys)
+            self.keys.append(key)
+        return found
+
+    def add(self, starts: tuple[int, int, int], key: tuple[str, ...], value: Number) -> None:
+        """Add ``value`` to ``key``'s total in the hour, day and month whose starts are ``starts``."""
+        kid = self.key_id(key)
+        for level, start in zip(self.levels, starts, strict=True):
+            bucket = level.get(start)
+            if bucket is None:
+                bucket = level[start] = {}
+            total = bucket.get(kid, 0) + value
+            if total:
+                bucket[kid] = total
+            else:
+                bucket.pop(kid, None)
+                if not bucket:
+                    del level[start]
+
+    def total(self, start: int, end: int, select: Selection) -> dict[str, Number]:
+        """What the selected keys add up to over ``[start, end)`` (whole hours), by group."""
+        out: dict[str, Number] = {}
+        for level, at in pieces(start, end):
+            bucket = self.levels[level].get(at)
+            if bucket:
+                select.add_into(bucket, out)
+        return out
+
+
+@dataclass(slots=True)
+class Selection:
+    """Which keys of a cube a query counts, and the group each falls in.
+
+    ``labels[key id]`` is the key's group ("" when the query is not
+    grouped) or None when a filter excludes it; ``chosen`` lists the ids
+    counted, so a narrow filter reads only its keys.
+    """
+
+    labels: list[str | None]
+    chosen: list[int]
+    everything: bool  # no filter excludes anything, and no grouping
+
+    def add_into(self, bucket: dict[int, Number], out: dict[str, Number]) -> None:
+        """Add the selected totals of one bucket to ``out``, by group."""
+        if self.everything:
+            out[""] = out.get("", 0) + sum(bucket.values())
+            return
+        labels = self.labels
+        if len(self.chosen) < len(bucket):
+            pairs: Iterable[tuple[int, Number]] = ((k, bucket[k]) for k in self.chosen if k in bucket)
+        else:
+            pairs = bucket.items()
+        for kid, value in pairs:
+            label = labels[kid] if kid < len(labels) else None
+            if label is not None:
+                out[label] = out.get(label, 0) + value
+
+
+class Usage:
+    """One tenant's aggregates: the ``events`` and ``usage`` cubes."""
+
+    __slots__ = ("events", "usage")
+
+    def __init__(self) -> None:
+        self.events = Cube(("ACCOUNT_ID", "CUSTOMER_ID", "SCHEMA_NAME", "RAW_EVENT_STATUS"))
+        self.usage = Cube(("ACCOUNT_ID", "CUSTOMER_ID", "USAGE_METER_ID"))
+
+
+NAME = "usage"
+
+
+def aggregates(store: Store) -> Usage:
+    """The tenant's aggregates."""
+    found: Usage = store.derived[NAME]
+    return found
+
+
+def exact(value: Any) -> Number:
+    """A meter's units as an exact number: ints stay ints, a float is read through its repr."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | Decimal):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else Decimal(repr(value))
+    return Decimal(str(value))
+
+
+def count_event(store: Store, event: Any, sign: int) -> None:
+    """Count an event whose outcome is final (``sign=+1``), or stop counting it (``-1``).
+
+    ``event`` is an ``EventWithStatusAndEventPipelineInfo`` record (a dict
+    or a record that reads like one): its ``eventPayload`` (``timestamp``,
+    ``accountId``, ``schemaName``), ``ingestionStatus.status``,
+    ``customerId`` and ``eventPipelineInfo`` (the resolved ``account.id``,
+    and each of ``usageMeters`` with ``PROCESSED_UNITS_COMPUTED`` and its
+    ``units``). A revert must pass the event as it was counted, before its
+    status changes.
+    """
+    payload = event["eventPayload"]
+    seconds = epoch(payload["timestamp"])
+    hour = seconds - seconds % HOUR
+    starts = (hour, hour - hour % DAY, month_start(hour))
+    info = event.get("eventPipelineInfo") or {}
+    account = (info.get("account") or {}).get("id") or payload["accountId"]
+    customer = event.get("customerId") or ""
+    usage = aggregates(store)
+    usage.events.add(starts, (account, customer, payload["schemaName"], event["ingestionStatus"]["status"]), sign)
+    for meter in info.get("usageMeters") or ():
+        if meter.get("status") == "PROCESSED_UNITS_COMPUTED" and meter.get("units") is not None:
+            units = exact(meter["units"])
+            if units:
+                usage.usage.add(starts, (account, customer, meter["id"]), units if sign > 0 else -units)
+
+
+def counts(event: Any) -> bool:
+    """Whether an event is counted: its outcome is final and it was not reverted."""
+    status: str = event["ingestionStatus"]["status"]
+    return status not in (IN_PROGRESS, REVERTED)
+
+
+# The collection H1a's ingestion keeps events in (EventWithStatusAndEventPipelineInfo records).
+EVENTS = "events"
+
+
+def rebuild(store: Store) -> None:
+    """Recount every event of the tenant (after an import): the only place that reads them all."""
+    store.derived[NAME] = Usage()
+    collection = store.collections.get(EVENTS)
+    if collection is None:
+        return
+    for event in collection.items.values():
+        if counts(event):
+            count_event(store, event, +1)
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+EVENT_FILTERS = ("ACCOUNT_ID", "CUSTOMER_ID", "SCHEMA_NAME", "EVENT_STATUS", "ORGANIZATION_ID")
+EVENT_GROUPS = ("ACCOUNT_ID", "EVENT_STATUS", "SCHEMA_NAME", "RAW_EVENT_STATUS")
+USAGE_FILTERS = ("ACCOUNT_ID", "CUSTOMER_ID", "USAGE_METER_ID", "BILLABLE_ID")
+USAGE_GROUPS = ("ACCOUNT_ID", "USAGE_METER_ID", "BILLABLE_ID", "CUSTOMER_ID")
+# What each metric may be filtered and grouped by (the contract's table); ORGANIZATION_ID is the
+# tenant itself, so it is accepted and selects everything.
+ALLOWED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "EVENTS": (EVENT_FILTERS, EVENT_GROUPS),
+    "USAGE": ((*USAGE_FILTERS, "ORGANIZATION_ID"), USAGE_GROUPS),
+    "METER_USAGE": ((*USAGE_FILTERS, "ORGANIZATION_ID"), USAGE_GROUPS),
+    "USAGE_FOR_CYCLE": (USAGE_FILTERS, USAGE_GROUPS),
+    "NAMED_LICENSE_USAGE": (("ACCOUNT_ID", "CUSTOMER_ID"), ("ACCOUNT_ID", "CUSTOMER_ID")),
+    "REVENUE": ((*USAGE_FILTERS, "ORGANIZATION_ID"), USAGE_GROUPS),
+    "REVENUE_FOR_CYCLE": (USAGE_FILTERS, USAGE_GROUPS),
+}
+NOT_COMPUTED = ("REVENUE", "REVENUE_FOR_CYCLE")
+# A filter or group field -> the cube dimension it reads.
+DIMENSION = {"BILLABLE_ID": "USAGE_METER_ID", "EVENT_STATUS": "RAW_EVENT_STATUS"}
+DEFAULT_EVENT_STATUS = ("PROCESSED", "UNPROCESSED")
+
+
+@dataclass(slots=True)
+class Query:
+    """One checked metric query."""
+
+    id: str
+    name: str
+    period: str
+    group: str | None
+    filters: dict[str, set[str]]  # cube dimension -> the values it may take
+
+
+def _known(store: Store, field: str, value: str) -> list[str] | None:
+    """The ids a filter value stands for, or None when it names nothing (an alias is its account)."""
+    if field == "ACCOUNT_ID":
+        if store.collections["accounts"].get(value) is not None:
+            return [value]
+        owner = store.indexes["alias_owner"].get(value)
+        return None if owner is None else [owner]
+    if field == "CUSTOMER_ID":
+        return [value] if store.collections["customers"].get(value) is not None else None
+    if field == "SCHEMA_NAME":
+        return [value] if any(True for _ in _schema_versions(store, value)) else None
+    if field in ("USAGE_METER_ID", "BILLABLE_ID"):
+        meters = store.collections["usageMeters"]
+        if meters.get(value) is not None:
+            return [value]
+        named = [m["id"] for m in meters.items.values() if m["name"] == value]  # a handful of meters
+        return named or None
+    # EVENT_STATUS: a coarse status or a raw one
+    if value in ("PROCESSED", "UNPROCESSED", "IN_PROGRESS"):
+        return [raw for raw in RAW_STATUSES if event_status(raw) == value]
+    return [value] if value in RAW_STATUSES else None
+
+
+def _schema_versions(store: Store, name: str) -> Iterator[Any]:
+    return (r for r in store.collections["eventSchemas"].items.values() if r["name"] == name)
+
+
+def check_request(store: Store, body: dict[str, Any]) -> tuple[int, int, list[Query]]:
+    """The range (widened to whole hours) and the queries of a metrics request, or ``Invalid`` naming every problem."""
+    problems: list[Violation] = []
+    start, end = epoch(body["startTime"]), epoch(body["endTime"])
+    if end <= start:
+        problems.append(Violation("endTime", "must be after startTime"))
+    start -= start % HOUR
+    end += -end % HOUR  # the hours the range touches (see README: metrics)
+    queries: list[Query] = []
+    asked = body["metricQueries"]
+    if not 1 <= len(asked) <= MAX_QUERIES:
+        problems.append(Violation("metricQueries", f"must hold 1 to {MAX_QUERIES} queries (holds {len(asked)})"))
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(asked):
+        where = f"metricQueries[{i}]"
+        if seen.setdefault(raw["id"], i) != i:
+            problems.append(Violation(f"{where}.id", f"{raw['id']!r} is also metricQueries[{seen[raw['id']]}]'s"))
+        query, found = _check_query(store, raw, where, start, end)
+        problems += found
+        queries.append(query)
+    if problems:
+        raise Invalid(problems)
+    return start, end, queries
+
+
+def _check_query(store: Store, raw: dict[str, Any], where: str, start: int, end: int) -> tuple[Query, list[Violation]]:
+    problems: list[Violation] = []
+    name, period = raw["name"], raw["aggregationPeriod"]
+    allowed_filters, allowed_groups = ALLOWED[name]
+    if name in NOT_COMPUTED:
+        problems.append(Violation(f"{where}.name", f"{name} is not computed by this mock yet (price plans are not "
+                                                    "stateful here); EVENTS, METER_USAGE and USAGE_FOR_CYCLE are"))
+    group = raw.get("groupBy")
+    if group is not None and group not in allowed_groups:
+        problems.append(Violation(f"{where}.groupBy", f"{name} can be grouped by {', '.join(allowed_groups)} only"))
+    for key, value in (raw.get("configs") or {}).items():
+        if name not in ("REVENUE", "REVENUE_FOR_CYCLE") or key != "CURRENCY":
+            problems.append(Violation(f"{where}.configs.{key}", f"is not a config of {name}"))
+        elif value not in ("BASE", "INVOICE"):
+            problems.append(Violation(f"{where}.configs.{key}", "must be BASE or INVOICE"))
+    if len(buckets(period, start, end, MAX_POINTS)) > MAX_POINTS:
+        problems.append(Violation(f"{where}.aggregationPeriod",
+                                  f"{period} over this range makes more than {MAX_POINTS} data points; "
+                                  "ask a longer period or a shorter range"))
+    filters: dict[str, set[str]] = {}
+    for j, entry in enumerate(raw.get("filters") or ()):
+        field, values = entry["fieldName"], entry["fieldValues"]
+        at = f"{where}.filters[{j}]"
+        if field not in allowed_filters:
+            rule = f"{name} can be filtered by {', '.join(allowed_filters)} only"
+            problems.append(Violation(f"{at}.fieldName", rule))
+            continue
+        if not values:
+            problems.append(Violation(f"{at}.fieldValues", "must name at least one value"))
+            continue
+        if field == "ORGANIZATION_ID":
+            continue  # the tenant is the organization
+        if field == "SCHEMA_NAME" and len(values) > 1:
+            problems.append(Violation(f"{at}.fieldValues", "names at most one event schema"))
+        chosen: set[str] = set()
+        for k, value in enumerate(values):
+            ids = _known(store, field, value)
+            if ids is None:
+                problems.append(Violation(f"{at}.fieldValues[{k}]", f"{value!r} is not a known {_noun(field)}"))
+            else:
+                chosen.update(ids)
+        dim = DIMENSION.get(field, field)
+        filters[dim] = filters[dim] & chosen if dim in filters else chosen
+    if name == "EVENTS" and "RAW_EVENT_STATUS" not in filters:
+        filters["RAW_EVENT_STATUS"] = {raw for raw in RAW_STATUSES if event_status(raw) in DEFAULT_EVENT_STATUS}
+    return Query(raw["id"], name, period, group, filters), problems
+
+
+def _noun(field: str) -> str:
+    nouns = {"ACCOUNT_ID": "account id or alias", "CUSTOMER_ID": "customer id", "SCHEMA_NAME": "event schema name",
+             "EVENT_STATUS": "event status (PROCESSED, UNPROCESSED, IN_PROGRESS or an ingestionStatus)"}
+    return nouns.get(field, "usage meter id or name")
+
+
+def select(cube: Cube, query: Query) -> Selection:
+    """Which keys of ``cube`` the query counts, and their groups."""
+    positions = [(cube.dims.index(dim), allowed) for dim, allowed in query.filters.items()]
+    group_dim = DIMENSION.get(query.group, query.group) if query.group else None
+    at = cube.dims.index(group_dim) if group_dim else -1
+    coarse = query.group == "EVENT_STATUS"
+    labels: list[str | None] = []
+    chosen: list[int] = []
+    for kid, key in enumerate(cube.keys):
+        if all(key[i] in allowed for i, allowed in positions):
+            label = "" if at < 0 else (event_status(key[at]) if coarse else key[at])
+            labels.append(label)
+            chosen.append(kid)
+        else:
+            labels.append(None)
+    return Selection(labels, chosen, everything=not positions and at < 0)
+
+
+def series(cube: Cube | None, query: Query, start: int, end: int) -> list[dict[str, Any]]:
+    """The query's data points: one series per group (one, ungrouped, even when empty)."""
+    spans = buckets(query.period, start, end, MAX_POINTS)
+    values: dict[str, list[Number]] = {}
+    if cube is not None:
+        chosen = select(cube, query)
+        cumulative = query.name.endswith("_FOR_CYCLE")
+        running: dict[str, Number] = {}
+        cycle = -1
+        for n, (_, frm, to) in enumerate(spans):
+            if not cumulative:
+                got = cube.total(frm, to, chosen)
+            else:
+                # Usage in the cycle so far: the calendar month (UTC) holding the bucket's last hour.
+                starts = month_start(to - HOUR)
+                if starts != cycle or starts > frm:
+                    running, cycle = cube.total(starts, to, chosen), starts
+                else:
+                    for label, value in cube.total(frm, to, chosen).items():
+                        running[label] = running.get(label, 0) + value
+                got = running
+            for label, value in got.items():
+                values.setdefault(label, [0] * len(spans))[n] = value
+    if query.group is None:
+        values.setdefault("", [0] * len(spans))
+    stamps = [rfc3339(label) for label, _, _ in spans]
+    out = []
+    for label in sorted(values):
+        points: dict[str, Any] = {"timestamps": stamps, "metricValues": [_json_number(v) for v in values[label]]}
+        if query.group is not None:
+            points = {"groupedBy": {"fieldName": query.group, "fieldValue": label}, **points}
+        out.append(points)
+    return out
+
+
+def _json_number(value: Number) -> int | float:
+    """An exact total as JSON: an int when whole, else the nearest float (JSON has no decimals)."""
+    if isinstance(value, int):
+        return value
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+CUBES: dict[str, Callable[[Usage], Cube | None]] = {
+    "EVENTS": lambda u: u.events,
+    "USAGE": lambda u: u.usage,
+    "METER_USAGE": lambda u: u.usage,
+    "USAGE_FOR_CYCLE": lambda u: u.usage,
+    "NAMED_LICENSE_USAGE": lambda u: None,  # licenses are canned: no named-license usage is ever recorded
+}
+
+
+def get_metrics(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /metrics``: every query of the request, checked first, then summed from the aggregates."""
+    start, end, queries = check_request(store, call.body)
+    usage = aggregates(store)
+    return {"results": [{"id": q.id, "name": q.name, "data": series(CUBES[q.name](usage), q, start, end)}
+                        for q in queries]}
+
+
+DERIVED = Derived(name=NAME, make=Usage, rebuild=rebuild, handlers={"getMetrics": get_metrics})
