@@ -477,7 +477,7 @@ def series(cube: Cube | None, query: Query, start: int, end: int) -> list[dict[s
             else:
                 # Usage in the cycle so far: the calendar month (UTC) holding the bucket's last hour.
                 starts = month_start(to - HOUR)
-                if starts != cycle or starts > frm:
+                if starts != cycle:  # a new cycle: from its start (before the range, or inside a WEEK)
                     running, cycle = cube.total(starts, to, chosen), starts
                 else:
                     for label, value in cube.total(frm, to, chosen).items():

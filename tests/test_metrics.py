@@ -1,0 +1,281 @@
+"""POST /metrics over the usage aggregates: exact numbers per metric, interval, filter and group.
+
+Events are counted with ``usage.count_event`` as ingestion does, in the
+``EventWithStatusAndEventPipelineInfo`` shape ingestion stores.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from conftest import Api
+
+from mock_server.store import usage
+
+COMPLETED = "INGESTION_COMPLETED_EVENT_METERED"
+
+
+def meters(api: Api) -> dict[str, str]:
+    """The demo meters' ids by name."""
+    return {m["name"]: m["id"] for m in api.app.state.store.collections["usageMeters"].items.values()}
+
+
+def event(ts: str, units: dict[str, Any] | None = None, account: str = "ACME-US", customer: str = "ACME",
+          status: str = COMPLETED, schema: str = "rides", sent_as: str | None = None) -> dict[str, Any]:
+    """A stored event: ``units`` by meter id (each PROCESSED_UNITS_COMPUTED)."""
+    return {
+        "referenceId": f"ref-{ts}",
+        "eventPayload": {"schemaName": schema, "timestamp": ts, "accountId": sent_as or account,
+                         "attributes": [], "dimensions": {}},
+        "ingestionStatus": {"status": status},
+        "customerId": customer,
+        "createdAt": ts,
+        "eventPipelineInfo": {
+            "account": {"id": account, "name": account},
+            "usageMeters": [{"id": mid, "name": mid, "version": 1, "status": "PROCESSED_UNITS_COMPUTED", "units": u}
+                            for mid, u in (units or {}).items()],
+        },
+    }
+
+
+def count(api: Api, *events: dict[str, Any], sign: int = 1) -> None:
+    for e in events:
+        usage.count_event(api.app.state.store, e, sign)
+
+
+def metrics(api: Api, start: str, end: str, *queries: dict[str, Any]) -> Any:
+    r = api.post("/metrics", json={"startTime": start, "endTime": end, "metricQueries": list(queries)})
+    assert r.status_code == 200, r.text
+    return r.json()["results"]
+
+
+def query(name: str, period: str = "DAY", qid: str = "q", **extra: Any) -> dict[str, Any]:
+    return {"id": qid, "name": name, "aggregationPeriod": period, **extra}
+
+
+def one(result: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    [data] = result["data"]
+    return data["timestamps"], data["metricValues"]
+
+
+MARCH = ("2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z")
+
+
+def test_a_sum_meter_adds_exactly(api: Api) -> None:
+    distance = meters(api)["Ride distance"]
+    count(api, *(event(f"2024-03-0{d}T10:00:00Z", {distance: u}) for d, u in ((1, 12.5), (2, 10), (3, 7.5))))
+    for name in ("METER_USAGE", "USAGE"):
+        [result] = metrics(api, *MARCH, query(name, "MONTH"))
+        assert result["name"] == name
+        assert one(result) == (["2024-03-01T00:00:00Z"], [30])
+    # Exact where floats are not: 0.1 + 0.2 is 0.3.
+    count(api, event("2024-03-04T00:00:00Z", {distance: 0.1}), event("2024-03-04T01:00:00Z", {distance: 0.2}))
+    [result] = metrics(api, "2024-03-04T00:00:00Z", "2024-03-05T00:00:00Z", query("METER_USAGE", "DAY"))
+    assert one(result)[1] == [0.3]
+    assert usage.exact(0.1) + usage.exact(0.2) == Decimal("0.3")
+
+
+def test_each_interval_buckets_in_utc(api: Api) -> None:
+    rides = meters(api)["Ride count"]
+    count(api, event("2024-02-29T23:59:59Z", {rides: 1}), event("2024-03-01T00:00:00Z", {rides: 1}),
+          event("2024-03-01T00:59:59+00:00", {rides: 1}), event("2024-03-04T02:00:00+02:00", {rides: 1}),
+          event("2024-03-11T00:00:00Z", {rides: 1}))
+    start, end = "2024-02-29T00:00:00Z", "2024-03-12T00:00:00Z"
+    [hour] = metrics(api, "2024-02-29T23:00:00Z", "2024-03-01T02:00:00Z", query("METER_USAGE", "HOUR"))
+    day, week, month = metrics(api, start, end, query("METER_USAGE", "DAY", "d"), query("METER_USAGE", "WEEK", "w"),
+                               query("METER_USAGE", "MONTH", "m"))
+    assert one(hour) == (["2024-02-29T23:00:00Z", "2024-03-01T00:00:00Z", "2024-03-01T01:00:00Z"], [1, 2, 0])
+    days, values = one(day)
+    assert len(days) == 12 and days[0] == "2024-02-29T00:00:00Z" and days[-1] == "2024-03-11T00:00:00Z"
+    assert values == [1, 2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1]  # 02:00+02:00 is midnight UTC of the 4th
+    # Weeks start on Monday: 2024-02-26, 03-04 and 03-11 are Mondays.
+    assert one(week) == (["2024-02-26T00:00:00Z", "2024-03-04T00:00:00Z", "2024-03-11T00:00:00Z"], [3, 1, 1])
+    assert one(month) == (["2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"], [1, 4])
+
+
+def test_only_the_range_counts_widened_to_whole_hours(api: Api) -> None:
+    rides = meters(api)["Ride count"]
+    count(api, event("2024-03-01T09:59:00Z", {rides: 1}), event("2024-03-01T10:30:00Z", {rides: 1}),
+          event("2024-03-01T11:05:00Z", {rides: 1}), event("2024-03-01T12:00:00Z", {rides: 1}))
+    [result] = metrics(api, "2024-03-01T10:20:00Z", "2024-03-01T11:10:00Z", query("METER_USAGE", "DAY"))
+    assert one(result) == (["2024-03-01T00:00:00Z"], [2])  # the hours 10:00 and 11:00
+    [result] = metrics(api, "2024-03-01T10:00:00Z", "2024-03-01T12:00:00Z", query("METER_USAGE", "HOUR"))
+    assert one(result) == (["2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z"], [1, 1])  # the end is exclusive
+
+
+def test_events_count_by_status_schema_and_account(api: Api) -> None:
+    count(api, event("2024-03-01T10:00:00Z"), event("2024-03-01T11:00:00Z", account="GLOBEX-US", customer="GLOBEX"),
+          event("2024-03-02T10:00:00Z", status="INGESTION_FAILED_SCHEMA_NOT_DEFINED", schema="rides"),
+          event("2024-03-02T11:00:00Z", status="INGESTION_COMPLETED_NO_MATCHING_METERS"))
+    total, by_status, by_raw, by_account, failed = metrics(
+        api, *MARCH, query("EVENTS", "MONTH", "t"), query("EVENTS", "MONTH", "s", groupBy="EVENT_STATUS"),
+        query("EVENTS", "MONTH", "r", groupBy="RAW_EVENT_STATUS"),
+        query("EVENTS", "MONTH", "a", groupBy="ACCOUNT_ID"),
+        query("EVENTS", "MONTH", "f", filters=[{"fieldName": "EVENT_STATUS", "fieldValues": ["UNPROCESSED"]}]))
+    assert one(total)[1] == [4]
+    assert [(d["groupedBy"]["fieldValue"], d["metricValues"]) for d in by_status["data"]] == [
+        ("PROCESSED", [3]), ("UNPROCESSED", [1])]
+    assert {d["groupedBy"]["fieldValue"]: d["metricValues"] for d in by_raw["data"]} == {
+        COMPLETED: [2], "INGESTION_COMPLETED_NO_MATCHING_METERS": [1], "INGESTION_FAILED_SCHEMA_NOT_DEFINED": [1]}
+    assert {d["groupedBy"]["fieldName"] for d in by_raw["data"]} == {"RAW_EVENT_STATUS"}
+    assert [(d["groupedBy"]["fieldValue"], d["metricValues"]) for d in by_account["data"]] == [
+        ("ACME-US", [3]), ("GLOBEX-US", [1])]
+    assert one(failed)[1] == [1]
+
+
+def test_filters_narrow_and_combine(api: Api) -> None:
+    ids = meters(api)
+    rides, distance = ids["Ride count"], ids["Ride distance"]
+    count(api, event("2024-03-01T10:00:00Z", {rides: 1, distance: 4}),
+          event("2024-03-01T11:00:00Z", {rides: 1, distance: 6}, account="ACME-EU", sent_as="acme-eu"),
+          event("2024-03-01T12:00:00Z", {rides: 1, distance: 100}, account="GLOBEX-US", customer="GLOBEX"))
+
+    def total(*filters: tuple[str, list[str]], group: str | None = None) -> Any:
+        extra: dict[str, Any] = {"filters": [{"fieldName": f, "fieldValues": v} for f, v in filters]} if filters else {}
+        if group:
+            extra["groupBy"] = group
+        [result] = metrics(api, *MARCH, query("METER_USAGE", "MONTH", **extra))
+        return {d.get("groupedBy", {}).get("fieldValue", ""): d["metricValues"][0] for d in result["data"]}
+
+    assert total() == {"": 113}
+    assert total(("USAGE_METER_ID", [distance])) == {"": 110}
+    assert total(("BILLABLE_ID", ["Ride distance"])) == {"": 110}  # a meter's name names it too
+    assert total(("ACCOUNT_ID", ["acme-eu"]), ("USAGE_METER_ID", [distance])) == {"": 6}  # an alias is its account
+    assert total(("CUSTOMER_ID", ["ACME"])) == {"": 12}
+    assert total(("CUSTOMER_ID", ["ACME"]), group="USAGE_METER_ID") == {rides: 2, distance: 10}
+    assert total(("USAGE_METER_ID", [distance]), group="CUSTOMER_ID") == {"ACME": 10, "GLOBEX": 100}
+    assert total(("ACCOUNT_ID", ["ACME-US", "GLOBEX-US"]), ("USAGE_METER_ID", [rides, distance]),
+                 group="ACCOUNT_ID") == {"ACME-US": 5, "GLOBEX-US": 101}
+    assert total(("ORGANIZATION_ID", ["my-org"])) == {"": 113}  # the tenant is the organization
+
+
+def test_usage_for_cycle_is_the_running_total_of_the_month(api: Api) -> None:
+    distance = meters(api)["Ride distance"]
+    count(api, event("2024-02-10T00:00:00Z", {distance: 1000}), event("2024-03-02T05:00:00Z", {distance: 2}),
+          event("2024-03-04T05:00:00Z", {distance: 3}), event("2024-04-01T00:00:00Z", {distance: 7}))
+    start, end = "2024-03-03T00:00:00Z", "2024-04-03T00:00:00Z"
+    cycle, weekly, plain = metrics(api, start, end, query("USAGE_FOR_CYCLE", "DAY", "c"),
+                                   query("USAGE_FOR_CYCLE", "WEEK", "w"), query("METER_USAGE", "DAY", "u"))
+    days, values = one(cycle)
+    # The 3rd already holds the 2nd's usage (same cycle, before the range); April starts over.
+    assert values[:3] == [2, 5, 5] and values[days.index("2024-03-31T00:00:00Z")] == 5
+    assert values[-2:] == [7, 7]
+    assert sum(one(plain)[1]) == 10
+    weeks, running = one(weekly)
+    assert weeks[-1] == "2024-04-01T00:00:00Z" and running[-1] == 7
+    assert running[weeks.index("2024-03-25T00:00:00Z")] == 5
+
+
+def test_a_week_across_two_cycles_counts_the_later_one(api: Api) -> None:
+    distance = meters(api)["Ride distance"]
+    count(api, event("2024-02-20T00:00:00Z", {distance: 1}), event("2024-02-27T00:00:00Z", {distance: 10}),
+          event("2024-03-01T00:00:00Z", {distance: 100}))
+    [weekly] = metrics(api, "2024-02-19T00:00:00Z", "2024-03-04T00:00:00Z", query("USAGE_FOR_CYCLE", "WEEK"))
+    # Week of Feb 19: February so far; week of Feb 26 ends in March: March's cycle, from March 1.
+    assert one(weekly) == (["2024-02-19T00:00:00Z", "2024-02-26T00:00:00Z"], [1, 100])
+
+
+def test_groups_without_data_are_left_out_and_an_ungrouped_query_answers_zeros(api: Api) -> None:
+    grouped, plain, licenses = metrics(api, *MARCH, query("EVENTS", "WEEK", "g", groupBy="ACCOUNT_ID"),
+                                       query("METER_USAGE", "WEEK", "p"), query("NAMED_LICENSE_USAGE", "MONTH", "l"))
+    assert grouped["data"] == []
+    assert one(plain)[1] == [0, 0, 0, 0, 0]
+    assert one(licenses) == (["2024-03-01T00:00:00Z"], [0])
+
+
+def test_a_reverted_event_stops_counting(api: Api) -> None:
+    distance = meters(api)["Ride distance"]
+    kept, reverted = event("2024-03-01T10:00:00Z", {distance: 2.5}), event("2024-03-01T10:30:00Z", {distance: 4})
+    count(api, kept, reverted)
+    count(api, reverted, sign=-1)
+    events, used = metrics(api, *MARCH, query("EVENTS", "MONTH", "e"), query("METER_USAGE", "MONTH", "u"))
+    assert one(events)[1] == [1] and one(used)[1] == [2.5]
+    count(api, kept, sign=-1)
+    cube = usage.aggregates(api.app.state.store).usage
+    assert cube.levels == ({}, {}, {})  # nothing left behind, not even zeros
+
+
+def test_aggregates_are_derived_never_exported_and_rebuilt_on_import(api: Api) -> None:
+    distance = meters(api)["Ride distance"]
+    count(api, event("2024-03-01T10:00:00Z", {distance: 2}))
+    exported = api.get("/__mock/state").json()
+    assert "usage" not in exported
+    # The counted event was never stored as an event, so an import of the same state counts nothing.
+    r = api.request("PUT", "/__mock/state", json=exported)
+    assert r.status_code == 200, r.text
+    [used] = metrics(api, *MARCH, query("METER_USAGE", "MONTH"))
+    assert one(used)[1] == [0]
+    # A reset goes back to the fixtures' aggregates.
+    count(api, event("2024-03-01T10:00:00Z", {distance: 2}))
+    api.post("/__mock/reset", headers={"Content-Type": "application/json"})
+    [used] = metrics(api, *MARCH, query("METER_USAGE", "MONTH"))
+    assert one(used)[1] == [0]
+
+
+def test_rebuild_recounts_the_stored_events(api: Api) -> None:
+    store = api.app.state.store
+    distance = meters(api)["Ride distance"]
+    stored = [event("2024-03-01T10:00:00Z", {distance: 2}), event("2024-03-02T10:00:00Z", {distance: 3}),
+              event("2024-03-03T10:00:00Z", {distance: 50}, status="REVERTED"),
+              event("2024-03-03T10:00:00Z", {distance: 70}, status="INGESTION_IN_PROGRESS")]
+    store.collections.setdefault(usage.EVENTS, type(store.collections["accounts"])())
+    for i, e in enumerate(stored):
+        store.collections[usage.EVENTS].add(str(i), e)
+    try:
+        usage.rebuild(store)
+        [used] = metrics(api, *MARCH, query("METER_USAGE", "MONTH"))
+        assert one(used)[1] == [5]  # neither the reverted nor the unfinished event
+    finally:
+        del store.collections[usage.EVENTS]
+
+
+BAD_QUERIES = [
+    ({"metricQueries": [query("EVENTS", qid=str(i)) for i in range(6)]}, "metricQueries", "1 to 5 queries"),
+    ({"metricQueries": []}, "metricQueries", "1 to 5 queries"),
+    ({"endTime": "2024-03-01T00:00:00Z"}, "endTime", "must be after startTime"),
+    ({"metricQueries": [query("EVENTS", qid="a"), query("METER_USAGE", qid="a")]}, "metricQueries[1].id",
+     "also metricQueries[0]"),
+    ({"metricQueries": [query("EVENTS", groupBy="USAGE_METER_ID")]}, "metricQueries[0].groupBy",
+     "EVENTS can be grouped by ACCOUNT_ID, EVENT_STATUS, SCHEMA_NAME, RAW_EVENT_STATUS only"),
+    ({"metricQueries": [query("METER_USAGE", groupBy="EVENT_STATUS")]}, "metricQueries[0].groupBy", "grouped by"),
+    ({"metricQueries": [query("METER_USAGE", filters=[{"fieldName": "SCHEMA_NAME", "fieldValues": ["rides"]}])]},
+     "metricQueries[0].filters[0].fieldName", "METER_USAGE can be filtered by"),
+    ({"metricQueries": [query("USAGE_FOR_CYCLE", filters=[{"fieldName": "ORGANIZATION_ID", "fieldValues": ["o"]}])]},
+     "metricQueries[0].filters[0].fieldName", "filtered by"),
+    ({"metricQueries": [query("EVENTS", filters=[{"fieldName": "ACCOUNT_ID", "fieldValues": ["ACME-US", "NOPE"]}])]},
+     "metricQueries[0].filters[0].fieldValues[1]", "'NOPE' is not a known account id or alias"),
+    ({"metricQueries": [query("EVENTS", filters=[{"fieldName": "SCHEMA_NAME", "fieldValues": ["rides", "rides"]}])]},
+     "metricQueries[0].filters[0].fieldValues", "at most one event schema"),
+    ({"metricQueries": [query("EVENTS", filters=[{"fieldName": "EVENT_STATUS", "fieldValues": ["DONE"]}])]},
+     "metricQueries[0].filters[0].fieldValues[0]", "not a known event status"),
+    ({"metricQueries": [query("EVENTS", filters=[{"fieldName": "CUSTOMER_ID", "fieldValues": []}])]},
+     "metricQueries[0].filters[0].fieldValues", "at least one value"),
+    ({"metricQueries": [query("METER_USAGE", filters=[{"fieldName": "USAGE_METER_ID", "fieldValues": ["um.x"]}])]},
+     "metricQueries[0].filters[0].fieldValues[0]", "not a known usage meter"),
+    ({"metricQueries": [query("EVENTS", "HOUR")]}, "metricQueries[0].aggregationPeriod", "more than 300 data points"),
+    ({"metricQueries": [query("EVENTS", configs={"CURRENCY": "BASE"})]}, "metricQueries[0].configs.CURRENCY",
+     "not a config of EVENTS"),
+    ({"metricQueries": [query("REVENUE")]}, "metricQueries[0].name", "not computed by this mock yet"),
+]
+
+
+@pytest.mark.parametrize(("change", "field", "rule"), BAD_QUERIES, ids=[b[1] + ":" + b[2][:20] for b in BAD_QUERIES])
+def test_a_refused_query_names_the_field_and_the_rule(api: Api, change: dict[str, Any], field: str, rule: str) -> None:
+    body = {"startTime": MARCH[0], "endTime": MARCH[1], "metricQueries": [query("EVENTS")], **change}
+    r = api.post("/metrics", json=body)
+    assert r.status_code == 400, r.text
+    assert r.headers["x-mock-rejected-by"] == "rule"
+    message = r.json()["message"]
+    assert message.startswith(f"{field}: "), message
+    assert rule in message
+
+
+def test_three_hundred_points_is_the_limit(api: Api) -> None:
+    # 300 hours answer; 301 do not.
+    ok = api.post("/metrics", json={"startTime": "2024-03-01T00:00:00Z", "endTime": "2024-03-13T12:00:00Z",
+                                    "metricQueries": [query("EVENTS", "HOUR")]})
+    assert ok.status_code == 200 and len(one(ok.json()["results"][0])[0]) == 300
+    too_many = api.post("/metrics", json={"startTime": "2024-03-01T00:00:00Z", "endTime": "2024-03-13T13:00:00Z",
+                                          "metricQueries": [query("EVENTS", "HOUR")]})
+    assert too_many.status_code == 400
