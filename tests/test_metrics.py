@@ -5,6 +5,7 @@ Events are counted with ``usage.count_event`` as ingestion does, in the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -21,25 +22,30 @@ def meters(api: Api) -> dict[str, str]:
     return {m["name"]: m["id"] for m in api.app.state.store.collections["usageMeters"].items.values()}
 
 
+@dataclass
+class Stored:
+    """An ingested event as ``events.Event`` keeps it (the attributes usage.count_event reads)."""
+
+    timestamp: str
+    account_id: str
+    account: str | None
+    customer_id: str | None
+    schema_name: str
+    status: str
+    meters: tuple[tuple[str, Decimal | None], ...]
+
+    def counts(self) -> bool:
+        return self.status.startswith("INGESTION_COMPLETED")
+
+
 def event(ts: str, units: dict[str, Any] | None = None, account: str = "ACME-US", customer: str = "ACME",
-          status: str = COMPLETED, schema: str = "rides", sent_as: str | None = None) -> dict[str, Any]:
-    """A stored event: ``units`` by meter id (each PROCESSED_UNITS_COMPUTED)."""
-    return {
-        "referenceId": f"ref-{ts}",
-        "eventPayload": {"schemaName": schema, "timestamp": ts, "accountId": sent_as or account,
-                         "attributes": [], "dimensions": {}},
-        "ingestionStatus": {"status": status},
-        "customerId": customer,
-        "createdAt": ts,
-        "eventPipelineInfo": {
-            "account": {"id": account, "name": account},
-            "usageMeters": [{"id": mid, "name": mid, "version": 1, "status": "PROCESSED_UNITS_COMPUTED", "units": u}
-                            for mid, u in (units or {}).items()],
-        },
-    }
+          status: str = COMPLETED, schema: str = "rides", sent_as: str | None = None) -> Stored:
+    """A processed event: ``units`` by meter id."""
+    computed = tuple((meter, None if u is None else Decimal(str(u))) for meter, u in (units or {}).items())
+    return Stored(ts, sent_as or account, account, customer, schema, status, computed)
 
 
-def count(api: Api, *events: dict[str, Any], sign: int = 1) -> None:
+def count(api: Api, *events: Stored, sign: int = 1) -> None:
     for e in events:
         usage.count_event(api.app.state.store, e, sign)
 

@@ -259,48 +259,37 @@ def exact(value: Any) -> Number:
 def count_event(store: Store, event: Any, sign: int) -> None:
     """Count an event whose outcome is final (``sign=+1``), or stop counting it (``-1``).
 
-    ``event`` is an ``EventWithStatusAndEventPipelineInfo`` record (a dict
-    or a record that reads like one): its ``eventPayload`` (``timestamp``,
-    ``accountId``, ``schemaName``), ``ingestionStatus.status``,
-    ``customerId`` and ``eventPipelineInfo`` (the resolved ``account.id``,
-    and each of ``usageMeters`` with ``PROCESSED_UNITS_COMPUTED`` and its
-    ``units``). A revert must pass the event as it was counted, before its
-    status changes.
+    ``event`` is a stored event (``events.Event``; see its module for the
+    attributes): ``timestamp``, ``account`` (resolved, else ``account_id``
+    as sent), ``customer_id``, ``schema_name``, ``status`` and ``meters``
+    (``(meter id, units or None)``). A revert passes the event as it was
+    counted, before its status changes.
     """
-    payload = event["eventPayload"]
-    seconds = epoch(payload["timestamp"])
+    seconds = epoch(event.timestamp)
     hour = seconds - seconds % HOUR
     starts = (hour, hour - hour % DAY, month_start(hour))
-    info = event.get("eventPipelineInfo") or {}
-    account = (info.get("account") or {}).get("id") or payload["accountId"]
-    customer = event.get("customerId") or ""
+    account = event.account or event.account_id
+    customer = event.customer_id or ""
     usage = aggregates(store)
-    usage.events.add(starts, (account, customer, payload["schemaName"], event["ingestionStatus"]["status"]), sign)
-    for meter in info.get("usageMeters") or ():
-        if meter.get("status") == "PROCESSED_UNITS_COMPUTED" and meter.get("units") is not None:
-            units = exact(meter["units"])
-            if units:
-                usage.usage.add(starts, (account, customer, meter["id"]), units if sign > 0 else -units)
+    usage.events.add(starts, (account, customer, event.schema_name, event.status), sign)
+    for meter, units in event.meters:
+        if units:
+            value = exact(units)
+            usage.usage.add(starts, (account, customer, meter), value if sign > 0 else -value)
 
 
-def counts(event: Any) -> bool:
-    """Whether an event is counted: its outcome is final and it was not reverted."""
-    status: str = event["ingestionStatus"]["status"]
-    return status not in (IN_PROGRESS, REVERTED)
-
-
-# The collection H1a's ingestion keeps events in (EventWithStatusAndEventPipelineInfo records).
+# The collection ingestion keeps events in (``events.Event`` records).
 EVENTS = "events"
 
 
 def rebuild(store: Store) -> None:
-    """Recount every event of the tenant (after an import): the only place that reads them all."""
+    """Recount the events ingestion counted (``event.counts()``), after an import: the only full read of them."""
     store.derived[NAME] = Usage()
     collection = store.collections.get(EVENTS)
     if collection is None:
         return
     for event in collection.items.values():
-        if counts(event):
+        if event.counts():
             count_event(store, event, +1)
 
 
