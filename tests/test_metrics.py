@@ -198,8 +198,8 @@ def test_a_reverted_event_stops_counting(api: Api) -> None:
     events, used = metrics(api, *MARCH, query("EVENTS", "MONTH", "e"), query("METER_USAGE", "MONTH", "u"))
     assert one(events)[1] == [1] and one(used)[1] == [2.5]
     count(api, kept, sign=-1)
-    cube = usage.aggregates(api.app.state.store).usage
-    assert cube.levels == ({}, {}, {})  # nothing left behind, not even zeros
+    for cube in (usage.aggregates(api.app.state.store).usage, usage.aggregates(api.app.state.store).events):
+        assert (cube.hours, cube.days, cube.months, cube.totals) == ({}, {}, {}, ({}, {}, {}))  # not even zeros
 
 
 def test_aggregates_are_derived_never_exported_and_rebuilt_on_import(api: Api) -> None:
