@@ -36,6 +36,14 @@ Handler = Callable[["Store", Call], Any]
 
 
 @dataclass(frozen=True, slots=True)
+class WithStatus:
+    """A handler's answer with another success status than the operation's first (a batch's 207)."""
+
+    status: int
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
 class IdScheme:
     """Togai-shaped ids: ``prefix.<random first part>.<scrambled sequence>``."""
 

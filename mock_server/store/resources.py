@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, credits, customers, event_schemas, invoice_groups, payments, settings, usage_meters, wallets
+from . import (
+    accounts,
+    credits,
+    customers,
+    event_schemas,
+    events,
+    invoice_groups,
+    payments,
+    settings,
+    usage_meters,
+    wallets,
+)
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -61,5 +72,6 @@ REGISTRY = Registry(
         wallets.ENTRIES,
         event_schemas.RESOURCE,
         usage_meters.RESOURCE,
+        events.RESOURCE,
     ]
 )
