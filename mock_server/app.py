@@ -82,7 +82,8 @@ def create_app(config: Config | None = None) -> MockApp:
     ValueError on a bad proxy URL."""
     config = config or Config()
     spec = load_spec(config.spec)
-    store = Store(REGISTRY, seed=config.seed, schemas=spec.document.get("components", {}).get("schemas", {}))
+    store = Store(REGISTRY, seed=config.seed, schemas=spec.document.get("components", {}).get("schemas", {}),
+                  ingest_delay=config.ingest_delay)
     # The bundled spec must bind every handler; another spec serves what it has.
     bundled = Path(config.spec).resolve() == DEFAULT_SPEC.resolve()
     handlers = bind(spec, REGISTRY, strict=bundled)

@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate every response against the spec; a mismatch becomes a 500")
     p.add_argument("--latency", type=parse_latency, metavar="DELAY",
                    help="delay every answer: 200ms, 1.5s, or a range such as 100-400ms")
+    p.add_argument("--ingest-delay", type=float, default=0.0, metavar="SECONDS",
+                   help="process ingested events this long after they are accepted, so a frontend can "
+                   "show them in progress (default 0: at once)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow this browser origin (repeatable); default: any localhost/127.0.0.1 origin")
     p.add_argument("--log", choices=("text", "json", "quiet"), default="text",
@@ -143,6 +146,8 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         if args.spec != DEFAULT_SPEC:
             parser.error("give the spec once: as SPEC or with --spec")
         args.spec = args.spec_file
+    if args.ingest_delay < 0:
+        parser.error("--ingest-delay must not be negative")
     if args.max_tenants < 1:
         parser.error("--max-tenants must be at least 1")
     return Config(
@@ -155,6 +160,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         max_body=args.max_body,
         self_check=args.self_check,
         latency=args.latency,
+        ingest_delay=args.ingest_delay,
         cors_origins=tuple(args.cors_origin),
         log=args.log,
         journal_size=args.journal_size,

@@ -32,6 +32,7 @@ class Config:
     max_body: int = DEFAULT_MAX_BODY
     self_check: bool = False
     latency: tuple[float, float] | None = None  # seconds, (low, high)
+    ingest_delay: float = 0.0  # seconds between accepting an event and processing it
     cors_origins: tuple[str, ...] = ()  # empty: any localhost / 127.0.0.1 origin
     log: str = "text"  # text, json or quiet
     journal_size: int = 1000

@@ -40,6 +40,7 @@ from .proxy import Forwarded, Upstream
 from .requestlog import LogLine
 from .store import Store
 from .store.errors import DomainError
+from .store.registry import WithStatus
 from .validation.body import parse_body
 from .validation.params import parse_parameters
 from .validation.response import check_response
@@ -243,6 +244,8 @@ class Pipeline:
                 payload = handler(self.store, Call(params, body))
         except DomainError as exc:
             raise from_domain(exc, path_params, conflict) from None
+        if isinstance(payload, WithStatus):
+            status, payload = payload.status, payload.body
         return Outcome(status, payload, {}, op.operation_id)
 
     def _latency(self) -> float:

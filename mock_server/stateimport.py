@@ -28,6 +28,8 @@ def record_validators(registry: Registry, togai: Spec) -> dict[str, SchemaValida
         schema = dict(schemas.get(resource.schema, {}))
         optional = {*resource.not_exported, *resource.generated_fields(schema)}
         schema["required"] = [r for r in schema.get("required", []) if r not in optional]
+        if resource.hidden:
+            schema["properties"] = {**schema.get("properties", {}), **resource.hidden}
         validators[resource.name] = SchemaValidator(schema)
     return validators
 

@@ -72,11 +72,20 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     # A top-up of an account's wallet (PARAMS names the account); the first one opens the wallet.
     "wallets": ({"topupAmount": 25}, {"status": "INACTIVE"}),
+    # An ingested event (POST /ingest answers 202 {success}, not the record).
+    "events": (
+        {"event": {"id": "registry-event", "schemaName": "rides", "accountId": "ACME-US",
+                   "timestamp": "2024-01-02T00:00:00Z", "attributes": [{"name": "distance", "value": "4"}],
+                   "dimensions": {"city": "x"}}},
+        {},
+    ),
 }
 # Path parameters a sample's create operation needs beside the record's own.
 PARAMS: dict[str, dict[str, str]] = {"wallets": {"account_id": "GLOBEX-US"}}
 # Resources with no create operation of their own: which sample makes one of their records.
-MADE_BY = {"walletEntries": "wallets"}
+MADE_BY = {"walletEntries": "wallets", "events": "events"}
+# How a list item names its record, where that is not its ``id``.
+LIST_KEY = {"events": lambda item: item["eventPayload"]["id"]}
 SPEC = load_spec(DEFAULT_SPEC)
 
 
@@ -108,11 +117,12 @@ def test_every_resource_has_a_sample() -> None:
 
 
 def _create(api: Api, resource: Resource) -> dict[str, Any]:
-    """Create the resource's sample; the new record."""
-    assert resource.create is not None
-    method, path = _path(resource.create, params=PARAMS.get(resource.name))
+    """Create the resource's sample; the new record (the answer, for an operation that is not a create)."""
+    op = resource.create or resource.fixture_op
+    assert op is not None
+    method, path = _path(op, params=PARAMS.get(resource.name))
     created = api.request(method, path, json=SAMPLES[resource.name][0])
-    assert created.status_code == SPEC.operation(resource.create).success_status, created.text
+    assert created.status_code == SPEC.operation(op).success_status, created.text
     record: dict[str, Any] = created.json()
     for step in resource.created_path:  # where the create answer holds the new record
         record = record[step]
@@ -184,7 +194,9 @@ def test_records_made_by_another_resource(api: Api, name: str) -> None:
     assert len(exported[name]) == before + 1
     if resource.list is not None:
         method, path = _path(resource.list, params=PARAMS.get(MADE_BY[name]))
-        assert exported[name][-1]["id"] in {r["id"] for r in api.request(method, path).json()["data"]}
+        listed = api.request(method, path).json()
+        key = LIST_KEY.get(name, lambda item: item["id"])
+        assert exported[name][-1]["id"] in {key(r) for r in listed.get("data", listed.get("events"))}
     assert api.request("PUT", "/__mock/state", json=exported).status_code == 200
     assert api.get("/__mock/state").json() == exported
     api.post("/__mock/reset", headers={"Content-Type": "application/json"})

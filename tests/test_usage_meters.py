@@ -44,3 +44,35 @@ def test_json_logic_that_cannot_be_evaluated_is_refused(api: Api) -> None:
 def test_list_filters_by_aggregation(api: Api) -> None:
     counts = api.get("/usage_meters", params={"aggregations": "COUNT"}).json()["data"]
     assert {m["aggregation"] for m in counts} == {"COUNT"} and len(counts) == 1
+
+
+def test_a_patch_keeps_the_meters_name_rule(api: Api) -> None:
+    um = api.post("/usage_meters", json=meter()).json()
+    for bad, rule in (("a" * 51, "must be at most 50 characters long"), ("km!", "must match the pattern")):
+        r = api.patch(f"/usage_meters/{um['id']}", json={"name": bad})
+        assert r.status_code == 400 and r.json()["message"].startswith(f"name: {rule}"), r.text
+    assert api.get(f"/usage_meters/{um['id']}").json()["name"] == "Km"
+
+
+def test_a_schema_with_an_active_meter_cannot_be_deactivated(api: Api) -> None:
+    um = api.post("/usage_meters", json=meter()).json()
+    api.post(f"/usage_meters/{um['id']}/activate")
+    r = api.post("/event_schema/rides/deactivate")
+    assert r.status_code == 400 and um["id"] in r.json()["message"], r.text
+    for active in api.get("/usage_meters", params={"status": "ACTIVE"}).json()["data"]:
+        api.post(f"/usage_meters/{active['id']}/deactivate")
+    assert api.post("/event_schema/rides/deactivate").json()["status"] == "INACTIVE"
+
+
+def test_the_meters_event_schema_survives_export_and_import(api: Api) -> None:
+    um = api.post("/usage_meters", json=meter(name="Exported")).json()
+    state = api.get("/__mock/state").json()
+    exported = next(m for m in state["usageMeters"] if m["id"] == um["id"])
+    assert exported["eventSchemaName"] == "rides"
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
+    assert api.get("/__mock/state").json() == state
+    api.post(f"/usage_meters/{um['id']}/activate")
+    assert api.post("/event_schema/rides/deactivate").status_code == 400  # the index came back too
+    exported["eventSchemaName"] = "nope"
+    r = api.request("PUT", "/__mock/state", json=state)
+    assert r.status_code == 400 and "eventSchemaName: no event schema named 'nope'" in r.text, r.text

@@ -103,10 +103,8 @@ def list_(store: Store, call: Call) -> dict[str, Any]:
 
     records, extra = paginate(store.collections[NAME], call.params.get("nextToken"), call.params.get("pageSize"),
                               keep=keep)
-    meters: dict[str, int] = {}
-    for m in store.collections["usageMeters"].items.values():
-        meters[m.get("eventSchemaName", "")] = meters.get(m.get("eventSchemaName", ""), 0) + 1
-    return {"data": [{**render(r), "usageMetersCount": meters.get(r["name"], 0)} for r in records], **extra}
+    meters = store.indexes["meters_by_schema"]
+    return {"data": [{**render(r), "usageMetersCount": len(meters.get(r["name"], ()))} for r in records], **extra}
 
 
 def list_versions(store: Store, call: Call) -> dict[str, Any]:
@@ -151,7 +149,13 @@ def activate(store: Store, call: Call) -> dict[str, Any]:
 
 
 def deactivate(store: Store, call: Call) -> dict[str, Any]:
-    """``POST .../deactivate``: an ACTIVE schema becomes INACTIVE."""
+    """``POST .../deactivate``: an ACTIVE schema becomes INACTIVE once none of its meters is ACTIVE (Togai's rule)."""
+    from .usage_meters import of_schema  # meters refer to schemas: imported late
+
+    active = [m["id"] for m in of_schema(store, call.params[PARAM]) if m["status"] == "ACTIVE"]
+    if active:
+        raise Invalid.at(PARAM, f"event schema {call.params[PARAM]!r} has ACTIVE usage meters "
+                                f"({', '.join(active)}); deactivate them first")
     return _move(store, call, "INACTIVE", ("ACTIVE",))
 
 

@@ -36,6 +36,14 @@ Handler = Callable[["Store", Call], Any]
 
 
 @dataclass(frozen=True, slots=True)
+class WithStatus:
+    """A handler's answer with another success status than the operation's first (a batch's 207)."""
+
+    status: int
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
 class IdScheme:
     """Togai-shaped ids: ``prefix.<random first part>.<scrambled sequence>``."""
 
@@ -91,6 +99,8 @@ class Resource:
     fixture_params: tuple[str, ...] = ()  # path parameters a fixture entry names beside the body (account_id)
     fixture_op: str | None = None  # the operation a fixture entry is a request body of (default: create)
     not_exported: tuple[str, ...] = ()  # fields of the schema that are derived, never imported
+    # Fields the answers hide but the export carries (a meter's eventSchemaName), with their JSON schema.
+    hidden: dict[str, Any] = field(default_factory=dict)
     export: Callable[[Store, Any], dict[str, Any]] | None = None
     check_import: Callable[[ImportContext], None] | None = None
     restore: Callable[[Store, dict[str, Any]], None] | None = None  # insert an imported record

@@ -13,6 +13,7 @@ from . import (
     credits,
     customers,
     event_schemas,
+    events,
     invoice_groups,
     payments,
     settings,
@@ -72,6 +73,7 @@ REGISTRY = Registry(
         wallets.ENTRIES,
         event_schemas.RESOURCE,
         usage_meters.RESOURCE,
+        events.RESOURCE,
     ],
     derived=[usage.DERIVED],
 )

@@ -245,14 +245,22 @@ class Store:
     modules; what applies to every resource (reset, snapshot, export) is here
     and iterates the registry."""
 
-    def __init__(self, registry: Registry, seed: int | None = None, schemas: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        seed: int | None = None,
+        schemas: dict[str, Any] | None = None,
+        ingest_delay: float = 0.0,
+    ) -> None:
         """``schemas``: the spec's component schemas; resources declared ``compact``
         store slotted records with the fields of their schema (less the computed
-        ones), others store dicts."""
+        ones), others store dicts. ``ingest_delay``: seconds before an ingested
+        event is processed (``--ingest-delay``)."""
         self.lock = threading.RLock()
         self.registry = registry
         self.seed = seed
         self.schemas = schemas
+        self.ingest_delay = ingest_delay
         self.record_types: dict[str, type[SlottedRecord]] = {}
         for resource in registry:
             properties = (schemas or {}).get(resource.schema, {}).get("properties")
@@ -265,7 +273,7 @@ class Store:
 
     def sibling(self) -> Store:
         """A new, empty store like this one: same registry, seed and record classes."""
-        return Store(self.registry, self.seed, self.schemas)
+        return Store(self.registry, self.seed, self.schemas, self.ingest_delay)
 
     def new_record(self, resource: str, fields: dict[str, Any]) -> Any:
         """A stored record of ``resource``: slotted when it is compact, else a dict."""

@@ -4,26 +4,31 @@ A meter's ``computations`` hold JSON-logic (as strings): each ``matcher``
 and ``computation`` must parse and evaluate, with a maintained JSON-logic
 library, against a sample event before the meter is stored. The meter's
 ``eventSchemaName`` is kept beside it (the ``UsageMeter`` schema has no
-field for it) and never shown.
+field for it) and never shown, but exported (and checked on import).
+The index ``meters_by_schema`` (schema name -> meter ids) spares ingestion
+and the schema's lifecycle a scan of the meters.
 """
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from json_logic import jsonLogic
 
 from ..errors import Violation
+from ..validation.schema import SchemaValidator
 from . import event_schemas
 from .errors import Invalid, NotFound
 from .pagination import paginate
-from .registry import Call, IdScheme, Resource
+from .registry import Call, IdScheme, ImportContext, Resource
 from .state import Record, Store
 
 NAME = "usageMeters"
 PARAM = "usage_meter_id"
 IDS = IdScheme("um")
 HIDDEN = ("eventSchemaName",)
+BY_SCHEMA = "meters_by_schema"
 # What a computation is evaluated against at creation: the shape of an event Togai meters.
 SAMPLE_EVENT: dict[str, Any] = {"attribute": {}, "dimension": {}}
 
@@ -59,9 +64,21 @@ def sample_event(store: Store, schema_name: str | None) -> dict[str, Any]:
             "dimension": {d["name"]: "x" for d in schema.get("dimensions", [])}}
 
 
+def _name_problems(store: Store, meter: dict[str, Any]) -> list[Violation]:
+    """A meter's name keeps the rules of ``UsageMeter.name`` (a PATCH body allows a longer one)."""
+    rule = (store.schemas or {}).get("UsageMeter", {}).get("properties", {}).get("name", {})
+    return list(_validator(json.dumps(rule, sort_keys=True)).violations(meter.get("name", ""), "name"))
+
+
+@functools.cache
+def _validator(schema: str) -> SchemaValidator:
+    """A field rule of the spec, compiled once."""
+    return SchemaValidator(json.loads(schema))
+
+
 def problems(store: Store, meter: dict[str, Any]) -> list[Violation]:
     """Why ``meter`` (the record about to be written) cannot be stored."""
-    out: list[Violation] = []
+    out: list[Violation] = _name_problems(store, meter)
     schema_name = meter.get("eventSchemaName")
     if schema_name is None:
         out.append(Violation("eventSchemaName", "is required: a meter counts the events of one event schema"))
@@ -93,7 +110,18 @@ def create(store: Store, call: Call) -> dict[str, Any]:
     if record["status"] == "ACTIVE":
         record["lastActivatedAt"] = now
     store.collections[NAME].add(record["id"], record)
+    _index(store, record)
     return render(record)
+
+
+def _index(store: Store, record: Record) -> None:
+    store.indexes[BY_SCHEMA].setdefault(record["eventSchemaName"], {})[record["id"]] = None
+
+
+def of_schema(store: Store, schema_name: str) -> list[Record]:
+    """The meters that count the events of ``schema_name``, oldest first."""
+    meters = store.collections[NAME].items
+    return [meters[m] for m in store.indexes[BY_SCHEMA].get(schema_name, ())]
 
 
 def read(store: Store, call: Call) -> dict[str, Any]:
@@ -122,7 +150,10 @@ def update(store: Store, call: Call) -> dict[str, Any]:
     found = problems(store, changed)
     if found:
         raise Invalid(found)
+    if changed["eventSchemaName"] != record["eventSchemaName"]:
+        store.indexes[BY_SCHEMA][record["eventSchemaName"]].pop(record["id"], None)
     record.update(call.body)
+    _index(store, record)
     record["displayName"] = record.get("billableName") or record["name"]
     record["updatedAt"] = store.clock.now()
     return render(record)
@@ -154,6 +185,24 @@ def delete(store: Store, call: Call) -> dict[str, Any]:
     return {"success": bool(_move(store, call, "ARCHIVED", ("DRAFT", "ACTIVE", "INACTIVE")))}
 
 
+def check_import(ctx: ImportContext) -> None:
+    """Each meter names an event schema of the document (creation made sure of it)."""
+    schemas = {s.get("name") for s in ctx.data.get(event_schemas.NAME, [])}
+    for i, meter in enumerate(ctx.data[NAME]):
+        name, where = meter.get("eventSchemaName"), f"{NAME}[{i}].eventSchemaName"
+        if name is None:
+            ctx.problems.append(Violation(where, "is required: a meter counts the events of one schema"))
+        elif name not in schemas:
+            ctx.problems.append(Violation(where, f"no event schema named {name!r}"))
+
+
+def restore(store: Store, meter: dict[str, Any]) -> None:
+    """Insert an imported meter and index it by its schema."""
+    store.collections[NAME].add(meter["id"], dict(meter))
+    store.reserved.add(meter["id"])
+    _index(store, meter)
+
+
 RESOURCE = Resource(
     name=NAME,
     schema="UsageMeter",
@@ -175,5 +224,8 @@ RESOURCE = Resource(
         "activateUsageMeter": activate,
         "deactivateUsageMeter": deactivate,
     },
-    export=lambda store, record: render(record),
+    indexes=(BY_SCHEMA,),
+    hidden={"eventSchemaName": {"type": "string", "maxLength": 50}},
+    check_import=check_import,
+    restore=restore,
 )
