@@ -202,21 +202,47 @@ def test_a_reverted_event_stops_counting(api: Api) -> None:
         assert (cube.hours, cube.days, cube.months, cube.totals) == ({}, {}, {}, ({}, {}, {}))  # not even zeros
 
 
+def ride(event_id: str, distance: str, ts: str = "2024-03-05T10:00:00Z", account: str = "ACME-US") -> dict[str, Any]:
+    """A rides event as a client ingests it."""
+    return {"id": event_id, "schemaName": "rides", "accountId": account, "timestamp": ts,
+            "attributes": [{"name": "distance", "value": distance}], "dimensions": {"city": "x"}}
+
+
+def used(api: Api) -> tuple[Any, Any]:
+    """March's distance and ride count, and its events."""
+    ids = meters(api)
+    by_meter, events = metrics(api, *MARCH, query("METER_USAGE", "MONTH", "u", groupBy="USAGE_METER_ID"),
+                               query("EVENTS", "MONTH", "e"))
+    names = {v: k for k, v in ids.items()}
+    return {names[d["groupedBy"]["fieldValue"]]: d["metricValues"][0] for d in by_meter["data"]}, one(events)[1][0]
+
+
+def test_ingested_events_count_and_a_correction_reverts_them(api: Api) -> None:
+    r = api.post("/ingestBatch", json={"events": [ride("a", "12.5"), ride("b", "10"), ride("c", "7.5")]})
+    assert r.status_code == 202, r.text
+    api.post("/ingest", json={"event": ride("a", "99")})  # a duplicate id never counts twice
+    api.post("/ingest", json={"event": ride("x", "5", account="NOBODY")})  # refused: no such account
+    assert used(api) == ({"Ride count": 3, "Ride distance": 30}, 3)
+    r = api.post("/events/correction", params={"action": "UNDO"}, json={"event": ride("b", "10")})
+    assert r.status_code == 200, r.text
+    assert used(api) == ({"Ride count": 2, "Ride distance": 20}, 2)
+
+
 def test_aggregates_are_derived_never_exported_and_rebuilt_on_import(api: Api) -> None:
-    distance = meters(api)["Ride distance"]
-    count(api, event("2024-03-01T10:00:00Z", {distance: 2}))
+    api.post("/ingestBatch", json={"events": [ride("a", "12.5"), ride("b", "10"), ride("c", "7.5")]})
+    api.post("/events/correction", params={"action": "UNDO"}, json={"event": ride("b", "10")})
+    before = used(api)
     exported = api.get("/__mock/state").json()
-    assert "usage" not in exported
-    # The counted event was never stored as an event, so an import of the same state counts nothing.
+    assert "usage" not in exported and len(exported["events"]) == 3
+    r = api.request("PUT", "/__mock/state", json={})
+    assert r.status_code == 200, r.text
+    assert used(api) == ({}, 0)
     r = api.request("PUT", "/__mock/state", json=exported)
     assert r.status_code == 200, r.text
-    [used] = metrics(api, *MARCH, query("METER_USAGE", "MONTH"))
-    assert one(used)[1] == [0]
-    # A reset goes back to the fixtures' aggregates.
-    count(api, event("2024-03-01T10:00:00Z", {distance: 2}))
+    assert used(api) == before == ({"Ride count": 2, "Ride distance": 20}, 2)
+    # A reset goes back to the fixtures' aggregates (none), a counted event does not survive it.
     api.post("/__mock/reset", headers={"Content-Type": "application/json"})
-    [used] = metrics(api, *MARCH, query("METER_USAGE", "MONTH"))
-    assert one(used)[1] == [0]
+    assert used(api) == ({}, 0)
 
 
 def test_rebuild_recounts_the_stored_events(api: Api) -> None:
