@@ -51,6 +51,15 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
                              "effectiveFrom": "2024-01-01", "creditAmount": 10}]},
         {},
     ),
+    "eventSchemas": (
+        {"name": "registry_schema", "attributes": [{"name": "bytes"}], "dimensions": [{"name": "region"}]},
+        {"description": "Changed schema"},
+    ),
+    "usageMeters": (
+        {"name": "Registry meter", "type": "COUNTER", "aggregation": "SUM", "eventSchemaName": "rides",
+         "computations": [{"order": 1, "computation": '{"var": "attribute.distance"}'}]},
+        {"billableName": "Renamed meter"},
+    ),
     "payments": (
         {
             "accountId": "GLOBEX-US",
@@ -130,7 +139,7 @@ def test_resource_contract(api: Api, resource: Resource) -> None:
         query: dict[str, Any] = {"pageSize": 1}
         while True:
             page = api.request(method, path, params=query).json()
-            seen += [r["id"] for r in page["data"]]
+            seen += [r[resource.path_field] for r in page["data"]]
             if "nextToken" not in page or not page["data"]:
                 break
             query = {"nextToken": page["nextToken"]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, credits, customers, invoice_groups, payments, settings, wallets
+from . import accounts, credits, customers, event_schemas, invoice_groups, payments, settings, usage_meters, wallets
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -59,5 +59,7 @@ REGISTRY = Registry(
         credits.RESOURCE,
         wallets.WALLETS,
         wallets.ENTRIES,
+        event_schemas.RESOURCE,
+        usage_meters.RESOURCE,
     ]
 )
