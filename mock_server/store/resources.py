@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, credits, customers, event_schemas, invoice_groups, payments, settings, usage_meters, wallets
+from . import (
+    accounts,
+    credits,
+    customers,
+    event_schemas,
+    invoice_groups,
+    jobs,
+    payments,
+    price_plans,
+    schedules,
+    settings,
+    usage_meters,
+    wallets,
+)
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -61,5 +74,9 @@ REGISTRY = Registry(
         wallets.ENTRIES,
         event_schemas.RESOURCE,
         usage_meters.RESOURCE,
+        price_plans.RESOURCE,
+        schedules.RESOURCE,
+        jobs.JOBS,
+        jobs.ENTRY_RESOURCE,
     ]
 )
