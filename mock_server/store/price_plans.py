@@ -445,6 +445,13 @@ def archive(store: Store, call: Call) -> dict[str, Any]:
     return {"success": True}
 
 
+def calculate_revenue(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /revenue_calculator`` (see :mod:`.revenue`)."""
+    from . import revenue  # it reads associations, which need plans
+
+    return revenue.calculate(store, call)
+
+
 def check_import(ctx: ImportContext) -> None:
     """Versions count 1, 2, ... with their own schedule ids; active currencies are supported ones."""
     for i, plan in enumerate(ctx.data[NAME]):
@@ -493,6 +500,7 @@ RESOURCE = Resource(
         "activatePricePlan": activate,
         "addCurrencyToPricePlan": add_currency,
         "removeCurrencyFromPricePlan": remove_currency,
+        "calculateRevenue": calculate_revenue,
     },
     export=export,
     check_import=check_import,
