@@ -162,12 +162,14 @@ def apply_edit(store: Store, maker: Store, account: Record, schedules: list[dict
     start, end = f"{edit['effectiveFrom']}T00:00:00Z", f"{edit['effectiveUntil']}T00:00:00Z"
     if edit["effectiveUntil"] <= edit["effectiveFrom"]:
         raise Invalid.at(f"{where}effectiveUntil", "must be after effectiveFrom")
-    carved, touched = _carve(schedules, start, end, lambda: maker.new_id(price_plans.SCHEDULE_IDS))
+    def carve() -> list[dict[str, Any]]:  # draws ids: only once the edit is known to be valid
+        return _carve(schedules, start, end, lambda: maker.new_id(price_plans.SCHEDULE_IDS))[0]
+
     if edit.get("mode", "ASSOCIATE") == "DISASSOCIATE":
-        if not touched:
+        if not _carve(schedules, start, end, lambda: "")[1]:
             raise Invalid.at(f"{where}effectiveFrom", f"no price plan is associated between {edit['effectiveFrom']} "
                                                       f"and {edit['effectiveUntil']}")
-        return carved
+        return carve()
     if "pricePlanId" not in edit:
         raise Invalid.at(f"{where}pricePlanId", "is required to associate a price plan")
     plan = price_plans.require(store, edit["pricePlanId"], f"{where}pricePlanId")
@@ -178,7 +180,7 @@ def apply_edit(store: Store, maker: Store, account: Record, schedules: list[dict
     assert latest is not None
     override = copy.deepcopy(edit.get("pricePlanDetailsOverride", {}))
     details = {**latest["pricePlanDetails"], **override}
-    problems = price_plans.details_problems(store, override, f"{where}pricePlanDetailsOverride")
+    problems = price_plans.details_problems(store, details, f"{where}pricePlanDetailsOverride")
     problems += price_plans.rules_problems(edit.get("pricingRulesOverride", []), f"{where}pricingRulesOverride")
     if "fixedFeeRateCards" in override and not override["fixedFeeRateCards"]:
         problems.append(Violation(f"{where}pricePlanDetailsOverride.fixedFeeRateCards", "must not be empty"))
@@ -200,7 +202,7 @@ def apply_edit(store: Store, maker: Store, account: Record, schedules: list[dict
         schedule["pricePlanDetailsOverride"] = override
     if "pricingRulesOverride" in edit:
         schedule["pricingRulesOverride"] = price_plans.make_rules(maker, edit["pricingRulesOverride"])
-    return sorted([*carved, schedule], key=lambda s: parse_instant(s["startDate"]))
+    return sorted([*carve(), schedule], key=lambda s: parse_instant(s["startDate"]))
 
 
 def _refuse_archived(account: Record) -> None:
@@ -229,13 +231,13 @@ def edit_schedules(store: Store, call: Call) -> dict[str, Any]:
     """``POST /accounts/{id}/edit_schedules``: the edits in order, all or none; ``dry_run`` keeps nothing."""
     account = _account(store, call.params[PARAM])
     _refuse_archived(account)
-    dry = bool(call.params.get("dry_run"))
-    maker = store.sibling() if dry else store
-    schedules = timeline(store, account["id"])
-    for i, edit in enumerate(call.body["edits"]):
-        schedules = apply_edit(store, maker, account, schedules, edit, f"edits[{i}].")
-    if dry:
-        return render(store, account["id"], schedules)
+    # A first pass draws ids from a scratch store: a refused batch (or a dry run) uses up none.
+    for maker in (store.sibling(), store):
+        schedules = timeline(store, account["id"])
+        for i, edit in enumerate(call.body["edits"]):
+            schedules = apply_edit(store, maker, account, schedules, edit, f"edits[{i}].")
+        if call.params.get("dry_run"):
+            return render(store, account["id"], schedules)
     _save(store, account["id"], schedules)
     return render(store, account["id"])
 
