@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, credits, customers, invoice_groups, payments, settings, wallets
+from . import accounts, aliases, contacts, credits, entitlements, purchases, customers, invoice_groups, payments, settings, wallets
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -52,6 +52,9 @@ REGISTRY = Registry(
         customers.RESOURCE,
         accounts.RESOURCE,
         invoice_groups.RESOURCE,
+        aliases.ALIASES,
+        aliases.HISTORY_RESOURCE,
+        contacts.RESOURCE,
         ADD_ONS,
         FEATURES,
         settings.RESOURCE,
@@ -59,5 +62,8 @@ REGISTRY = Registry(
         credits.RESOURCE,
         wallets.WALLETS,
         wallets.ENTRIES,
+        purchases.PURCHASES,
+        purchases.PROPOSALS,
+        entitlements.RESOURCE,
     ]
 )
