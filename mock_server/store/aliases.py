@@ -180,10 +180,12 @@ def check_history(ctx: ImportContext) -> None:
             ctx.problems.append(Violation(f"{where}.value", f"alias {value!r} is also open in {opened[value]}"))
         opened[value] = where
         if held.get(value) != record["accountId"]:
-            ctx.problems.append(Violation(where, f"is open, but account {record['accountId']!r} does not hold {value!r}"))
+            rule = f"is open, but account {record['accountId']!r} does not hold {value!r}"
+            ctx.problems.append(Violation(where, rule))
     for value, account in held.items():
         if value not in opened:
-            ctx.problems.append(Violation("accountAliases", f"no open record of alias {value!r} of account {account!r}"))
+            rule = f"no open record of alias {value!r} of account {account!r}"
+            ctx.problems.append(Violation("accountAliases", rule))
 
 
 ALIASES = Resource(

@@ -69,7 +69,8 @@ def check_import(ctx: ImportContext) -> None:
             continue
         other = emails.setdefault((record["customerId"], email.lower()), i)
         if other != i:
-            ctx.problems.append(Violation(f"{where}.email", f"is also customerContacts[{other}]'s, of the same customer"))
+            rule = f"is also customerContacts[{other}]'s, of the same customer"
+            ctx.problems.append(Violation(f"{where}.email", rule))
 
 
 def complete_import(store: Store, ctx: ImportContext) -> None:

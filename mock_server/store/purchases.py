@@ -247,7 +247,8 @@ def update_proposal_status(store: Store, call: Call) -> dict[str, Any]:
     now = store.clock.now()
     status = show_proposal(record, now)["status"]
     if status != "PROPOSAL_ACTIVE":
-        raise Invalid.at("purchase_proposal_id", f"proposal {record['id']!r} is {status}; only an active one is answered")
+        rule = f"proposal {record['id']!r} is {status}; only an active one is answered"
+        raise Invalid.at("purchase_proposal_id", rule)
     if call.body["status"] == "APPROVE":
         account = _account(store, record["accountId"])
         request = {k: v for k, v in record.items() if k in _KEPT or k == "purchasePlanOverride"}

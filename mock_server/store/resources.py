@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, aliases, contacts, credits, entitlements, purchases, customers, invoice_groups, payments, settings, wallets
+from . import (
+    accounts,
+    aliases,
+    contacts,
+    credits,
+    customers,
+    entitlements,
+    invoice_groups,
+    payments,
+    purchases,
+    settings,
+    wallets,
+)
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -52,10 +64,10 @@ REGISTRY = Registry(
         customers.RESOURCE,
         accounts.RESOURCE,
         invoice_groups.RESOURCE,
+        ADD_ONS,
         aliases.ALIASES,
         aliases.HISTORY_RESOURCE,
         contacts.RESOURCE,
-        ADD_ONS,
         FEATURES,
         settings.RESOURCE,
         payments.RESOURCE,
