@@ -1,7 +1,8 @@
 """Purchases and purchase proposals: one-time entitlement grants to an account.
 
-A purchase (``type: ENTITLEMENT_GRANT``) grants, for each feature config of
-each billing-entitlement rate card of its plan (``purchasePlanOverride``),
+A purchase (``type: ENTITLEMENT_GRANT``) of an ACTIVE ``PURCHASE`` price plan
+grants, for each feature config of each billing-entitlement rate card of the
+plan's latest version (or of ``purchasePlanOverride``, which replaces them),
 a feature credit entry of ``featureCreditLimit`` times its quantity, in
 effect from the purchase's ``effectiveFrom`` (else now) plus the config's
 ``effectiveFrom`` until that start plus ``effectiveUntil`` (ISO 8601
@@ -17,6 +18,7 @@ from typing import Any
 from ..errors import Violation
 from .entitlements import add_duration, insert_entry, parse_time, render_entry, stamp
 from .errors import Invalid, NotFound
+from .price_plans import latest_version, version_of
 from .registry import Call, IdScheme, ImportContext, Resource
 from .state import Record, Store
 
@@ -45,18 +47,42 @@ def _account(store: Store, account_id: str) -> Record:
     return account
 
 
-def grants(store: Store, body: dict[str, Any], now: str) -> list[dict[str, Any]]:
-    """The feature credit entries a purchase request grants (without ids), or a 400 saying why not."""
+def _plan_cards(store: Store, account: Record, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Violation]]:
+    """The billing-entitlement rate cards of the purchase's plan, and why the plan cannot be bought.
+
+    The plan must exist, be a PURCHASE plan, be ACTIVE and have the account's
+    invoice currency among its active currencies.
+    """
     problems: list[Violation] = []
     if body.get("type", GRANT) != GRANT:
         problems.append(Violation("type", f"the mock makes entitlement grants only ({GRANT})"))
-    if "pricePlanId" in body:
+    if "pricePlanId" not in body:
+        problems.append(Violation("pricePlanId", f"is required for an {GRANT} purchase"))
+        return [], problems
+    plan = store.collections["pricePlans"].get(body["pricePlanId"])
+    if plan is None:
         problems.append(Violation("pricePlanId", f"no price plan with id {body['pricePlanId']!r}"))
+        return [], problems
+    details = version_of(plan)["pricePlanDetails"]  # type: ignore[index]
+    if plan["type"] != "PURCHASE" or plan["status"] != "ACTIVE":
+        rule = f"price plan {plan['id']!r} is a {plan['status']} {plan['type']} plan; an ACTIVE PURCHASE plan is bought"
+        problems.append(Violation("pricePlanId", rule))
+    elif account["invoiceCurrency"] not in details["activeCurrencies"]:
+        rule = f"price plan {plan['id']!r} is not active in {account['invoiceCurrency']}, the account's currency"
+        problems.append(Violation("pricePlanId", rule))
+    cards: list[dict[str, Any]] = details.get("billingEntitlementRateCards", [])
+    return cards, problems
+
+
+def grants(store: Store, account: Record, body: dict[str, Any], now: str) -> list[dict[str, Any]]:
+    """The feature credit entries a purchase request grants (without ids), or a 400 saying why not."""
+    plan_cards, problems = _plan_cards(store, account, body)
     quantity = body.get("quantity", 1)
     if quantity < 1:
         problems.append(Violation("quantity", "must be at least 1"))
     start = parse_time(body.get("effectiveFrom", now), "effectiveFrom")
-    cards = body.get("purchasePlanOverride", {}).get("billingEntitlementRateCards", [])
+    # The override's entitlement rate cards replace the plan's.
+    cards = body.get("purchasePlanOverride", {}).get("billingEntitlementRateCards") or plan_cards
     out: list[dict[str, Any]] = []
     for i, card in enumerate(cards):
         where = f"purchasePlanOverride.billingEntitlementRateCards[{i}]"
@@ -77,7 +103,7 @@ def grants(store: Store, body: dict[str, Any], now: str) -> list[dict[str, Any]]
                 "granted": config["featureCreditLimit"] * times, "used": 0,
             })
     if not cards and not problems:
-        rule = "grants nothing: give billingEntitlementRateCards (the mock keeps no price plans)"
+        rule = "grants nothing: neither the plan nor purchasePlanOverride has billingEntitlementRateCards"
         problems.append(Violation("purchasePlanOverride", rule))
     if problems:
         raise Invalid(problems)
@@ -110,6 +136,7 @@ def make_purchase(
         "id": store.new_id(PURCHASE_IDS, store.collections["purchases"]),
         "accountId": account["id"],
         **_echo(body),
+        "pricePlanVersion": latest_version(store.collections["pricePlans"].items[body["pricePlanId"]]),
         "invoiceCurrency": account["invoiceCurrency"],
         "status": "SUCCESS",
         "createdAt": now,
@@ -138,7 +165,7 @@ def create_purchase(store: Store, call: Call) -> dict[str, Any]:
     if earlier is not None:
         return dict(store.collections["purchases"].items[earlier])
     now = store.clock.now()
-    return dict(make_purchase(store, account, call.body, grants(store, call.body, now), now))
+    return dict(make_purchase(store, account, call.body, grants(store, account, call.body, now), now))
 
 
 def _require_purchase(store: Store, purchase_id: str) -> Record:
@@ -187,11 +214,12 @@ def create_proposal(store: Store, call: Call) -> dict[str, Any]:
     """``POST /accounts/{id}/purchase_proposals``: checked as a purchase would be, granted when approved."""
     account = _account(store, call.params["account_id"])
     now = store.clock.now()
-    grants(store, call.body, now)
+    grants(store, account, call.body, now)
     record: dict[str, Any] = {
         "id": store.new_id(PROPOSAL_IDS, store.collections["purchaseProposals"]),
         "accountId": account["id"],
         **_echo(call.body),
+        "pricePlanVersion": latest_version(store.collections["pricePlans"].items[call.body["pricePlanId"]]),
         "paymentMode": call.body["paymentMode"],
         "invoiceCurrency": account["invoiceCurrency"],
         "status": "PROPOSAL_ACTIVE",
@@ -252,7 +280,7 @@ def update_proposal_status(store: Store, call: Call) -> dict[str, Any]:
     if call.body["status"] == "APPROVE":
         account = _account(store, record["accountId"])
         request = {k: v for k, v in record.items() if k in _KEPT or k == "purchasePlanOverride"}
-        make_purchase(store, account, request, grants(store, request, now), now)
+        make_purchase(store, account, request, grants(store, account, request, now), now)
         record["status"] = "PROPOSAL_APPROVED"
     else:
         record["status"] = "PROPOSAL_DECLINED"
@@ -293,7 +321,7 @@ PURCHASES = Resource(
     read="getPurchase",
     list="listAccountPurchases",  # Togai has no update or delete of purchases
     fixture_params=("account_id",),
-    references={"accountId": "accounts"},
+    references={"accountId": "accounts", "pricePlanId": "pricePlans"},
     indexes=(BY_ACCOUNT, KEYS),
     handlers={
         "initiateOneTimeEntitlementPlan": create_purchase,
@@ -313,7 +341,7 @@ PROPOSALS = Resource(
     read="getProposal",
     list="listAccountProposals",  # answered with updateProposalStatus; no update or delete
     fixture_params=("account_id",),
-    references={"accountId": "accounts"},
+    references={"accountId": "accounts", "pricePlanId": "pricePlans"},
     indexes=(PROPOSALS_BY_ACCOUNT,),
     handlers={
         "createProposal": create_proposal,
