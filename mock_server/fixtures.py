@@ -5,7 +5,9 @@ A fixture file maps resource names of the registry (``customers``,
 ``canned`` (operationId -> status, body, headers). Each entry is the request
 body of the resource's create operation and goes through the same request
 schema and handler as the API, so a fixture can never hold a state the API
-could not reach.
+could not reach. A record whose id the server makes (a feature) is named as
+``$ref:<resource>:<name>`` (``$ref:features:Rides``): the id of the record of
+that resource with that ``name``, loaded before.
 """
 from __future__ import annotations
 
@@ -69,12 +71,34 @@ def load_fixtures(
                 continue
             for i, entry in enumerate(entries):
                 assert handler is not None and op_id is not None
+                entry = _resolve(path, f"{resource.name}[{i}]", store, entry)
                 params, body = _split(path, f"{resource.name}[{i}]", resource.fixture_params, entry)
                 _apply(path, f"{resource.name}[{i}]", spec, op_id, handler, store, body, params)
         if skipped:  # one line per file: under a foreign spec that is usually every resource
             log.warning("%s: not loaded, the spec has no operation to create them: %s", path, ", ".join(skipped))
         canned.update(_canned(path, spec, data.get("canned") or {}, strict))
     return canned
+
+
+_REF = "$ref:"
+
+
+def _resolve(path: Path, where: str, store: Store, value: Any) -> Any:
+    """``value`` with each ``$ref:<resource>:<name>`` replaced by that record's id."""
+    if isinstance(value, dict):
+        return {k: _resolve(path, where, store, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(path, where, store, v) for v in value]
+    if not isinstance(value, str) or not value.startswith(_REF):
+        return value
+    resource, _, name = value[len(_REF):].partition(":")
+    collection = store.collections.get(resource)
+    found = None if collection is None else next(
+        (r for r in collection.items.values() if r.get("name") == name), None
+    )
+    if found is None:
+        raise FixtureError(f"{path}: {where}: {value}: no {resource} named {name!r} is loaded before it")
+    return found["id"]
 
 
 def _split(path: Path, where: str, names: tuple[str, ...], entry: Any) -> tuple[dict[str, Any], Any]:

@@ -20,12 +20,16 @@ from .validation.schema import SchemaValidator
 
 
 def record_validators(registry: Registry, togai: Spec) -> dict[str, SchemaValidator]:
-    """A validator per resource for imported records: its Togai schema, minus what the
-    server derives (never imported) or makes (filled in when left out) from ``required``."""
+    """A validator per resource for imported records: its Togai schema plus its owner fields,
+    minus what the server derives (never imported) or makes (filled in when left out) from ``required``."""
     schemas = togai.document.get("components", {}).get("schemas", {})
     validators = {}
     for resource in registry:
         schema = dict(schemas.get(resource.schema, {}))
+        if resource.owner_fields:
+            owners = {name: {"type": "string", "minLength": 1} for name in resource.owner_fields}
+            schema["properties"] = {**schema.get("properties", {}), **owners}
+            schema["required"] = [*schema.get("required", []), *resource.owner_fields]
         optional = {*resource.not_exported, *resource.generated_fields(schema)}
         schema["required"] = [r for r in schema.get("required", []) if r not in optional]
         if resource.hidden:

@@ -5,6 +5,7 @@ import sys
 from typing import Any
 
 from ..errors import Violation
+from .aliases import attach, detach
 from .errors import Conflict, Invalid, NotFound
 from .invoice_groups import leave_group
 from .pagination import paginate
@@ -81,6 +82,7 @@ def insert_account(store: Store, record: AccountRecord) -> None:
     store.indexes["customer_accounts"].setdefault(record["customerId"], []).append(record["id"])
     for alias in record["aliases"]:
         store.indexes["alias_owner"][alias["alias"]] = record["id"]
+    attach(store, record["id"], [a["alias"] for a in record["aliases"]])
 
 
 def create_account(store: Store, body: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +162,7 @@ def add_aliases(store: Store, account_id: str, body: dict[str, Any]) -> dict[str
     record["aliases"] = (*record["aliases"], *({"alias": alias} for alias in added))
     for alias in added:
         store.indexes["alias_owner"][alias] = account_id
+    attach(store, account_id, added)
     return render_account(store, record)
 
 
@@ -181,6 +184,7 @@ def remove_aliases(store: Store, account_id: str, body: dict[str, Any]) -> dict[
     record["aliases"] = tuple(a for a in record["aliases"] if a["alias"] not in gone)
     for alias in gone:
         store.indexes["alias_owner"].pop(alias, None)
+    detach(store, gone)
     return render_account(store, record)
 
 

@@ -39,11 +39,12 @@ def import_state(store: Store, data: dict[str, Any], completers: dict[str, Compl
         targets = {target: ctx.ids(target) for target in resource.references.values()}
         for i, record in enumerate(ctx.data[resource.name]):
             where = f"{resource.name}[{i}]"
-            key = record.get("id")
+            key_field = resource.key_field
+            key = record.get(key_field)
             if not isinstance(key, str) or not 0 < len(key) <= _MAX_ID:
-                ctx.problems.append(Violation(f"{where}.id", f"must be 1 to {_MAX_ID} characters"))
+                ctx.problems.append(Violation(f"{where}.{key_field}", f"must be 1 to {_MAX_ID} characters"))
             elif key in keys:
-                ctx.problems.append(Violation(f"{where}.id", f"{key!r} is used twice"))
+                ctx.problems.append(Violation(f"{where}.{key_field}", f"{key!r} is used twice"))
             else:
                 keys.add(key)
             for field_name in resource.unique:
@@ -69,7 +70,7 @@ def import_state(store: Store, data: dict[str, Any], completers: dict[str, Compl
                 if resource.restore is not None:
                     resource.restore(store, record)
                 else:
-                    store.collections[resource.name].add(record["id"], dict(record))
+                    store.collections[resource.name].add(record[resource.key_field], dict(record))
         for derived in store.registry.derived:
             derived.rebuild(store)
 

@@ -73,6 +73,7 @@ class Resource:
     schema: str  # the spec's component schema of a stored (exported) record
     path_param: str  # the path parameter that names one record
     path_field: str = "id"  # the record field the path parameter holds (a wallet: its accountId)
+    key_field: str = "id"  # the record field that is unique and keys an imported record (an alias: its value)
     ids: IdScheme | None = None  # server-made ``id``s; None: the client gives the id
     create: str | None = None  # operationIds
     read: str | None = None
@@ -101,6 +102,9 @@ class Resource:
     not_exported: tuple[str, ...] = ()  # fields of the schema that are derived, never imported
     # Fields the answers hide but the export carries (a meter's eventSchemaName), with their JSON schema.
     hidden: dict[str, Any] = field(default_factory=dict)
+    # String fields a stored record keeps beside its schema: the records it hangs on, which the API
+    # names in the path, not in the answer (a feature credit entry's accountId and featureId).
+    owner_fields: tuple[str, ...] = ()
     export: Callable[[Store, Any], dict[str, Any]] | None = None
     check_import: Callable[[ImportContext], None] | None = None
     restore: Callable[[Store, dict[str, Any]], None] | None = None  # insert an imported record
@@ -304,6 +308,7 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
             context=resource.list_context,
             limit=resource.max_page_size,
             keep=keep,
+            key=resource.key_field,
         )
         return {"data": [item(r) for r in records], **extra}
 
@@ -339,5 +344,13 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
 
 def singular(name: str) -> str:
     """A collection name as one record is called in messages (``addOns`` -> ``add-on``)."""
-    words = {"addOns": "add-on", "invoiceGroups": "invoice group"}
+    words = {
+        "addOns": "add-on",
+        "invoiceGroups": "invoice group",
+        "aliases": "alias",
+        "accountAliases": "account alias",
+        "customerContacts": "customer contact",
+        "featureCreditEntries": "feature credit entry",
+        "purchaseProposals": "purchase proposal",
+    }
     return words.get(name, name[:-1] if name.endswith("s") else name)
