@@ -63,6 +63,11 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     # A top-up of an account's wallet (PARAMS names the account); the first one opens the wallet.
     "wallets": ({"topupAmount": 25}, {"status": "INACTIVE"}),
+    "invoices": (
+        {"accountId": "GLOBEX-US", "startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z",
+         "status": "DRAFT", "lineItems": [{"description": "Registry line", "value": 10}]},
+        {"autoAdvance": True},
+    ),
 }
 # Path parameters a sample's create operation needs beside the record's own.
 PARAMS: dict[str, dict[str, str]] = {"wallets": {"account_id": "GLOBEX-US"}}

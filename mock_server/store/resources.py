@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, credits, customers, invoice_groups, payments, settings, wallets
+from . import accounts, credits, customers, invoice_groups, invoices, payments, settings, wallets
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -59,5 +59,6 @@ REGISTRY = Registry(
         credits.RESOURCE,
         wallets.WALLETS,
         wallets.ENTRIES,
+        invoices.RESOURCE,
     ]
 )
