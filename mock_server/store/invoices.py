@@ -160,12 +160,12 @@ def charge_value(charge: dict[str, Any], variables: dict[str, Decimal]) -> Decim
     """What a charge adds to the invoice: rate x quantity, a number, or JSON logic over the lines."""
     if "value" not in charge:
         return dec(charge["rate"]) * dec(charge["quantity"])
-    text = charge["value"]
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        return evaluate(json.loads(charge["value"]), variables)
+    except RecursionError:
+        raise ValueError("is nested too deeply") from None
+    except json.JSONDecodeError:
         raise ValueError("is neither a number nor JSON logic") from None
-    return evaluate(parsed, variables)
 
 
 def variables_of(lines: list[dict[str, Any]]) -> dict[str, Decimal]:
@@ -615,22 +615,39 @@ def pricing_rule_logs(store: Store, call: Call) -> dict[str, Any]:
 
 
 def _from_tree(tree: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The stored lines and charges a ``revenueInfo`` tree shows."""
+    """The stored lines and charges a ``revenueInfo`` tree shows.
+
+    A charge's value is its ``metadata.value`` (what the client sent), else
+    its rate and quantity, else (a hand-written state) its amount.
+    """
     lines, charges = [], []
     for node in tree.get("lineItems", []):
-        if node["type"] == CHARGES_TOTAL:
-            for leaf in node.get("lineItems", []):
-                meta = leaf.get("metadata") or {}
-                charge: dict[str, Any] = {"name": leaf["description"]}
-                if "value" in meta:
-                    charge["value"] = meta["value"]
-                else:
-                    charge["rate"], charge["quantity"] = leaf.get("valuePerQuantity"), leaf.get("quantity")
-                charge["considerForRevenue"] = bool(meta.get("considerForRevenue", False))
-                charges.append(charge)
-        else:
-            lines.append({k: v for k, v in node.items() if k not in ("units", "lineItems")})
+        if node["type"] != CHARGES_TOTAL:
+            lines.append({k: v for k, v in node.items() if k != "units"})
+            continue
+        for leaf in node.get("lineItems", []):
+            meta = leaf.get("metadata") or {}
+            charge: dict[str, Any] = {"name": leaf["description"]}
+            if isinstance(meta.get("value"), str):
+                charge["value"] = meta["value"]
+            elif "valuePerQuantity" in leaf and "quantity" in leaf:
+                charge["rate"], charge["quantity"] = leaf["valuePerQuantity"], leaf["quantity"]
+            else:
+                charge["value"] = json.dumps(leaf["value"])
+            charge["considerForRevenue"] = meta.get("considerForRevenue") is True
+            charges.append(charge)
     return lines, charges
+
+
+def _tree_problems(lines: list[dict[str, Any]], where: str) -> list[Violation]:
+    """Lines the API never makes: nested ones, ids missing, totals or charges out of place."""
+    problems = []
+    for j, line in enumerate(lines):
+        if "lineItems" in line or line["type"] in (ROOT_LINE, CHARGE_LINE):
+            problems.append(Violation(f"{where}[{j}]", f"is not a line the API makes ({line['type']}, nested)"))
+        if "id" not in line:
+            problems.append(Violation(f"{where}[{j}].id", "is required"))
+    return problems
 
 
 def check_import(ctx: ImportContext) -> None:
@@ -646,10 +663,8 @@ def check_import(ctx: ImportContext) -> None:
             continue
         lines, charges = _from_tree(tree)
         problems = line_problems(lines, f"{where}.revenueInfo.lineItems")
-        problems += [Violation(f"{where}.revenueInfo.lineItems[{j}].id", "is required")
-                     for j, line in enumerate(lines) if "id" not in line]
-        problems += charge_problems([c for c in charges if c.get("rate") is not None or "value" in c],
-                                    lines, f"{where}.revenueInfo.charges")
+        problems += _tree_problems(lines, f"{where}.revenueInfo.lineItems")
+        problems += charge_problems(charges, lines, f"{where}.revenueInfo.charges")
         ctx.problems.extend(problems)
         if problems:
             continue
