@@ -105,6 +105,11 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
                    "dimensions": {"city": "x"}}},
         {},
     ),
+    "invoices": (
+        {"accountId": "GLOBEX-US", "startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z",
+         "status": "DRAFT", "lineItems": [{"description": "Registry line", "value": 10}]},
+        {"autoAdvance": True},
+    ),
 }
 # Path parameters a sample's create operation needs beside the record's own.
 PARAMS: dict[str, dict[str, str]] = {

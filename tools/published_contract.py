@@ -151,6 +151,10 @@ def apply_deviations(doc: dict[str, Any]) -> dict[str, Any]:
     for item in doc["paths"].values():
         for op in item.values():
             op["responses"].setdefault("default", {"$ref": "#/components/responses/ErrorResponse"})
+    # 15. Invoice line items nest the lines they are made of (Togai's example and client do).
+    schemas["InvoiceLineItem"]["properties"].setdefault(
+        "lineItems", {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/InvoiceLineItem"}}
+    )
     # 10. Only the bearer scheme is used; the unused apiKeyAuth goes.
     doc["components"].get("securitySchemes", {}).pop("apiKeyAuth", None)
     return doc

@@ -18,6 +18,7 @@ from . import (
     event_schemas,
     events,
     invoice_groups,
+    invoices,
     jobs,
     payments,
     price_plans,
@@ -91,6 +92,7 @@ REGISTRY = Registry(
         purchases.PURCHASES,
         purchases.PROPOSALS,
         entitlements.RESOURCE,
+        invoices.RESOURCE,
     ],
     derived=[usage.DERIVED],
 )
