@@ -13,7 +13,7 @@ pages, update, archive or delete).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +26,28 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A validated request: typed parameters and the decoded body."""
+    """A validated request: typed parameters, the decoded body, and its headers (lowercase names).
+
+    Few handlers need the headers: those whose answer depends on the caller
+    (``authenticate`` reads the bearer token) or on where the mock is served
+    (a file's download URL names the request's ``Host``).
+    """
 
     params: dict[str, Any]
     body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A handler's answer when the body alone is not enough: extra headers, or another status.
+
+    ``getFile`` answers a redirect: status 302, no body, a ``Location``.
+    """
+
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None  # None: the operation's success status
 
 
 Handler = Callable[["Store", Call], Any]
@@ -129,8 +147,11 @@ class Resource:
 class Registry:
     """The resources, in dependency order (a resource only refers to earlier ones)."""
 
-    def __init__(self, resources: list[Resource]) -> None:
+    def __init__(self, resources: list[Resource], computed: dict[str, Handler] | None = None) -> None:
+        """``computed``: operations answered from the request and the state, storing nothing
+        (``authenticate``, ``getCustomerPortalDelegateToken``), by operationId."""
         self.resources = list(resources)
+        self.computed = dict(computed or {})
         self.by_name = {r.name: r for r in self.resources}
         if len(self.by_name) != len(self.resources):
             raise ValueError("two resources share a name")
@@ -159,6 +180,7 @@ class Registry:
                 if op_id not in resource.handlers:
                     out[op_id] = generic[op_id]
             out.update(resource.handlers)
+        out.update(self.computed)
         return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import accounts, credits, customers, invoice_groups, payments, settings, wallets
+from . import accounts, credits, customers, files, invoice_groups, licenses, payments, settings, tokens, wallets
 from .registry import IdScheme, Registry, Resource
 
 ADD_ONS = Resource(
@@ -59,5 +59,9 @@ REGISTRY = Registry(
         credits.RESOURCE,
         wallets.WALLETS,
         wallets.ENTRIES,
-    ]
+        licenses.RESOURCE,
+        licenses.NAMED,
+        files.RESOURCE,
+    ],
+    computed=tokens.HANDLERS,
 )
