@@ -28,6 +28,8 @@ from .registry import Call, IdScheme, ImportContext, Resource
 from .state import Record, Store
 
 NAME = "licenseUpdates"
+# The path segment of PATCH /license_updates/{license_id} as togai-client sends it.
+UNFILLED = "{license_id}"
 # (license, account) -> entry keys in effective order; idempotencyKey -> entry key.
 TIMELINE = "license_timeline"
 IDEMPOTENCY = "license_idempotency"
@@ -216,8 +218,12 @@ def update_details(store: Store, call: Call) -> dict[str, Any]:
     """``PATCH /license_updates/{license_id}``: new metadata for the entry at ``accountId``, ``effectiveFrom``."""
     license_id, body = call.params["license_id"], call.body
     asked = call.params.get("licenseId")
-    if asked is not None and asked != license_id:
-        raise Invalid.at("licenseId", f"names license {asked!r}, the path {license_id!r}")
+    if asked is not None:
+        # Togai's generated clients send the template unfilled (the published path
+        # never declares license_id) and name the license in the query.
+        if license_id not in (asked, UNFILLED):
+            raise Invalid.at("licenseId", f"names license {asked!r}, the path {license_id!r}")
+        license_id = asked
     problem = license_problem(store.collections["addOns"].get(license_id), license_id)
     if problem is not None:
         raise NotFound.at("license_id", problem)
