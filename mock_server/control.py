@@ -21,7 +21,7 @@ from .openapi.spec import Spec
 from .overrides import Overrides, Route
 from .pathtemplate import route_segments
 from .stateimport import check_and_import, completers, record_validators
-from .store import Store
+from .store import Store, files
 from .store.registry import Completer
 from .validation.schema import SchemaValidator
 
@@ -140,5 +140,6 @@ class Control:
             "clearOverrides": clear_overrides,
             "removeOverride": remove_override,
             "driftReport": lambda s, c: self.drift.report(),
+            "getMockFile": lambda s, c: files.serve_file(self.store, c),
             "clearDrift": clear_drift,
         }

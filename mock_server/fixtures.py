@@ -18,10 +18,12 @@ from typing import Any
 import yaml
 
 from .canned import CannedResponse
+from .errors import ApiError
 from .handlers import Call, Handler
 from .openapi.spec import Spec
 from .store import Store
 from .store.errors import DomainError
+from .store.registry import Resource
 
 log = logging.getLogger("mock_server")
 
@@ -61,7 +63,11 @@ def load_fixtures(
             if not isinstance(entries, list):
                 raise FixtureError(f"{path}: {resource.name}: must be a list")
             op_id = resource.fixture_op or resource.create
-            handler = handlers.get(op_id) if op_id else None
+            if op_id is None:
+                if entries:  # no operation makes them (files, named licenses): records, as in PUT /__mock/state
+                    _import(path, spec, store, resource.name, entries)
+                continue
+            handler = handlers.get(op_id)
             if entries and handler is None:
                 if strict:
                     raise FixtureError(
@@ -71,9 +77,13 @@ def load_fixtures(
                 continue
             for i, entry in enumerate(entries):
                 assert handler is not None and op_id is not None
-                entry = _resolve(path, f"{resource.name}[{i}]", store, entry)
-                params, body = _split(path, f"{resource.name}[{i}]", resource.fixture_params, entry)
-                _apply(path, f"{resource.name}[{i}]", spec, op_id, handler, store, body, params)
+                where = f"{resource.name}[{i}]"
+                entry = _resolve(path, where, store, entry)
+                params, body = _split(path, where, resource.fixture_params, entry)
+                pinned, body = _pinned_id(path, where, resource, body)
+                answer = _apply(path, where, spec, op_id, handler, store, body, params)
+                if pinned is not None:
+                    _rekey(path, where, store, resource, answer, pinned)
         if skipped:  # one line per file: under a foreign spec that is usually every resource
             log.warning("%s: not loaded, the spec has no operation to create them: %s", path, ", ".join(skipped))
         canned.update(_canned(path, spec, data.get("canned") or {}, strict))
@@ -101,6 +111,60 @@ def _resolve(path: Path, where: str, store: Store, value: Any) -> Any:
     return found["id"]
 
 
+def _import(path: Path, spec: Spec, store: Store, name: str, entries: list[Any]) -> None:
+    """Add records of a resource that no operation creates, checked as ``PUT /__mock/state`` checks them.
+
+    Ids left out are drawn from ``store`` itself (so they never repeat an
+    earlier file's), and its id generator and clock go on as they were: the
+    import only adds these records.
+    """
+    from .stateimport import check_and_import, completers, record_validators  # the control side's checks
+
+    resource = store.registry.by_name[name]
+    with store.lock:
+        records = [dict(e) if isinstance(e, dict) else e for e in entries]
+        for record in records:
+            if isinstance(record, dict) and resource.ids is not None and "id" not in record:
+                record["id"] = store.new_id(resource.ids, store.collections[name])
+        generator = store.generator_state()
+        state = store.export()
+        state[name] = [*state[name], *records]
+        try:
+            check_and_import(store, state, record_validators(store.registry, spec), completers(store.registry, spec))
+        except ApiError as exc:
+            raise FixtureError(f"{path}: {exc.message}") from None
+        store.set_generator_state(generator)
+
+
+def _pinned_id(path: Path, where: str, resource: Resource, body: Any) -> tuple[str | None, Any]:
+    """The ``id`` a fixture entry gives a record whose ids the server makes, and the body without it.
+
+    So that other fixtures can name it (a license update names its license
+    add-on); the record is still created through its operation.
+    """
+    if resource.ids is None or not isinstance(body, dict) or "id" not in body:
+        return None, body
+    if resource.indexes:
+        raise FixtureError(f"{path}: {where}: id: {resource.name} get their ids from the server")
+    pinned = body["id"]
+    if not isinstance(pinned, str) or not 0 < len(pinned) <= 512:
+        raise FixtureError(f"{path}: {where}: id: must be a string of 1 to 512 characters")
+    return pinned, {k: v for k, v in body.items() if k != "id"}
+
+
+def _rekey(path: Path, where: str, store: Store, resource: Resource, answer: Any, pinned: str) -> None:
+    """Move the record just created to the id its fixture entry gives."""
+    for step in resource.created_path:
+        answer = answer[step]
+    collection = store.collections[resource.name]
+    if collection.get(pinned) is not None:
+        raise FixtureError(f"{path}: {where}: id: {pinned!r} is already used")
+    record = collection.get(answer["id"])
+    collection.remove(answer["id"])
+    record["id"] = pinned
+    collection.add(pinned, record)
+
+
 def _split(path: Path, where: str, names: tuple[str, ...], entry: Any) -> tuple[dict[str, Any], Any]:
     """The path parameters an entry names (say ``account_id`` of a wallet top-up), and its body."""
     if not names:
@@ -119,7 +183,7 @@ def _apply(
     store: Store,
     body: Any,
     params: dict[str, Any] | None = None,
-) -> None:
+) -> Any:
     op = spec.operation(op_id)
     validator = op.body.validator if op.body else None
     problems = validator.violations(body) if validator else []
@@ -127,7 +191,7 @@ def _apply(
         raise FixtureError(f"{path}: {where}: {problems[0]}")
     try:
         with store.lock:
-            handler(store, Call(params or {}, body))
+            return handler(store, Call(params or {}, body))
     except DomainError as exc:
         raise FixtureError(f"{path}: {where}: {exc.violations[0]}") from None
 

@@ -8,10 +8,10 @@ Operations without a handler are answered canned (see :mod:`mock_server.canned`)
 from __future__ import annotations
 
 from .openapi.spec import Spec, SpecError
-from .store.registry import Call, Handler, Registry
+from .store.registry import Answer, Call, Handler, Registry
 from .store.resources import REGISTRY
 
-__all__ = ["Call", "Handler", "bind"]
+__all__ = ["Answer", "Call", "Handler", "bind"]
 
 
 def bind(spec: Spec, registry: Registry = REGISTRY, *, strict: bool = True) -> dict[str, Handler]:

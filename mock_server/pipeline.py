@@ -30,7 +30,7 @@ from .errors import (
     truncate,
     violations_header,
 )
-from .handlers import Call, Handler
+from .handlers import Answer, Call, Handler
 from .journal import Journal
 from .negotiator import forced_answer, parse_prefer, preferred_answer
 from .openapi.router import Router
@@ -40,7 +40,6 @@ from .proxy import Forwarded, Upstream
 from .requestlog import LogLine
 from .store import Store
 from .store.errors import DomainError
-from .store.registry import WithStatus
 from .validation.body import parse_body
 from .validation.params import parse_parameters
 from .validation.response import check_response
@@ -213,7 +212,7 @@ class Pipeline:
                 answer = await self.proxy.forward(op, scope, raw)
                 outcome = Outcome(answer.status, answer, answer.mock_headers(), op.operation_id, answer.violations)
             else:
-                outcome = self.dispatch(op, params, body, epoch)
+                outcome = self.dispatch(op, params, body, epoch, headers)
         except ApiError as exc:
             outcome = _rejection(exc, op, stage)
         except ClientGone as exc:  # nothing to answer, nothing applied; journaled as status 0
@@ -228,7 +227,14 @@ class Pipeline:
             outcome = self._self_check(op, outcome)
         return outcome, raw
 
-    def dispatch(self, op: Operation, params: dict[str, Any], body: Any, epoch: int | None = None) -> Outcome:
+    def dispatch(
+        self,
+        op: Operation,
+        params: dict[str, Any],
+        body: Any,
+        epoch: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Outcome:
         """Run the operation's handler against the store, or answer canned.
 
         A 503 when the mock was reset since ``epoch`` (when the request started).
@@ -241,11 +247,11 @@ class Pipeline:
             with self.store.lock:
                 if epoch is not None and epoch != self.epoch.value:
                     raise ApiError.of(503, "", _STALE)
-                payload = handler(self.store, Call(params, body))
+                payload = handler(self.store, Call(params, body, headers or {}))
         except DomainError as exc:
             raise from_domain(exc, path_params, conflict) from None
-        if isinstance(payload, WithStatus):
-            status, payload = payload.status, payload.body
+        if isinstance(payload, Answer):
+            return Outcome(payload.status or status, payload.body, dict(payload.headers), op.operation_id)
         return Outcome(status, payload, {}, op.operation_id)
 
     def _latency(self) -> float:

@@ -8,10 +8,12 @@ problems are answered as stage ``body``, broken business rules as ``rule``.
 """
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from .config import CONTROL_SPEC
 from .errors import SEARCH_LIMIT, STAGE_HEADER, ApiError, Violation, Violations
-from .openapi.spec import Spec
+from .openapi.spec import Spec, load_spec
 from .store import Store
 from .store.errors import DomainError
 from .store.importer import import_state
@@ -19,10 +21,21 @@ from .store.registry import Completer, Registry
 from .validation.schema import SchemaValidator
 
 
+@cache
+def _mock_schemas() -> dict[str, Any]:
+    return dict(load_spec(CONTROL_SPEC).document.get("components", {}).get("schemas", {}))
+
+
+def record_schemas(togai: Spec) -> dict[str, Any]:
+    """The schemas records are checked against: Togai's, and the mock's own for what Togai
+    publishes no shape of (a stored file: ``MockFile`` in ``spec/control.yaml``)."""
+    return {**_mock_schemas(), **togai.document.get("components", {}).get("schemas", {})}
+
+
 def record_validators(registry: Registry, togai: Spec) -> dict[str, SchemaValidator]:
-    """A validator per resource for imported records: its Togai schema plus its owner fields,
-    minus what the server derives (never imported) or makes (filled in when left out) from ``required``."""
-    schemas = togai.document.get("components", {}).get("schemas", {})
+    """A validator per resource for imported records: its Togai schema (or the mock's own) plus its owner
+    fields, minus what the server derives (never imported) or makes (filled in when left out) from ``required``."""
+    schemas = record_schemas(togai)
     validators = {}
     for resource in registry:
         schema = dict(schemas.get(resource.schema, {}))
@@ -40,7 +53,7 @@ def record_validators(registry: Registry, togai: Spec) -> dict[str, SchemaValida
 
 def completers(registry: Registry, togai: Spec) -> dict[str, Completer]:
     """What fills the server-made fields of each resource, from ``togai``'s schemas."""
-    return registry.completers(togai.document.get("components", {}).get("schemas", {}))
+    return registry.completers(record_schemas(togai))
 
 
 def check_and_import(

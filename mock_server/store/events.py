@@ -52,7 +52,7 @@ from ..errors import Violation
 from . import metering, usage, usage_meters
 from .errors import Invalid, NotFound
 from .pagination import paginate
-from .registry import Call, IdScheme, ImportContext, Resource, WithStatus
+from .registry import Answer, Call, IdScheme, ImportContext, Resource
 from .state import Store
 
 NAME = "events"
@@ -287,12 +287,12 @@ def ingest_batch(store: Store, call: Call) -> Any:
     accept(store, (e for i, e in enumerate(events) if i not in refused))
     if not refused:
         return {"success": True}
-    return WithStatus(207, {
+    return Answer({
         "success": False,
         "statusCode": 207,
         "message": f"{len(refused)} of {len(events)} events were not accepted",
         "details": {v.field: v.rule for v in refused.values()},
-    })
+    }, status=207)
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ pages, update, archive or delete).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,21 +26,32 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A validated request: typed parameters and the decoded body."""
+    """A validated request: typed parameters, the decoded body, and its headers (lowercase names).
+
+    Few handlers need the headers: those whose answer depends on the caller
+    (``authenticate`` reads the bearer token) or on where the mock is served
+    (a file's download URL names the request's ``Host``).
+    """
 
     params: dict[str, Any]
     body: Any
-
-
-Handler = Callable[["Store", Call], Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
-class WithStatus:
-    """A handler's answer with another success status than the operation's first (a batch's 207)."""
+class Answer:
+    """A handler's answer when the body alone is not enough: extra headers, or another status.
 
-    status: int
+    ``getFile`` answers a redirect: status 302, no body, a ``Location``; a batch of events with some
+    refused answers 207.
+    """
+
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None  # None: the operation's success status
+
+
+Handler = Callable[["Store", Call], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +167,20 @@ class Derived:
 
 
 class Registry:
-    """The resources, in dependency order (a resource only refers to earlier ones), and the derived state."""
+    """The resources, in dependency order (a resource only refers to earlier ones), the derived state,
+    and the computed operations."""
 
-    def __init__(self, resources: list[Resource], derived: list[Derived] | None = None) -> None:
+    def __init__(
+        self,
+        resources: list[Resource],
+        derived: list[Derived] | None = None,
+        computed: dict[str, Handler] | None = None,
+    ) -> None:
+        """``computed``: operations answered from the request and the state, storing nothing
+        (``authenticate``, ``getCustomerPortalDelegateToken``), by operationId."""
         self.resources = list(resources)
         self.derived = list(derived or ())
+        self.computed = dict(computed or {})
         self.by_name = {r.name: r for r in self.resources}
         if len(self.by_name) != len(self.resources):
             raise ValueError("two resources share a name")
@@ -193,6 +213,7 @@ class Registry:
             out.update(resource.handlers)
         for derived in self.derived:
             out.update(derived.handlers)
+        out.update(self.computed)
         return out
 
 
