@@ -178,7 +178,9 @@ def test_delete_archives_unless_an_account_is_still_on_the_plan(api: Api) -> Non
 
 def test_the_demo_tenant_has_a_draft_and_an_active_plan(api: Api) -> None:
     plans = api.get("/price_plans").json()["data"]
-    assert [(p["name"], p["status"]) for p in plans] == [("Rides Enterprise (draft)", "DRAFT"), ("Rides Pro", "ACTIVE")]
+    assert [(p["name"], p["status"]) for p in plans] == [
+        ("Rides Enterprise (draft)", "DRAFT"), ("Rides Pro", "ACTIVE"), ("Ride pack", "ACTIVE")
+    ]
     assert len(plans[1]["usageMeters"]) == 2
 
 
