@@ -62,14 +62,29 @@ def test_units_are_exact_decimals() -> None:
         "id": "um.x", "aggregation": "SUM",
         "computations": [{"order": 1, "computation": '{"var": "attribute.d"}'}]})])
     total = Decimal(0)
-    for value in ("12.5", "10", "7.5", "0.1", "0.2"):
-        outcome = schema.meter((("d", value, None),), ())
-        assert outcome is not None
-        total += outcome[0][1] or 0
-    assert total == Decimal("30.3")
+    for value in ("12.5", "10", "7.5", "0.1", "0.2", "12.5"):
+        outcome = schema.meter(("d", value, None), ())
+        assert outcome is not None and outcome[0] is not None
+        total += Decimal(outcome[0])
+    assert total == Decimal("42.8")
     doubled = metering.CompiledMeter({"id": "um.y", "aggregation": "SUM",
                                       "computations": [{"order": 1, "computation": '{"*": [{"var": "attribute.d"}, 2]}'}]})
-    assert doubled.units({"attribute": {"d": Decimal("1.1")}, "dimension": {}}) == Decimal("2.2")
+    assert doubled.units({"d": "1.1"}, {}) == "2.2"
+
+
+def test_a_meter_remembers_outcomes_by_the_fields_it_reads() -> None:
+    """The library runs once per distinct value of the fields an expression names; equal units share one string."""
+    meter = metering.CompiledMeter({"id": "um.x", "aggregation": "SUM", "computations": [
+        {"order": 1, "matcher": '{"==": [{"var": "dimension.city"}, "x"]}', "computation": '{"var": "attribute.d"}'}]})
+    assert meter.reads == (("attribute", "d"), ("dimension", "city"))
+    first = meter.units({"d": "2.5", "other": "9"}, {"city": "x"})
+    assert meter.units({"d": "2.5", "other": "1"}, {"city": "x"}) is first
+    assert meter.units({"d": "2.5"}, {"city": "y"}) is None
+    assert len(meter.memo) == 2
+    # A field named at run time cannot be remembered by: evaluated each time.
+    dynamic = metering.CompiledMeter({"id": "um.z", "aggregation": "SUM", "computations": [
+        {"order": 1, "computation": '{"var": {"cat": ["attribute.", "d"]}}'}]})
+    assert dynamic.reads is None and dynamic.units({"d": "3"}, {}) == "3" and not dynamic.memo
 
 
 def test_filters_and_matchers_decide_which_meters_count(api: Api) -> None:
