@@ -119,7 +119,8 @@ class Event:
         flat: list[str | None] = []
         for a in payload["attributes"]:
             unit = a.get("unit")
-            flat += (intern(a["name"]), a["value"], None if unit is None else intern(unit))
+            # Values repeat too (counts, sizes): equal ones are kept once.
+            flat += (intern(a["name"]), intern(a["value"]), None if unit is None else intern(unit))
         self.attributes: tuple[str | None, ...] = tuple(flat)
         dims: list[str] = []
         for name, value in payload["dimensions"].items():
@@ -251,6 +252,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
         event_id = payload.get("id")
         first = event_id is not None and collection.get(event_id) is None
         event = Event(event_id if event_id is not None and first else reference, reference, payload, now)
+        event.attributes, event.dimensions = batch.share(event.attributes), batch.share(event.dimensions)
         collection.add(event.id, event)
         if event_id is None:
             event.status = NO_ID

@@ -20,13 +20,15 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from json_logic import jsonLogic
 from json_logic.builtins import to_bool
 
 from . import event_schemas, usage_meters
 from .state import Record, Store
+
+T = TypeVar("T", bound=tuple[Any, ...])
 
 COMPILED = "compiled_meters"  # index: meter id -> CompiledMeter
 ONE = "1"  # a COUNT meter's units
@@ -241,12 +243,17 @@ class ActiveSchema:
 class Batch:
     """What one request's events share: each schema and each account looked up once."""
 
-    __slots__ = ("store", "_schemas", "_accounts")
+    __slots__ = ("store", "_schemas", "_accounts", "_tuples")
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._schemas: dict[str, ActiveSchema | None] = {}
         self._accounts: dict[str, tuple[str, str] | None] = {}
+        self._tuples: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
+
+    def share(self, flat: T) -> T:
+        """One object for equal attribute or dimension tuples of the request's events."""
+        return self._tuples.setdefault(flat, flat)  # type: ignore[return-value]
 
     def account(self, name: str) -> tuple[str, str] | None:
         """The id and customer of the account ``name`` (an id or an alias) names; None if none or archived."""
