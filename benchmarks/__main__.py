@@ -23,7 +23,7 @@ from typing import Any
 
 from mock_server.pytest_plugin import TogaiMock, start_server
 
-from . import persistence
+from . import ingest, persistence
 from .loadgen import LoadResult, http_request, run_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     report["persistence_100k"] = persistence.scale_cost(base, load)
     print("-n 8: one server per worker against one --tenancy token server ...", file=sys.stderr)
     report["shared_8_workers"] = persistence.shared_savings(8)
+    print("ingestion: POST /ingestBatch against the baseline, then 1 000 000 events ...", file=sys.stderr)
+    report["ingest"] = ingest.report(load, _free_port())
 
     rows = []
     for name in SCENARIOS:
@@ -298,6 +300,8 @@ def _print(report: dict[str, Any]) -> None:
               f"{shared['per_worker_startup_s']} s of start-ups ({shared['per_worker_startup_each_s']} s each) against "
               f"one --tenancy token server {shared['shared_rss_mb']} MB, {shared['shared_startup_s']} s "
               "with a tenant per worker")
+    if "ingest" in report:
+        print(ingest.describe(report["ingest"]))
     report["target_results"] = {label: ok for label, ok, _ in checks}
 
 
