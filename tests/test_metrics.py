@@ -6,10 +6,12 @@ Events are counted with ``usage.count_event`` as ingestion does, in the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import togai_client
 from conftest import Api
 
 from mock_server.store import usage
@@ -113,7 +115,11 @@ def test_only_the_range_counts_widened_to_whole_hours(api: Api) -> None:
 def test_events_count_by_status_schema_and_account(api: Api) -> None:
     count(api, event("2024-03-01T10:00:00Z"), event("2024-03-01T11:00:00Z", account="GLOBEX-US", customer="GLOBEX"),
           event("2024-03-02T10:00:00Z", status="INGESTION_FAILED_SCHEMA_NOT_DEFINED", schema="rides"),
-          event("2024-03-02T11:00:00Z", status="INGESTION_COMPLETED_NO_MATCHING_METERS"))
+          event("2024-03-02T11:00:00Z", status="INGESTION_COMPLETED_NO_MATCHING_METERS"),
+          event("2024-03-02T12:00:00Z", status="INGESTION_IN_PROGRESS"))
+    [pending] = metrics(api, *MARCH, query("EVENTS", "MONTH", filters=[
+        {"fieldName": "EVENT_STATUS", "fieldValues": ["IN_PROGRESS"]}]))
+    assert one(pending)[1] == [1]  # counted only when asked for: by default PROCESSED and UNPROCESSED
     total, by_status, by_raw, by_account, failed = metrics(
         api, *MARCH, query("EVENTS", "MONTH", "t"), query("EVENTS", "MONTH", "s", groupBy="EVENT_STATUS"),
         query("EVENTS", "MONTH", "r", groupBy="RAW_EVENT_STATUS"),
@@ -311,3 +317,42 @@ def test_three_hundred_points_is_the_limit(api: Api) -> None:
     too_many = api.post("/metrics", json={"startTime": "2024-03-01T00:00:00Z", "endTime": "2024-03-13T13:00:00Z",
                                           "metricQueries": [query("EVENTS", "HOUR")]})
     assert too_many.status_code == 400
+
+
+def test_ingest_then_metrics_with_togais_client(sdk: togai_client.ApiClient) -> None:
+    ingestion, metrics_api = togai_client.EventIngestionApi(sdk), togai_client.MetricsApi(sdk)
+
+    def rode(event_id: str, distance: str, ts: datetime, account: str = "ACME-US") -> togai_client.Event:
+        return togai_client.Event(id=event_id, schema_name="rides", account_id=account, timestamp=ts,
+                                  attributes=[togai_client.Attribute(name="distance", value=distance)],
+                                  dimensions={"city": "x"})
+
+    ingestion.ingest(togai_client.IngestEventRequest(event=rode("r1", "12.5", datetime(2024, 3, 1, 10, tzinfo=UTC))))
+    ingestion.ingest_batch(togai_client.IngestBatchEventRequest(events=[
+        rode("r2", "10", datetime(2024, 3, 2, 23, 59, tzinfo=UTC)),
+        rode("r3", "7.5", datetime(2024, 3, 2, 0, 0, tzinfo=UTC), account="acme-us"),  # an alias
+        rode("r4", "100", datetime(2024, 3, 3, 12, tzinfo=UTC), account="GLOBEX-US")]))
+    distance = next(m.id for m in togai_client.UsageMetersApi(sdk).get_usage_meters_for_event_schema().data
+                    if m.name == "Ride distance")
+    answer = metrics_api.get_metrics(togai_client.GetMetricsRequest(
+        start_time=datetime(2024, 3, 1, tzinfo=UTC), end_time=datetime(2024, 3, 4, tzinfo=UTC), metric_queries=[
+            togai_client.MetricQuery(id="d", name=togai_client.MetricName.METER_USAGE, aggregation_period="DAY",
+                                     filters=[togai_client.MetricQueryFilterEntry(field_name="ACCOUNT_ID",
+                                                                                  field_values=["ACME-US"]),
+                                              togai_client.MetricQueryFilterEntry(field_name="USAGE_METER_ID",
+                                                                                  field_values=[distance])]),
+            togai_client.MetricQuery(id="e", name=togai_client.MetricName.EVENTS, aggregation_period="MONTH",
+                                     group_by="ACCOUNT_ID"),
+        ]))
+    daily, events = answer.results
+    [series] = daily.data
+    assert [t.isoformat() for t in series.timestamps] == [
+        "2024-03-01T00:00:00+00:00", "2024-03-02T00:00:00+00:00", "2024-03-03T00:00:00+00:00"]
+    assert series.metric_values == [12.5, 17.5, 0]
+    assert {(d.grouped_by.field_value, d.metric_values[0]) for d in events.data} == {("ACME-US", 3), ("GLOBEX-US", 1)}
+    with pytest.raises(togai_client.ApiException) as refused:
+        metrics_api.get_metrics(togai_client.GetMetricsRequest(
+            start_time=datetime(2024, 3, 1, tzinfo=UTC), end_time=datetime(2024, 3, 4, tzinfo=UTC),
+            metric_queries=[togai_client.MetricQuery(id="x", name=togai_client.MetricName.EVENTS,
+                                                     aggregation_period="DAY", group_by="USAGE_METER_ID")]))
+    assert refused.value.status == 400 and "metricQueries[0].groupBy" in str(refused.value.body)

@@ -50,6 +50,10 @@ RAW_STATUSES = (
 )
 
 
+# What EVENTS counts without an EVENT_STATUS filter (Togai's default).
+DEFAULT_EVENT_STATUS = ("PROCESSED", "UNPROCESSED")
+
+
 def event_status(raw: str) -> str:
     """The coarse status of a raw ``ingestionStatus.status``: PROCESSED, UNPROCESSED, IN_PROGRESS or REVERTED."""
     if raw.startswith("INGESTION_COMPLETED"):
@@ -212,9 +216,11 @@ class Cube:
             for key, hours in day.items():
                 day[key] = _times(hours, factor)
 
-    def add(self, starts: tuple[int, int, int], key: tuple[str, ...], value: Number) -> None:
+    def add(self, starts: tuple[int, int, int], key: tuple[str, ...], value: Number, total: bool = True) -> None:
         """Add ``value`` to ``key``'s totals of the hour, day and month starting at ``starts``.
 
+        ``total``: also to the grand totals, which answer a query that selects
+        everything (or, for events, everything a query counts by default).
         Inlined rather than looped over the levels: this runs for every event ingested.
         """
         amount = self.scaled(value)
@@ -242,15 +248,17 @@ class Cube:
             bucket = level.get(start)
             if bucket is None:
                 bucket = level[start] = {}
-            total = bucket.get(kid, 0) + amount
-            if total:
-                bucket[kid] = total
+            summed = bucket.get(kid, 0) + amount
+            if summed:
+                bucket[kid] = summed
             else:
                 _drop(level, start, kid)
+        if not total:
+            return
         for totals, start in zip(self.totals, starts, strict=True):
-            total = totals.get(start, 0) + amount
-            if total:
-                totals[start] = total
+            grand = totals.get(start, 0) + amount
+            if grand:
+                totals[start] = grand
             else:
                 del totals[start]
 
@@ -374,7 +382,9 @@ def count_event(store: Store, event: Any, sign: int) -> None:
     account = event.account or event.account_id
     customer = event.customer_id or ""
     usage = aggregates(store)
-    usage.events.add(starts, (account, customer, event.schema_name, event.status), sign)
+    status = event.status
+    usage.events.add(starts, (account, customer, event.schema_name, status), sign,
+                     event_status(status) in DEFAULT_EVENT_STATUS)
     for meter, units in event.meters:
         if units:
             value = exact(units)
@@ -416,7 +426,6 @@ ALLOWED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 NOT_COMPUTED = ("REVENUE", "REVENUE_FOR_CYCLE")
 # A filter or group field -> the cube dimension it reads.
 DIMENSION = {"BILLABLE_ID": "USAGE_METER_ID", "EVENT_STATUS": "RAW_EVENT_STATUS"}
-DEFAULT_EVENT_STATUS = ("PROCESSED", "UNPROCESSED")
 
 
 @dataclass(slots=True)
@@ -428,6 +437,7 @@ class Query:
     period: str
     group: str | None
     filters: dict[str, set[str]]  # cube dimension -> the values it may take
+    default_status: bool = False  # EVENTS without an EVENT_STATUS filter: PROCESSED and UNPROCESSED
 
 
 def _known(store: Store, field: str, value: str) -> list[str] | None:
@@ -525,9 +535,10 @@ def _check_query(store: Store, raw: dict[str, Any], where: str, start: int, end:
                 chosen.update(ids)
         dim = DIMENSION.get(field, field)
         filters[dim] = filters[dim] & chosen if dim in filters else chosen
-    if name == "EVENTS" and "RAW_EVENT_STATUS" not in filters:
+    default_status = name == "EVENTS" and "RAW_EVENT_STATUS" not in filters
+    if default_status:
         filters["RAW_EVENT_STATUS"] = {raw for raw in RAW_STATUSES if event_status(raw) in DEFAULT_EVENT_STATUS}
-    return Query(raw["id"], name, period, group, filters), problems
+    return Query(raw["id"], name, period, group, filters, default_status), problems
 
 
 def _noun(field: str) -> str:
@@ -543,7 +554,7 @@ def select(cube: Cube, query: Query) -> Selection:
     counted since (a dashboard asks the same queries again and again).
     """
     group_dim = DIMENSION.get(query.group, query.group) if query.group else None
-    if not query.filters and group_dim is None:
+    if group_dim is None and len(query.filters) == query.default_status:  # the grand totals are exactly this
         return Selection([], [], everything=True)
     shape = (tuple(sorted((dim, frozenset(values)) for dim, values in query.filters.items())), query.group)
     found = cube.selections.get(shape)
