@@ -195,3 +195,113 @@ TestStoreMachine.settings = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+class UsageMachine(RuleBasedStateMachine):
+    """Ingestion, corrections and import over the demo tenant: every metric equals a count of the events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = create_app(Config(seed=5, self_check=True, log="quiet"))
+        self.client = TestClient(self.app, base_url="http://localhost")
+        self.store = self.app.state.store
+        self.ids: list[str] = []
+        self.meters = {m["id"]: m["name"] for m in self.store.collections["usageMeters"].items.values()}
+
+    def post(self, path: str, body: Any, **params: Any) -> Any:
+        r = self.client.post(path, json=body, params=params, headers=AUTH)
+        assert r.status_code < 500, r.text
+        return r
+
+    @staticmethod
+    def ride(event_id: str, account: str, day: int, hour: int, distance: str) -> dict[str, Any]:
+        return {"id": event_id, "schemaName": "rides", "accountId": account,
+                "timestamp": f"2024-{'02' if day <= 29 else '03'}-{(day - 1) % 29 + 1:02d}T{hour:02d}:30:00Z",
+                "attributes": [{"name": "distance", "value": distance}], "dimensions": {"city": "x"}}
+
+    @rule(events=st.lists(st.tuples(st.sampled_from(["ACME-US", "acme-eu", "GLOBEX-US", "NOBODY"]),
+                                    st.integers(1, 58), st.integers(0, 23),
+                                    st.sampled_from(["0", "1.5", "2.25", "10"])), min_size=1, max_size=4))
+    def ingest(self, events: list[tuple[str, int, int, str]]) -> None:
+        batch = []
+        for account, day, hour, distance in events:
+            event_id = f"e{len(self.ids)}"
+            self.ids.append(event_id)
+            batch.append(self.ride(event_id, account, day, hour, distance))
+        self.post("/ingestBatch", {"events": batch})
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), action=st.sampled_from(["UNDO", "REDO"]))
+    def correct(self, data: st.DataObject, action: str) -> None:
+        event_id = data.draw(st.sampled_from(self.ids))
+        self.post("/events/correction", {"event": self.ride(event_id, "ACME-US", 1, 0, "1")}, action=action)
+
+    @rule()
+    def export_and_import(self) -> None:
+        state = self.client.get("/__mock/state", headers=AUTH).json()
+        r = self.client.put("/__mock/state", json=state, headers=AUTH)
+        assert r.status_code == 200, r.text
+
+    @invariant()
+    def metrics_count_the_events(self) -> None:
+        from mock_server.store import events as events_module
+        from mock_server.store import usage
+
+        by_meter: dict[str, dict[int, Any]] = {m: {} for m in self.meters}
+        by_day: dict[int, int] = {}
+        for event in self.store.collections[events_module.NAME].items.values():
+            if not event.counts():
+                continue
+            day = (usage.epoch(event.timestamp) - 1706745600) // 86400  # days since 2024-02-01
+            by_day[day] = by_day.get(day, 0) + 1
+            for meter, units in event.meters:
+                if units is not None:
+                    by_meter[meter][day] = by_meter[meter].get(day, 0) + units
+        body = {"startTime": "2024-02-01T00:00:00Z", "endTime": "2024-04-01T00:00:00Z", "metricQueries": [
+            {"id": "u", "name": "METER_USAGE", "aggregationPeriod": "DAY", "groupBy": "USAGE_METER_ID"},
+            {"id": "e", "name": "EVENTS", "aggregationPeriod": "DAY"},
+            {"id": "c", "name": "USAGE_FOR_CYCLE", "aggregationPeriod": "WEEK", "groupBy": "USAGE_METER_ID"}]}
+        r = self.post("/metrics", body)
+        assert r.status_code == 200, r.text
+        used, counted, cycles = r.json()["results"]
+        got = {d["groupedBy"]["fieldValue"]: d["metricValues"] for d in used["data"]}
+        for meter, days in by_meter.items():
+            expected = [float(days.get(day, 0)) for day in range(60)]
+            assert [float(v) for v in got.get(meter, [0] * 60)] == expected, self.meters[meter]
+        [events_series] = counted["data"]
+        assert events_series["metricValues"] == [by_day.get(day, 0) for day in range(60)]
+        # The running total of the month at each week's end (weeks from Monday 2024-01-29).
+        for data in cycles["data"]:
+            days = by_meter[data["groupedBy"]["fieldValue"]]
+            for n, value in enumerate(data["metricValues"]):
+                end = min(n * 7 + 4, 60)  # days since Feb 1 at the week's end, clipped to the range
+                start = 0 if end <= 29 else 29
+                assert float(value) == float(sum(days.get(d, 0) for d in range(start, end))), (n, data)
+
+    @invariant()
+    def aggregates_equal_a_recount(self) -> None:
+        from mock_server.store import usage
+
+        kept = usage.aggregates(self.store)
+        usage.rebuild(self.store)
+        fresh = usage.aggregates(self.store)
+        for mine, recount in ((kept.events, fresh.events), (kept.usage, fresh.usage)):
+            def named(cube: usage.Cube) -> Any:
+                unit = 10 ** cube.scale
+                return ({d: {cube.keys[k]: list(h) for k, h in t.items()} for d, t in cube.hours.items()},
+                        {d: {cube.keys[k]: v / unit for k, v in t.items()} for d, t in cube.days.items()},
+                        {m: {cube.keys[k]: v / unit for k, v in t.items()} for m, t in cube.months.items()},
+                        [{b: v / unit for b, v in t.items()} for t in cube.totals])
+            a, b = named(mine), named(recount)
+            assert a[1:] == b[1:]
+            assert a[0].keys() == b[0].keys()
+
+
+TestUsageMachine = UsageMachine.TestCase
+TestUsageMachine.settings = settings(
+    max_examples=100 if DEEP else 15,
+    stateful_step_count=30 if DEEP else 15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
