@@ -272,6 +272,8 @@ BAD_QUERIES = [
     ({"metricQueries": [query("EVENTS", qid=str(i)) for i in range(6)]}, "metricQueries", "1 to 5 queries"),
     ({"metricQueries": []}, "metricQueries", "1 to 5 queries"),
     ({"endTime": "2024-03-01T00:00:00Z"}, "endTime", "must be after startTime"),
+    ({"startTime": "1969-12-31T23:00:00Z"}, "startTime", "must be between 1970-01-01"),
+    ({"endTime": "9999-12-31T23:59:59Z"}, "endTime", "must be between 1970-01-01"),
     ({"metricQueries": [query("EVENTS", qid="a"), query("METER_USAGE", qid="a")]}, "metricQueries[1].id",
      "also metricQueries[0]"),
     ({"metricQueries": [query("EVENTS", groupBy="USAGE_METER_ID")]}, "metricQueries[0].groupBy",
@@ -356,3 +358,10 @@ def test_ingest_then_metrics_with_togais_client(sdk: togai_client.ApiClient) -> 
             metric_queries=[togai_client.MetricQuery(id="x", name=togai_client.MetricName.EVENTS,
                                                      aggregation_period="DAY", group_by="USAGE_METER_ID")]))
     assert refused.value.status == 400 and "metricQueries[0].groupBy" in str(refused.value.body)
+
+
+def test_configs_must_be_an_object(api: Api) -> None:
+    body = {"startTime": MARCH[0], "endTime": MARCH[1], "metricQueries": [query("EVENTS", configs=6)]}
+    r = api.post("/metrics", json=body)
+    assert (r.status_code, r.headers["x-mock-rejected-by"]) == (400, "body")
+    assert r.json()["message"].startswith("metricQueries[0].configs: ")

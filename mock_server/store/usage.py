@@ -34,6 +34,8 @@ Number = int | Decimal
 
 HOUR, DAY = 3600, 86400
 PERIODS = ("HOUR", "DAY", "WEEK", "MONTH")
+# Where buckets can be made (a week or month around these still has a calendar).
+EARLIEST, LATEST = 0, 253370764800  # 1970-01-01, 9999-01-01
 # Togai: "A single request can query up to five metrics"; a series holds at most 300 data points.
 MAX_QUERIES = 5
 MAX_POINTS = 300
@@ -471,8 +473,13 @@ def check_request(store: Store, body: dict[str, Any]) -> tuple[int, int, list[Qu
     """The range (widened to whole hours) and the queries of a metrics request, or ``Invalid`` naming every problem."""
     problems: list[Violation] = []
     start, end = epoch(body["startTime"]), epoch(body["endTime"])
+    for field, moment in (("startTime", start), ("endTime", end)):
+        if not EARLIEST <= moment <= LATEST:
+            problems.append(Violation(field, "must be between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z"))
     if end <= start:
         problems.append(Violation("endTime", "must be after startTime"))
+    if problems:
+        raise Invalid(problems)  # buckets cannot be made outside the calendar
     start -= start % HOUR
     end += -end % HOUR  # the hours the range touches (see README: metrics)
     queries: list[Query] = []
