@@ -1,4 +1,5 @@
-"""A Hypothesis state machine over customers, accounts, invoice groups, credits, payments and wallets.
+"""A Hypothesis state machine over customers, accounts, invoice groups, credits, payments, wallets,
+price plans, their associations with accounts and migration jobs.
 
 Any sequence of creates, patches, deletes and group moves keeps Togai's
 invariants, and a rejected request leaves the state exactly as it was.
@@ -22,6 +23,7 @@ customer_ids = st.sampled_from(["C0", "C1"])
 account_ids = st.sampled_from([f"A{i}" for i in range(5)])
 currencies = st.sampled_from(["USD", "EUR"])
 aliases = st.sampled_from(["alpha", "beta", "gamma", "delta"])
+months = st.integers(min_value=1, max_value=12)  # schedule bounds: the first of a month of 2024 (13: 2025-01)
 
 
 class StoreMachine(RuleBasedStateMachine):
@@ -32,6 +34,8 @@ class StoreMachine(RuleBasedStateMachine):
         self.store = self.app.state.store
         self.group_ids: list[str] = []
         self.credit_ids: list[str] = []
+        self.plan_ids: list[str] = []
+        self.job_ids: list[str] = []
 
     # -- helpers -------------------------------------------------------------------
     def snapshot(self) -> Any:
@@ -136,7 +140,78 @@ class StoreMachine(RuleBasedStateMachine):
     def set_wallet_status(self, aid: str, status: str) -> None:
         self.send("PATCH", f"/accounts/{aid}/wallet", {"status": status})
 
+    @rule(supported=st.lists(currencies, min_size=1, unique=True))
+    def create_plan(self, supported: list[str]) -> None:
+        r = self.send("POST", "/price_plans", {"name": "P", "pricePlanDetails": {"supportedCurrencies": supported}})
+        if r.status_code == 200:
+            self.plan_ids.append(r.json()["id"])
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data(), wanted=st.lists(currencies, min_size=1, unique=True))
+    def activate_plan(self, data: st.DataObject, wanted: list[str]) -> None:
+        self.send("POST", f"/price_plans/{data.draw(st.sampled_from(self.plan_ids))}/activate", {"currencies": wanted})
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data(), mode=st.sampled_from(["NONE", "IMMEDIATE", "NEXT_CYCLE_IGNORE_OVERRIDE"]))
+    def patch_plan(self, data: st.DataObject, mode: str) -> None:
+        plan = data.draw(st.sampled_from(self.plan_ids))
+        self.send("PATCH", f"/price_plans/{plan}", {"description": "changed", "migrationMode": mode})
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data())
+    def archive_plan(self, data: st.DataObject) -> None:
+        self.send("DELETE", f"/price_plans/{data.draw(st.sampled_from(self.plan_ids))}")
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data(), aid=account_ids, start=months, length=months, leave=st.booleans())
+    def edit_schedule(self, data: st.DataObject, aid: str, start: int, length: int, leave: bool) -> None:
+        end = min(start + length, 13)
+        body: dict[str, Any] = {"mode": "DISASSOCIATE" if leave else "ASSOCIATE",
+                                "pricePlanId": data.draw(st.sampled_from(self.plan_ids)),
+                                "effectiveFrom": f"2024-{start:02d}-01",
+                                "effectiveUntil": "2025-01-01" if end == 13 else f"2024-{end:02d}-01"}
+        self.send("POST", f"/accounts/{aid}/price_plans", body)
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data(), wait=st.booleans())
+    def migrate(self, data: st.DataObject, wait: bool) -> None:
+        source, target = data.draw(st.sampled_from(self.plan_ids)), data.draw(st.sampled_from(self.plan_ids))
+        r = self.send("POST", "/price_plans/migration", {"sourceId": source, "sourceVersion": 1, "targetId": target,
+                                                          "migrationMode": "IMMEDIATE", "requireConfirmation": wait})
+        if r.status_code == 201:
+            self.job_ids.append(self.store.export()["jobs"][-1]["id"])
+
+    @precondition(lambda self: self.job_ids)
+    @rule(data=st.data(), verb=st.sampled_from(["confirm", "reject"]))
+    def settle_job(self, data: st.DataObject, verb: str) -> None:
+        self.send("POST", f"/jobs/{data.draw(st.sampled_from(self.job_ids))}/{verb}")
+
     # -- invariants ------------------------------------------------------------------
+    @invariant()
+    def plans_and_schedules_keep_togais_rules(self) -> None:
+        state = self.store.export()
+        plans = {p["id"]: p for p in state["pricePlans"]}
+        for plan in plans.values():
+            assert [v["version"] for v in plan["pricingSchedule"]] == list(range(1, len(plan["pricingSchedule"]) + 1))
+            details = plan["pricingSchedule"][-1]["pricePlanDetails"]
+            assert set(details["activeCurrencies"]) <= set(details["supportedCurrencies"])
+            if plan["status"] != "ARCHIVED":
+                assert (plan["status"] == "DRAFT") == (not details["activeCurrencies"])
+        for timeline in state["accountSchedules"]:
+            shown = self.client.get(f"/accounts/{timeline['accountId']}/pricing_schedules?pageSize=100",
+                                    headers=AUTH).json()["data"]
+            assert [s["id"] for s in shown] == [s["id"] for s in timeline["pricingSchedules"]]
+            for before, after in zip(shown, shown[1:], strict=False):
+                assert before["endDate"] <= after["startDate"], "two schedules overlap"
+            for schedule in shown:
+                assert schedule["startDate"] < schedule["endDate"]
+                assert plans[schedule["pricePlanId"]]["status"] != "DRAFT"
+        for job in state["jobs"]:
+            entries = [e for e in state["jobEntries"] if e["jobId"] == job["id"]]
+            assert job["totalJobEntries"] == len(entries)
+            assert job["pendingJobEntries"] == sum(e["status"] == "PENDING" for e in entries)
+            assert (job["status"] == "WAITING_FOR_CONFIRMATION") == ("settledAt" not in job)
+
     @invariant()
     def balances_are_derived_from_records(self) -> None:
         state = self.store.export()

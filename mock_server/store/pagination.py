@@ -74,3 +74,26 @@ def paginate(
     if last is not None:
         extra["nextToken"] = encode_token(records[-1]["id"], last, size)
     return records, extra
+
+
+def page_of(
+    items: list[Any], next_token: str | None, page_size: int | None, *, context: bool = False
+) -> tuple[list[Any], dict[str, Any]]:
+    """One page of a short list held inside a record (an account's schedules, a job's entries).
+
+    Tokens are those of :func:`paginate`: the last item's id and position.
+    """
+    start, size = 0, page_size or DEFAULT_PAGE_SIZE
+    if next_token:
+        payload = _decode_token(next_token)
+        position = payload["position"]
+        if not (0 <= position < len(items) and items[position]["id"] == payload["lastItemId"]):
+            raise ApiError.of(400, "nextToken", "does not point into this list")
+        start = position + 1
+        if page_size is None:
+            size = max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE))
+    page = items[start : start + size]
+    extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}} if context else {}
+    if start + size < len(items):
+        extra["nextToken"] = encode_token(page[-1]["id"], start + size - 1, size)
+    return page, extra
