@@ -296,7 +296,8 @@ BAD_QUERIES = [
     ({"metricQueries": [query("EVENTS", "HOUR")]}, "metricQueries[0].aggregationPeriod", "more than 300 data points"),
     ({"metricQueries": [query("EVENTS", configs={"CURRENCY": "BASE"})]}, "metricQueries[0].configs.CURRENCY",
      "not a config of EVENTS"),
-    ({"metricQueries": [query("REVENUE")]}, "metricQueries[0].name", "not computed by this mock yet"),
+    ({"metricQueries": [query("REVENUE", configs={"CURRENCY": "EUR"})]}, "metricQueries[0].configs.CURRENCY",
+     "must be BASE or INVOICE"),
 ]
 
 
@@ -365,3 +366,43 @@ def test_configs_must_be_an_object(api: Api) -> None:
     r = api.post("/metrics", json=body)
     assert (r.status_code, r.headers["x-mock-rejected-by"]) == (400, "body")
     assert r.json()["message"].startswith("metricQueries[0].configs: ")
+
+
+def test_revenue_prices_each_cycles_usage_with_the_accounts_plan(api: Api) -> None:
+    # ACME-US is on Rides Pro (USD): rides cost 49 flat up to 100, then 0.4 each; distance 0.2 a unit.
+    r = api.post("/ingestBatch", json={"events": [
+        ride("a", "12.5", "2024-03-01T10:00:00Z"), ride("b", "10", "2024-03-02T10:00:00Z"),
+        ride("c", "7.5", "2024-03-03T10:00:00Z"), ride("d", "5", "2024-04-01T10:00:00Z"),
+        ride("g", "1000", "2024-03-01T10:00:00Z", account="GLOBEX-US")]})  # no plan: no revenue
+    assert r.status_code == 202, r.text
+    daily, cycle, monthly, by_meter = metrics(
+        api, "2024-03-01T00:00:00Z", "2024-04-03T00:00:00Z", query("REVENUE", "DAY", "d"),
+        query("REVENUE_FOR_CYCLE", "DAY", "c"), query("REVENUE", "MONTH", "m"),
+        query("REVENUE_FOR_CYCLE", "MONTH", "u", groupBy="USAGE_METER_ID"))
+    days = one(daily)[1]
+    assert days[:4] == [51.5, 2, 1.5, 0]  # the flat 49 once in the cycle, then the distance
+    assert days[31:] == [50, 0]  # April: a new cycle, the flat fee again
+    running = one(cycle)[1]
+    assert running[:4] == [51.5, 53.5, 55, 55] and running[30] == 55 and running[31:] == [50, 50]
+    assert one(monthly)[1] == [55, 50]
+    ids = {v: k for k, v in meters(api).items()}
+    assert {ids[d["groupedBy"]["fieldValue"]]: d["metricValues"] for d in by_meter["data"]} == {
+        "Ride count": [49, 49], "Ride distance": [6, 1]}
+
+
+def test_revenue_is_in_the_invoice_currency_never_converted(api: Api) -> None:
+    api.post("/ingest", json={"event": ride("e", "100", "2024-03-01T10:00:00Z", account="UMBRELLA-EU")})
+    body = {"startTime": MARCH[0], "endTime": MARCH[1], "metricQueries": [query("REVENUE", "MONTH")]}
+    refused = api.post("/metrics", json=body)
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("metricQueries[0].configs.CURRENCY: account 'UMBRELLA-EU' is "
+                                                "invoiced in EUR")
+    [eur] = metrics(api, *MARCH, query("REVENUE", "MONTH", configs={"CURRENCY": "INVOICE"}))
+    assert one(eur)[1] == [63]  # Rides Pro in EUR: 45 flat, 0.18 a unit
+    api.post("/ingest", json={"event": ride("u", "10", "2024-03-01T10:00:00Z")})
+    mixed = api.post("/metrics", json={**body, "metricQueries": [
+        query("REVENUE", "MONTH", configs={"CURRENCY": "INVOICE"})]})
+    assert mixed.status_code == 400 and "would add revenue in" in mixed.json()["message"]
+    [by_account] = metrics(api, *MARCH, query("REVENUE", "MONTH", groupBy="ACCOUNT_ID", configs={"CURRENCY": "INVOICE"}))
+    assert {d["groupedBy"]["fieldValue"]: d["metricValues"] for d in by_account["data"]} == {
+        "ACME-US": [51], "UMBRELLA-EU": [63]}
