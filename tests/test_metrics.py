@@ -406,3 +406,15 @@ def test_revenue_is_in_the_invoice_currency_never_converted(api: Api) -> None:
     [by_account] = metrics(api, *MARCH, query("REVENUE", "MONTH", groupBy="ACCOUNT_ID", configs={"CURRENCY": "INVOICE"}))
     assert {d["groupedBy"]["fieldValue"]: d["metricValues"] for d in by_account["data"]} == {
         "ACME-US": [51], "UMBRELLA-EU": [63]}
+
+
+def test_each_tenant_has_its_own_aggregates() -> None:
+    from conftest import make_api
+
+    for api in make_api(tenancy="token"):
+        a, b = {"Authorization": "Bearer tenant-a"}, {"Authorization": "Bearer tenant-b"}
+        r = api.post("/ingest", json={"event": ride("t", "4")}, headers=a, auth=False)
+        assert r.status_code == 202, r.text
+        body = {"startTime": MARCH[0], "endTime": MARCH[1], "metricQueries": [query("EVENTS", "MONTH")]}
+        seen = [one(api.post("/metrics", json=body, headers=h, auth=False).json()["results"][0])[1] for h in (a, b)]
+        assert seen == [[1], [0]]
