@@ -23,7 +23,7 @@ from typing import Any
 
 from mock_server.pytest_plugin import TogaiMock, start_server
 
-from . import persistence
+from . import ingest, persistence
 from .loadgen import LoadResult, http_request, run_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     done = subprocess.run([sys.executable, "-m", "benchmarks.metrics"], cwd=ROOT, capture_output=True, text=True,
                           check=True)
     report["metrics_1m"] = json.loads(done.stdout)
+    print("ingestion: POST /ingestBatch against the baseline, then 1 000 000 events ...", file=sys.stderr)
+    report["ingest"] = ingest.report(load, _free_port())
 
     rows = []
     for name in SCENARIOS:
@@ -314,6 +316,8 @@ def _print(report: dict[str, Any]) -> None:
                    ("RSS <= 600 MB with 1M events", m["rss_mb"] <= 600.0, m["rss_mb"])]
         for label, ok, value in checks[-2:]:
             print(f"  {'PASS' if ok else 'MISS'}  {label}: {value}")
+    if "ingest" in report:
+        print(ingest.describe(report["ingest"]))
     report["target_results"] = {label: ok for label, ok, _ in checks}
 
 

@@ -42,11 +42,16 @@ def build(sizes: dict[str, int]) -> Starlette:
     async def list_accounts(request: Request) -> Response:
         return Response(bodies["list_accounts"], media_type="application/json")
 
+    async def ingest_batch(request: Request) -> Response:
+        json.loads(await request.body())
+        return Response(b'{"success":true}', status_code=202, media_type="application/json")
+
     return Starlette(routes=[
         Route("/accounts/{account_id}", patch_account, methods=["PATCH"]),
         Route("/accounts/{account_id}", get_account, methods=["GET"]),
         Route("/accounts", list_accounts, methods=["GET"]),
         Route("/invoice_groups", create_group, methods=["POST"]),
+        Route("/ingestBatch", ingest_batch, methods=["POST"]),
     ])
 
 

@@ -18,7 +18,6 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,8 @@ def load(store: Any, n: int) -> tuple[float, float]:
     meters = [m["id"] for m in store.collections["usageMeters"].items.values() if m["status"] == "ACTIVE"]
     collection = store.collections[events.NAME]
     start, span = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp()), 31 * 86400
-    distances = [Decimal(f"{d}.5") for d in range(50)]
+    distances = [f"{d}.5" for d in range(50)]
+    meter_ids = tuple(meters[:2])
     made = []
     started = time.perf_counter()
     for i in range(n):
@@ -70,9 +70,9 @@ def load(store: Any, n: int) -> tuple[float, float]:
         distance = distances[i % 50]
         event = events.Event(f"bench-{i}", f"event.bench.{i}", {
             "id": f"bench-{i}", "schemaName": "rides", "accountId": account, "timestamp": moment,
-            "attributes": [{"name": "distance", "value": str(distance)}], "dimensions": {"city": "x"}}, moment)
+            "attributes": [{"name": "distance", "value": distance}], "dimensions": {"city": "x"}}, moment)
         event.status, event.account, event.customer_id = events.METERED, account, "ACME"
-        event.schema_version, event.meters = 1, ((meters[0], Decimal(1)), (meters[1], distance))
+        event.schema_version, event.meter_ids, event.units = 1, meter_ids, ("1", distance)
         collection.add(event.id, event)
         made.append(event)
     made_s = time.perf_counter() - started

@@ -1,5 +1,5 @@
 """A Hypothesis state machine over customers, accounts, invoice groups, credits, payments, wallets,
-price plans, their associations with accounts and migration jobs.
+price plans, their associations with accounts and migration jobs, and events.
 
 Any sequence of creates, patches, deletes and group moves keeps Togai's
 invariants, and a rejected request leaves the state exactly as it was.
@@ -7,6 +7,7 @@ invariants, and a rejected request leaves the state exactly as it was.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -24,6 +25,22 @@ account_ids = st.sampled_from([f"A{i}" for i in range(5)])
 currencies = st.sampled_from(["USD", "EUR"])
 aliases = st.sampled_from(["alpha", "beta", "gamma", "delta"])
 months = st.integers(min_value=1, max_value=12)  # schedule bounds: the first of a month of 2024 (13: 2025-01)
+event_ids = st.none() | st.sampled_from([f"E{i}" for i in range(4)])
+ingested = st.fixed_dictionaries({
+    "id": event_ids,
+    "accountId": account_ids | aliases,
+    "schemaName": st.sampled_from(["s", "unknown"]),
+    "value": st.sampled_from(["1", "2.5", "-0.5"]),
+    "twice": st.booleans() | st.just(False),  # an attribute given twice: refused at the door
+})
+
+
+def event_body(spec: dict[str, Any]) -> dict[str, Any]:
+    """An ingestion payload from a drawn description."""
+    attributes = [{"name": "n", "value": spec["value"]}] * (2 if spec["twice"] else 1)
+    body = {"schemaName": spec["schemaName"], "accountId": spec["accountId"], "timestamp": "2024-01-05T00:00:00Z",
+            "attributes": attributes, "dimensions": {}}
+    return body if spec["id"] is None else {**body, "id": spec["id"]}
 
 
 class StoreMachine(RuleBasedStateMachine):
@@ -211,6 +228,47 @@ class StoreMachine(RuleBasedStateMachine):
             assert job["totalJobEntries"] == len(entries)
             assert job["pendingJobEntries"] == sum(e["status"] == "PENDING" for e in entries)
             assert (job["status"] == "WAITING_FOR_CONFIRMATION") == ("settledAt" not in job)
+    @rule(active=st.booleans())
+    def define_pipeline(self, active: bool) -> None:
+        """The event schema ``s`` with a SUM meter over ``n`` (once), ACTIVE or DRAFT."""
+        self.send("POST", "/event_schema", {"name": "s", "attributes": [{"name": "n"}], "dimensions": []})
+        r = self.send("POST", "/usage_meters", {"name": "N", "type": "COUNTER", "aggregation": "SUM",
+                                                "eventSchemaName": "s", "computations": [
+                                                    {"order": 1, "computation": '{"var": "attribute.n"}'}]})
+        if active and r.status_code == 201:
+            self.send("POST", "/event_schema/s/activate")
+            self.send("POST", f"/usage_meters/{r.json()['id']}/activate")
+
+    @rule(batch=st.lists(ingested, min_size=1, max_size=3))
+    def ingest(self, batch: list[dict[str, Any]]) -> None:
+        if len(batch) == 1:
+            r = self.send("POST", "/ingest", {"event": event_body(batch[0])})
+        else:
+            r = self.send("POST", "/ingestBatch", {"events": [event_body(e) for e in batch]})
+        refused = sum(e["twice"] for e in batch)
+        assert r.status_code == (400 if refused == len(batch) else 207 if refused else 202), r.text
+
+    @rule(spec=ingested.filter(lambda e: e["id"] is not None and not e["twice"]),
+          action=st.sampled_from(["UNDO", "REDO", "REDO_EVENT"]))
+    def correct(self, spec: dict[str, Any], action: str) -> None:
+        self.send("POST", f"/events/correction?action={action}", {"event": event_body(spec)})
+
+    # -- invariants ------------------------------------------------------------------
+    @invariant()
+    def a_duplicate_never_counts_twice(self) -> None:
+        state = self.store.export()
+        counted = [e for e in state["events"] if e["ingestionStatus"]["status"].startswith("INGESTION_COMPLETED")]
+        ids = [e["eventPayload"]["id"] for e in counted]
+        assert len(ids) == len(set(ids)), f"{ids} counts an id twice"
+        for e in counted:  # the one meter sums n, exactly
+            computed = [m for m in e["eventPipelineInfo"].get("usageMeters", [])
+                        if m["status"] == "PROCESSED_UNITS_COMPUTED"]
+            assert [m["units"] for m in computed] in ([], [float(e["eventPayload"]["attributes"][0]["value"])])
+        for e in state["events"]:
+            status = e["ingestionStatus"]["status"]
+            assert (status == "INGESTION_FAILED_NO_EVENT_ID") == ("id" not in e["eventPayload"])
+            if status == "INGESTION_FAILED_DUPLICATE_EVENT":
+                assert e["eventPayload"]["id"] in {o["eventPayload"].get("id") for o in state["events"] if o is not e}
 
     @invariant()
     def balances_are_derived_from_records(self) -> None:
@@ -329,9 +387,9 @@ class UsageMachine(RuleBasedStateMachine):
                 continue
             day = (usage.epoch(event.timestamp) - 1706745600) // 86400  # days since 2024-02-01
             by_day[day] = by_day.get(day, 0) + 1
-            for meter, units in event.meters:
+            for meter, units in zip(event.meter_ids, event.units, strict=True):
                 if units is not None:
-                    by_meter[meter][day] = by_meter[meter].get(day, 0) + units
+                    by_meter[meter][day] = by_meter[meter].get(day, 0) + Decimal(units)
         body = {"startTime": "2024-02-01T00:00:00Z", "endTime": "2024-04-01T00:00:00Z", "metricQueries": [
             {"id": "u", "name": "METER_USAGE", "aggregationPeriod": "DAY", "groupBy": "USAGE_METER_ID"},
             {"id": "e", "name": "EVENTS", "aggregationPeriod": "DAY"},

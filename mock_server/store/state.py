@@ -301,19 +301,37 @@ class Store:
         ``len(alphabet) ** second`` of them) without keeping a set of them.
         Only ids that came in through an import are remembered, in ``reserved``.
         """
-        alphabet = _MIXED if scheme.mixed_case else _LOWER
-        base = len(alphabet)
         while True:
-            self._sequence += 1
-            n = (self._sequence * _SCRAMBLE + self._id_offset) % base**scheme.second
-            tail = []
-            for _ in range(scheme.second):
-                n, digit = divmod(n, base)
-                tail.append(alphabet[digit])
-            head = "".join(self.rng.choices(alphabet, k=scheme.first))
-            new = f"{scheme.prefix}.{head}.{''.join(tail)}"
+            head = "".join(self.rng.choices(_MIXED if scheme.mixed_case else _LOWER, k=scheme.first))
+            new = f"{scheme.prefix}.{head}.{self._tail(scheme)}"
             if new not in self.reserved and (taken is None or taken.get(new) is None):
                 return new
+
+    def _tail(self, scheme: IdScheme) -> str:
+        """The next sequence number, scrambled, as the second part of an id."""
+        alphabet = _MIXED if scheme.mixed_case else _LOWER
+        base = len(alphabet)
+        self._sequence += 1
+        n = (self._sequence * _SCRAMBLE + self._id_offset) % base**scheme.second
+        tail = []
+        for _ in range(scheme.second):
+            n, digit = divmod(n, base)
+            tail.append(alphabet[digit])
+        return "".join(tail)
+
+    def new_ids(self, scheme: IdScheme, count: int, taken: Collection | None = None) -> list[str]:
+        """``count`` new ids for a batch: one random first part, told apart by their sequence parts.
+
+        As unique as :meth:`new_id`'s (the sequence part alone never repeats),
+        at a fraction of the cost: one draw of the generator per batch.
+        """
+        head = "".join(self.rng.choices(_MIXED if scheme.mixed_case else _LOWER, k=scheme.first))
+        out: list[str] = []
+        while len(out) < count:
+            new = f"{scheme.prefix}.{head}.{self._tail(scheme)}"
+            if new not in self.reserved and (taken is None or taken.get(new) is None):
+                out.append(new)
+        return out
 
     def counts(self) -> dict[str, int]:
         """How many records each resource holds."""

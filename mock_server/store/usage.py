@@ -388,9 +388,9 @@ def count_event(store: Store, event: Any, sign: int) -> None:
 
     ``event`` is a stored event (``events.Event``; see its module for the
     attributes): ``timestamp``, ``account`` (resolved, else ``account_id``
-    as sent), ``customer_id``, ``schema_name``, ``status`` and ``meters``
-    (``(meter id, units or None)``). A revert passes the event as it was
-    counted, before its status changes.
+    as sent), ``customer_id``, ``schema_name``, ``status``, and ``meter_ids``
+    with their ``units`` (decimal numerals, or None). A revert passes the
+    event as it was counted, before its status changes.
     """
     seconds = epoch(event.timestamp)
     hour = seconds - seconds % HOUR
@@ -401,8 +401,8 @@ def count_event(store: Store, event: Any, sign: int) -> None:
     status = event.status
     usage.events.add(starts, (account, customer, event.schema_name, status), sign,
                      event_status(status) in DEFAULT_EVENT_STATUS)
-    for meter, units in event.meters:
-        if units:
+    for meter, units in zip(event.meter_ids, event.units, strict=True):
+        if units is not None:
             value = exact(units)
             usage.usage.add(starts, (account, customer, meter), value if sign > 0 else -value)
 
@@ -662,26 +662,18 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
         label = chosen.labels[kid]
         if label is None or not schedules.timeline(store, account):
             continue  # no plan ever: no revenue
-        currency = store.collections["accounts"].items[account]["invoiceCurrency"]
-        if query.currency == "BASE" and currency != BASE_CURRENCY:
-            raise Invalid.at(f"{query.where}.configs.CURRENCY",
-                             f"account {account!r} is invoiced in {currency} and the mock keeps no exchange rates "
-                             f"to {BASE_CURRENCY}: ask CURRENCY INVOICE")
-        if currencies.setdefault(label, currency) != currency:
-            raise Invalid.at(f"{query.where}.groupBy", f"one series would add revenue in {currencies[label]} and "
-                                                       f"{currency}: group or filter by ACCOUNT_ID or CUSTOMER_ID")
 
         def priced(found: pricing.ScheduleAt, begin: int, upto: int) -> Decimal:
             used = cube.key_total(kid, begin, upto)  # noqa: B023 - called within this iteration only
             card = _rate_card(found, meter)  # noqa: B023
             return pricing.price_usage(Decimal(used) * unit, card, found.currency).total if used and card else ZERO
 
-        row = values.setdefault(label, [Decimal(0)] * len(spans))
+        earned = [ZERO] * len(spans)
         for n, (_, frm, to) in enumerate(spans):
             if query.name == "REVENUE_FOR_CYCLE":
                 found = pricing.schedule_at(store, account, datetime.fromtimestamp(to - HOUR, UTC))
                 if found is not None:
-                    row[n] += priced(found, _floor_hour(found.cycle_start), to)
+                    earned[n] = priced(found, _floor_hour(found.cycle_start), to)
                 continue
             at = frm
             while at < to:  # the bucket's part of each cycle it meets
@@ -690,8 +682,21 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
                     at += HOUR
                     continue
                 begin, stop = _floor_hour(found.cycle_start), min(to, _ceil_hour(found.cycle_end))
-                row[n] += priced(found, begin, stop) - priced(found, begin, at)
+                earned[n] += priced(found, begin, stop) - priced(found, begin, at)
                 at = stop
+        if not any(earned):
+            continue
+        currency = store.collections["accounts"].items[account]["invoiceCurrency"]
+        if query.currency == "BASE" and currency != BASE_CURRENCY:
+            raise Invalid.at(f"{query.where}.configs.CURRENCY",
+                             f"account {account!r} is invoiced in {currency} and the mock keeps no exchange rates "
+                             f"to {BASE_CURRENCY}: ask CURRENCY INVOICE")
+        if currencies.setdefault(label, currency) != currency:
+            raise Invalid.at(f"{query.where}.groupBy", f"one series would add revenue in {currencies[label]} and "
+                                                       f"{currency}: group or filter by ACCOUNT_ID or CUSTOMER_ID")
+        row = values.setdefault(label, [ZERO] * len(spans))
+        for n, amount in enumerate(earned):
+            row[n] += amount
     if query.group is None:
         values.setdefault("", [Decimal(0)] * len(spans))
     stamps = [rfc3339(label) for label, _, _ in spans]
