@@ -245,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     report["persistence_100k"] = persistence.scale_cost(base, load)
     print("-n 8: one server per worker against one --tenancy token server ...", file=sys.stderr)
     report["shared_8_workers"] = persistence.shared_savings(8)
+    print("metrics: 1 000 000 events in state, in its own process ...", file=sys.stderr)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.metrics"], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    report["metrics_1m"] = json.loads(done.stdout)
     print("ingestion: POST /ingestBatch against the baseline, then 1 000 000 events ...", file=sys.stderr)
     report["ingest"] = ingest.report(load, _free_port())
 
@@ -300,6 +304,18 @@ def _print(report: dict[str, Any]) -> None:
               f"{shared['per_worker_startup_s']} s of start-ups ({shared['per_worker_startup_each_s']} s each) against "
               f"one --tenancy token server {shared['shared_rss_mb']} MB, {shared['shared_startup_s']} s "
               "with a tenant per worker")
+    if "metrics_1m" in report:
+        m = report["metrics_1m"]
+        print(f"\nmetrics with {m['events']} events ({m['accounts']} accounts, 2 meters, March 2024): "
+              f"RSS {m['rss_mb']} MB ({m['aggregates_mb']} MB of aggregates), "
+              f"counting {m['count_us_per_event']} us per event")
+        for label, timing in m["queries"].items():
+            print(f"  {label:<34} p50 {timing['p50_ms']:>7} ms   p99 {timing['p99_ms']:>7} ms")
+        target = m["queries"]["METER_USAGE DAY, a month"]["p99_ms"]
+        checks += [("metrics p99 <= 20 ms with 1M events", target <= 20.0, target),
+                   ("RSS <= 600 MB with 1M events", m["rss_mb"] <= 600.0, m["rss_mb"])]
+        for label, ok, value in checks[-2:]:
+            print(f"  {'PASS' if ok else 'MISS'}  {label}: {value}")
     if "ingest" in report:
         print(ingest.describe(report["ingest"]))
     report["target_results"] = {label: ok for label, ok, _ in checks}

@@ -5,11 +5,14 @@ Events are counted with ``usage.count_event`` as ingestion does, in the
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import togai_client
 from conftest import Api
 
 from mock_server.store import usage
@@ -32,7 +35,8 @@ class Stored:
     customer_id: str | None
     schema_name: str
     status: str
-    meters: tuple[tuple[str, Decimal | None], ...]
+    meter_ids: tuple[str, ...]
+    units: tuple[str | None, ...]
 
     def counts(self) -> bool:
         return self.status.startswith("INGESTION_COMPLETED")
@@ -41,8 +45,9 @@ class Stored:
 def event(ts: str, units: dict[str, Any] | None = None, account: str = "ACME-US", customer: str = "ACME",
           status: str = COMPLETED, schema: str = "rides", sent_as: str | None = None) -> Stored:
     """A processed event: ``units`` by meter id."""
-    computed = tuple((meter, None if u is None else Decimal(str(u))) for meter, u in (units or {}).items())
-    return Stored(ts, sent_as or account, account, customer, schema, status, computed)
+    computed = units or {}
+    return Stored(ts, sent_as or account, account, customer, schema, status, tuple(computed),
+                  tuple(None if u is None else str(u) for u in computed.values()))
 
 
 def count(api: Api, *events: Stored, sign: int = 1) -> None:
@@ -113,7 +118,11 @@ def test_only_the_range_counts_widened_to_whole_hours(api: Api) -> None:
 def test_events_count_by_status_schema_and_account(api: Api) -> None:
     count(api, event("2024-03-01T10:00:00Z"), event("2024-03-01T11:00:00Z", account="GLOBEX-US", customer="GLOBEX"),
           event("2024-03-02T10:00:00Z", status="INGESTION_FAILED_SCHEMA_NOT_DEFINED", schema="rides"),
-          event("2024-03-02T11:00:00Z", status="INGESTION_COMPLETED_NO_MATCHING_METERS"))
+          event("2024-03-02T11:00:00Z", status="INGESTION_COMPLETED_NO_MATCHING_METERS"),
+          event("2024-03-02T12:00:00Z", status="INGESTION_IN_PROGRESS"))
+    [pending] = metrics(api, *MARCH, query("EVENTS", "MONTH", filters=[
+        {"fieldName": "EVENT_STATUS", "fieldValues": ["IN_PROGRESS"]}]))
+    assert one(pending)[1] == [1]  # counted only when asked for: by default PROCESSED and UNPROCESSED
     total, by_status, by_raw, by_account, failed = metrics(
         api, *MARCH, query("EVENTS", "MONTH", "t"), query("EVENTS", "MONTH", "s", groupBy="EVENT_STATUS"),
         query("EVENTS", "MONTH", "r", groupBy="RAW_EVENT_STATUS"),
@@ -193,13 +202,18 @@ def test_groups_without_data_are_left_out_and_an_ungrouped_query_answers_zeros(a
 def test_a_reverted_event_stops_counting(api: Api) -> None:
     distance = meters(api)["Ride distance"]
     kept, reverted = event("2024-03-01T10:00:00Z", {distance: 2.5}), event("2024-03-01T10:30:00Z", {distance: 4})
+
+    def tables() -> Any:
+        found = usage.aggregates(api.app.state.store)
+        return [copy.deepcopy((c.hours, c.days, c.months, c.totals)) for c in (found.usage, found.events)]
+
+    before = tables()  # the demo tenant's own events (January)
     count(api, kept, reverted)
     count(api, reverted, sign=-1)
     events, used = metrics(api, *MARCH, query("EVENTS", "MONTH", "e"), query("METER_USAGE", "MONTH", "u"))
     assert one(events)[1] == [1] and one(used)[1] == [2.5]
     count(api, kept, sign=-1)
-    for cube in (usage.aggregates(api.app.state.store).usage, usage.aggregates(api.app.state.store).events):
-        assert (cube.hours, cube.days, cube.months, cube.totals) == ({}, {}, {}, ({}, {}, {}))  # not even zeros
+    assert tables() == before  # nothing left behind, not even zeros
 
 
 def ride(event_id: str, distance: str, ts: str = "2024-03-05T10:00:00Z", account: str = "ACME-US") -> dict[str, Any]:
@@ -233,7 +247,7 @@ def test_aggregates_are_derived_never_exported_and_rebuilt_on_import(api: Api) -
     api.post("/events/correction", params={"action": "UNDO"}, json={"event": ride("b", "10")})
     before = used(api)
     exported = api.get("/__mock/state").json()
-    assert "usage" not in exported and len(exported["events"]) == 3
+    assert "usage" not in exported and {"a", "b", "c"} <= {e["eventPayload"].get("id") for e in exported["events"]}
     r = api.request("PUT", "/__mock/state", json={})
     assert r.status_code == 200, r.text
     assert used(api) == ({}, 0)
@@ -266,6 +280,8 @@ BAD_QUERIES = [
     ({"metricQueries": [query("EVENTS", qid=str(i)) for i in range(6)]}, "metricQueries", "1 to 5 queries"),
     ({"metricQueries": []}, "metricQueries", "1 to 5 queries"),
     ({"endTime": "2024-03-01T00:00:00Z"}, "endTime", "must be after startTime"),
+    ({"startTime": "1969-12-31T23:00:00Z"}, "startTime", "must be between 1970-01-01"),
+    ({"endTime": "9999-12-31T23:59:59Z"}, "endTime", "must be between 1970-01-01"),
     ({"metricQueries": [query("EVENTS", qid="a"), query("METER_USAGE", qid="a")]}, "metricQueries[1].id",
      "also metricQueries[0]"),
     ({"metricQueries": [query("EVENTS", groupBy="USAGE_METER_ID")]}, "metricQueries[0].groupBy",
@@ -288,7 +304,8 @@ BAD_QUERIES = [
     ({"metricQueries": [query("EVENTS", "HOUR")]}, "metricQueries[0].aggregationPeriod", "more than 300 data points"),
     ({"metricQueries": [query("EVENTS", configs={"CURRENCY": "BASE"})]}, "metricQueries[0].configs.CURRENCY",
      "not a config of EVENTS"),
-    ({"metricQueries": [query("REVENUE")]}, "metricQueries[0].name", "not computed by this mock yet"),
+    ({"metricQueries": [query("REVENUE", configs={"CURRENCY": "EUR"})]}, "metricQueries[0].configs.CURRENCY",
+     "must be BASE or INVOICE"),
 ]
 
 
@@ -311,3 +328,101 @@ def test_three_hundred_points_is_the_limit(api: Api) -> None:
     too_many = api.post("/metrics", json={"startTime": "2024-03-01T00:00:00Z", "endTime": "2024-03-13T13:00:00Z",
                                           "metricQueries": [query("EVENTS", "HOUR")]})
     assert too_many.status_code == 400
+
+
+def test_ingest_then_metrics_with_togais_client(sdk: togai_client.ApiClient) -> None:
+    ingestion, metrics_api = togai_client.EventIngestionApi(sdk), togai_client.MetricsApi(sdk)
+
+    def rode(event_id: str, distance: str, ts: datetime, account: str = "ACME-US") -> togai_client.Event:
+        return togai_client.Event(id=event_id, schema_name="rides", account_id=account, timestamp=ts,
+                                  attributes=[togai_client.Attribute(name="distance", value=distance)],
+                                  dimensions={"city": "x"})
+
+    ingestion.ingest(togai_client.IngestEventRequest(event=rode("r1", "12.5", datetime(2024, 3, 1, 10, tzinfo=UTC))))
+    ingestion.ingest_batch(togai_client.IngestBatchEventRequest(events=[
+        rode("r2", "10", datetime(2024, 3, 2, 23, 59, tzinfo=UTC)),
+        rode("r3", "7.5", datetime(2024, 3, 2, 0, 0, tzinfo=UTC), account="acme-us"),  # an alias
+        rode("r4", "100", datetime(2024, 3, 3, 12, tzinfo=UTC), account="GLOBEX-US")]))
+    distance = next(m.id for m in togai_client.UsageMetersApi(sdk).get_usage_meters_for_event_schema().data
+                    if m.name == "Ride distance")
+    answer = metrics_api.get_metrics(togai_client.GetMetricsRequest(
+        start_time=datetime(2024, 3, 1, tzinfo=UTC), end_time=datetime(2024, 3, 4, tzinfo=UTC), metric_queries=[
+            togai_client.MetricQuery(id="d", name=togai_client.MetricName.METER_USAGE, aggregation_period="DAY",
+                                     filters=[togai_client.MetricQueryFilterEntry(field_name="ACCOUNT_ID",
+                                                                                  field_values=["ACME-US"]),
+                                              togai_client.MetricQueryFilterEntry(field_name="USAGE_METER_ID",
+                                                                                  field_values=[distance])]),
+            togai_client.MetricQuery(id="e", name=togai_client.MetricName.EVENTS, aggregation_period="MONTH",
+                                     group_by="ACCOUNT_ID"),
+        ]))
+    daily, events = answer.results
+    [series] = daily.data
+    assert [t.isoformat() for t in series.timestamps] == [
+        "2024-03-01T00:00:00+00:00", "2024-03-02T00:00:00+00:00", "2024-03-03T00:00:00+00:00"]
+    assert series.metric_values == [12.5, 17.5, 0]
+    assert {(d.grouped_by.field_value, d.metric_values[0]) for d in events.data} == {("ACME-US", 3), ("GLOBEX-US", 1)}
+    with pytest.raises(togai_client.ApiException) as refused:
+        metrics_api.get_metrics(togai_client.GetMetricsRequest(
+            start_time=datetime(2024, 3, 1, tzinfo=UTC), end_time=datetime(2024, 3, 4, tzinfo=UTC),
+            metric_queries=[togai_client.MetricQuery(id="x", name=togai_client.MetricName.EVENTS,
+                                                     aggregation_period="DAY", group_by="USAGE_METER_ID")]))
+    assert refused.value.status == 400 and "metricQueries[0].groupBy" in str(refused.value.body)
+
+
+def test_configs_must_be_an_object(api: Api) -> None:
+    body = {"startTime": MARCH[0], "endTime": MARCH[1], "metricQueries": [query("EVENTS", configs=6)]}
+    r = api.post("/metrics", json=body)
+    assert (r.status_code, r.headers["x-mock-rejected-by"]) == (400, "body")
+    assert r.json()["message"].startswith("metricQueries[0].configs: ")
+
+
+def test_revenue_prices_each_cycles_usage_with_the_accounts_plan(api: Api) -> None:
+    # ACME-US is on Rides Pro (USD): rides cost 49 flat up to 100, then 0.4 each; distance 0.2 a unit.
+    r = api.post("/ingestBatch", json={"events": [
+        ride("a", "12.5", "2024-03-01T10:00:00Z"), ride("b", "10", "2024-03-02T10:00:00Z"),
+        ride("c", "7.5", "2024-03-03T10:00:00Z"), ride("d", "5", "2024-04-01T10:00:00Z"),
+        ride("g", "1000", "2024-03-01T10:00:00Z", account="GLOBEX-US")]})  # no plan: no revenue
+    assert r.status_code == 202, r.text
+    daily, cycle, monthly, by_meter = metrics(
+        api, "2024-03-01T00:00:00Z", "2024-04-03T00:00:00Z", query("REVENUE", "DAY", "d"),
+        query("REVENUE_FOR_CYCLE", "DAY", "c"), query("REVENUE", "MONTH", "m"),
+        query("REVENUE_FOR_CYCLE", "MONTH", "u", groupBy="USAGE_METER_ID"))
+    days = one(daily)[1]
+    assert days[:4] == [51.5, 2, 1.5, 0]  # the flat 49 once in the cycle, then the distance
+    assert days[31:] == [50, 0]  # April: a new cycle, the flat fee again
+    running = one(cycle)[1]
+    assert running[:4] == [51.5, 53.5, 55, 55] and running[30] == 55 and running[31:] == [50, 50]
+    assert one(monthly)[1] == [55, 50]
+    ids = {v: k for k, v in meters(api).items()}
+    assert {ids[d["groupedBy"]["fieldValue"]]: d["metricValues"] for d in by_meter["data"]} == {
+        "Ride count": [49, 49], "Ride distance": [6, 1]}
+
+
+def test_revenue_is_in_the_invoice_currency_never_converted(api: Api) -> None:
+    api.post("/ingest", json={"event": ride("e", "100", "2024-03-01T10:00:00Z", account="UMBRELLA-EU")})
+    body = {"startTime": MARCH[0], "endTime": MARCH[1], "metricQueries": [query("REVENUE", "MONTH")]}
+    refused = api.post("/metrics", json=body)
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("metricQueries[0].configs.CURRENCY: account 'UMBRELLA-EU' is "
+                                                "invoiced in EUR")
+    [eur] = metrics(api, *MARCH, query("REVENUE", "MONTH", configs={"CURRENCY": "INVOICE"}))
+    assert one(eur)[1] == [63]  # Rides Pro in EUR: 45 flat, 0.18 a unit
+    api.post("/ingest", json={"event": ride("u", "10", "2024-03-01T10:00:00Z")})
+    mixed = api.post("/metrics", json={**body, "metricQueries": [
+        query("REVENUE", "MONTH", configs={"CURRENCY": "INVOICE"})]})
+    assert mixed.status_code == 400 and "would add revenue in" in mixed.json()["message"]
+    [by_account] = metrics(api, *MARCH, query("REVENUE", "MONTH", groupBy="ACCOUNT_ID", configs={"CURRENCY": "INVOICE"}))
+    assert {d["groupedBy"]["fieldValue"]: d["metricValues"] for d in by_account["data"]} == {
+        "ACME-US": [51], "UMBRELLA-EU": [63]}
+
+
+def test_each_tenant_has_its_own_aggregates() -> None:
+    from conftest import make_api
+
+    for api in make_api(tenancy="token"):
+        a, b = {"Authorization": "Bearer tenant-a"}, {"Authorization": "Bearer tenant-b"}
+        r = api.post("/ingest", json={"event": ride("t", "4")}, headers=a, auth=False)
+        assert r.status_code == 202, r.text
+        body = {"startTime": MARCH[0], "endTime": MARCH[1], "metricQueries": [query("EVENTS", "MONTH")]}
+        seen = [one(api.post("/metrics", json=body, headers=h, auth=False).json()["results"][0])[1] for h in (a, b)]
+        assert seen == [[1], [0]]

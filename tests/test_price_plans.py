@@ -176,12 +176,18 @@ def test_delete_archives_unless_an_account_is_still_on_the_plan(api: Api) -> Non
     assert r.status_code == 400 and "is ARCHIVED; only an ACTIVE plan can be associated" in r.json()["message"]
 
 
-def test_the_demo_tenant_has_a_draft_and_an_active_plan(api: Api) -> None:
+def test_the_demo_tenant_has_plans_associations_and_a_waiting_migration(api: Api) -> None:
     plans = api.get("/price_plans").json()["data"]
     assert [(p["name"], p["status"]) for p in plans] == [
-        ("Rides Enterprise (draft)", "DRAFT"), ("Rides Pro", "ACTIVE"), ("Ride pack", "ACTIVE")
+        ("Rides Enterprise (draft)", "DRAFT"), ("Rides Pro", "ACTIVE"), ("Rides Pro 2025", "ACTIVE"),
+        ("Ride pack", "ACTIVE"),
     ]
     assert len(plans[1]["usageMeters"]) == 2
+    assert [s["pricePlanName"] for s in api.get("/accounts/ACME-US/pricing_schedules").json()["data"]] == ["Rides Pro"]
+    [job] = api.get("/jobs").json()["data"]
+    assert job["status"] == "WAITING_FOR_CONFIRMATION"
+    entries = api.get(f"/jobs/{job['id']}/entries").json()["data"]
+    assert sorted(e["entityId"] for e in entries) == ["ACME-US", "UMBRELLA-EU"]
 
 
 def test_togai_client_drives_a_plan_to_a_confirmed_migration(sdk: togai_client.ApiClient) -> None:

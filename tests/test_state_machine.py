@@ -1,4 +1,5 @@
-"""A Hypothesis state machine over customers, accounts, invoice groups, credits, payments, wallets and events.
+"""A Hypothesis state machine over customers, accounts, invoice groups, credits, payments, wallets,
+price plans, their associations with accounts and migration jobs, and events.
 
 Any sequence of creates, patches, deletes and group moves keeps Togai's
 invariants, and a rejected request leaves the state exactly as it was.
@@ -6,6 +7,7 @@ invariants, and a rejected request leaves the state exactly as it was.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -22,6 +24,7 @@ customer_ids = st.sampled_from(["C0", "C1"])
 account_ids = st.sampled_from([f"A{i}" for i in range(5)])
 currencies = st.sampled_from(["USD", "EUR"])
 aliases = st.sampled_from(["alpha", "beta", "gamma", "delta"])
+months = st.integers(min_value=1, max_value=12)  # schedule bounds: the first of a month of 2024 (13: 2025-01)
 event_ids = st.none() | st.sampled_from([f"E{i}" for i in range(4)])
 ingested = st.fixed_dictionaries({
     "id": event_ids,
@@ -48,6 +51,8 @@ class StoreMachine(RuleBasedStateMachine):
         self.store = self.app.state.store
         self.group_ids: list[str] = []
         self.credit_ids: list[str] = []
+        self.plan_ids: list[str] = []
+        self.job_ids: list[str] = []
 
     # -- helpers -------------------------------------------------------------------
     def snapshot(self) -> Any:
@@ -152,6 +157,77 @@ class StoreMachine(RuleBasedStateMachine):
     def set_wallet_status(self, aid: str, status: str) -> None:
         self.send("PATCH", f"/accounts/{aid}/wallet", {"status": status})
 
+    @rule(supported=st.lists(currencies, min_size=1, unique=True))
+    def create_plan(self, supported: list[str]) -> None:
+        r = self.send("POST", "/price_plans", {"name": "P", "pricePlanDetails": {"supportedCurrencies": supported}})
+        if r.status_code == 200:
+            self.plan_ids.append(r.json()["id"])
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data(), wanted=st.lists(currencies, min_size=1, unique=True))
+    def activate_plan(self, data: st.DataObject, wanted: list[str]) -> None:
+        self.send("POST", f"/price_plans/{data.draw(st.sampled_from(self.plan_ids))}/activate", {"currencies": wanted})
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data(), mode=st.sampled_from(["NONE", "IMMEDIATE", "NEXT_CYCLE_IGNORE_OVERRIDE"]))
+    def patch_plan(self, data: st.DataObject, mode: str) -> None:
+        plan = data.draw(st.sampled_from(self.plan_ids))
+        self.send("PATCH", f"/price_plans/{plan}", {"description": "changed", "migrationMode": mode})
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data())
+    def archive_plan(self, data: st.DataObject) -> None:
+        self.send("DELETE", f"/price_plans/{data.draw(st.sampled_from(self.plan_ids))}")
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data(), aid=account_ids, start=months, length=months, leave=st.booleans())
+    def edit_schedule(self, data: st.DataObject, aid: str, start: int, length: int, leave: bool) -> None:
+        end = min(start + length, 13)
+        body: dict[str, Any] = {"mode": "DISASSOCIATE" if leave else "ASSOCIATE",
+                                "pricePlanId": data.draw(st.sampled_from(self.plan_ids)),
+                                "effectiveFrom": f"2024-{start:02d}-01",
+                                "effectiveUntil": "2025-01-01" if end == 13 else f"2024-{end:02d}-01"}
+        self.send("POST", f"/accounts/{aid}/price_plans", body)
+
+    @precondition(lambda self: self.plan_ids)
+    @rule(data=st.data(), wait=st.booleans())
+    def migrate(self, data: st.DataObject, wait: bool) -> None:
+        source, target = data.draw(st.sampled_from(self.plan_ids)), data.draw(st.sampled_from(self.plan_ids))
+        r = self.send("POST", "/price_plans/migration", {"sourceId": source, "sourceVersion": 1, "targetId": target,
+                                                          "migrationMode": "IMMEDIATE", "requireConfirmation": wait})
+        if r.status_code == 201:
+            self.job_ids.append(self.store.export()["jobs"][-1]["id"])
+
+    @precondition(lambda self: self.job_ids)
+    @rule(data=st.data(), verb=st.sampled_from(["confirm", "reject"]))
+    def settle_job(self, data: st.DataObject, verb: str) -> None:
+        self.send("POST", f"/jobs/{data.draw(st.sampled_from(self.job_ids))}/{verb}")
+
+    # -- invariants ------------------------------------------------------------------
+    @invariant()
+    def plans_and_schedules_keep_togais_rules(self) -> None:
+        state = self.store.export()
+        plans = {p["id"]: p for p in state["pricePlans"]}
+        for plan in plans.values():
+            assert [v["version"] for v in plan["pricingSchedule"]] == list(range(1, len(plan["pricingSchedule"]) + 1))
+            details = plan["pricingSchedule"][-1]["pricePlanDetails"]
+            assert set(details["activeCurrencies"]) <= set(details["supportedCurrencies"])
+            if plan["status"] != "ARCHIVED":
+                assert (plan["status"] == "DRAFT") == (not details["activeCurrencies"])
+        for timeline in state["accountSchedules"]:
+            shown = self.client.get(f"/accounts/{timeline['accountId']}/pricing_schedules?pageSize=100",
+                                    headers=AUTH).json()["data"]
+            assert [s["id"] for s in shown] == [s["id"] for s in timeline["pricingSchedules"]]
+            for before, after in zip(shown, shown[1:], strict=False):
+                assert before["endDate"] <= after["startDate"], "two schedules overlap"
+            for schedule in shown:
+                assert schedule["startDate"] < schedule["endDate"]
+                assert plans[schedule["pricePlanId"]]["status"] != "DRAFT"
+        for job in state["jobs"]:
+            entries = [e for e in state["jobEntries"] if e["jobId"] == job["id"]]
+            assert job["totalJobEntries"] == len(entries)
+            assert job["pendingJobEntries"] == sum(e["status"] == "PENDING" for e in entries)
+            assert (job["status"] == "WAITING_FOR_CONFIRMATION") == ("settledAt" not in job)
     @rule(active=st.booleans())
     def define_pipeline(self, active: bool) -> None:
         """The event schema ``s`` with a SUM meter over ``n`` (once), ACTIVE or DRAFT."""
@@ -248,6 +324,116 @@ TestStoreMachine = StoreMachine.TestCase
 TestStoreMachine.settings = settings(
     max_examples=300 if DEEP else 40,
     stateful_step_count=40 if DEEP else 25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+class UsageMachine(RuleBasedStateMachine):
+    """Ingestion, corrections and import over the demo tenant: every metric equals a count of the events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = create_app(Config(seed=5, self_check=True, log="quiet"))
+        self.client = TestClient(self.app, base_url="http://localhost")
+        self.store = self.app.state.store
+        self.ids: list[str] = []
+        self.meters = {m["id"]: m["name"] for m in self.store.collections["usageMeters"].items.values()}
+
+    def post(self, path: str, body: Any, **params: Any) -> Any:
+        r = self.client.post(path, json=body, params=params, headers=AUTH)
+        assert r.status_code < 500, r.text
+        return r
+
+    @staticmethod
+    def ride(event_id: str, account: str, day: int, hour: int, distance: str) -> dict[str, Any]:
+        return {"id": event_id, "schemaName": "rides", "accountId": account,
+                "timestamp": f"2024-{'02' if day <= 29 else '03'}-{(day - 1) % 29 + 1:02d}T{hour:02d}:30:00Z",
+                "attributes": [{"name": "distance", "value": distance}], "dimensions": {"city": "x"}}
+
+    @rule(events=st.lists(st.tuples(st.sampled_from(["ACME-US", "acme-eu", "GLOBEX-US", "NOBODY"]),
+                                    st.integers(1, 58), st.integers(0, 23),
+                                    st.sampled_from(["0", "1.5", "2.25", "10"])), min_size=1, max_size=4))
+    def ingest(self, events: list[tuple[str, int, int, str]]) -> None:
+        batch = []
+        for account, day, hour, distance in events:
+            event_id = f"e{len(self.ids)}"
+            self.ids.append(event_id)
+            batch.append(self.ride(event_id, account, day, hour, distance))
+        self.post("/ingestBatch", {"events": batch})
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), action=st.sampled_from(["UNDO", "REDO"]))
+    def correct(self, data: st.DataObject, action: str) -> None:
+        event_id = data.draw(st.sampled_from(self.ids))
+        self.post("/events/correction", {"event": self.ride(event_id, "ACME-US", 1, 0, "1")}, action=action)
+
+    @rule()
+    def export_and_import(self) -> None:
+        state = self.client.get("/__mock/state", headers=AUTH).json()
+        r = self.client.put("/__mock/state", json=state, headers=AUTH)
+        assert r.status_code == 200, r.text
+
+    @invariant()
+    def metrics_count_the_events(self) -> None:
+        from mock_server.store import events as events_module
+        from mock_server.store import usage
+
+        by_meter: dict[str, dict[int, Any]] = {m: {} for m in self.meters}
+        by_day: dict[int, int] = {}
+        for event in self.store.collections[events_module.NAME].items.values():
+            if not event.counts():
+                continue
+            day = (usage.epoch(event.timestamp) - 1706745600) // 86400  # days since 2024-02-01
+            by_day[day] = by_day.get(day, 0) + 1
+            for meter, units in zip(event.meter_ids, event.units, strict=True):
+                if units is not None:
+                    by_meter[meter][day] = by_meter[meter].get(day, 0) + Decimal(units)
+        body = {"startTime": "2024-02-01T00:00:00Z", "endTime": "2024-04-01T00:00:00Z", "metricQueries": [
+            {"id": "u", "name": "METER_USAGE", "aggregationPeriod": "DAY", "groupBy": "USAGE_METER_ID"},
+            {"id": "e", "name": "EVENTS", "aggregationPeriod": "DAY"},
+            {"id": "c", "name": "USAGE_FOR_CYCLE", "aggregationPeriod": "WEEK", "groupBy": "USAGE_METER_ID"}]}
+        r = self.post("/metrics", body)
+        assert r.status_code == 200, r.text
+        used, counted, cycles = r.json()["results"]
+        got = {d["groupedBy"]["fieldValue"]: d["metricValues"] for d in used["data"]}
+        for meter, days in by_meter.items():
+            expected = [float(days.get(day, 0)) for day in range(60)]
+            assert [float(v) for v in got.get(meter, [0] * 60)] == expected, self.meters[meter]
+        [events_series] = counted["data"]
+        assert events_series["metricValues"] == [by_day.get(day, 0) for day in range(60)]
+        # The running total of the month at each week's end (weeks from Monday 2024-01-29).
+        for data in cycles["data"]:
+            days = by_meter[data["groupedBy"]["fieldValue"]]
+            for n, value in enumerate(data["metricValues"]):
+                end = min(n * 7 + 4, 60)  # days since Feb 1 at the week's end, clipped to the range
+                start = 0 if end <= 29 else 29
+                assert float(value) == float(sum(days.get(d, 0) for d in range(start, end))), (n, data)
+
+    @invariant()
+    def aggregates_equal_a_recount(self) -> None:
+        from mock_server.store import usage
+
+        kept = usage.aggregates(self.store)
+        usage.rebuild(self.store)
+        fresh = usage.aggregates(self.store)
+        for mine, recount in ((kept.events, fresh.events), (kept.usage, fresh.usage)):
+            def named(cube: usage.Cube) -> Any:
+                unit = 10 ** cube.scale
+                return ({d: {cube.keys[k]: list(h) for k, h in t.items()} for d, t in cube.hours.items()},
+                        {d: {cube.keys[k]: v / unit for k, v in t.items()} for d, t in cube.days.items()},
+                        {m: {cube.keys[k]: v / unit for k, v in t.items()} for m, t in cube.months.items()},
+                        [{b: v / unit for b, v in t.items()} for t in cube.totals])
+            a, b = named(mine), named(recount)
+            assert a[1:] == b[1:]
+            assert a[0].keys() == b[0].keys()
+
+
+TestUsageMachine = UsageMachine.TestCase
+TestUsageMachine.settings = settings(
+    max_examples=100 if DEEP else 15,
+    stateful_step_count=30 if DEEP else 15,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],

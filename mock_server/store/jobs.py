@@ -128,8 +128,15 @@ def run(store: Store, job: Record) -> None:
 
 
 def create_migration(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /price_plans/migration``: a job (see the module); answers ``{"success": true}``."""
-    start_migration(store, migration_config(store, call.body), bool(call.body.get("requireConfirmation")))
+    """``POST /price_plans/migration``: a job (see the module); answers ``{"success": true}``.
+
+    A fixture entry with ``by: name`` names its plans by name: it cannot know their ids.
+    """
+    body = call.body
+    if call.params.get("by") == "name":
+        plans = {p["name"]: p["id"] for p in store.collections[price_plans.NAME].items.values()}
+        body = {**body, **{k: plans.get(body[k], body[k]) for k in ("sourceId", "targetId") if k in body}}
+    start_migration(store, migration_config(store, body), bool(body.get("requireConfirmation")))
     return {"success": True}
 
 
@@ -219,6 +226,8 @@ JOBS = Resource(
     ids=IDS,
     read="getJobStatus",  # made by pricePlanMigration (and PATCH of an ACTIVE plan with a migrationMode)
     list="getJobs",
+    fixture_op="pricePlanMigration",
+    fixture_params=("by",),  # a fixture entry {by: name, sourceId: <plan name>, ...} names the plans
     not_exported=COUNTS,
     handlers={
         "pricePlanMigration": create_migration,

@@ -26,14 +26,17 @@ from decimal import Decimal
 from typing import Any, TypeAlias
 
 from ..errors import Violation
+from . import pricing, schedules
 from .errors import Invalid
 from .registry import Call, Derived
-from .state import Store
+from .state import BASE_CURRENCY, Store
 
 Number = int | Decimal
 
 HOUR, DAY = 3600, 86400
 PERIODS = ("HOUR", "DAY", "WEEK", "MONTH")
+# Where buckets can be made (a week or month around these still has a calendar).
+EARLIEST, LATEST = 0, 253370764800  # 1970-01-01, 9999-01-01
 # Togai: "A single request can query up to five metrics"; a series holds at most 300 data points.
 MAX_QUERIES = 5
 MAX_POINTS = 300
@@ -48,6 +51,10 @@ RAW_STATUSES = (
     "INGESTION_FAILED_ACCOUNT_NOT_FOUND", "INGESTION_FAILED_DUPLICATE_EVENT", "INGESTION_FAILED_NO_EVENT_ID",
     "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT", "INGESTION_FAILED_INSUFFICIENT_CREDITS", REVERTED, "UNKNOWN",
 )
+
+
+# What EVENTS counts without an EVENT_STATUS filter (Togai's default).
+DEFAULT_EVENT_STATUS = ("PROCESSED", "UNPROCESSED")
 
 
 def event_status(raw: str) -> str:
@@ -212,9 +219,11 @@ class Cube:
             for key, hours in day.items():
                 day[key] = _times(hours, factor)
 
-    def add(self, starts: tuple[int, int, int], key: tuple[str, ...], value: Number) -> None:
+    def add(self, starts: tuple[int, int, int], key: tuple[str, ...], value: Number, total: bool = True) -> None:
         """Add ``value`` to ``key``'s totals of the hour, day and month starting at ``starts``.
 
+        ``total``: also to the grand totals, which answer a query that selects
+        everything (or, for events, everything a query counts by default).
         Inlined rather than looped over the levels: this runs for every event ingested.
         """
         amount = self.scaled(value)
@@ -242,15 +251,17 @@ class Cube:
             bucket = level.get(start)
             if bucket is None:
                 bucket = level[start] = {}
-            total = bucket.get(kid, 0) + amount
-            if total:
-                bucket[kid] = total
+            summed = bucket.get(kid, 0) + amount
+            if summed:
+                bucket[kid] = summed
             else:
                 _drop(level, start, kid)
+        if not total:
+            return
         for totals, start in zip(self.totals, starts, strict=True):
-            total = totals.get(start, 0) + amount
-            if total:
-                totals[start] = total
+            grand = totals.get(start, 0) + amount
+            if grand:
+                totals[start] = grand
             else:
                 del totals[start]
 
@@ -271,6 +282,19 @@ class Cube:
                 bucket = (self.days if level == LEVEL_DAY else self.months).get(at)
                 if bucket:
                     select.add_into(bucket, out)
+        return out
+
+    def key_total(self, kid: int, start: int, end: int) -> int:
+        """One key's scaled total over ``[start, end)`` (whole hours)."""
+        out = 0
+        for level, at in pieces(start, end):
+            if level == LEVEL_HOUR:
+                day = at - at % DAY
+                hours = self.hours.get(day, {}).get(kid)
+                if hours is not None:
+                    out += hours[(at - day) // HOUR]
+            else:
+                out += (self.days if level == LEVEL_DAY else self.months).get(at, {}).get(kid, 0)
         return out
 
     def numbers(self, totals: list[int]) -> list[int | float]:
@@ -364,9 +388,9 @@ def count_event(store: Store, event: Any, sign: int) -> None:
 
     ``event`` is a stored event (``events.Event``; see its module for the
     attributes): ``timestamp``, ``account`` (resolved, else ``account_id``
-    as sent), ``customer_id``, ``schema_name``, ``status`` and ``meters``
-    (``(meter id, units or None)``). A revert passes the event as it was
-    counted, before its status changes.
+    as sent), ``customer_id``, ``schema_name``, ``status``, and ``meter_ids``
+    with their ``units`` (decimal numerals, or None). A revert passes the
+    event as it was counted, before its status changes.
     """
     seconds = epoch(event.timestamp)
     hour = seconds - seconds % HOUR
@@ -374,9 +398,11 @@ def count_event(store: Store, event: Any, sign: int) -> None:
     account = event.account or event.account_id
     customer = event.customer_id or ""
     usage = aggregates(store)
-    usage.events.add(starts, (account, customer, event.schema_name, event.status), sign)
-    for meter, units in event.meters:
-        if units:
+    status = event.status
+    usage.events.add(starts, (account, customer, event.schema_name, status), sign,
+                     event_status(status) in DEFAULT_EVENT_STATUS)
+    for meter, units in zip(event.meter_ids, event.units, strict=True):
+        if units is not None:
             value = exact(units)
             usage.usage.add(starts, (account, customer, meter), value if sign > 0 else -value)
 
@@ -413,10 +439,9 @@ ALLOWED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "REVENUE": ((*USAGE_FILTERS, "ORGANIZATION_ID"), USAGE_GROUPS),
     "REVENUE_FOR_CYCLE": (USAGE_FILTERS, USAGE_GROUPS),
 }
-NOT_COMPUTED = ("REVENUE", "REVENUE_FOR_CYCLE")
+REVENUES = ("REVENUE", "REVENUE_FOR_CYCLE")
 # A filter or group field -> the cube dimension it reads.
 DIMENSION = {"BILLABLE_ID": "USAGE_METER_ID", "EVENT_STATUS": "RAW_EVENT_STATUS"}
-DEFAULT_EVENT_STATUS = ("PROCESSED", "UNPROCESSED")
 
 
 @dataclass(slots=True)
@@ -428,6 +453,9 @@ class Query:
     period: str
     group: str | None
     filters: dict[str, set[str]]  # cube dimension -> the values it may take
+    default_status: bool = False  # EVENTS without an EVENT_STATUS filter: PROCESSED and UNPROCESSED
+    currency: str = "BASE"  # configs.CURRENCY of the revenue metrics
+    where: str = ""  # the query's place in the request, for refusals found while answering
 
 
 def _known(store: Store, field: str, value: str) -> list[str] | None:
@@ -461,8 +489,13 @@ def check_request(store: Store, body: dict[str, Any]) -> tuple[int, int, list[Qu
     """The range (widened to whole hours) and the queries of a metrics request, or ``Invalid`` naming every problem."""
     problems: list[Violation] = []
     start, end = epoch(body["startTime"]), epoch(body["endTime"])
+    for field, moment in (("startTime", start), ("endTime", end)):
+        if not EARLIEST <= moment <= LATEST:
+            problems.append(Violation(field, "must be between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z"))
     if end <= start:
         problems.append(Violation("endTime", "must be after startTime"))
+    if problems:
+        raise Invalid(problems)  # buckets cannot be made outside the calendar
     start -= start % HOUR
     end += -end % HOUR  # the hours the range touches (see README: metrics)
     queries: list[Query] = []
@@ -486,14 +519,11 @@ def _check_query(store: Store, raw: dict[str, Any], where: str, start: int, end:
     problems: list[Violation] = []
     name, period = raw["name"], raw["aggregationPeriod"]
     allowed_filters, allowed_groups = ALLOWED[name]
-    if name in NOT_COMPUTED:
-        problems.append(Violation(f"{where}.name", f"{name} is not computed by this mock yet (price plans are not "
-                                                    "stateful here); EVENTS, METER_USAGE and USAGE_FOR_CYCLE are"))
     group = raw.get("groupBy")
     if group is not None and group not in allowed_groups:
         problems.append(Violation(f"{where}.groupBy", f"{name} can be grouped by {', '.join(allowed_groups)} only"))
     for key, value in (raw.get("configs") or {}).items():
-        if name not in ("REVENUE", "REVENUE_FOR_CYCLE") or key != "CURRENCY":
+        if name not in REVENUES or key != "CURRENCY":
             problems.append(Violation(f"{where}.configs.{key}", f"is not a config of {name}"))
         elif value not in ("BASE", "INVOICE"):
             problems.append(Violation(f"{where}.configs.{key}", "must be BASE or INVOICE"))
@@ -525,9 +555,11 @@ def _check_query(store: Store, raw: dict[str, Any], where: str, start: int, end:
                 chosen.update(ids)
         dim = DIMENSION.get(field, field)
         filters[dim] = filters[dim] & chosen if dim in filters else chosen
-    if name == "EVENTS" and "RAW_EVENT_STATUS" not in filters:
+    currency = (raw.get("configs") or {}).get("CURRENCY", "BASE")
+    default_status = name == "EVENTS" and "RAW_EVENT_STATUS" not in filters
+    if default_status:
         filters["RAW_EVENT_STATUS"] = {raw for raw in RAW_STATUSES if event_status(raw) in DEFAULT_EVENT_STATUS}
-    return Query(raw["id"], name, period, group, filters), problems
+    return Query(raw["id"], name, period, group, filters, default_status, currency, where), problems
 
 
 def _noun(field: str) -> str:
@@ -543,7 +575,7 @@ def select(cube: Cube, query: Query) -> Selection:
     counted since (a dashboard asks the same queries again and again).
     """
     group_dim = DIMENSION.get(query.group, query.group) if query.group else None
-    if not query.filters and group_dim is None:
+    if group_dim is None and len(query.filters) == query.default_status:  # the grand totals are exactly this
         return Selection([], [], everything=True)
     shape = (tuple(sorted((dim, frozenset(values)) for dim, values in query.filters.items())), query.group)
     found = cube.selections.get(shape)
@@ -607,6 +639,98 @@ def series(cube: Cube | None, query: Query, start: int, end: int) -> list[dict[s
     return out
 
 
+def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int) -> list[dict[str, Any]]:
+    """REVENUE and REVENUE_FOR_CYCLE: each (account, meter)'s usage priced by the account's plan.
+
+    A cycle's usage so far is priced as a whole (tiers and packages apply to
+    the cycle's quantity); REVENUE is what each bucket adds to its cycles'
+    revenue, REVENUE_FOR_CYCLE the cycle's revenue so far at each bucket's
+    end. In each account's invoice currency: the mock keeps no exchange
+    rates, so ``CURRENCY: BASE`` (the default) refuses an account invoiced in
+    another currency than the tenant's, and one series never adds two
+    currencies.
+    """
+    spans = buckets(query.period, start, end, MAX_POINTS)
+    chosen = select(cube, query)
+    if chosen.everything:
+        chosen = Selection([""] * len(cube.keys), list(range(len(cube.keys))), everything=False)
+    values: dict[str, list[Decimal]] = {}
+    currencies: dict[str, str] = {}
+    unit = Decimal(10) ** -cube.scale
+    for kid in chosen.chosen:
+        account, _, meter = cube.keys[kid]
+        label = chosen.labels[kid]
+        if label is None or not schedules.timeline(store, account):
+            continue  # no plan ever: no revenue
+
+        def priced(found: pricing.ScheduleAt, begin: int, upto: int) -> Decimal:
+            used = cube.key_total(kid, begin, upto)  # noqa: B023 - called within this iteration only
+            card = _rate_card(found, meter)  # noqa: B023
+            return pricing.price_usage(Decimal(used) * unit, card, found.currency).total if used and card else ZERO
+
+        earned = [ZERO] * len(spans)
+        for n, (_, frm, to) in enumerate(spans):
+            if query.name == "REVENUE_FOR_CYCLE":
+                found = pricing.schedule_at(store, account, datetime.fromtimestamp(to - HOUR, UTC))
+                if found is not None:
+                    earned[n] = priced(found, _floor_hour(found.cycle_start), to)
+                continue
+            at = frm
+            while at < to:  # the bucket's part of each cycle it meets
+                found = pricing.schedule_at(store, account, datetime.fromtimestamp(at, UTC))
+                if found is None:
+                    at += HOUR
+                    continue
+                begin, stop = _floor_hour(found.cycle_start), min(to, _ceil_hour(found.cycle_end))
+                earned[n] += priced(found, begin, stop) - priced(found, begin, at)
+                at = stop
+        if not any(earned):
+            continue
+        currency = store.collections["accounts"].items[account]["invoiceCurrency"]
+        if query.currency == "BASE" and currency != BASE_CURRENCY:
+            raise Invalid.at(f"{query.where}.configs.CURRENCY",
+                             f"account {account!r} is invoiced in {currency} and the mock keeps no exchange rates "
+                             f"to {BASE_CURRENCY}: ask CURRENCY INVOICE")
+        if currencies.setdefault(label, currency) != currency:
+            raise Invalid.at(f"{query.where}.groupBy", f"one series would add revenue in {currencies[label]} and "
+                                                       f"{currency}: group or filter by ACCOUNT_ID or CUSTOMER_ID")
+        row = values.setdefault(label, [ZERO] * len(spans))
+        for n, amount in enumerate(earned):
+            row[n] += amount
+    if query.group is None:
+        values.setdefault("", [Decimal(0)] * len(spans))
+    stamps = [rfc3339(label) for label, _, _ in spans]
+    out = []
+    for label in sorted(values):
+        points: dict[str, Any] = {"timestamps": stamps, "metricValues": [pricing.to_json(v) for v in values[label]]}
+        if query.group is not None:
+            points = {"groupedBy": {"fieldName": query.group, "fieldValue": label}, **points}
+        out.append(points)
+    return out
+
+
+ZERO = Decimal(0)
+
+
+def _rate_card(found: pricing.ScheduleAt, meter: str) -> dict[str, Any] | None:
+    """The usage rate card of ``meter`` in the plan, when it has rates in the account's currency."""
+    for card in found.details.get("usageRateCards", []):
+        if card["usageMeterId"] == meter and pricing.rate_value(card, found.currency) is not None:
+            found_card: dict[str, Any] = card
+            return found_card
+    return None
+
+
+def _floor_hour(moment: datetime) -> int:
+    seconds = int(moment.timestamp())
+    return seconds - seconds % HOUR
+
+
+def _ceil_hour(moment: datetime) -> int:
+    seconds = int(moment.timestamp())
+    return seconds + -seconds % HOUR
+
+
 CUBES: dict[str, Callable[[Usage], Cube | None]] = {
     "EVENTS": lambda u: u.events,
     "USAGE": lambda u: u.usage,
@@ -620,8 +744,10 @@ def get_metrics(store: Store, call: Call) -> dict[str, Any]:
     """``POST /metrics``: every query of the request, checked first, then summed from the aggregates."""
     start, end, queries = check_request(store, call.body)
     usage = aggregates(store)
-    return {"results": [{"id": q.id, "name": q.name, "data": series(CUBES[q.name](usage), q, start, end)}
-                        for q in queries]}
+    return {"results": [
+        {"id": q.id, "name": q.name, "data": revenue_series(store, usage.usage, q, start, end) if q.name in REVENUES
+         else series(CUBES[q.name](usage), q, start, end)}
+        for q in queries]}
 
 
 DERIVED = Derived(name=NAME, make=Usage, rebuild=rebuild, handlers={"getMetrics": get_metrics})
