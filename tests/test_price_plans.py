@@ -219,3 +219,16 @@ def test_togai_client_drives_a_plan_to_a_confirmed_migration(sdk: togai_client.A
     done = jobs.confirm_job(job.id)
     assert (done.status, done.completed_job_entries, done.total_job_entries) == ("COMPLETED", 1, 1)
     assert [s.version for s in accounts.get_pricing_schedules("GLOBEX-US").data] == [2]
+
+
+def test_an_import_refuses_plans_the_api_could_not_make(api: Api) -> None:
+    state = api.get("/__mock/state").json()
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
+    plan = state["pricePlans"][1]
+    plan["pricingSchedule"][0]["pricePlanDetails"]["usageRateCards"][0]["usageMeterId"] = "um.gone"
+    plan["pricingSchedule"].append({**plan["pricingSchedule"][0], "version": 3})
+    r = api.request("PUT", "/__mock/state", json=state)
+    assert r.status_code == 400
+    shown = r.headers["x-mock-violations"]
+    assert "pricePlans[1].pricingSchedule[0].pricePlanDetails.usageRateCards[0].usageMeterId: no such record" in shown
+    assert "pricePlans[1].pricingSchedule[1].version: must be 2" in shown

@@ -7,7 +7,7 @@ import pytest
 from conftest import Api
 from plans import associate, meter_ids, new_plan, usage_card, windows
 
-from mock_server.store.pricing import schedule_at
+from mock_server.store.pricing import price_meter, schedule_at
 
 
 def test_an_association_cuts_what_it_covers(api: Api) -> None:
@@ -152,6 +152,14 @@ def test_schedule_at_gives_the_plan_and_cycle_of_an_instant(api: Api) -> None:
     assert found is not None
     assert (found.plan["name"], found.version, found.currency) == ("Rides Pro", 1, "USD")
     assert (found.cycle_start, found.cycle_end) == (datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
+    meters = meter_ids(api)
+    # Rides Pro in USD: a flat 49 for the first 100 rides, then 0.4 each.
+    priced = price_meter(found, meters["Ride count"], 120)
+    assert priced is not None and priced.total == 57
+    assert price_meter(found, "um.not-on-the-plan", 120) is None
+    eur = schedule_at(store, "UMBRELLA-EU", datetime(2024, 2, 10, tzinfo=UTC))
+    assert eur is not None and eur.currency == "EUR"
+    assert price_meter(eur, meters["Ride count"], 120).total == 52  # type: ignore[union-attr]  # 45 + 20 * 0.35
     assert schedule_at(store, "ACME-US", datetime(2023, 12, 31, tzinfo=UTC)) is None
     assert schedule_at(store, "GLOBEX-US", datetime(2024, 2, 10, tzinfo=UTC)) is None
 

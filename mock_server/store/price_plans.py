@@ -453,8 +453,19 @@ def calculate_revenue(store: Store, call: Call) -> dict[str, Any]:
 
 
 def check_import(ctx: ImportContext) -> None:
-    """Versions count 1, 2, ... with their own schedule ids; active currencies are supported ones."""
+    """Versions count 1, 2, ...; active currencies are supported ones; rate cards name existing records."""
+    targets = {"usageRateCards": ("usageMeterId", ctx.ids("usageMeters")),
+               "fixedFeeRateCards": ("id", ctx.ids("addOns")), "licenseRateCards": ("id", ctx.ids("addOns")),
+               "creditGrantRateCards": ("id", ctx.ids("addOns")),
+               "billingEntitlementRateCards": ("featureId", ctx.ids("features")),
+               "entitlementOverageRateCards": ("featureId", ctx.ids("features"))}
     for i, plan in enumerate(ctx.data[NAME]):
+        for j, version in enumerate(plan.get("pricingSchedule", [])):
+            for kind, (key, known) in targets.items():
+                for k, card in enumerate(version.get("pricePlanDetails", {}).get(kind, [])):
+                    if card.get(key) not in known:
+                        ctx.problems.append(Violation(f"{NAME}[{i}].pricingSchedule[{j}].pricePlanDetails.{kind}[{k}]"
+                                                      f".{key}", f"no such record {card.get(key)!r}"))
         versions = plan.get("pricingSchedule", [])
         if not versions:
             ctx.problems.append(Violation(f"{NAME}[{i}].pricingSchedule", "must hold version 1"))

@@ -10,6 +10,8 @@ What other modules call:
 - :func:`schedule_at` gives, for an account and an instant, the price plan
   version, its effective details and the cycle that apply (metrics'
   ``REVENUE_FOR_CYCLE``, the event pipeline's info).
+- :func:`price_meter` prices a meter's usage with what :func:`schedule_at`
+  found (the usage rate card of that meter, in the account's currency).
 - :func:`rate_card_problems` checks a rate card's slabs and rates (the
   price-plan and association rules use it).
 
@@ -328,3 +330,14 @@ def schedule_at(store: Store, account_id: str, instant: datetime) -> ScheduleAt 
     start, stop = cycle_at(config, instant, begin)
     currency = store.collections["accounts"].items[account_id]["invoiceCurrency"]
     return ScheduleAt(account_id, schedule, plan, version, details, currency, max(start, begin), min(stop, end))
+
+
+def price_meter(found: ScheduleAt, meter_id: str, quantity: Any) -> PricedUsage | None:
+    """``quantity`` of ``meter_id`` priced by the account's plan at that instant, in its invoice currency.
+
+    None when the plan has no usage rate card for the meter, or no rates in the currency.
+    """
+    card = next((c for c in found.details.get("usageRateCards", []) if c["usageMeterId"] == meter_id), None)
+    if card is None or rate_value(card, found.currency) is None:
+        return None
+    return price_usage(quantity, card, found.currency)
