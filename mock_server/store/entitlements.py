@@ -174,7 +174,7 @@ def update_entry(store: Store, call: Call) -> dict[str, Any]:
     if "granted" in call.body:
         granted = call.body["granted"]
         if granted < entry["used"]:
-            problems.append(Violation("granted", f"must be at least what was used ({entry['used']})"))
+            problems.append(Violation("granted", f"must be at least what was used ({value_text(entry['used'])})"))
         changes["granted"] = granted
     if "effectiveUntil" in call.body:
         until = parse_time(call.body["effectiveUntil"])
