@@ -129,3 +129,10 @@ def test_the_dashboard_pages_records_keyed_by_another_field(api: Api) -> None:
                 break
             query = {"nextToken": page["nextToken"]}
         assert seen == api.get("/__mock/state").json()[name]
+
+
+def test_account_aliases_are_three_to_fifty_characters_as_the_history_shows_them(api: Api) -> None:
+    r = api.post("/accounts/GLOBEX-UK/add_aliases", json={"accountAliases": [{"value": "ab"}]})
+    assert r.status_code == 400
+    assert api.post("/accounts/GLOBEX-UK/add_aliases", json={"accountAliases": [{"value": "abc"}]}).status_code == 200
+    assert history(api, "GLOBEX-UK") == [("abc", True)]
