@@ -115,3 +115,24 @@ def test_aliases_with_togais_client(sdk: togai_client.ApiClient) -> None:
     held = accounts.list_account_aliases("GLOBEX-UK").data
     assert [(a.value, a.effective_until.year) for a in held] == [("sdk-1", held[0].effective_from.year)]
     assert aliases.delete_alias("sdk-1").success
+
+
+def test_the_dashboard_pages_records_keyed_by_another_field(api: Api) -> None:
+    """Aliases are keyed by value, contacts by username: their page tokens name the collection's key."""
+    for name in ("aliases", "customerContacts"):
+        seen: list[object] = []
+        query: dict[str, object] = {"pageSize": 1}
+        while True:
+            page = api.get(f"/__mock/records/{name}", params=query, auth=False).json()
+            seen += page["data"]
+            if "nextToken" not in page:
+                break
+            query = {"nextToken": page["nextToken"]}
+        assert seen == api.get("/__mock/state").json()[name]
+
+
+def test_account_aliases_are_three_to_fifty_characters_as_the_history_shows_them(api: Api) -> None:
+    r = api.post("/accounts/GLOBEX-UK/add_aliases", json={"accountAliases": [{"value": "ab"}]})
+    assert r.status_code == 400
+    assert api.post("/accounts/GLOBEX-UK/add_aliases", json={"accountAliases": [{"value": "abc"}]}).status_code == 200
+    assert history(api, "GLOBEX-UK") == [("abc", True)]

@@ -1,5 +1,6 @@
 """A Hypothesis state machine over customers, accounts, invoice groups, credits, payments, wallets,
-price plans, their associations with accounts and migration jobs, and events.
+price plans, their associations with accounts and migration jobs, events, aliases, contacts, features,
+settings, purchase plans, purchases, proposals and feature credits.
 
 Any sequence of creates, patches, deletes and group moves keeps Togai's
 invariants, and a rejected request leaves the state exactly as it was.
@@ -16,6 +17,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from starlette.testclient import TestClient
 
 from mock_server import Config, create_app
+from mock_server.store.aliases import OPEN_UNTIL
+from mock_server.store.entitlements import in_effect
+from mock_server.store.settings import full_id, value_problem
 
 DEEP = os.environ.get("MOCK_TEST_PROFILE") == "deep"
 AUTH = {"Authorization": "Bearer machine"}
@@ -53,6 +57,10 @@ class StoreMachine(RuleBasedStateMachine):
         self.credit_ids: list[str] = []
         self.plan_ids: list[str] = []
         self.job_ids: list[str] = []
+        self.feature_ids: list[str] = []
+        self.purchase_plan_ids: list[str] = []
+        self.proposal_ids: list[str] = []
+        self.setting_ids: list[str] = []
 
     # -- helpers -------------------------------------------------------------------
     def snapshot(self) -> Any:
@@ -203,6 +211,113 @@ class StoreMachine(RuleBasedStateMachine):
     def settle_job(self, data: st.DataObject, verb: str) -> None:
         self.send("POST", f"/jobs/{data.draw(st.sampled_from(self.job_ids))}/{verb}")
 
+    @rule(alias=aliases)
+    def create_alias(self, alias: str) -> None:
+        self.send("POST", "/aliases", {"aliases": [{"value": alias}]})
+
+    @rule(alias=aliases)
+    def delete_alias(self, alias: str) -> None:
+        self.send("DELETE", f"/aliases/{alias}")
+
+    @rule(aid=account_ids, alias=aliases)
+    def remove_alias(self, aid: str, alias: str) -> None:
+        self.send("POST", f"/accounts/{aid}/remove_aliases", {"aliases": [alias]})
+
+    @rule(cid=customer_ids, email=st.sampled_from(["a@x.io", "b@x.io"]), username=st.none() | st.just("same"))
+    def create_contact(self, cid: str, email: str, username: str | None) -> None:
+        body = {"name": "N", "email": email, **({"preferredUsername": username} if username else {})}
+        self.send("POST", f"/customers/{cid}/contacts", body)
+
+    @rule(name=st.sampled_from(["Rides", "Seats"]), billable=st.none() | st.just("Billed"))
+    def create_feature(self, name: str, billable: str | None) -> None:
+        body: dict[str, Any] = {"name": name, "schemaAssociations": [{"schemaName": "rides", "attributeName": "km"}]}
+        if billable:
+            body["billableName"] = billable
+        r = self.send("POST", "/features", body)
+        if r.status_code == 200:
+            self.feature_ids.append(r.json()["id"])
+
+    @precondition(lambda self: self.feature_ids)
+    @rule(data=st.data(), billable=st.sampled_from(["Other", "Billed"]))
+    def update_feature(self, data: st.DataObject, billable: str) -> None:
+        self.send("PATCH", f"/features/{data.draw(st.sampled_from(self.feature_ids))}", {"billableName": billable})
+
+    @rule(aid=account_ids, key=st.sampled_from(["limit", "mode"]), value=st.sampled_from(["1", "x"]),
+          kind=st.sampled_from(["NUMERIC", "STRING"]))
+    def insert_setting(self, aid: str, key: str, value: str, kind: str) -> None:
+        r = self.send("POST", "/settings", {"id": key, "namespace": "USER", "name": key, "value": value,
+                                            "dataType": kind, "entityType": "ACCOUNT", "entityId": aid})
+        if r.status_code == 200 or r.status_code == 201:
+            self.setting_ids.append(r.json()["id"])
+
+    @precondition(lambda self: self.setting_ids)
+    @rule(data=st.data(), value=st.sampled_from(["2", "y"]))
+    def update_setting(self, data: st.DataObject, value: str) -> None:
+        self.send("PATCH", f"/settings/{data.draw(st.sampled_from(self.setting_ids))}", {"value": value})
+
+    @precondition(lambda self: self.feature_ids)
+    @rule(data=st.data(), limit=st.sampled_from([5, 20]), until=st.sampled_from(["P1M", "P100Y"]),
+          activate=st.booleans())
+    def create_purchase_plan(self, data: st.DataObject, limit: float, until: str, activate: bool) -> None:
+        card = {"featureId": data.draw(st.sampled_from(self.feature_ids)),
+                "featureConfigs": [{"effectiveUntil": until, "featureCreditLimit": limit}],
+                "ratePlan": {"pricingModel": "TIERED", "slabs": [{"order": 1, "startAfter": 0, "priceType": "FLAT"}]},
+                "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 1}]}],
+                "invoiceTiming": "IN_ADVANCE"}
+        r = self.send("POST", "/price_plans", {"name": "Pack", "type": "PURCHASE", "pricePlanDetails": {
+            "supportedCurrencies": ["USD"], "billingEntitlementRateCards": [card]}})
+        if r.status_code == 201 or r.status_code == 200:
+            self.purchase_plan_ids.append(r.json()["id"])
+            if activate:
+                self.send("POST", f"/price_plans/{r.json()['id']}/activate", {"currencies": ["USD"]})
+
+    @precondition(lambda self: self.purchase_plan_ids)
+    @rule(data=st.data(), aid=account_ids, quantity=st.sampled_from([0, 1, 3]), key=st.none() | st.just("k"))
+    def purchase(self, data: st.DataObject, aid: str, quantity: int, key: str | None) -> None:
+        body: dict[str, Any] = {"pricePlanId": data.draw(st.sampled_from(self.purchase_plan_ids)), "quantity": quantity,
+                                "effectiveFrom": "2024-01-01"}
+        if key:
+            body["idempotencyKey"] = key
+        self.send("POST", f"/accounts/{aid}/purchases", body)
+
+    @precondition(lambda self: self.purchase_plan_ids)
+    @rule(data=st.data(), aid=account_ids)
+    def propose(self, data: st.DataObject, aid: str) -> None:
+        r = self.send("POST", f"/accounts/{aid}/purchase_proposals", {
+            "pricePlanId": data.draw(st.sampled_from(self.purchase_plan_ids)), "type": "ENTITLEMENT_GRANT",
+            "paymentMode": "PREPAID", "effectiveFrom": "2024-01-01"})
+        if r.status_code == 200:
+            self.proposal_ids.append(r.json()["id"])
+
+    @precondition(lambda self: self.proposal_ids)
+    @rule(data=st.data(), answer=st.sampled_from(["APPROVE", "DECLINE"]))
+    def answer_proposal(self, data: st.DataObject, answer: str) -> None:
+        proposal = data.draw(st.sampled_from(self.proposal_ids))
+        self.send("POST", f"/purchase_proposals/{proposal}/update_status", {"status": answer})
+
+    @rule(aid=account_ids, km=st.sampled_from(["1", "7.5", "40"]))
+    def entitled_event(self, aid: str, km: str) -> None:
+        self.send("POST", "/entitled", {"event": {"schemaName": "rides", "timestamp": "2024-01-01T00:00:00Z",
+                                                  "accountId": aid, "attributes": [{"name": "km", "value": km}],
+                                                  "dimensions": {}}})
+
+    def _entry(self, data: st.DataObject) -> dict[str, Any] | None:
+        entries = self.store.export()["featureCreditEntries"]
+        return data.draw(st.sampled_from(entries)) if entries else None
+
+    @rule(data=st.data(), granted=st.sampled_from([0, 10, 100]))
+    def update_entry(self, data: st.DataObject, granted: float) -> None:
+        entry = self._entry(data)
+        if entry is not None:
+            path = f"/accounts/{entry['accountId']}/features/{entry['featureId']}/entries/{entry['id']}"
+            self.send("PATCH", path, {"granted": granted})
+
+    @rule(data=st.data())
+    def void_entry(self, data: st.DataObject) -> None:
+        entry = self._entry(data)
+        if entry is not None:
+            self.send("POST", f"/accounts/{entry['accountId']}/features/{entry['featureId']}/entries/{entry['id']}/void")
+
     # -- invariants ------------------------------------------------------------------
     @invariant()
     def plans_and_schedules_keep_togais_rules(self) -> None:
@@ -310,6 +425,47 @@ class StoreMachine(RuleBasedStateMachine):
             shown = self.client.get(f"/accounts/{account_id}?includeGroupDetails=true", headers=AUTH).json()
             details = shown.get("invoiceGroupDetails")
             assert (details or {}).get("id") == owner.get(account_id)
+
+    @invariant()
+    def alias_history_matches_the_accounts(self) -> None:
+        state = self.store.export()
+        tenant = {a["value"] for a in state["aliases"]}
+        held = {a["alias"]: account["id"] for account in state["accounts"] for a in account["aliases"]}
+        opened = {r["value"]: r["accountId"] for r in state["accountAliases"] if r["effectiveUntil"] == OPEN_UNTIL}
+        assert opened == held
+        assert set(held) <= tenant
+        assert all(r["effectiveFrom"] <= r["effectiveUntil"] for r in state["accountAliases"])
+
+    @invariant()
+    def features_settings_and_contacts_keep_their_rules(self) -> None:
+        state = self.store.export()
+        for feature in state["features"]:
+            assert feature["displayName"] == (feature.get("billableName") or feature["name"])
+        for setting in state["settings"]:
+            key = setting["id"].split(".")[2]  # stored under setting.<namespace>.<key>.<entityType>.<entityId>
+            assert setting["id"] == full_id({**setting, "id": key})
+            assert value_problem(setting["value"], setting["dataType"]) is None
+        emails = [(c["customerId"], c["email"]) for c in state["customerContacts"]]
+        assert len(emails) == len(set(emails))
+        assert all("password" not in c for c in state["customerContacts"])
+
+    @invariant()
+    def feature_credits_are_derived_from_entries(self) -> None:
+        state = self.store.export()
+        now = self.store.clock.last()
+        owners = {(e["accountId"], e["featureId"]) for e in state["featureCreditEntries"]}
+        for account_id, feature_id in owners:
+            mine = [e for e in state["featureCreditEntries"] if (e["accountId"], e["featureId"]) == (account_id, feature_id)]
+            assert all(0 <= e["used"] <= e["granted"] for e in mine)
+            shown = self.client.get(f"/accounts/{account_id}/features/{feature_id}", headers=AUTH).json()
+            live = [e for e in mine if in_effect(e, now)]
+            assert shown["balance"] == sum(e["granted"] - e["used"] for e in live)
+        purchases = {p["id"]: p for p in state["purchases"]}
+        for entry in state["featureCreditEntries"]:
+            assert purchases[entry["id"].rpartition("$")[0]]["accountId"] == entry["accountId"]
+        for proposal in state["purchaseProposals"]:
+            answered = proposal["status"] in ("PROPOSAL_APPROVED", "PROPOSAL_DECLINED")
+            assert answered == ("proposalResponseDate" in proposal)
 
     @invariant()
     def aliases_name_one_account(self) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import Violation
+from .accounts import require_account
 from .errors import Conflict, Invalid, NotFound
 from .pagination import paginate
 from .registry import Call, ImportContext, Resource
@@ -123,9 +124,7 @@ def entries_of(store: Store, account_id: str, feature_id: str) -> list[Record]:
 
 def _require(store: Store, call: Call) -> tuple[str, str]:
     """The path's account and feature, each a 404 when unknown."""
-    account_id, feature_id = call.params["account_id"], call.params["feature_id"]
-    if store.collections["accounts"].get(account_id) is None:
-        raise NotFound.at("account_id", f"no account with id {account_id!r}")
+    account_id, feature_id = require_account(store, call.params["account_id"])["id"], call.params["feature_id"]
     if store.collections["features"].get(feature_id) is None:
         raise NotFound.at("feature_id", f"no feature with id {feature_id!r}")
     return account_id, feature_id
@@ -174,7 +173,7 @@ def update_entry(store: Store, call: Call) -> dict[str, Any]:
     if "granted" in call.body:
         granted = call.body["granted"]
         if granted < entry["used"]:
-            problems.append(Violation("granted", f"must be at least what was used ({entry['used']})"))
+            problems.append(Violation("granted", f"must be at least what was used ({value_text(entry['used'])})"))
         changes["granted"] = granted
     if "effectiveUntil" in call.body:
         until = parse_time(call.body["effectiveUntil"])
@@ -215,9 +214,7 @@ def value_text(amount: float) -> str:
 
 def entitlements(store: Store, call: Call) -> dict[str, Any]:
     """``GET /accounts/{id}/entitlements``: each feature with credits in effect, valued at what is left."""
-    account_id = call.params["account_id"]
-    if store.collections["accounts"].get(account_id) is None:
-        raise NotFound.at("account_id", f"no account with id {account_id!r}")
+    account_id = require_account(store, call.params["account_id"])["id"]
     now = store.clock.now()
     data = []
     for feature_id in store.indexes[ENTRIES].get(account_id, {}):

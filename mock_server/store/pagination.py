@@ -43,7 +43,6 @@ def paginate(
     context: bool = True,
     keep: Callable[[Any], bool] | None = None,
     limit: int | None = None,
-    key: str = "id",
 ) -> tuple[list[Any], dict[str, Any]]:
     """One page of ``collection`` and the rest of the paginated response.
 
@@ -51,8 +50,7 @@ def paginate(
     schema has it: some of its paginated responses are closed without it.
     ``keep`` (a list's query filters) leaves other records out, and a page
     token may then point at any record. ``limit`` caps the page size where
-    the response schema caps its items. ``key`` is the record field the
-    collection is keyed by (an alias: its ``value``).
+    the response schema caps its items.
     """
     after = None
     size = page_size or DEFAULT_PAGE_SIZE
@@ -74,7 +72,7 @@ def paginate(
     records, last = collection.page(after, size, keep)
     extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}} if context else {}
     if last is not None:
-        extra["nextToken"] = encode_token(records[-1][key], last, size)
+        extra["nextToken"] = encode_token(collection.key_at(last), last, size)
     return records, extra
 
 

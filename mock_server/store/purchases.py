@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import Violation
+from .accounts import AccountRecord, require_account
 from .entitlements import add_duration, insert_entry, parse_time, render_entry, stamp
 from .errors import Invalid, NotFound
 from .price_plans import latest_version, version_of
@@ -38,16 +39,16 @@ _PROPOSAL_LISTED = ("id", "pricePlanId", "pricePlanVersion", "status", "walletTo
                     "createdAt", "updatedAt", "expiryDate", "paymentMode", "type")
 
 
-def _account(store: Store, account_id: str) -> Record:
-    account: Record | None = store.collections["accounts"].get(account_id)
-    if account is None:
-        raise NotFound.at("account_id", f"no account with id {account_id!r}")
+def _account(store: Store, account_id: str) -> AccountRecord:
+    account = require_account(store, account_id)
     if account["status"] == "ARCHIVED":
         raise Invalid.at("account_id", f"account {account_id!r} is archived")
     return account
 
 
-def _plan_cards(store: Store, account: Record, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Violation]]:
+def _plan_cards(
+    store: Store, account: AccountRecord, body: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[Violation]]:
     """The billing-entitlement rate cards of the purchase's plan, and why the plan cannot be bought.
 
     The plan must exist, be a PURCHASE plan, be ACTIVE and have the account's
@@ -74,7 +75,7 @@ def _plan_cards(store: Store, account: Record, body: dict[str, Any]) -> tuple[li
     return cards, problems
 
 
-def grants(store: Store, account: Record, body: dict[str, Any], now: str) -> list[dict[str, Any]]:
+def grants(store: Store, account: AccountRecord, body: dict[str, Any], now: str) -> list[dict[str, Any]]:
     """The feature credit entries a purchase request grants (without ids), or a 400 saying why not."""
     plan_cards, problems = _plan_cards(store, account, body)
     quantity = body.get("quantity", 1)
@@ -129,7 +130,7 @@ def _echo(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_purchase(
-    store: Store, account: Record, body: dict[str, Any], entries: list[dict[str, Any]], now: str
+    store: Store, account: AccountRecord, body: dict[str, Any], entries: list[dict[str, Any]], now: str
 ) -> Record:
     """Store a purchase and its entries, checked by :func:`grants` at ``now``."""
     record: dict[str, Any] = {
@@ -202,9 +203,7 @@ def get_purchase(store: Store, call: Call) -> dict[str, Any]:
 
 def list_purchases(store: Store, call: Call) -> dict[str, Any]:
     """``GET /accounts/{id}/purchases``: all of them, oldest first (the operation takes no page token)."""
-    account_id = call.params["account_id"]
-    if store.collections["accounts"].get(account_id) is None:
-        raise NotFound.at("account_id", f"no account with id {account_id!r}")
+    account_id = require_account(store, call.params["account_id"])["id"]
     items = store.collections["purchases"].items
     rows = [items[key] for key in store.indexes[BY_ACCOUNT].get(account_id, ())]
     return {"data": [{k: r[k] for k in _LISTED if k in r} for r in rows]}
@@ -260,9 +259,7 @@ def get_proposal(store: Store, call: Call) -> dict[str, Any]:
 
 def list_proposals(store: Store, call: Call) -> dict[str, Any]:
     """``GET /accounts/{id}/purchase_proposals``: all of them, oldest first (no page token taken)."""
-    account_id = call.params["account_id"]
-    if store.collections["accounts"].get(account_id) is None:
-        raise NotFound.at("account_id", f"no account with id {account_id!r}")
+    account_id = require_account(store, call.params["account_id"])["id"]
     items, now = store.collections["purchaseProposals"].items, store.clock.now()
     rows = [show_proposal(items[key], now) for key in store.indexes[PROPOSALS_BY_ACCOUNT].get(account_id, ())]
     return {"data": [{k: r[k] for k in _PROPOSAL_LISTED if k in r} for r in rows]}

@@ -329,7 +329,6 @@ def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Ha
             context=resource.list_context,
             limit=resource.max_page_size,
             keep=keep,
-            key=resource.key_field,
         )
         return {"data": [item(r) for r in records], **extra}
 

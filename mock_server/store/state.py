@@ -185,6 +185,10 @@ class Collection:
         """True when ``key`` was added at ``position`` (so a page can start after it)."""
         return 0 <= position < len(self._order) and self._order[position] == key
 
+    def key_at(self, position: int) -> str:
+        """The key added at ``position`` (a page token names the last record it showed by its key)."""
+        return self._order[position]
+
     def position_of(self, key: str) -> int | None:
         """Where ``key`` is in the order now, for a token issued before a sweep (a scan, but rare)."""
         if key not in self.items:
