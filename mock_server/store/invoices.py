@@ -247,13 +247,13 @@ def revenue(invoice: Record) -> tuple[Decimal, dict[str, Any]]:
 
 
 def render(store: Store, invoice: Record) -> dict[str, Any]:
-    """The invoice as the API shows it: total and revenue tree derived; paid in full when PAID."""
+    """The invoice as the API shows it: total and revenue tree derived; paid in full once PAID."""
     total, tree = revenue(invoice)
     out = {k: v for k, v in invoice.items() if k not in INTERNAL}
     out["revenueInfo"] = tree
     out["totalAmount"] = number(total)
     if invoice["status"] in ("PAID", "REFUND_INITIATED", "REFUND_COMPLETED"):
-        out["paidAmount"] = number(total)
+        out["paidAmount"] = number(max(total, Decimal(0)))  # a discount larger than the charges is not paid out
     return out
 
 
