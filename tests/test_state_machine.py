@@ -324,20 +324,19 @@ class InvoiceMachine(InvoiceRules, RuleBasedStateMachine):
         self.send("DELETE", f"/accounts/{aid}")
 
 
+def machine_settings(examples: int, steps: int) -> settings:
+    """Repeatable runs of ``examples`` sequences of ``steps`` steps; the machine's load does not fail them."""
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
 TestInvoiceMachine = InvoiceMachine.TestCase
-TestInvoiceMachine.settings = settings(
-    max_examples=150 if DEEP else 20,
-    stateful_step_count=30 if DEEP else 20,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+TestInvoiceMachine.settings = machine_settings(150 if DEEP else 20, 30 if DEEP else 20)
 
 TestStoreMachine = StoreMachine.TestCase
-TestStoreMachine.settings = settings(
-    max_examples=300 if DEEP else 40,
-    stateful_step_count=40 if DEEP else 25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+TestStoreMachine.settings = machine_settings(300 if DEEP else 40, 40 if DEEP else 25)

@@ -24,7 +24,7 @@ from ..errors import Violation
 from .errors import Invalid, NotFound
 from .pagination import paginate
 from .registry import Call, IdScheme, ImportContext, Resource
-from .state import Record, Store
+from .state import Record, Store, stamp
 
 INVOICE_IDS = IdScheme("inv")
 LINE_IDS = IdScheme("inv_line", 8, 4)
@@ -292,16 +292,11 @@ def _parse(moment: str, field: str = "date") -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _stamp(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _after_days(moment: str, days: int) -> str:
     try:
-        return _stamp(_parse(moment) + timedelta(days=days))
+        return stamp(_parse(moment) + timedelta(days=days))
     except OverflowError:
-        return _stamp(datetime.max.replace(tzinfo=UTC))
+        return stamp(datetime.max.replace(tzinfo=UTC))
 
 
 def details(store: Store, account: Record, group: Record | None) -> dict[str, Any]:
@@ -406,16 +401,16 @@ def _window(call: Call) -> tuple[str | None, str | None]:
     if start is not None and end is not None and end < start:
         raise Invalid.at("end_time", "is before start_time")
 
-    def stamp(ms: int | None) -> str | None:
+    def moment_of(ms: int | None) -> str | None:
         if ms is None:
             return None
         try:
-            return _stamp(datetime.fromtimestamp(ms / 1000, UTC))
+            return stamp(datetime.fromtimestamp(ms / 1000, UTC))
         except (OverflowError, OSError, ValueError):
             # Beyond the calendar: before or after every invoice.
             return "0000" if ms < 0 else "9999"
 
-    return stamp(start), stamp(end)
+    return moment_of(start), moment_of(end)
 
 
 def _list(store: Store, call: Call, eligible: bool) -> dict[str, Any]:
@@ -534,7 +529,7 @@ def month_of(now: str) -> tuple[str, str]:
     moment = _parse(now)
     start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
-    return _stamp(start), _stamp(end)
+    return stamp(start), stamp(end)
 
 
 def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
@@ -556,7 +551,7 @@ def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
         "autoAdvance": True,
         "startDate": start,
         "endDate": end,
-        "endDateInclusive": _stamp(_parse(end) - timedelta(milliseconds=1)),
+        "endDateInclusive": stamp(_parse(end) - timedelta(milliseconds=1)),
         "invoiceDate": end,
         "updatedAt": now,
         "paidAmount": 0,
