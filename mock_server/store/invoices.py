@@ -15,6 +15,7 @@ invoice") and finalized by a bill run. Plan pricing plugs in at
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -65,14 +66,20 @@ def no_plan_pricing(store: Store, start: str, end: str) -> Iterable[tuple[str, l
 PLAN_PRICING: PlanPricing = no_plan_pricing
 
 
+# The largest amount a computed charge may reach: beyond it a JSON number is no longer a float.
+MAX_AMOUNT = Decimal("1e300")
+
+
 def dec(value: Any) -> Decimal:
     """A JSON number as an exact decimal (so 0.1 + 0.2 is 0.3)."""
     return Decimal(str(value))
 
 
 def number(value: Decimal) -> float | int:
-    """A decimal back as a JSON number; whole amounts as integers."""
-    return int(value) if value == value.to_integral_value() else float(value)
+    """A decimal back as a JSON number; whole amounts a float carries exactly as integers."""
+    if abs(value) < 2**53 and value == value.to_integral_value():
+        return int(value)
+    return float(value)
 
 
 # ---- lines and charges -------------------------------------------------------------
@@ -89,6 +96,8 @@ def line_problems(items: list[dict[str, Any]], where: str) -> list[Violation]:
             problems.append(Violation(at, "needs value, or quantity and valuePerQuantity"))
         elif has_rate and "value" in item and dec(item["value"]) != product(item):
             problems.append(Violation(f"{at}.value", "is not quantity x valuePerQuantity"))
+        elif abs(dec(item["value"]) if "value" in item else product(item)) > MAX_AMOUNT:
+            problems.append(Violation(f"{at}.value", f"is beyond {MAX_AMOUNT:.0e}"))
         if "id" in item and ids.setdefault(item["id"], i) != i:
             problems.append(Violation(f"{at}.id", f"is also {where}[{ids[item['id']]}]'s"))
     return problems
@@ -137,6 +146,8 @@ def evaluate(expression: Any, variables: dict[str, Decimal]) -> Decimal:
     if isinstance(expression, bool):
         raise ValueError("a boolean is not an amount")
     if isinstance(expression, (int, float)):
+        if not math.isfinite(expression):
+            raise ValueError("is not a finite amount")
         return dec(expression)
     if isinstance(expression, dict) and len(expression) == 1:
         op, args = next(iter(expression.items()))
@@ -150,9 +161,12 @@ def evaluate(expression: Any, variables: dict[str, Decimal]) -> Decimal:
             if not values or (op == "/" and len(values) != 2):
                 raise ValueError(f"{op!r} needs {'two' if op == '/' else 'at least one'} operand(s)")
             try:
-                return _OPS[op](values)
+                result = _OPS[op](values)
             except (ArithmeticError, InvalidOperation):
                 raise ValueError(f"{op!r} cannot be computed (division by zero?)") from None
+            if abs(result) > MAX_AMOUNT:
+                raise ValueError(f"{op!r} gives an amount beyond {MAX_AMOUNT:.0e}")
+            return result
     raise ValueError("is neither a number nor JSON logic over + - * / min max and var")
 
 
@@ -189,7 +203,8 @@ def charge_problems(charges: list[dict[str, Any]], lines: list[dict[str, Any]], 
             problems.append(Violation(at, "needs a value, or rate and quantity"))
         else:
             try:
-                charge_value(charge, variables)
+                if abs(charge_value(charge, variables)) > MAX_AMOUNT:
+                    problems.append(Violation(f"{at}.value", f"is beyond {MAX_AMOUNT:.0e}"))
             except ValueError as exc:
                 problems.append(Violation(f"{at}.value", str(exc)))
         if names.setdefault(charge["name"], i) != i:
