@@ -85,6 +85,8 @@ def test_an_invoice_group_owns_an_invoice_raised_for_it(api: Api) -> None:
          "lineItems[0].value: is not quantity x valuePerQuantity"),
         ({"lineItems": [{"id": "a", "description": "x", "value": 1}, {"id": "a", "description": "y", "value": 2}]},
          "lineItems[1].id: is also lineItems[0]'s"),
+        ({"lineItems": [{"description": "x", "quantity": 1e308, "valuePerQuantity": 1e308}]},
+         "lineItems[0].value: is beyond 1e+300"),
     ],
 )
 def test_a_custom_invoice_is_refused_whole(api: Api, changes: dict[str, Any], message: str) -> None:
@@ -245,6 +247,8 @@ def test_charges_add_to_the_total_and_follow_the_lines(api: Api) -> None:
         ([{"name": "x", "value": '{"var": "nope"}'}], "items[0].value: names no line item of the invoice ('nope')"),
         ([{"name": "x", "value": '{"/": [1, 0]}'}], "items[0].value: '/' cannot be computed (division by zero?)"),
         ([{"name": "x", "value": "1"}, {"name": "x", "value": "2"}], "items[1].name: is also items[0]'s"),
+        ([{"name": "x", "value": "Infinity"}], "items[0].value: is not a finite amount"),
+        ([{"name": "x", "rate": 1e308, "quantity": 1e308}], "items[0].value: is beyond 1e+300"),
     ],
 )
 def test_bad_charges_change_nothing(api: Api, items: list[dict[str, Any]], message: str) -> None:

@@ -1,6 +1,6 @@
 """A Hypothesis state machine over customers, accounts, invoice groups, credits, payments, wallets,
 price plans, their associations with accounts and migration jobs, events, aliases, contacts, features,
-settings, purchase plans, purchases, proposals and feature credits.
+settings, purchase plans, purchases, proposals, feature credits and invoices.
 
 Any sequence of creates, patches, deletes and group moves keeps Togai's
 invariants, and a rejected request leaves the state exactly as it was.
@@ -11,14 +11,16 @@ import os
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from starlette.testclient import TestClient
 
 from mock_server import Config, create_app
 from mock_server.store.aliases import OPEN_UNTIL
 from mock_server.store.entitlements import in_effect
+from mock_server.store.invoices import RANK
 from mock_server.store.settings import full_id, value_problem
 
 DEEP = os.environ.get("MOCK_TEST_PROFILE") == "deep"
@@ -47,7 +49,113 @@ def event_body(spec: dict[str, Any]) -> dict[str, Any]:
     return body if spec["id"] is None else {**body, "id": spec["id"]}
 
 
-class StoreMachine(RuleBasedStateMachine):
+class InvoiceRules:
+    """Rules and invariants of invoices, for any machine with ``send``, ``store`` and ``client``."""
+
+    store: Any
+    client: TestClient
+    invoice_ids: list[str]
+    invoice_ranks: dict[str, int]
+
+    def send(self, method: str, path: str, body: Any = None) -> Any:
+        raise NotImplementedError
+
+    def existing_account(self, data: st.DataObject) -> str:
+        """An account that exists (invoices need one: drawing from all ids would rarely hit one)."""
+        return data.draw(st.sampled_from(sorted(self.store.collections["accounts"].items)))
+
+    @precondition(lambda self: self.store.collections["accounts"].items)
+    @rule(data=st.data(), status=st.sampled_from(["DRAFT", "DUE", "PAID"]), group=st.booleans(),
+          values=st.lists(st.sampled_from([0, 1.5, 10, -2]), min_size=1, max_size=3))
+    def create_invoice(self, data: st.DataObject, status: str, group: bool, values: list[float]) -> None:
+        aid = self.existing_account(data)
+        body: dict[str, Any] = {"accountId": aid, "startDate": "2024-01-01T00:00:00Z", "status": status,
+                                "endDate": "2024-02-01T00:00:00Z",
+                                "lineItems": [{"id": f"l{i}", "description": "L", "value": v} for i, v in enumerate(values)]}
+        if group:
+            body["ownerType"] = "INVOICE_GROUP"
+        r = self.send("POST", "/invoices", body)
+        if r.status_code == 201:
+            self.invoice_ids.append(r.json()["id"])
+
+    @precondition(lambda self: self.invoice_ids)
+    @rule(data=st.data(), statuses=st.permutations(["DUE", "PAID", "VOID", "UN_COLLECTIBLE", "REFUND_INITIATED"]))
+    def set_invoice_status(self, data: st.DataObject, statuses: list[str]) -> None:
+        # Every status in turn on one invoice, so that moves back are tried from where it got to.
+        invoice = data.draw(st.sampled_from(self.invoice_ids))
+        for status in statuses:
+            r = self.send("PATCH", f"/invoices/{invoice}", {"status": status})
+            if r.status_code == 200:
+                self.check_forward(invoice, r.json()["status"])
+
+    @precondition(lambda self: self.invoice_ids)
+    @rule(data=st.data(), values=st.lists(st.sampled_from([2, 3.25]), min_size=1, max_size=2))
+    def change_invoice_lines(self, data: st.DataObject, values: list[float]) -> None:
+        lines = [{"id": f"l{i}", "description": "L", "value": v} for i, v in enumerate(values)]
+        self.send("PATCH", f"/invoices/{data.draw(st.sampled_from(self.invoice_ids))}", {"lineItems": lines})
+
+    @precondition(lambda self: self.invoice_ids)
+    @rule(data=st.data(), charges=st.lists(st.sampled_from([
+        {"name": "fixed", "value": "4"}, {"name": "rate", "rate": 2, "quantity": 3},
+        {"name": "logic", "value": '{"*": [{"var": "l1"}, 2]}'}]), unique_by=lambda c: c["name"], max_size=3))
+    def set_invoice_charges(self, data: st.DataObject, charges: list[dict[str, Any]]) -> None:
+        invoice = data.draw(st.sampled_from(self.invoice_ids))
+        self.send("PUT", f"/invoices/{invoice}/miscellaneous_charges", {"items": charges})
+
+    @precondition(lambda self: self.store.collections["accounts"].items)
+    @rule(data=st.data(), value=st.sampled_from(["5", "12.5", "-1"]))
+    def set_account_charges(self, data: st.DataObject, value: str) -> None:
+        aid = self.existing_account(data)
+        r = self.send("PUT", f"/accounts/{aid}/miscellaneous_charges", {"items": [{"name": "fee", "value": value}]})
+        if r.status_code == 200:
+            ongoing = self.store.indexes["ongoing_invoice"][aid]
+            if ongoing not in self.invoice_ids:
+                self.invoice_ids.append(ongoing)
+
+    @rule()
+    def bill_run(self) -> None:
+        assert self.send("POST", "/invoices/bill_runs").status_code == 200
+        assert self.client.get("/invoices/bill_runs", headers=AUTH).json() == {"data": []}
+
+    @precondition(lambda self: self.invoice_ids)
+    @rule(data=st.data())
+    def delete_invoice(self, data: st.DataObject) -> None:
+        invoice_id = data.draw(st.sampled_from(self.invoice_ids))
+        before = self.store.collections["invoices"].get(invoice_id)
+        r = self.send("DELETE", f"/invoices/{invoice_id}")
+        if r.status_code == 200:
+            assert before is not None and (before["invoiceType"], before["status"]) == ("CUSTOM", "DRAFT")
+            self.invoice_ids.remove(invoice_id)
+
+    def check_forward(self, invoice_id: str, status: str) -> None:
+        """An invoice's status never goes back to an earlier stage of its life."""
+        rank = RANK[status]
+        assert rank >= self.invoice_ranks.get(invoice_id, 0), f"{invoice_id} went back to {status}"
+        self.invoice_ranks[invoice_id] = rank
+
+    @invariant()
+    def invoices_add_up_and_move_forward(self) -> None:
+        ongoing: set[str] = set()
+        for invoice in self.store.export()["invoices"]:
+            tree = invoice["revenueInfo"]
+            parts = tree.get("lineItems", [])
+            leaves = [leaf for part in parts for leaf in part.get("lineItems", [part])]
+            assert invoice["totalAmount"] == tree["value"] == pytest.approx(sum(leaf["value"] for leaf in leaves))
+            for part in parts:
+                if "lineItems" in part:
+                    assert part["value"] == pytest.approx(sum(leaf["value"] for leaf in part["lineItems"]))
+            self.check_forward(invoice["id"], invoice["status"])
+            if invoice["status"] == "PAID":
+                assert invoice["paidAmount"] == max(invoice["totalAmount"], 0)
+            if invoice["invoiceType"] == "STANDARD" and invoice["status"] == "DRAFT":
+                assert invoice["ownerId"] not in ongoing, "two ongoing invoices for one account"
+                ongoing.add(invoice["ownerId"])
+        assert ongoing == set(self.store.indexes["ongoing_invoice"])
+
+    # -- invariants ------------------------------------------------------------------
+
+
+class StoreMachine(InvoiceRules, RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.app = create_app(Config(fixtures=None, seed=11, self_check=True, log="quiet"))
@@ -61,6 +169,8 @@ class StoreMachine(RuleBasedStateMachine):
         self.purchase_plan_ids: list[str] = []
         self.proposal_ids: list[str] = []
         self.setting_ids: list[str] = []
+        self.invoice_ids: list[str] = []
+        self.invoice_ranks: dict[str, int] = {}  # the furthest status each invoice reached
 
     # -- helpers -------------------------------------------------------------------
     def snapshot(self) -> Any:
@@ -402,6 +512,13 @@ class StoreMachine(RuleBasedStateMachine):
             assert sum(i.get("amount", 0) for i in payment["lineItemRecords"]) <= payment["totalAmount"]
         assert len({w["accountId"] for w in state["wallets"]}) == len(state["wallets"])
 
+    @initialize()
+    def open_an_account_to_invoice(self) -> None:
+        # Outside the ids the other rules draw, so invoices always have one account to bill.
+        body = {"id": "C9", "name": "Billed", "primaryEmail": "b@x.io", "address": {},
+                "account": {"id": "A9", "name": "Billed account", "invoiceCurrency": "USD"}}
+        assert self.send("POST", "/customers", body).status_code == 201
+
     def teardown(self) -> None:
         # Whatever the API made, an import accepts and keeps as it was (once per run: imports are slow).
         state = self.store.export()
@@ -476,14 +593,43 @@ class StoreMachine(RuleBasedStateMachine):
                 seen.add(alias["alias"])
 
 
+class InvoiceMachine(InvoiceRules, RuleBasedStateMachine):
+    """Invoices alone, on the demo tenant (six accounts, one group, three invoices): the moves of
+    one invoice are rare among the store machine's many rules, so they get a machine of their own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = create_app(Config(seed=13, self_check=True, log="quiet"))
+        self.client = TestClient(self.app)
+        self.store = self.app.state.store
+        self.invoice_ids = list(self.store.collections["invoices"].items)
+        self.invoice_ranks = {}
+
+    send = StoreMachine.send
+    snapshot = StoreMachine.snapshot
+    teardown = StoreMachine.teardown
+
+    @rule(aid=st.sampled_from(["GLOBEX-US", "ACME-EU"]))
+    def archive_account(self, aid: str) -> None:
+        self.send("DELETE", f"/accounts/{aid}")
+
+
+def machine_settings(examples: int, steps: int) -> settings:
+    """Repeatable runs of ``examples`` sequences of ``steps`` steps; the machine's load does not fail them."""
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+TestInvoiceMachine = InvoiceMachine.TestCase
+TestInvoiceMachine.settings = machine_settings(150 if DEEP else 20, 30 if DEEP else 20)
+
 TestStoreMachine = StoreMachine.TestCase
-TestStoreMachine.settings = settings(
-    max_examples=300 if DEEP else 40,
-    stateful_step_count=40 if DEEP else 25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+TestStoreMachine.settings = machine_settings(300 if DEEP else 40, 40 if DEEP else 25)
 
 
 class UsageMachine(RuleBasedStateMachine):
@@ -587,10 +733,4 @@ class UsageMachine(RuleBasedStateMachine):
 
 
 TestUsageMachine = UsageMachine.TestCase
-TestUsageMachine.settings = settings(
-    max_examples=100 if DEEP else 15,
-    stateful_step_count=30 if DEEP else 15,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+TestUsageMachine.settings = machine_settings(100 if DEEP else 15, 30 if DEEP else 15)

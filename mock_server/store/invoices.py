@@ -15,6 +15,7 @@ invoice") and finalized by a bill run. Plan pricing plugs in at
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -24,7 +25,7 @@ from ..errors import Violation
 from .errors import Invalid, NotFound
 from .pagination import paginate
 from .registry import Call, IdScheme, ImportContext, Resource
-from .state import Record, Store
+from .state import Record, Store, stamp
 
 INVOICE_IDS = IdScheme("inv")
 LINE_IDS = IdScheme("inv_line", 8, 4)
@@ -65,14 +66,20 @@ def no_plan_pricing(store: Store, start: str, end: str) -> Iterable[tuple[str, l
 PLAN_PRICING: PlanPricing = no_plan_pricing
 
 
+# The largest amount a computed charge may reach: beyond it a JSON number is no longer a float.
+MAX_AMOUNT = Decimal("1e300")
+
+
 def dec(value: Any) -> Decimal:
     """A JSON number as an exact decimal (so 0.1 + 0.2 is 0.3)."""
     return Decimal(str(value))
 
 
 def number(value: Decimal) -> float | int:
-    """A decimal back as a JSON number; whole amounts as integers."""
-    return int(value) if value == value.to_integral_value() else float(value)
+    """A decimal back as a JSON number; whole amounts a float carries exactly as integers."""
+    if abs(value) < 2**53 and value == value.to_integral_value():
+        return int(value)
+    return float(value)
 
 
 # ---- lines and charges -------------------------------------------------------------
@@ -89,6 +96,8 @@ def line_problems(items: list[dict[str, Any]], where: str) -> list[Violation]:
             problems.append(Violation(at, "needs value, or quantity and valuePerQuantity"))
         elif has_rate and "value" in item and dec(item["value"]) != product(item):
             problems.append(Violation(f"{at}.value", "is not quantity x valuePerQuantity"))
+        elif abs(dec(item["value"]) if "value" in item else product(item)) > MAX_AMOUNT:
+            problems.append(Violation(f"{at}.value", f"is beyond {MAX_AMOUNT:.0e}"))
         if "id" in item and ids.setdefault(item["id"], i) != i:
             problems.append(Violation(f"{at}.id", f"is also {where}[{ids[item['id']]}]'s"))
     return problems
@@ -137,6 +146,8 @@ def evaluate(expression: Any, variables: dict[str, Decimal]) -> Decimal:
     if isinstance(expression, bool):
         raise ValueError("a boolean is not an amount")
     if isinstance(expression, (int, float)):
+        if not math.isfinite(expression):
+            raise ValueError("is not a finite amount")
         return dec(expression)
     if isinstance(expression, dict) and len(expression) == 1:
         op, args = next(iter(expression.items()))
@@ -150,9 +161,12 @@ def evaluate(expression: Any, variables: dict[str, Decimal]) -> Decimal:
             if not values or (op == "/" and len(values) != 2):
                 raise ValueError(f"{op!r} needs {'two' if op == '/' else 'at least one'} operand(s)")
             try:
-                return _OPS[op](values)
+                result = _OPS[op](values)
             except (ArithmeticError, InvalidOperation):
                 raise ValueError(f"{op!r} cannot be computed (division by zero?)") from None
+            if abs(result) > MAX_AMOUNT:
+                raise ValueError(f"{op!r} gives an amount beyond {MAX_AMOUNT:.0e}")
+            return result
     raise ValueError("is neither a number nor JSON logic over + - * / min max and var")
 
 
@@ -189,7 +203,8 @@ def charge_problems(charges: list[dict[str, Any]], lines: list[dict[str, Any]], 
             problems.append(Violation(at, "needs a value, or rate and quantity"))
         else:
             try:
-                charge_value(charge, variables)
+                if abs(charge_value(charge, variables)) > MAX_AMOUNT:
+                    problems.append(Violation(f"{at}.value", f"is beyond {MAX_AMOUNT:.0e}"))
             except ValueError as exc:
                 problems.append(Violation(f"{at}.value", str(exc)))
         if names.setdefault(charge["name"], i) != i:
@@ -247,13 +262,13 @@ def revenue(invoice: Record) -> tuple[Decimal, dict[str, Any]]:
 
 
 def render(store: Store, invoice: Record) -> dict[str, Any]:
-    """The invoice as the API shows it: total and revenue tree derived; paid in full when PAID."""
+    """The invoice as the API shows it: total and revenue tree derived; paid in full once PAID."""
     total, tree = revenue(invoice)
     out = {k: v for k, v in invoice.items() if k not in INTERNAL}
     out["revenueInfo"] = tree
     out["totalAmount"] = number(total)
     if invoice["status"] in ("PAID", "REFUND_INITIATED", "REFUND_COMPLETED"):
-        out["paidAmount"] = number(total)
+        out["paidAmount"] = number(max(total, Decimal(0)))  # a discount larger than the charges is not paid out
     return out
 
 
@@ -292,16 +307,11 @@ def _parse(moment: str, field: str = "date") -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _stamp(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _after_days(moment: str, days: int) -> str:
     try:
-        return _stamp(_parse(moment) + timedelta(days=days))
+        return stamp(_parse(moment) + timedelta(days=days))
     except OverflowError:
-        return _stamp(datetime.max.replace(tzinfo=UTC))
+        return stamp(datetime.max.replace(tzinfo=UTC))
 
 
 def details(store: Store, account: Record, group: Record | None) -> dict[str, Any]:
@@ -406,16 +416,16 @@ def _window(call: Call) -> tuple[str | None, str | None]:
     if start is not None and end is not None and end < start:
         raise Invalid.at("end_time", "is before start_time")
 
-    def stamp(ms: int | None) -> str | None:
+    def moment_of(ms: int | None) -> str | None:
         if ms is None:
             return None
         try:
-            return _stamp(datetime.fromtimestamp(ms / 1000, UTC))
+            return stamp(datetime.fromtimestamp(ms / 1000, UTC))
         except (OverflowError, OSError, ValueError):
             # Beyond the calendar: before or after every invoice.
             return "0000" if ms < 0 else "9999"
 
-    return stamp(start), stamp(end)
+    return moment_of(start), moment_of(end)
 
 
 def _list(store: Store, call: Call, eligible: bool) -> dict[str, Any]:
@@ -534,7 +544,7 @@ def month_of(now: str) -> tuple[str, str]:
     moment = _parse(now)
     start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
-    return _stamp(start), _stamp(end)
+    return stamp(start), stamp(end)
 
 
 def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
@@ -556,7 +566,7 @@ def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
         "autoAdvance": True,
         "startDate": start,
         "endDate": end,
-        "endDateInclusive": _stamp(_parse(end) - timedelta(milliseconds=1)),
+        "endDateInclusive": stamp(_parse(end) - timedelta(milliseconds=1)),
         "invoiceDate": end,
         "updatedAt": now,
         "paidAmount": 0,

@@ -240,7 +240,13 @@ class Clock:
             moment = self._last
         else:
             moment = datetime.now(UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        return stamp(moment)
+
+
+def stamp(moment: datetime) -> str:
+    """``moment`` as RFC 3339 in UTC with milliseconds, as every timestamp of the mock."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class Store:
