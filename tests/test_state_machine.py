@@ -99,7 +99,7 @@ class LicenseRules(Machine):
     @rule(cid=customer_ids, aid=account_ids)
     def portal_token(self, cid: str, aid: str) -> None:
         before = self.snapshot()
-        r = self.send("POST", "/portal/token", {"customerId": cid, "accountIds": [aid]})
+        self.send("POST", "/portal/token", {"customerId": cid, "accountIds": [aid]})
         assert self.snapshot() == before  # computed: nothing stored, also when it answers
 
     @invariant()
