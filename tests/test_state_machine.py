@@ -264,14 +264,19 @@ class StoreMachine(LicenseRules):
                 seen.add(alias["alias"])
 
 
+def run_settings(examples: int, steps: int) -> settings:
+    """Derandomized runs of ``examples`` examples of ``steps`` steps (more with MOCK_TEST_PROFILE=deep)."""
+    return settings(
+        max_examples=examples * 8 if DEEP else examples,
+        stateful_step_count=40 if DEEP else steps,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
 TestStoreMachine = StoreMachine.TestCase
-TestStoreMachine.settings = settings(
-    max_examples=300 if DEEP else 40,
-    stateful_step_count=40 if DEEP else 25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+TestStoreMachine.settings = run_settings(40, 25)
 
 
 class LicenseMachine(LicenseRules):
@@ -291,10 +296,4 @@ class LicenseMachine(LicenseRules):
 
 
 TestLicenseMachine = LicenseMachine.TestCase
-TestLicenseMachine.settings = settings(
-    max_examples=150 if DEEP else 15,
-    stateful_step_count=40 if DEEP else 20,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+TestLicenseMachine.settings = run_settings(15, 20)
