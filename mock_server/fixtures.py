@@ -62,7 +62,9 @@ def load_fixtures(
                 raise FixtureError(f"{path}: {resource.name}: must be a list")
             op_id = resource.fixture_op or resource.create
             if op_id is None:
-                if entries:  # no operation makes them (files, named licenses): records, as in PUT /__mock/state
+                if entries and not strict:  # records of the bundled spec's resources; another spec has no use for them
+                    skipped.append(f"{resource.name} (records of the bundled spec)")
+                elif entries:  # no operation makes them (files, named licenses): records, as in PUT /__mock/state
                     _import(path, spec, store, resource.name, entries)
                 continue
             handler = handlers.get(op_id)
