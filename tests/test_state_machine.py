@@ -1,6 +1,7 @@
 """A Hypothesis state machine over customers, accounts, invoice groups, credits, payments, wallets,
 price plans, their associations with accounts and migration jobs, events, aliases, contacts, features,
-settings, purchase plans, purchases, proposals, feature credits and invoices.
+settings, purchase plans, purchases, proposals, feature credits, invoices
+and licenses.
 
 Any sequence of creates, patches, deletes and group moves keeps Togai's
 invariants, and a rejected request leaves the state exactly as it was.
@@ -30,6 +31,7 @@ customer_ids = st.sampled_from(["C0", "C1"])
 account_ids = st.sampled_from([f"A{i}" for i in range(5)])
 currencies = st.sampled_from(["USD", "EUR"])
 aliases = st.sampled_from(["alpha", "beta", "gamma", "delta"])
+instants = st.sampled_from([f"2024-0{m}-01T00:00:00Z" for m in range(1, 5)])  # license updates
 months = st.integers(min_value=1, max_value=12)  # schedule bounds: the first of a month of 2024 (13: 2025-01)
 event_ids = st.none() | st.sampled_from([f"E{i}" for i in range(4)])
 ingested = st.fixed_dictionaries({
@@ -155,20 +157,106 @@ class InvoiceRules:
     # -- invariants ------------------------------------------------------------------
 
 
-class StoreMachine(InvoiceRules, RuleBasedStateMachine):
+class LicenseRules:
+    """License add-ons, license updates and their PATCH, portal tokens; quantities replay the updates.
+
+    Rules for any machine with ``send``, ``snapshot``, ``store``, ``client``, ``addon_ids`` and ``license_model``.
+    """
+
+    store: Any
+    client: TestClient
+    addon_ids: list[str]
+    license_model: dict[tuple[str, str], list[tuple[str, int, str, float]]]
+
+    def send(self, method: str, path: str, body: Any = None) -> Any:
+        raise NotImplementedError
+
+    def snapshot(self) -> Any:
+        raise NotImplementedError
+
+
+    @rule(kind=st.sampled_from(["LICENSE", "LICENSE", "FIXED_FEE"]))
+    def create_addon(self, kind: str) -> None:
+        r = self.send("POST", "/addons", {"name": f"Add-on {len(self.addon_ids)}", "type": kind})
+        self.addon_ids.append(r.json()["id"])
+
+    @precondition(lambda self: self.addon_ids)
+    @rule(data=st.data())
+    def archive_addon(self, data: st.DataObject) -> None:
+        self.send("DELETE", f"/addons/{data.draw(st.sampled_from(self.addon_ids))}")
+
+    @precondition(lambda self: self.addon_ids and len(self.store.collections["accounts"]))
+    @rule(data=st.data(), updates=st.lists(st.tuples(st.sampled_from(["ABSOLUTE", "RELATIVE"]),
+                                                     st.sampled_from([-4, -1, 0, 2, 5]), instants),
+                                           min_size=1, max_size=4))
+    def update_license(self, data: st.DataObject, updates: list[tuple[str, float, str]]) -> None:
+        license_id = data.draw(st.sampled_from(self.addon_ids))
+        aid = data.draw(st.sampled_from(sorted(self.store.collections["accounts"].items)))
+        for kind, quantity, at in updates:  # a few at once: later ones land before and after earlier ones
+            r = self.send("POST", "/license_updates", {"licenseId": license_id, "accountId": aid,
+                                                       "updateType": kind, "quantity": quantity, "effectiveFrom": at})
+            if r.status_code == 200:
+                line = self.license_model.setdefault((license_id, aid), [])
+                line.append((at, len(line), kind, quantity))
+
+    @precondition(lambda self: self.license_model)
+    @rule(data=st.data(), at=instants)
+    def patch_license(self, data: st.DataObject, at: str) -> None:
+        license_id, aid = data.draw(st.sampled_from(sorted(self.license_model)))
+        r = self.send("PATCH", f"/license_updates/{license_id}",
+                      {"accountId": aid, "effectiveFrom": at, "metadata": {"at": at}})
+        assert r.status_code in (200, 400, 404)
+        if r.status_code == 200:
+            assert r.json()["metadata"] == {"at": at}
+
+    @rule(cid=customer_ids, aid=account_ids)
+    def portal_token(self, cid: str, aid: str) -> None:
+        before = self.snapshot()
+        self.send("POST", "/portal/token", {"customerId": cid, "accountIds": [aid]})
+        assert self.snapshot() == before  # computed: nothing stored, also when it answers
+
+    @invariant()
+    def license_quantities_replay_the_updates(self) -> None:
+        shown: dict[tuple[str, str, str], float] = {}
+        query: dict[str, Any] = {"pageSize": 100}
+        while True:
+            page = self.client.get("/license_updates", params=query, headers=AUTH).json()
+            shown.update({(e["licenseId"], e["accountId"], e["effectiveFrom"]): e["quantity"] for e in page["data"]})
+            if "nextToken" not in page:
+                break
+            query = {"nextToken": page["nextToken"]}
+        expected: dict[tuple[str, str, str], float] = {}
+        for (license_id, aid), updates in self.license_model.items():
+            current: float = 0
+            for at, _, kind, quantity in sorted(updates):
+                current = quantity if kind == "ABSOLUTE" else current + quantity
+                assert current >= 0, f"{license_id} of {aid} below zero on {at}"
+                expected[(license_id, aid, at)] = current
+        assert shown == expected
+        # The timeline index holds each entry once, in effective order.
+        timelines = self.store.indexes["license_timeline"]
+        assert sum(len(keys) for keys in timelines.values()) == len(self.store.collections["licenseUpdates"])
+        for keys in timelines.values():
+            moments = [k.rsplit("/", 1)[1] for k in keys]
+            assert moments == sorted(moments)
+
+
+class Machine(RuleBasedStateMachine):
+    """A seeded server (empty, or the demo tenant with ``demo``), and a client that checks a rejected
+    request changed nothing. Rules come from the mixins; this class comes first so its helpers win."""
+
+    demo = False
+    seed = 11
+
     def __init__(self) -> None:
         super().__init__()
-        self.app = create_app(Config(fixtures=None, seed=11, self_check=True, log="quiet"))
+        fixtures = {} if self.demo else {"fixtures": None}
+        self.app = create_app(Config(**fixtures, seed=self.seed, self_check=True, log="quiet"))  # type: ignore[arg-type]
         self.client = TestClient(self.app)
         self.store = self.app.state.store
-        self.group_ids: list[str] = []
-        self.credit_ids: list[str] = []
-        self.plan_ids: list[str] = []
-        self.job_ids: list[str] = []
-        self.feature_ids: list[str] = []
-        self.purchase_plan_ids: list[str] = []
-        self.proposal_ids: list[str] = []
-        self.setting_ids: list[str] = []
+        self.addon_ids: list[str] = []
+        # (license, account) -> the updates accepted, as asked: (instant, order of arrival, type, quantity).
+        self.license_model: dict[tuple[str, str], list[tuple[str, int, str, float]]] = {}
         self.invoice_ids: list[str] = []
         self.invoice_ranks: dict[str, int] = {}  # the furthest status each invoice reached
 
@@ -184,6 +272,25 @@ class StoreMachine(InvoiceRules, RuleBasedStateMachine):
             assert set(r.json()) == {"message"}
             assert self.snapshot() == before, f"rejected {method} {path} changed the state"
         return r
+
+    def teardown(self) -> None:
+        # Whatever the API made, an import accepts and keeps as it was (once per run: imports are slow).
+        state = self.store.export()
+        self.app.state.control.import_state(state)  # what PUT /__mock/state does; raises on a refusal
+        assert self.store.export() == state
+
+
+class StoreMachine(Machine, InvoiceRules, LicenseRules):
+    def __init__(self) -> None:
+        super().__init__()
+        self.group_ids: list[str] = []
+        self.credit_ids: list[str] = []
+        self.plan_ids: list[str] = []
+        self.job_ids: list[str] = []
+        self.feature_ids: list[str] = []
+        self.purchase_plan_ids: list[str] = []
+        self.proposal_ids: list[str] = []
+        self.setting_ids: list[str] = []
 
     # -- rules ---------------------------------------------------------------------
     @rule(cid=customer_ids, account=st.none() | account_ids, currency=currencies)
@@ -519,12 +626,6 @@ class StoreMachine(InvoiceRules, RuleBasedStateMachine):
                 "account": {"id": "A9", "name": "Billed account", "invoiceCurrency": "USD"}}
         assert self.send("POST", "/customers", body).status_code == 201
 
-    def teardown(self) -> None:
-        # Whatever the API made, an import accepts and keeps as it was (once per run: imports are slow).
-        state = self.store.export()
-        self.app.state.control.import_state(state)  # what PUT /__mock/state does; raises on a refusal
-        assert self.store.export() == state
-
     @invariant()
     def groups_keep_togais_rules(self) -> None:
         state = self.store.export()
@@ -593,21 +694,16 @@ class StoreMachine(InvoiceRules, RuleBasedStateMachine):
                 seen.add(alias["alias"])
 
 
-class InvoiceMachine(InvoiceRules, RuleBasedStateMachine):
+class InvoiceMachine(Machine, InvoiceRules):
     """Invoices alone, on the demo tenant (six accounts, one group, three invoices): the moves of
     one invoice are rare among the store machine's many rules, so they get a machine of their own."""
 
+    demo = True
+    seed = 13
+
     def __init__(self) -> None:
         super().__init__()
-        self.app = create_app(Config(seed=13, self_check=True, log="quiet"))
-        self.client = TestClient(self.app)
-        self.store = self.app.state.store
         self.invoice_ids = list(self.store.collections["invoices"].items)
-        self.invoice_ranks = {}
-
-    send = StoreMachine.send
-    snapshot = StoreMachine.snapshot
-    teardown = StoreMachine.teardown
 
     @rule(aid=st.sampled_from(["GLOBEX-US", "ACME-EU"]))
     def archive_account(self, aid: str) -> None:
@@ -734,3 +830,23 @@ class UsageMachine(RuleBasedStateMachine):
 
 TestUsageMachine = UsageMachine.TestCase
 TestUsageMachine.settings = machine_settings(100 if DEEP else 15, 30 if DEEP else 15)
+
+
+class LicenseMachine(Machine, LicenseRules):
+    """Only the license rules, from two licensed accounts: the general machine rarely has an
+    account and a license add-on together, so it seldom reaches them."""
+
+    @initialize()
+    def licensed_accounts(self) -> None:
+        self.send("POST", "/customers", {"id": "C0", "name": "Licensee", "primaryEmail": "l@x.io", "address": {},
+                                         "account": {"id": "A0", "name": "Licensed account"}})
+        self.send("POST", "/accounts", {"id": "A1", "customerId": "C0", "name": "Second account"})
+        self.create_addon("LICENSE")
+
+    @rule(aid=st.sampled_from(["A0", "A1"]))
+    def archive_account(self, aid: str) -> None:
+        self.send("DELETE", f"/accounts/{aid}")
+
+
+TestLicenseMachine = LicenseMachine.TestCase
+TestLicenseMachine.settings = machine_settings(120 if DEEP else 15, 40 if DEEP else 20)
