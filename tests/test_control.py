@@ -16,7 +16,7 @@ CONTROL = {"Content-Type": "application/json"}
 
 
 def test_health_counts_the_tenant(api: Api) -> None:
-    assert api.get("/__mock/health", auth=False).json() == {"status": "ok", "customers": 3, "accounts": 6, "invoiceGroups": 1, "addOns": 2, "features": 3, "settings": 3, "payments": 2, "credits": 3, "wallets": 2, "walletEntries": 3, "eventSchemas": 1, "usageMeters": 2, "pricePlans": 3, "accountSchedules": 2, "jobs": 1, "jobEntries": 2}
+    assert api.get("/__mock/health", auth=False).json() == {"status": "ok", "customers": 3, "accounts": 6, "invoiceGroups": 1, "addOns": 2, "features": 3, "settings": 3, "payments": 2, "credits": 3, "wallets": 2, "walletEntries": 3, "eventSchemas": 1, "usageMeters": 2, "pricePlans": 3, "accountSchedules": 2, "jobs": 1, "jobEntries": 2, "events": 6}
 
 
 def test_reset_goes_back_to_the_fixtures_and_clears_journal_and_overrides(api: Api) -> None:
