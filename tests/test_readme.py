@@ -42,4 +42,7 @@ def test_the_readme_lists_exactly_the_canned_operations() -> None:
     assert sorted(set(canned) - set(listed)) == [], "canned but missing from the README table"
     assert {op: listed[op] for op in canned} == canned, "listed under another tag"
     intro = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"The other {len(canned)} operations" in intro
+    if canned:
+        assert f"The other {len(canned)} operations" in intro
+    else:
+        assert "Every operation has a handler" in intro
