@@ -347,7 +347,7 @@ def delayed() -> Iterator[Api]:
 
 
 def test_with_a_delay_events_are_in_progress_first(delayed: Api) -> None:
-    delayed.post("/ingest", json={"event": event("slow")})
+    delayed.post("/ingest", json={"event": event("slow", timestamp="2024-06-02T10:00:00Z")})
     assert status(delayed, "slow") == "INGESTION_IN_PROGRESS"
     assert delayed.get("/events", params={"status": "IN_PROGRESS"}).json()["events"]
     undo = delayed.post("/events/correction", params={"action": "UNDO"}, json={"event": event("slow")}).json()
@@ -355,8 +355,21 @@ def test_with_a_delay_events_are_in_progress_first(delayed: Api) -> None:
     # Exported in progress, imported, and processed after all.
     state = delayed.get("/__mock/state").json()
     assert delayed.request("PUT", "/__mock/state", json=state).status_code == 200
+    assert events_by_status(delayed) == {"IN_PROGRESS": 1}  # counted while it waits, also after the import
     time.sleep(0.35)
     assert status(delayed, "slow") == METERED
+    assert events_by_status(delayed) == {"PROCESSED": 1}  # the in-progress count is taken back
+
+
+def events_by_status(api: Api) -> dict[str, int]:
+    """June 2, 2024's events by coarse status, from POST /metrics (the demo events are in January)."""
+    body = {"startTime": "2024-06-02T00:00:00Z", "endTime": "2024-06-03T00:00:00Z", "metricQueries": [
+        {"id": "e", "name": "EVENTS", "aggregationPeriod": "DAY", "groupBy": "EVENT_STATUS",
+         "filters": [{"fieldName": "EVENT_STATUS", "fieldValues": ["PROCESSED", "UNPROCESSED", "IN_PROGRESS"]}]}]}
+    r = api.post("/metrics", json=body)
+    assert r.status_code == 200, r.text
+    counts = {d["groupedBy"]["fieldValue"]: int(sum(d["metricValues"])) for d in r.json()["results"][0]["data"]}
+    return {k: v for k, v in counts.items() if v}
 
 
 def test_the_cli_takes_an_ingest_delay() -> None:

@@ -41,6 +41,9 @@ class Stored:
     def counts(self) -> bool:
         return self.status.startswith("INGESTION_COMPLETED")
 
+    def in_metrics(self) -> bool:
+        return self.status != "REVERTED"
+
 
 def event(ts: str, units: dict[str, Any] | None = None, account: str = "ACME-US", customer: str = "ACME",
           status: str = COMPLETED, schema: str = "rides", sent_as: str | None = None) -> Stored:
@@ -236,10 +239,14 @@ def test_ingested_events_count_and_a_correction_reverts_them(api: Api) -> None:
     assert r.status_code == 202, r.text
     api.post("/ingest", json={"event": ride("a", "99")})  # a duplicate id never counts twice
     api.post("/ingest", json={"event": ride("x", "5", account="NOBODY")})  # refused: no such account
-    assert used(api) == ({"Ride count": 3, "Ride distance": 30}, 3)
+    # EVENTS counts the two failed events too (UNPROCESSED); only the three completed ones have units.
+    assert used(api) == ({"Ride count": 3, "Ride distance": 30}, 5)
+    [failed] = metrics(api, *MARCH, query("EVENTS", "MONTH", "f", filters=[
+        {"fieldName": "EVENT_STATUS", "fieldValues": ["UNPROCESSED"]}]))
+    assert one(failed)[1] == [2]
     r = api.post("/events/correction", params={"action": "UNDO"}, json={"event": ride("b", "10")})
     assert r.status_code == 200, r.text
-    assert used(api) == ({"Ride count": 2, "Ride distance": 20}, 2)
+    assert used(api) == ({"Ride count": 2, "Ride distance": 20}, 4)
 
 
 def test_aggregates_are_derived_never_exported_and_rebuilt_on_import(api: Api) -> None:
@@ -264,7 +271,7 @@ def test_rebuild_recounts_the_stored_events(api: Api) -> None:
     distance = meters(api)["Ride distance"]
     stored = [event("2024-03-01T10:00:00Z", {distance: 2}), event("2024-03-02T10:00:00Z", {distance: 3}),
               event("2024-03-03T10:00:00Z", {distance: 50}, status="REVERTED"),
-              event("2024-03-03T10:00:00Z", {distance: 70}, status="INGESTION_IN_PROGRESS")]
+              event("2024-03-03T10:00:00Z", {}, status="INGESTION_IN_PROGRESS")]  # no units before processing
     store.collections.setdefault(usage.EVENTS, type(store.collections["accounts"])())
     for i, e in enumerate(stored):
         store.collections[usage.EVENTS].add(str(i), e)
@@ -272,6 +279,9 @@ def test_rebuild_recounts_the_stored_events(api: Api) -> None:
         usage.rebuild(store)
         [used] = metrics(api, *MARCH, query("METER_USAGE", "MONTH"))
         assert one(used)[1] == [5]  # neither the reverted nor the unfinished event
+        [pending] = metrics(api, *MARCH, query("EVENTS", "MONTH", filters=[
+            {"fieldName": "EVENT_STATUS", "fieldValues": ["IN_PROGRESS"]}]))
+        assert one(pending)[1] == [1]  # the unfinished one is an event in progress
     finally:
         del store.collections[usage.EVENTS]
 

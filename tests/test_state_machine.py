@@ -781,7 +781,7 @@ class UsageMachine(RuleBasedStateMachine):
         by_meter: dict[str, dict[int, Any]] = {m: {} for m in self.meters}
         by_day: dict[int, int] = {}
         for event in self.store.collections[events_module.NAME].items.values():
-            if not event.counts():
+            if event.status in (usage.REVERTED, usage.IN_PROGRESS):  # EVENTS counts the others by default
                 continue
             day = (usage.epoch(event.timestamp) - 1706745600) // 86400  # days since 2024-02-01
             by_day[day] = by_day.get(day, 0) + 1

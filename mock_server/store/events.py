@@ -5,7 +5,7 @@ processed at once, or ``--ingest-delay`` seconds later (:func:`settle`,
 called before anything reads events). Processing resolves the account (id
 or alias), the ACTIVE version of the schema, and runs each ACTIVE meter of
 that schema (:mod:`mock_server.store.metering`); the outcome is final, and
-:func:`usage.count_event` counts it, except a refused one.
+:func:`usage.count_event` counts it under its status (in progress, failed or completed) until it is reverted.
 
 The stored record, :class:`Event` (slotted: a million of them must fit in
 a few hundred MB). Other modules (``usage.py``) read these attributes:
@@ -37,9 +37,11 @@ a few hundred MB). Other modules (``usage.py``) read these attributes:
 ``before_revert`` (str | None)
     the status a correction reverted (``statusBeforeReverting``).
 
-An event counts (``usage.count_event(store, event, +1)``) once processed
-with a ``INGESTION_COMPLETED_*`` status; a correction that reverts it calls
-``count_event(store, event, -1)`` before its status becomes ``REVERTED``.
+Every stored event is counted (``usage.count_event(store, event, +1)``) under
+its status: ``INGESTION_IN_PROGRESS`` while it waits for ``--ingest-delay``
+(taken back when it is processed), then its final outcome; only completed
+events have units. A correction calls ``count_event(store, event, -1)``
+before its status changes (``REVERTED``, or in progress again).
 :func:`render` shows a record as the API's ``EventWithStatusAndEventPipelineInfo``.
 """
 from __future__ import annotations
@@ -148,6 +150,11 @@ class Event:
     def counts(self) -> bool:
         """Whether the event is in the usage: processed and completed, not reverted."""
         return self.status.startswith("INGESTION_COMPLETED")
+
+    def in_metrics(self) -> bool:
+        """Whether the event is in the metrics: every stored event but a reverted one (``EVENTS``
+        counts failed and in-progress events under their status; only completed ones have units)."""
+        return self.status != REVERTED
 
     def __getitem__(self, key: str) -> Any:
         if key != "id":  # what paging reads; the API's fields are rendered by render()
@@ -262,10 +269,23 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             pending[event.id] = due
         else:
             process(store, event, batch)
+            continue
+        usage.count_event(store, event, +1)  # a final failure, or IN_PROGRESS until it is processed
 
 
-def process(store: Store, event: Event, batch: metering.Batch) -> None:
-    """Give an event in progress its final outcome, and count it when it completed."""
+def process(store: Store, event: Event, batch: metering.Batch, counted: bool = False) -> None:
+    """Give an event in progress its final outcome, and count it under that outcome.
+
+    ``counted``: the event is already counted as ``INGESTION_IN_PROGRESS`` (it waited for
+    ``--ingest-delay``), so that count is taken back first.
+    """
+    if counted:
+        usage.count_event(store, event, -1)
+    _decide(store, event, batch)
+    usage.count_event(store, event, +1)
+
+
+def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
     account = batch.account(event.account_id)
     if account is None:
         event.status = NO_ACCOUNT
@@ -282,7 +302,6 @@ def process(store: Store, event: Event, batch: metering.Batch) -> None:
         return
     event.meter_ids, event.units = schema.meter_ids, outcome
     event.status = METERED if any(units is not None for units in outcome) else NO_METERS
-    usage.count_event(store, event, +1)
 
 
 def settle(store: Store) -> None:
@@ -299,7 +318,7 @@ def settle(store: Store) -> None:
         del pending[key]
         event = collection.get(key)
         if event is not None and event.status == IN_PROGRESS:
-            process(store, event, batch)
+            process(store, event, batch, counted=True)
 
 
 def ingest(store: Store, call: Call) -> dict[str, Any]:
@@ -396,7 +415,7 @@ def correct(store: Store, call: Call) -> dict[str, Any]:
     reason = _cannot(event, action)
     if reason is not None:
         return {"data": [{**render(store, event), "status": "FAILED", "reason": reason}]}
-    if event.counts():
+    if event.in_metrics():
         usage.count_event(store, event, -1)
     if action == "UNDO":
         event.before_revert, event.status = event.status, REVERTED
@@ -407,6 +426,7 @@ def correct(store: Store, call: Call) -> dict[str, Any]:
     event.schema_version, event.meter_ids, event.units, event.before_revert = None, (), (), None
     if store.ingest_delay > 0:
         store.indexes[PENDING][event.id] = time.monotonic() + store.ingest_delay
+        usage.count_event(store, event, +1)  # as in progress
     else:
         process(store, event, metering.Batch(store))
     return {"data": [{**render(store, event), "status": "REVERTED_AND_REINGESTED", "reason": "Event re-ingested"}]}

@@ -412,13 +412,13 @@ EVENTS = "events"
 
 
 def rebuild(store: Store) -> None:
-    """Recount the events ingestion counted (``event.counts()``), after an import: the only full read of them."""
+    """Recount the events ingestion counted (``event.in_metrics()``), after an import: the only full read of them."""
     store.derived[NAME] = Usage()
     collection = store.collections.get(EVENTS)
     if collection is None:
         return
     for event in collection.items.values():
-        if event.counts():
+        if event.in_metrics():
             count_event(store, event, +1)
 
 
