@@ -304,7 +304,9 @@ def test_a_bill_run_finalizes_the_ongoing_invoices(api: Api) -> None:
     for invoice_id in eligible:
         invoice = api.get(f"/invoices/{invoice_id}").json()
         assert (invoice["status"], invoice["finalizingStatus"]) == ("DUE", "FINALIZED")
-        assert invoice["totalAmount"] == 20
+        # The fee, and what the plan prices of the month's usage (ACME-US's demo rides; GLOBEX-UK has no plan).
+        usage = sum(line["value"] for line in lines(invoice) if line["type"] == "USAGE_RATE_CARD_AMOUNT")
+        assert invoice["totalAmount"] == 20 + usage and (usage > 0) == (invoice["ownerId"] == "ACME-US")
     # Custom drafts are not the bill run's.
     assert {i["id"] for i in api.get("/invoices?status=DRAFT").json()["data"]} == drafts_before - set(eligible)
     # The next charges open a new upcoming invoice.
@@ -321,6 +323,27 @@ def test_plan_pricing_plugs_into_the_bill_run(api: Api, monkeypatch: pytest.Monk
     shown = api.get(f"/invoices/{invoice['id']}").json()
     assert [(line["type"], line["value"]) for line in lines(shown)] == [("FIXED_FEE_RATE_CARD_AMOUNT", 99)]
     assert shown["totalAmount"] == 99
+
+
+def test_a_bill_run_prices_the_months_usage_with_the_accounts_plan(api: Api) -> None:
+    # ACME-US is on the demo plan "Rides Pro": rides TIERED (the first 100 for a flat 49 USD, then 0.4
+    # each), distance PER_UNIT 0.2 USD. Three rides this month of 12.5, 10 and 7.5: 49 + 30 x 0.2 = 55.
+    state = api.get("/__mock/state").json()
+    assert api.request("PUT", "/__mock/state", json={**state, "events": []}).status_code == 200  # no demo rides
+    now = api.app.state.store.clock.now()  # the seeded clock: the bill run's month
+    rides = [{"id": f"bill-{i}", "schemaName": "rides", "accountId": "ACME-US", "timestamp": now,
+              "attributes": [{"name": "distance", "value": km}], "dimensions": {"city": "x"}}
+             for i, km in enumerate(["12.5", "10", "7.5"])]
+    assert api.post("/ingestBatch", json={"events": rides}).status_code == 202
+    assert api.post("/invoices/bill_runs").status_code == 200
+    (invoice,) = api.get("/invoices?owner_id=ACME-US&status=DUE").json()["data"]
+    shown = api.get(f"/invoices/{invoice['id']}").json()
+    assert sorted((line["type"], line["quantity"], line["value"]) for line in lines(shown)) == [
+        ("USAGE_RATE_CARD_AMOUNT", 3, 49), ("USAGE_RATE_CARD_AMOUNT", 30, 6)]
+    assert shown["totalAmount"] == 55
+    exported = api.get("/__mock/state").json()
+    assert api.request("PUT", "/__mock/state", json=exported).status_code == 200
+    assert api.get(f"/invoices/{invoice['id']}").json() == shown
 
 
 def test_pricing_rule_logs_are_empty_for_an_invoice(api: Api) -> None:

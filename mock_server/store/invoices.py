@@ -54,16 +54,18 @@ RANK = {"DRAFT": 0, "DUE": 1, "PARTIALLY_PAID": 2, "UN_COLLECTIBLE": 3, "PAID": 
 DRAFT_FIELDS = ("startDate", "endDate", "lineItems", "autoAdvance")
 
 # The seam where price plans plug in: for a bill run, each account id with the lines
-# its plan prices for the period (start, end). Without plan pricing, no lines.
+# its plan prices for the period (start, end); a test may replace it.
 PlanPricing = Callable[[Store, str, str], Iterable[tuple[str, list[dict[str, Any]]]]]
 
 
-def no_plan_pricing(store: Store, start: str, end: str) -> Iterable[tuple[str, list[dict[str, Any]]]]:
-    """No account has priced lines until price plans are wired in."""
-    return ()
+def plan_pricing(store: Store, start: str, end: str) -> Iterable[tuple[str, list[dict[str, Any]]]]:
+    """Each account's metered usage of the period priced by its plan (``usage.bill_lines``)."""
+    from . import usage  # the usage pipeline is wired to invoices here only
+
+    return usage.bill_lines(store, start, end)
 
 
-PLAN_PRICING: PlanPricing = no_plan_pricing
+PLAN_PRICING: PlanPricing = plan_pricing
 
 
 # The largest amount a computed charge may reach: beyond it a JSON number is no longer a float.
@@ -607,7 +609,8 @@ def bill_run(store: Store, call: Call) -> dict[str, Any]:
     for account_id, lines in PLAN_PRICING(store, start, end):
         account = store.collections["accounts"].get(account_id)
         if account is not None and account["status"] != "ARCHIVED" and lines:
-            ongoing_invoice(store, account, now)["lines"].extend(lines)
+            made = [line if "id" in line else {"id": store.new_id(LINE_IDS), **line} for line in lines]
+            ongoing_invoice(store, account, now)["lines"].extend(made)
     for invoice_id in list(store.indexes["ongoing_invoice"].values()):
         invoice = store.collections["invoices"].items[invoice_id]
         finalize(store, invoice, "DUE", now)

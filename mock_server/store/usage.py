@@ -712,6 +712,39 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
 ZERO = Decimal(0)
 
 
+def bill_lines(store: Store, start: str, end: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """For a bill run: each account's metered usage of ``[start, end)``, priced by its plan, as invoice lines.
+
+    The plan (and currency) in effect at ``start`` prices the period's whole
+    quantity of each meter with a usage rate card (tiers and packages apply to
+    the period's quantity, as for ``REVENUE_FOR_CYCLE``); a meter without a
+    rate card, or an account without a plan then, adds no line. Reads the
+    aggregates (one total per account and meter), never the events.
+    """
+    cube = aggregates(store).usage
+    begin, stop = epoch(start), epoch(end)
+    at = datetime.fromtimestamp(begin, UTC)
+    unit = Decimal(10) ** -cube.scale
+    meters = store.collections["usageMeters"]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kid, (account, _, meter) in enumerate(cube.keys):
+        used = cube.key_total(kid, begin, stop)
+        found = pricing.schedule_at(store, account, at) if used else None
+        card = _rate_card(found, meter) if found is not None else None
+        if found is None or card is None:
+            continue
+        quantity = Decimal(used) * unit
+        record = meters.get(meter)
+        name = card.get("displayName") or (record["name"] if record is not None else meter)
+        out.setdefault(account, []).append({
+            "description": f"{name}: {pricing.to_json(quantity)} units, {found.plan['name']}",
+            "type": "USAGE_RATE_CARD_AMOUNT",
+            "quantity": pricing.to_json(quantity),
+            "value": pricing.to_json(pricing.price_usage(quantity, card, found.currency).total),
+        })
+    return sorted(out.items())
+
+
 def _rate_card(found: pricing.ScheduleAt, meter: str) -> dict[str, Any] | None:
     """The usage rate card of ``meter`` in the plan, when it has rates in the account's currency."""
     for card in found.details.get("usageRateCards", []):
