@@ -431,3 +431,16 @@ def test_the_whole_flow_with_togais_client(sdk: togai_client.ApiClient) -> None:
     undone = management.event_correction("UNDO", event_correction_request=togai_client.EventCorrectionRequest(
         event=call("call-3", "7.5")))
     assert undone.data[0].status == "REVERTED"
+
+
+def test_the_pipeline_names_the_plan_whose_cycle_the_event_falls_in(api: Api) -> None:
+    # ACME-US is on the demo plan "Rides Pro" (monthly cycles from the 1st); GLOBEX-US has no plan.
+    api.post("/ingestBatch", json={"events": [event("planned"), event("unplanned", accountId="GLOBEX-US")]})
+    [planned] = api.get("/events/planned").json()["events"]
+    [plan] = planned["eventPipelineInfo"]["pricePlans"]
+    assert (plan["name"], plan["cycleStart"], plan["cycleEnd"]) == ("Rides Pro", "2024-01-01", "2024-01-31")
+    schedules = api.get("/accounts/ACME-US/pricing_schedules").json()["data"]
+    assert plan["scheduleId"] in {s["id"] for s in schedules}
+    assert len(plan["usageMeters"]) == 2
+    [unplanned] = api.get("/events/unplanned").json()["events"]
+    assert "pricePlans" not in unplanned["eventPipelineInfo"]

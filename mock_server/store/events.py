@@ -50,12 +50,13 @@ import gc
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 from sys import intern
 from typing import Any
 
 from ..errors import Violation
-from . import metering, usage, usage_meters
+from . import metering, pricing, usage, usage_meters
 from .errors import Invalid, NotFound
 from .pagination import paginate
 from .registry import Answer, Call, IdScheme, ImportContext, Resource
@@ -176,8 +177,28 @@ def render(store: Store, event: Event, pipeline: bool = False) -> dict[str, Any]
     return out
 
 
+def plan_of(store: Store, account_id: str, timestamp: str) -> dict[str, Any] | None:
+    """The price plan whose cycle the event falls in, as ``EventPipelineInfo.pricePlans`` shows it.
+
+    Derived when shown, from the account's associations as they are now (an
+    association edited later moves it); ``cycleEnd`` is the cycle's last day.
+    """
+    try:
+        found = pricing.schedule_at(store, account_id, pricing.parse_instant(timestamp))
+    except ValueError:  # a timestamp the schedules cannot place
+        return None
+    if found is None:
+        return None
+    meters = list(dict.fromkeys(c["usageMeterId"] for c in found.details.get("usageRateCards", [])))
+    last = found.cycle_end - timedelta(microseconds=1)
+    return {"name": found.plan["name"], "id": found.plan["id"], "scheduleId": found.schedule["id"],
+            "cycleStart": found.cycle_start.date().isoformat(), "cycleEnd": last.date().isoformat(),
+            "usageMeters": meters}
+
+
 def pipeline_info(store: Store, event: Event) -> dict[str, Any]:
-    """What processing found: the account, its customer, the schema version, each meter's outcome."""
+    """What processing found: the account, its customer, the plan whose cycle the event falls in,
+    the schema version, each meter's outcome."""
     info: dict[str, Any] = {}
     account = store.collections["accounts"].get(event.account) if event.account else None
     if account is not None:
@@ -187,6 +208,9 @@ def pipeline_info(store: Store, event: Event) -> dict[str, Any]:
         customer = store.collections["customers"].get(account["customerId"])
         if customer is not None:
             info["customer"] = {"id": customer["id"], "name": customer["name"]}
+        plan = plan_of(store, account["id"], event.timestamp)
+        if plan is not None:
+            info["pricePlans"] = [plan]
     if event.schema_version is not None:
         info["eventSchema"] = {"name": event.schema_name, "version": event.schema_version}
     meters = store.collections[usage_meters.NAME]
