@@ -4,9 +4,9 @@ The plan comes from the request (CUSTOM), a stored plan (PRICE_PLAN, the
 version in effect at ``effectiveOn``) or an account's association at
 ``effectiveOn`` (ACCOUNT); the currency from the request or the account's
 invoice currency. Usage, license and entitlement-overage quantities are
-taken from the request (CUSTOM). The LOOKUP modes would read metered usage
-and license entries, which the mock does not keep: they are a 400 when the
-plan has rate cards that need them. Fixed fees are charged whole (no
+taken from the request (CUSTOM). The LOOKUP modes (usage and license
+quantities read from the state) are not implemented yet: they are a 400 when
+the plan has rate cards that need them. Fixed fees are charged whole (no
 proration); billing-entitlement and credit-grant rate cards are not priced.
 """
 from __future__ import annotations

@@ -769,7 +769,7 @@ CUBES: dict[str, Callable[[Usage], Cube | None]] = {
     "USAGE": lambda u: u.usage,
     "METER_USAGE": lambda u: u.usage,
     "USAGE_FOR_CYCLE": lambda u: u.usage,
-    "NAMED_LICENSE_USAGE": lambda u: None,  # licenses are canned: no named-license usage is ever recorded
+    "NAMED_LICENSE_USAGE": lambda u: None,  # the metrics do not read license updates or named licenses
 }
 
 
