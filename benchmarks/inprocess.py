@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from mock_server import Config, create_app
-from mock_server.store import accounts
+from mock_server.domain.parties import accounts
 
 AUTH = [(b"host", b"bench"), (b"authorization", b"Bearer bench"), (b"content-type", b"application/json")]
 CASES = {

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from mock_server import Config, create_app
-from mock_server.store import accounts, events, usage
+from mock_server.domain.parties import accounts
+from mock_server.domain.usage import aggregates as usage
+from mock_server.domain.usage import events
 
 from .inprocess import _time
 

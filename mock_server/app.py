@@ -13,6 +13,8 @@ from .control_access import ControlAccess
 from .cors import CorsMiddleware, CorsPolicy
 from .dashboard import Dashboard, ServerInfo
 from .dashboard import control_handlers as dashboard_handlers
+from .domain.core.store import Store
+from .domain.registry import REGISTRY
 from .drift import Drift
 from .epoch import Epoch
 from .fixtures import load_fixtures
@@ -23,9 +25,8 @@ from .overrides import Overrides
 from .pipeline import Pipeline
 from .proxy import Upstream
 from .requestlog import request_logger
-from .store import Store
-from .store.resources import REGISTRY
 from .tenants import SHARED, Tenant, serve_tenants
+from .validation.schema import field_rules
 
 # A whole exported tenant (PUT /__mock/state) is far larger than any Togai request.
 CONTROL_MAX_BODY = 256 * 1024 * 1024
@@ -82,8 +83,9 @@ def create_app(config: Config | None = None) -> MockApp:
     ValueError on a bad proxy URL."""
     config = config or Config()
     spec = load_spec(config.spec)
-    store = Store(REGISTRY, seed=config.seed, schemas=spec.document.get("components", {}).get("schemas", {}),
-                  ingest_delay=config.ingest_delay)
+    schemas = spec.document.get("components", {}).get("schemas", {})
+    store = Store(REGISTRY, seed=config.seed, schemas=schemas, ingest_delay=config.ingest_delay,
+                  field_rules=field_rules(schemas))
     # The bundled spec must bind every handler; another spec serves what it has.
     bundled = Path(config.spec).resolve() == DEFAULT_SPEC.resolve()
     handlers = bind(spec, REGISTRY, strict=bundled)

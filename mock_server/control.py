@@ -12,6 +12,9 @@ import gc
 from dataclasses import dataclass, field
 from typing import Any
 
+from .domain.catalog import files
+from .domain.core.resource import Completer
+from .domain.core.store import Store
 from .drift import Drift
 from .epoch import Epoch
 from .errors import ApiError
@@ -20,9 +23,8 @@ from .journal import Journal
 from .openapi.spec import Spec
 from .overrides import Overrides, Route
 from .pathtemplate import route_segments
+from .proxy import Forwarded
 from .stateimport import check_and_import, completers, record_validators
-from .store import Store, files
-from .store.registry import Completer
 from .validation.schema import SchemaValidator
 
 
@@ -140,6 +142,17 @@ class Control:
             "clearOverrides": clear_overrides,
             "removeOverride": remove_override,
             "driftReport": lambda s, c: self.drift.report(),
-            "getMockFile": lambda s, c: files.serve_file(self.store, c),
+            "getMockFile": lambda s, c: serve_file(self.store, c),
             "clearDrift": clear_drift,
         }
+
+
+def serve_file(store: Store, call: Call) -> Forwarded:
+    """``GET /__mock/files/{id}``: the stored bytes as they are (not JSON), with the file's type and name."""
+    content_type, name, data = files.attachment(files.require_file(store, call.params["file_id"]))
+    headers = [
+        (b"content-type", content_type.encode("latin-1")),
+        (b"content-disposition", f'attachment; filename="{name}"'.encode("latin-1", "replace")),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    return Forwarded(200, headers, data)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .store.errors import DomainError
+from .domain.core.errors import Conflict, DomainError, NotFound, Violation
+
+__all__ = ["ApiError", "DomainError", "Violation", "Violations", "from_domain", "shown", "truncate"]
 
 # Togai's ErrorResponse caps `message` at 500 characters.
 MAX_MESSAGE = 500
@@ -26,17 +26,6 @@ SEARCH_LIMIT = 1000
 # that proxies and clients commonly allow for a header block.
 _SHOWN_CHARS = 200
 _HEADER_BUDGET = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One broken rule: where (``field``) and what (``rule``)."""
-
-    field: str
-    rule: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.rule}" if self.field else self.rule
 
 
 class Violations(list[Violation]):
@@ -130,8 +119,6 @@ def from_domain(exc: DomainError, path_params: frozenset[str], conflict_status: 
     does not exist". ``Conflict`` answers ``conflict_status`` (Togai answers
     400 unless an operation declares 409).
     """
-    from .store.errors import Conflict, NotFound
-
     status = 400
     if isinstance(exc, NotFound) and exc.violations and exc.violations[0].field in path_params:
         status = 404

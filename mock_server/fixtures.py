@@ -18,12 +18,12 @@ from typing import Any
 import yaml
 
 from .canned import CannedResponse
+from .domain.core.errors import DomainError
+from .domain.core.resource import Resource
+from .domain.core.store import Store
 from .errors import ApiError
 from .handlers import Call, Handler
 from .openapi.spec import Spec
-from .store import Store
-from .store.errors import DomainError
-from .store.registry import Resource
 
 log = logging.getLogger("mock_server")
 

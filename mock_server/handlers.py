@@ -7,9 +7,9 @@ Operations without a handler are answered canned (see :mod:`mock_server.canned`)
 """
 from __future__ import annotations
 
+from .domain.core.resource import Answer, Call, Handler, Registry
+from .domain.registry import REGISTRY
 from .openapi.spec import Spec, SpecError
-from .store.registry import Answer, Call, Handler, Registry
-from .store.resources import REGISTRY
 
 __all__ = ["Answer", "Call", "Handler", "bind"]
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from .canned import CannedResponse, canned_answer
 from .control_access import ControlAccess
+from .domain.core.errors import DomainError
+from .domain.core.store import Store
 from .epoch import Epoch
 from .errors import (
     STAGE_HEADER,
@@ -38,8 +40,6 @@ from .openapi.spec import Operation, Spec
 from .overrides import Override, Overrides
 from .proxy import Forwarded, Upstream
 from .requestlog import LogLine
-from .store import Store
-from .store.errors import DomainError
 from .validation.body import parse_body
 from .validation.params import parse_parameters
 from .validation.response import check_response

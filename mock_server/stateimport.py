@@ -12,12 +12,12 @@ from functools import cache
 from typing import Any
 
 from .config import CONTROL_SPEC
+from .domain.core.errors import DomainError
+from .domain.core.importer import import_state
+from .domain.core.resource import Completer, Registry
+from .domain.core.store import Store
 from .errors import SEARCH_LIMIT, STAGE_HEADER, ApiError, Violation, Violations
 from .openapi.spec import Spec, load_spec
-from .store import Store
-from .store.errors import DomainError
-from .store.importer import import_state
-from .store.registry import Completer, Registry
 from .validation.schema import SchemaValidator
 
 

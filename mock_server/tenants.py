@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .control import Control
+from .domain.core.store import Store
 from .epoch import Epoch
 from .errors import STAGE_HEADER, ApiError
 from .handlers import Call, Handler
 from .journal import Journal
 from .overrides import Overrides
 from .pipeline import Pipeline, Receive, Scope, Send, send_json
-from .store import Store
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp

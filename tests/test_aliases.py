@@ -4,7 +4,7 @@ from __future__ import annotations
 import togai_client
 from conftest import Api
 
-from mock_server.store.aliases import OPEN_UNTIL
+from mock_server.domain.parties.aliases import OPEN_UNTIL
 
 
 def history(api: Api, account: str) -> list[tuple[str, bool]]:

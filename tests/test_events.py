@@ -11,8 +11,8 @@ import pytest
 import togai_client
 from conftest import Api, make_api
 
-from mock_server.store import events as events_module
-from mock_server.store import metering
+from mock_server.domain.usage import events as events_module
+from mock_server.domain.usage import metering
 
 METERED = "INGESTION_COMPLETED_EVENT_METERED"
 

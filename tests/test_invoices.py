@@ -9,7 +9,7 @@ import pytest
 import togai_client
 from conftest import Api
 
-from mock_server.store import invoices as invoice_rules
+from mock_server.domain.ledger import invoices as invoice_rules
 
 
 def custom(**changes: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 import togai_client
 from conftest import Api
 
-from mock_server.store import usage
+from mock_server.domain.usage import aggregates as usage
 
 COMPLETED = "INGESTION_COMPLETED_EVENT_METERED"
 

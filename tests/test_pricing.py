@@ -1,4 +1,4 @@
-"""The pricing engine (mock_server.store.pricing): slabs, models and cycles, with worked numbers."""
+"""The pricing engine (mock_server.domain.pricing.engine): slabs, models and cycles, with worked numbers."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mock_server.store.pricing import cycle_at, price_usage, rate_card_problems
+from mock_server.domain.pricing.engine import cycle_at, price_usage, rate_card_problems
 
 
 def card(model: str, rates: list[Any] | None = None, **slab_rate_config: str) -> dict[str, Any]:

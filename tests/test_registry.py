@@ -15,10 +15,10 @@ import pytest
 from conftest import Api, make_api
 
 from mock_server.config import DEFAULT_SPEC
+from mock_server.domain.core.resource import Registry, Resource
+from mock_server.domain.registry import REGISTRY
 from mock_server.handlers import bind
 from mock_server.openapi.spec import SpecError, load_spec
-from mock_server.store.registry import Registry, Resource
-from mock_server.store.resources import REGISTRY
 
 # A rate card granting 10 credits of a demo feature for a month (its id is filled in by fixture_ids).
 ENTITLEMENT_CARD: dict[str, Any] = {

@@ -19,10 +19,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from starlette.testclient import TestClient
 
 from mock_server import Config, create_app
-from mock_server.store.aliases import OPEN_UNTIL
-from mock_server.store.entitlements import in_effect
-from mock_server.store.invoices import RANK
-from mock_server.store.settings import full_id, value_problem
+from mock_server.domain.catalog.settings import full_id, value_problem
+from mock_server.domain.ledger.entitlements import in_effect
+from mock_server.domain.ledger.invoices import RANK
+from mock_server.domain.parties.aliases import OPEN_UNTIL
 
 DEEP = os.environ.get("MOCK_TEST_PROFILE") == "deep"
 AUTH = {"Authorization": "Bearer machine"}
@@ -775,8 +775,8 @@ class UsageMachine(RuleBasedStateMachine):
 
     @invariant()
     def metrics_count_the_events(self) -> None:
-        from mock_server.store import events as events_module
-        from mock_server.store import usage
+        from mock_server.domain.usage import aggregates as usage
+        from mock_server.domain.usage import events as events_module
 
         by_meter: dict[str, dict[int, Any]] = {m: {} for m in self.meters}
         by_day: dict[int, int] = {}
@@ -811,7 +811,7 @@ class UsageMachine(RuleBasedStateMachine):
 
     @invariant()
     def aggregates_equal_a_recount(self) -> None:
-        from mock_server.store import usage
+        from mock_server.domain.usage import aggregates as usage
 
         kept = usage.aggregates(self.store)
         usage.rebuild(self.store)

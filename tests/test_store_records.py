@@ -7,9 +7,9 @@ import pytest
 
 from mock_server.app import create_app
 from mock_server.config import DEFAULT_SPEC
+from mock_server.domain.core.store import Collection, Store
+from mock_server.domain.registry import REGISTRY
 from mock_server.openapi.spec import load_spec
-from mock_server.store.resources import REGISTRY
-from mock_server.store.state import Collection, Store
 
 SCHEMAS = load_spec(DEFAULT_SPEC).document["components"]["schemas"]
 _STORE = Store(REGISTRY, schemas=SCHEMAS)
@@ -107,7 +107,7 @@ def test_a_key_removed_and_added_again_is_listed_once() -> None:
 
 
 def test_a_token_issued_before_a_sweep_still_continues() -> None:
-    from mock_server.store.pagination import paginate
+    from mock_server.domain.core.cursors import paginate
 
     collection = Collection()
     for i in range(3000):

@@ -8,8 +8,8 @@ import pytest
 from conftest import Api, make_api
 from test_registry import MADE_BY, PARAMS, SAMPLES, SPEC, _body, _path, list_key
 
-from mock_server.store.registry import Resource
-from mock_server.store.resources import REGISTRY
+from mock_server.domain.core.resource import Resource
+from mock_server.domain.registry import REGISTRY
 
 A = {"Authorization": "Bearer token-a"}
 B = {"Authorization": "Bearer token-b"}

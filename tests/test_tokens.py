@@ -9,7 +9,7 @@ import pytest
 import togai_client
 from conftest import Api, make_api
 
-from mock_server.store.tokens import API_TOKEN_LIFETIME, sign
+from mock_server.domain.parties.tokens import API_TOKEN_LIFETIME, sign
 
 
 def claims(token: str) -> dict[str, Any]:

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..control_access import ControlAccess
+from ..domain.core.cursors import paginate
+from ..domain.core.store import Store
 from ..errors import STAGE_HEADER, ApiError
 from ..handlers import Call, Handler
 from ..journal import Journal
 from ..pipeline import send_json
-from ..store import Store
-from ..store.pagination import paginate
 
 if TYPE_CHECKING:
     from ..openapi.spec import Spec

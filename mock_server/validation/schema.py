@@ -270,3 +270,19 @@ def _explain_py(error: ValidationError, prefix: str) -> Iterator[Violation]:
                 yield Violation(join_path(where, [key]), _UNKNOWN)
         return
     yield Violation(where or prefix or "body", _rule(str(error.validator), error.validator_value, error.message))
+
+
+def field_rules(schemas: dict[str, Any]) -> Callable[[str, str, Any, str], list[Violation]]:
+    """A checker of one field of a component schema, as the domain's ``Store.field_rules``.
+
+    Each field's rule is compiled once, on first use.
+    """
+
+    @cache
+    def compiled(schema: str, name: str) -> SchemaValidator:
+        return SchemaValidator(schemas.get(schema, {}).get("properties", {}).get(name, {}))
+
+    def check(schema: str, name: str, value: Any, path: str) -> list[Violation]:
+        return list(compiled(schema, name).violations(value, path))
+
+    return check

@@ -1,0 +1,754 @@
+"""Invoices: custom invoices, the accounts' ongoing invoices, miscellaneous charges and bill runs.
+
+An invoice keeps its own lines (``lines``: custom amounts, and later what a
+price plan prices) and its miscellaneous charges (``charges``, as the client
+sent them); ``totalAmount`` and the ``revenueInfo`` tree are derived from
+them whenever the invoice is shown, and a charge whose value is JSON logic
+is evaluated against the lines each time, so nothing is stored twice.
+
+Two kinds of invoices exist in the mock: CUSTOM ones (``POST /invoices``)
+and each account's ongoing STANDARD invoice of the current calendar month,
+opened by ``PUT /accounts/{id}/miscellaneous_charges`` (its "upcoming
+invoice") and finalized by a bill run. Plan pricing plugs in at
+:data:`PLAN_PRICING`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..core.cursors import paginate
+from ..core.errors import Invalid, NotFound, Violation
+from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.store import Record, Store, stamp
+
+INVOICE_IDS = IdScheme("inv")
+LINE_IDS = IdScheme("inv_line", 8, 4)
+# ListInvoicesResponse holds at most 50 invoices; 50 is also Togai's default page for them.
+MAX_PAGE = 50
+# The stored fields a client never sees as such: they are rendered into revenueInfo and totalAmount.
+INTERNAL = ("lines", "charges")
+CUSTOM_LINE = "CUSTOM_AMOUNT"
+CHARGE_LINE = "MISCELLANEOUS_CHARGE"
+CHARGES_TOTAL = "TOTAL_MISCELLANEOUS_CHARGES"
+ROOT_LINE = "TOTAL_AMOUNT"
+
+# Status changes PATCH may make (Togai: PAID and VOID are final; a paid invoice may
+# still be refunded, the one move out of PAID). Staying in a status is no change.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "DRAFT": frozenset({"DUE", "PAID", "VOID"}),
+    "DUE": frozenset({"PAID", "VOID", "UN_COLLECTIBLE"}),
+    "PARTIALLY_PAID": frozenset({"PAID", "VOID", "UN_COLLECTIBLE"}),
+    "UN_COLLECTIBLE": frozenset({"PAID", "VOID"}),
+    "PAID": frozenset({"REFUND_INITIATED"}),
+}
+# Where each status stands in an invoice's life: a status never goes back to a lower rank.
+RANK = {"DRAFT": 0, "DUE": 1, "PARTIALLY_PAID": 2, "UN_COLLECTIBLE": 3, "PAID": 4, "VOID": 4, "MERGED": 4,
+        "REFUND_INITIATED": 5, "REFUND_COMPLETED": 6}
+# Fields of a custom invoice that only a DRAFT custom invoice may change.
+DRAFT_FIELDS = ("startDate", "endDate", "lineItems", "autoAdvance")
+
+# The seam where price plans plug in: for a bill run, each account id with the lines
+# its plan prices for the period (start, end); a test may replace it.
+PlanPricing = Callable[[Store, str, str], Iterable[tuple[str, list[dict[str, Any]]]]]
+
+
+def plan_pricing(store: Store, start: str, end: str) -> Iterable[tuple[str, list[dict[str, Any]]]]:
+    """Each account's metered usage of the period priced by its plan (``usage.bill_lines``)."""
+    from ..usage import aggregates as usage  # the usage pipeline is wired to invoices here only
+
+    return usage.bill_lines(store, start, end)
+
+
+PLAN_PRICING: PlanPricing = plan_pricing
+
+
+# The largest amount a computed charge may reach: beyond it a JSON number is no longer a float.
+MAX_AMOUNT = Decimal("1e300")
+
+
+def dec(value: Any) -> Decimal:
+    """A JSON number as an exact decimal (so 0.1 + 0.2 is 0.3)."""
+    return Decimal(str(value))
+
+
+def number(value: Decimal) -> float | int:
+    """A decimal back as a JSON number; whole amounts a float carries exactly as integers."""
+    if abs(value) < 2**53 and value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+# ---- lines and charges -------------------------------------------------------------
+
+
+def line_problems(items: list[dict[str, Any]], where: str) -> list[Violation]:
+    """Each custom line has a value, or a quantity and a value per quantity that make it."""
+    problems: list[Violation] = []
+    ids: dict[str, int] = {}
+    for i, item in enumerate(items):
+        at = f"{where}[{i}]"
+        has_rate = "quantity" in item and "valuePerQuantity" in item
+        if "value" not in item and not has_rate:
+            problems.append(Violation(at, "needs value, or quantity and valuePerQuantity"))
+        elif has_rate and "value" in item and dec(item["value"]) != product(item):
+            problems.append(Violation(f"{at}.value", "is not quantity x valuePerQuantity"))
+        elif abs(dec(item["value"]) if "value" in item else product(item)) > MAX_AMOUNT:
+            problems.append(Violation(f"{at}.value", f"is beyond {MAX_AMOUNT:.0e}"))
+        if "id" in item and ids.setdefault(item["id"], i) != i:
+            problems.append(Violation(f"{at}.id", f"is also {where}[{ids[item['id']]}]'s"))
+    return problems
+
+
+def product(item: dict[str, Any]) -> Decimal:
+    """A line's quantity times its value per quantity."""
+    return dec(item["quantity"]) * dec(item["valuePerQuantity"])
+
+
+def make_lines(store: Store | None, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored lines from checked custom line items; ids made for those without one
+    (without a store, for a preview, such lines get none: nothing can name them yet)."""
+    lines = []
+    for item in items:
+        line: dict[str, Any] = {"description": item["description"], "type": CUSTOM_LINE}
+        if "id" in item or store is not None:
+            line = {"id": item["id"] if "id" in item else store.new_id(LINE_IDS), **line}  # type: ignore[union-attr]
+        for key in ("quantity", "valuePerQuantity"):
+            if key in item:
+                line[key] = item[key]
+        line["value"] = item["value"] if "value" in item else number(product(item))
+        lines.append(line)
+    return lines
+
+
+_OPS: dict[str, Callable[[list[Decimal]], Decimal]] = {
+    "+": lambda a: sum(a, Decimal(0)),
+    "*": lambda a: _product(a),
+    "-": lambda a: -a[0] if len(a) == 1 else a[0] - sum(a[1:], Decimal(0)),
+    "/": lambda a: a[0] / a[1],
+    "min": min,
+    "max": max,
+}
+
+
+def _product(args: list[Decimal]) -> Decimal:
+    out = Decimal(1)
+    for arg in args:
+        out *= arg
+    return out
+
+
+def evaluate(expression: Any, variables: dict[str, Decimal]) -> Decimal:
+    """A JSON-logic arithmetic expression (``+ - * / min max``, ``var`` of a line id); ValueError why not."""
+    if isinstance(expression, bool):
+        raise ValueError("a boolean is not an amount")
+    if isinstance(expression, (int, float)):
+        if not math.isfinite(expression):
+            raise ValueError("is not a finite amount")
+        return dec(expression)
+    if isinstance(expression, dict) and len(expression) == 1:
+        op, args = next(iter(expression.items()))
+        if op == "var":
+            name = args[0] if isinstance(args, list) and args else args
+            if not isinstance(name, str) or name not in variables:
+                raise ValueError(f"names no line item of the invoice ({name!r})")
+            return variables[name]
+        if op in _OPS:
+            values = [evaluate(a, variables) for a in (args if isinstance(args, list) else [args])]
+            if not values or (op == "/" and len(values) != 2):
+                raise ValueError(f"{op!r} needs {'two' if op == '/' else 'at least one'} operand(s)")
+            try:
+                result = _OPS[op](values)
+            except (ArithmeticError, InvalidOperation):
+                raise ValueError(f"{op!r} cannot be computed (division by zero?)") from None
+            if abs(result) > MAX_AMOUNT:
+                raise ValueError(f"{op!r} gives an amount beyond {MAX_AMOUNT:.0e}")
+            return result
+    raise ValueError("is neither a number nor JSON logic over + - * / min max and var")
+
+
+def charge_value(charge: dict[str, Any], variables: dict[str, Decimal]) -> Decimal:
+    """What a charge adds to the invoice: rate x quantity, a number, or JSON logic over the lines."""
+    if "value" not in charge:
+        return dec(charge["rate"]) * dec(charge["quantity"])
+    try:
+        return evaluate(json.loads(charge["value"]), variables)
+    except RecursionError:
+        raise ValueError("is nested too deeply") from None
+    except json.JSONDecodeError:
+        raise ValueError("is neither a number nor JSON logic") from None
+
+
+def variables_of(lines: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """The line values a charge's JSON logic may name, by line id."""
+    return {line["id"]: dec(line["value"]) for line in lines if "id" in line}
+
+
+def charge_problems(charges: list[dict[str, Any]], lines: list[dict[str, Any]], where: str) -> list[Violation]:
+    """Each charge has rate and quantity or a value (not both), names are unique, values compute."""
+    problems: list[Violation] = []
+    names: dict[str, int] = {}
+    variables = variables_of(lines)
+    for i, charge in enumerate(charges):
+        at = f"{where}[{i}]"
+        has_rate = "rate" in charge or "quantity" in charge
+        if has_rate and "value" in charge:
+            problems.append(Violation(f"{at}.value", "must not be given with rate and quantity (it is their product)"))
+        elif has_rate and not ("rate" in charge and "quantity" in charge):
+            problems.append(Violation(at, "needs both rate and quantity"))
+        elif not has_rate and "value" not in charge:
+            problems.append(Violation(at, "needs a value, or rate and quantity"))
+        else:
+            try:
+                if abs(charge_value(charge, variables)) > MAX_AMOUNT:
+                    problems.append(Violation(f"{at}.value", f"is beyond {MAX_AMOUNT:.0e}"))
+            except ValueError as exc:
+                problems.append(Violation(f"{at}.value", str(exc)))
+        if names.setdefault(charge["name"], i) != i:
+            problems.append(Violation(f"{at}.name", f"is also {where}[{names[charge['name']]}]'s"))
+    return problems
+
+
+def shown_charge(charge: dict[str, Any]) -> dict[str, Any]:
+    """A charge as ``MiscellaneousChargesResponse`` shows it: a rate-and-quantity one with its value."""
+    out = dict(charge)
+    if "value" not in out:
+        out["value"] = str(number(dec(charge["rate"]) * dec(charge["quantity"])))
+    out.setdefault("considerForRevenue", False)
+    return out
+
+
+# ---- rendering -----------------------------------------------------------------
+
+
+def currency(invoice: Record) -> str:
+    """The invoice's currency, from the party it bills."""
+    details = invoice.get("invoiceDetails", {})
+    party = details.get("invoiceGroup") or details.get("account") or {}
+    code: str = party.get("invoiceCurrency", "")
+    return code
+
+
+def revenue(invoice: Record) -> tuple[Decimal, dict[str, Any]]:
+    """The invoice's total and its ``revenueInfo`` tree, from its lines and charges."""
+    units = currency(invoice)
+    children: list[dict[str, Any]] = [{**line, "units": units} for line in invoice["lines"]]
+    total = sum((dec(line["value"]) for line in invoice["lines"]), Decimal(0))
+    if invoice["charges"]:
+        variables = variables_of(invoice["lines"])
+        leaves, charged = [], Decimal(0)
+        for charge in invoice["charges"]:
+            value = charge_value(charge, variables)
+            charged += value
+            leaf: dict[str, Any] = {"description": charge["name"], "type": CHARGE_LINE, "units": units,
+                                    "value": number(value)}
+            if "rate" in charge:
+                leaf["valuePerQuantity"], leaf["quantity"] = charge["rate"], charge["quantity"]
+            meta = {"considerForRevenue": charge.get("considerForRevenue", False)}
+            if "value" in charge:
+                meta["value"] = charge["value"]
+            leaf["metadata"] = meta
+            leaves.append(leaf)
+        children.append({"description": "Miscellaneous charges", "type": CHARGES_TOTAL, "units": units,
+                         "value": number(charged), "lineItems": leaves})
+        total += charged
+    root: dict[str, Any] = {"description": "Total amount", "type": ROOT_LINE, "units": units, "value": number(total)}
+    if children:
+        root["lineItems"] = children
+    return total, root
+
+
+def render(store: Store, invoice: Record) -> dict[str, Any]:
+    """The invoice as the API shows it: total and revenue tree derived; paid in full once PAID."""
+    total, tree = revenue(invoice)
+    out = {k: v for k, v in invoice.items() if k not in INTERNAL}
+    out["revenueInfo"] = tree
+    out["totalAmount"] = number(total)
+    if invoice["status"] in ("PAID", "REFUND_INITIATED", "REFUND_COMPLETED"):
+        out["paidAmount"] = number(max(total, Decimal(0)))  # a discount larger than the charges is not paid out
+    return out
+
+
+def summary(store: Store, invoice: Record) -> dict[str, Any]:
+    """An invoice as the lists show it (``InvoiceSummary``: no lines)."""
+    shown = render(store, invoice)
+    fields = (store.schemas or {}).get("InvoiceSummary", {}).get("properties", shown)
+    return {k: v for k, v in shown.items() if k in fields}
+
+
+# ---- helpers ---------------------------------------------------------------------
+
+
+def require_invoice(store: Store, invoice_id: str) -> Record:
+    """The invoice, or a 404."""
+    record: Record | None = store.collections["invoices"].get(invoice_id)
+    if record is None:
+        raise NotFound.at("invoice_id", f"no invoice with id {invoice_id!r}")
+    return record
+
+
+def kind(invoice: Record) -> str:
+    """What an invoice is, for messages: ``this one is STANDARD, DUE``."""
+    return f"this one is {invoice['invoiceType']}, {invoice['status']}"
+
+
+def _parse(moment: str, field: str = "date") -> datetime:
+    """An RFC 3339 date-time (a leap second read as :59), or a 400 naming ``field``."""
+    text = moment.upper().replace("Z", "+00:00")
+    if text[17:19] == "60":
+        text = text[:17] + "59" + text[19:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid.at(field, f"{moment!r} is not a date-time the mock can read") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _after_days(moment: str, days: int) -> str:
+    try:
+        return stamp(_parse(moment) + timedelta(days=days))
+    except OverflowError:
+        return stamp(datetime.max.replace(tzinfo=UTC))
+
+
+def details(store: Store, account: Record, group: Record | None) -> dict[str, Any]:
+    """``invoiceDetails``: the billed parties as they are when the invoice is made."""
+    customer = store.collections["customers"].items[account["customerId"]]
+    out: dict[str, Any] = {
+        "customer": {"name": customer["name"], "primaryEmail": customer["primaryEmail"],
+                     "address": dict(customer.get("address") or {})},
+        "account": {"name": account["name"], "invoiceCurrency": account["invoiceCurrency"],
+                    "address": dict(account.get("address") or customer.get("address") or {}),
+                    "primaryEmail": account.get("primaryEmail") or customer["primaryEmail"]},
+    }
+    if group is not None:
+        out["invoiceGroup"] = {"id": group["id"], "name": group["name"], "email": group["email"],
+                               "dailyInvoiceConsolidation": group["dailyInvoiceConsolidation"],
+                               "invoiceCurrency": group["invoiceCurrency"],
+                               "address": dict(group.get("billingAddress") or {})}
+    return out
+
+
+def _active_account(store: Store, account_id: str, field: str) -> Record:
+    account: Record | None = store.collections["accounts"].get(account_id)
+    if account is None:
+        raise NotFound.at(field, f"no account with id {account_id!r}")
+    if account["status"] == "ARCHIVED":
+        raise Invalid.at(field, f"account {account_id!r} is archived")
+    return account
+
+
+def finalize(store: Store, invoice: Record, status: str, now: str) -> None:
+    """Move an invoice out of DRAFT: dated now, due after its net terms."""
+    invoice["status"] = status
+    invoice["invoiceDate"] = invoice["generatedAt"] = now
+    invoice["dueDate"] = _after_days(now, invoice["netTermDays"])
+    invoice["finalizingStatus"] = "FINALIZED"
+    if invoice.get("invoiceType") != "CUSTOM":
+        store.indexes["ongoing_invoice"].pop(invoice["ownerId"], None)
+
+
+# ---- operations -------------------------------------------------------------------
+
+
+def create_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /invoices``: a CUSTOM invoice for an active account, or its invoice group.
+
+    An ``idempotencyKey`` used before answers that invoice again.
+    """
+    body = call.body
+    key = body.get("idempotencyKey")
+    if key is not None and key in store.indexes["invoice_keys"]:
+        earlier = store.collections["invoices"].get(store.indexes["invoice_keys"][key])
+        if earlier is not None:
+            return render(store, earlier)
+    account = _active_account(store, body["accountId"], "accountId")
+    group = None
+    if body.get("ownerType") == "INVOICE_GROUP":
+        group_id = store.indexes["account_group"].get(account["id"])
+        if group_id is None:
+            raise Invalid.at("ownerType", f"account {account['id']!r} belongs to no invoice group")
+        group = store.collections["invoiceGroups"].items[group_id]
+    problems = line_problems(body["lineItems"], "lineItems")
+    if _parse(body["endDate"], "endDate") < _parse(body["startDate"], "startDate"):
+        problems.insert(0, Violation("endDate", "is before startDate"))
+    if problems:
+        raise Invalid(problems)
+    now = store.clock.now()
+    owner = group or account
+    net_terms = owner.get("netTermDays")
+    record: Record = {
+        "id": store.new_id(INVOICE_IDS, store.collections["invoices"]),
+        "customerId": account["customerId"],
+        "ownerId": owner["id"],
+        "invoiceDetails": details(store, account, group),
+        "status": "DRAFT",
+        "invoiceClass": "INVOICE",
+        "invoiceType": "CUSTOM",
+        "autoAdvance": body.get("autoAdvance", False),
+        "startDate": body["startDate"],
+        "endDate": body["endDate"],
+        "invoiceDate": now,
+        "updatedAt": now,
+        "paidAmount": 0,
+        "netTermDays": net_terms if net_terms is not None else 0,
+        "lines": make_lines(store, body["lineItems"]),
+        "charges": [],
+    }
+    if body["status"] != "DRAFT":
+        finalize(store, record, body["status"], now)
+    store.collections["invoices"].add(record["id"], record)
+    if key is not None:
+        store.indexes["invoice_keys"][key] = record["id"]
+    return render(store, record)
+
+
+def get_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /invoices/{id}``."""
+    return render(store, require_invoice(store, call.params["invoice_id"]))
+
+
+def _window(call: Call) -> tuple[str | None, str | None]:
+    start, end = call.params.get("start_time"), call.params.get("end_time")
+    if start is not None and end is not None and end < start:
+        raise Invalid.at("end_time", "is before start_time")
+
+    def moment_of(ms: int | None) -> str | None:
+        if ms is None:
+            return None
+        try:
+            return stamp(datetime.fromtimestamp(ms / 1000, UTC))
+        except (OverflowError, OSError, ValueError):
+            # Beyond the calendar: before or after every invoice.
+            return "0000" if ms < 0 else "9999"
+
+    return moment_of(start), moment_of(end)
+
+
+def _list(store: Store, call: Call, eligible: bool) -> dict[str, Any]:
+    """One page of invoices (their summaries), filtered as Togai's lists are.
+
+    ``start_time``/``end_time`` (epoch milliseconds) keep the invoices whose
+    ``invoiceDate`` falls in ``[start_time, end_time)``. ``eligible``: only the
+    invoices a bill run would finalize (the accounts' ongoing invoices).
+    """
+    status, owner, customer = (call.params.get(k) for k in ("status", "owner_id", "customer_id"))
+    start, end = _window(call)
+    ongoing = store.indexes["ongoing_invoice"]
+
+    def keep(invoice: Record) -> bool:
+        return (
+            (status is None or invoice["status"] == status)
+            and (owner is None or invoice.get("ownerId") == owner)
+            and (customer is None or invoice.get("customerId") == customer)
+            and (start is None or invoice["invoiceDate"] >= start)
+            and (end is None or invoice["invoiceDate"] < end)
+            and (not eligible or ongoing.get(invoice["ownerId"]) == invoice["id"])
+        )
+
+    page, extra = paginate(
+        store.collections["invoices"],
+        call.params.get("nextToken"),
+        call.params.get("pageSize") or (None if call.params.get("nextToken") else MAX_PAGE),
+        context=False,  # ListInvoicesResponse is closed without it
+        keep=keep,
+        limit=MAX_PAGE,
+    )
+    return {"data": [summary(store, invoice) for invoice in page], **extra}
+
+
+def list_invoices(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /invoices``."""
+    return _list(store, call, eligible=False)
+
+
+def list_for_bill_run(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /invoices/bill_runs``: the ongoing invoices the next bill run would finalize."""
+    return _list(store, call, eligible=True)
+
+
+def update_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``PATCH /invoices/{id}``: a DRAFT custom invoice's fields; any invoice's status, forward only."""
+    invoice = require_invoice(store, call.params["invoice_id"])
+    body = call.body
+    editable = invoice["invoiceType"] == "CUSTOM" and invoice["status"] == "DRAFT"
+    problems: list[Violation] = []
+    for field in DRAFT_FIELDS:
+        if field in body and not editable:
+            problems.append(Violation(field, f"only a CUSTOM invoice in DRAFT can change it ({kind(invoice)})"))
+    start, end = body.get("startDate", invoice.get("startDate")), body.get("endDate", invoice.get("endDate"))
+    if start is not None and end is not None and _parse(end, "endDate") < _parse(start, "startDate"):
+        problems.append(Violation("endDate", "is before startDate"))
+    if "lineItems" in body:
+        problems += line_problems(body["lineItems"], "lineItems")
+    target = body.get("status")
+    if target is not None and target != invoice["status"] and target not in TRANSITIONS.get(invoice["status"], ()):
+        allowed = ", ".join(sorted(TRANSITIONS.get(invoice["status"], ()))) or "none: it is final"
+        problems.append(Violation("status", f"cannot go from {invoice['status']} to {target} (allowed: {allowed})"))
+    lines = invoice["lines"]
+    if not problems and "lineItems" in body:
+        # The charges' JSON logic must still compute over the new lines.
+        problems += charge_problems(invoice["charges"], make_lines(None, body["lineItems"]), "lineItems (charges)")
+    if problems:
+        raise Invalid(problems)
+    now = store.clock.now()
+    if "lineItems" in body:
+        lines = make_lines(store, body["lineItems"])
+        invoice["lines"] = lines
+    for field in ("startDate", "endDate", "autoAdvance"):
+        if field in body:
+            invoice[field] = body[field]
+    if target is not None and target != invoice["status"]:
+        if invoice["status"] == "DRAFT":
+            finalize(store, invoice, target, now)
+        else:
+            invoice["status"] = target
+    invoice["updatedAt"] = now
+    return render(store, invoice)
+
+
+def delete_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``DELETE /invoices/{id}``: only a CUSTOM invoice still in DRAFT."""
+    invoice = require_invoice(store, call.params["invoice_id"])
+    if invoice["invoiceType"] != "CUSTOM" or invoice["status"] != "DRAFT":
+        raise Invalid.at("invoice_id", f"only a CUSTOM invoice in DRAFT can be deleted ({kind(invoice)})")
+    store.collections["invoices"].remove(invoice["id"])
+    keys = store.indexes["invoice_keys"]
+    for key in [k for k, v in keys.items() if v == invoice["id"]]:
+        del keys[key]
+    return {"success": True}
+
+
+def _set_charges(store: Store, invoice: Record, items: list[dict[str, Any]], now: str) -> dict[str, Any]:
+    problems = charge_problems(items, invoice["lines"], "items")
+    if problems:
+        raise Invalid(problems)
+    invoice["charges"] = [dict(item) for item in items]
+    invoice["updatedAt"] = now
+    return {"data": [shown_charge(c) for c in invoice["charges"]]}
+
+
+def charges_on_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``PUT /invoices/{id}/miscellaneous_charges``: replaces a DRAFT invoice's charges."""
+    invoice = require_invoice(store, call.params["invoice_id"])
+    if invoice["status"] != "DRAFT":
+        raise Invalid.at("invoice_id", f"invoice {invoice['id']!r} is {invoice['status']}; charges need a DRAFT one")
+    return _set_charges(store, invoice, call.body["items"], store.clock.now())
+
+
+def month_of(now: str) -> tuple[str, str]:
+    """The calendar month (UTC) holding ``now``: its first instant and the next month's."""
+    moment = _parse(now)
+    start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return stamp(start), stamp(end)
+
+
+def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
+    """The account's ongoing STANDARD invoice of this month, opened if it has none."""
+    existing = store.indexes["ongoing_invoice"].get(account["id"])
+    if existing is not None:
+        record: Record = store.collections["invoices"].items[existing]
+        return record
+    start, end = month_of(now)
+    net_terms = account.get("netTermDays")
+    record = {
+        "id": store.new_id(INVOICE_IDS, store.collections["invoices"]),
+        "customerId": account["customerId"],
+        "ownerId": account["id"],
+        "invoiceDetails": details(store, account, None),
+        "status": "DRAFT",
+        "invoiceClass": "INVOICE",
+        "invoiceType": "STANDARD",
+        "autoAdvance": True,
+        "startDate": start,
+        "endDate": end,
+        "endDateInclusive": stamp(_parse(end) - timedelta(milliseconds=1)),
+        "invoiceDate": end,
+        "updatedAt": now,
+        "paidAmount": 0,
+        "netTermDays": net_terms if net_terms is not None else 0,
+        "lines": [],
+        "charges": [],
+    }
+    store.collections["invoices"].add(record["id"], record)
+    store.indexes["ongoing_invoice"][account["id"]] = record["id"]
+    return record
+
+
+def charges_on_account(store: Store, call: Call) -> dict[str, Any]:
+    """``PUT /accounts/{id}/miscellaneous_charges``: the charges of the account's upcoming invoice.
+
+    They replace those of its ongoing invoice, which is opened when the account has none.
+    """
+    account = _active_account(store, call.params["account_id"], "account_id")
+    items = call.body["items"]
+    existing = store.indexes["ongoing_invoice"].get(account["id"])
+    lines = store.collections["invoices"].items[existing]["lines"] if existing else []
+    problems = charge_problems(items, lines, "items")
+    if problems:
+        raise Invalid(problems)
+    now = store.clock.now()
+    return _set_charges(store, ongoing_invoice(store, account, now), items, now)
+
+
+def bill_run(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /invoices/bill_runs``: finalize every ongoing invoice now (DRAFT -> DUE).
+
+    What :data:`PLAN_PRICING` prices is added to the account's ongoing invoice
+    (opened if needed) first. ``require_confirmation`` is accepted, but the
+    run applies at once: the mock has no job to confirm it with yet.
+    """
+    now = store.clock.now()
+    start, end = month_of(now)
+    for account_id, lines in PLAN_PRICING(store, start, end):
+        account = store.collections["accounts"].get(account_id)
+        if account is not None and account["status"] != "ARCHIVED" and lines:
+            made = [line if "id" in line else {"id": store.new_id(LINE_IDS), **line} for line in lines]
+            ongoing_invoice(store, account, now)["lines"].extend(made)
+    for invoice_id in list(store.indexes["ongoing_invoice"].values()):
+        invoice = store.collections["invoices"].items[invoice_id]
+        finalize(store, invoice, "DUE", now)
+        invoice["updatedAt"] = now
+    return {"success": True}
+
+
+def pricing_rule_logs(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /invoice/{id}/pricing_rules_logs``: no pricing rule runs in the mock, so none for any invoice."""
+    require_invoice(store, call.params["invoice_id"])
+    return {"data": []}
+
+
+# ---- export and import -------------------------------------------------------------
+
+
+def _from_tree(tree: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stored lines and charges a ``revenueInfo`` tree shows.
+
+    A charge's value is its ``metadata.value`` (what the client sent), else
+    its rate and quantity, else (a hand-written state) its amount.
+    """
+    lines, charges = [], []
+    for node in tree.get("lineItems", []):
+        if node["type"] != CHARGES_TOTAL:
+            lines.append({k: v for k, v in node.items() if k != "units"})
+            continue
+        for leaf in node.get("lineItems", []):
+            meta = leaf.get("metadata") or {}
+            charge: dict[str, Any] = {"name": leaf["description"]}
+            if isinstance(meta.get("value"), str):
+                charge["value"] = meta["value"]
+            elif "valuePerQuantity" in leaf and "quantity" in leaf:
+                charge["rate"], charge["quantity"] = leaf["valuePerQuantity"], leaf["quantity"]
+            else:
+                charge["value"] = json.dumps(leaf["value"])
+            charge["considerForRevenue"] = meta.get("considerForRevenue") is True
+            charges.append(charge)
+    return lines, charges
+
+
+def _tree_problems(lines: list[dict[str, Any]], where: str) -> list[Violation]:
+    """Lines the API never makes: nested ones, ids missing, totals or charges out of place."""
+    problems = []
+    for j, line in enumerate(lines):
+        if "lineItems" in line or line["type"] in (ROOT_LINE, CHARGE_LINE):
+            problems.append(Violation(f"{where}[{j}]", f"is not a line the API makes ({line['type']}, nested)"))
+        if "id" not in line:
+            problems.append(Violation(f"{where}[{j}].id", "is required"))
+    return problems
+
+
+def check_import(ctx: ImportContext) -> None:
+    """Imported invoices are what the API makes: lines and charges that add up to the total,
+    an owner and customer that exist, paid amounts within the total, one ongoing invoice per account."""
+    accounts = ctx.ids("accounts")
+    ongoing: dict[str, int] = {}
+    for i, invoice in enumerate(ctx.data["invoices"]):
+        where = f"invoices[{i}]"
+        tree = invoice.get("revenueInfo") or {"type": ROOT_LINE, "lineItems": []}
+        if tree.get("type") != ROOT_LINE:
+            ctx.problems.append(Violation(f"{where}.revenueInfo.type", f"must be {ROOT_LINE}"))
+            continue
+        lines, charges = _from_tree(tree)
+        problems = line_problems(lines, f"{where}.revenueInfo.lineItems")
+        problems += _tree_problems(lines, f"{where}.revenueInfo.lineItems")
+        problems += charge_problems(charges, lines, f"{where}.revenueInfo.charges")
+        ctx.problems.extend(problems)
+        if problems:
+            continue
+        total, shown = revenue({**invoice, "lines": lines, "charges": charges})
+        if invoice.get("revenueInfo") is not None and invoice["revenueInfo"] != shown:
+            ctx.problems.append(Violation(f"{where}.revenueInfo", "values do not add up as the API computes them"))
+        if "totalAmount" in invoice and dec(invoice["totalAmount"]) != total:
+            ctx.problems.append(Violation(f"{where}.totalAmount", f"is not the sum of its lines ({number(total)})"))
+        if not 0 <= dec(invoice["paidAmount"]) <= max(total, Decimal(0)):
+            ctx.problems.append(Violation(f"{where}.paidAmount", "must be between 0 and totalAmount"))
+        group = (invoice.get("invoiceDetails") or {}).get("invoiceGroup")
+        account = accounts.get(invoice.get("ownerId", ""))
+        if group is None and account is None:
+            ctx.problems.append(Violation(f"{where}.ownerId", f"no account {invoice.get('ownerId')!r}"))
+        elif group is not None and group["id"] != invoice.get("ownerId"):
+            ctx.problems.append(Violation(f"{where}.ownerId", "is not its invoiceDetails.invoiceGroup"))
+        elif account is not None and account.get("customerId") != invoice.get("customerId"):
+            ctx.problems.append(Violation(f"{where}.customerId", "is not its account's customer"))
+        if invoice.get("invoiceType") != "CUSTOM" and invoice["status"] == "DRAFT" and account is not None:
+            if ongoing.setdefault(account["id"], i) != i:
+                ctx.problems.append(Violation(f"{where}.status", f"also invoices[{ongoing[account['id']]}] is "
+                                              "the account's ongoing invoice"))
+        if invoice["status"] != "DRAFT" and "dueDate" not in invoice:
+            ctx.problems.append(Violation(f"{where}.dueDate", "is required once an invoice left DRAFT"))
+
+
+def restore(store: Store, invoice: dict[str, Any]) -> None:
+    """Insert an imported invoice: its lines and charges from its tree; total and tree derived again."""
+    lines, charges = _from_tree(invoice.get("revenueInfo") or {})
+    stored = {k: v for k, v in invoice.items() if k not in ("revenueInfo", "totalAmount")}
+    stored["lines"], stored["charges"] = lines, charges
+    store.collections["invoices"].add(stored["id"], stored)
+    store.reserved.add(stored["id"])
+    if stored.get("invoiceType") != "CUSTOM" and stored["status"] == "DRAFT":
+        store.indexes["ongoing_invoice"][stored["ownerId"]] = stored["id"]
+
+
+def complete_import(store: Store, ctx: ImportContext) -> None:
+    """A hand-written invoice may leave out its ``invoiceDate``: made when it was last changed."""
+    for invoice in ctx.data.get("invoices", []):
+        invoice.setdefault("invoiceDate", invoice.get("updatedAt") or store.clock.now())
+
+
+RESOURCE = Resource(
+    name="invoices",
+    schema="Invoice",
+    path_param="invoice_id",
+    ids=INVOICE_IDS,
+    create="createCustomInvoice",
+    read="getInvoice",
+    list="listInvoices",
+    update="updateInvoice",
+    delete="deleteCustomInvoice",  # removes: only a CUSTOM invoice in DRAFT
+    references={"customerId": "customers"},
+    defaults={"invoiceClass": "INVOICE", "invoiceType": "CUSTOM", "paidAmount": 0, "netTermDays": 0},
+    generated=("invoiceDate",),
+    indexes=("ongoing_invoice", "invoice_keys"),
+    not_exported=("totalAmount",),
+    complete_import=complete_import,
+    handlers={
+        "createCustomInvoice": create_custom_invoice,
+        "getInvoice": get_invoice,
+        "listInvoices": list_invoices,
+        "updateInvoice": update_invoice,
+        "deleteCustomInvoice": delete_custom_invoice,
+        "listInvoicesForBillRun": list_for_bill_run,
+        "createInvoiceBillRun": bill_run,
+        "manageMiscellaneousChargesInInvoice": charges_on_invoice,
+        "manageMiscellaneousChargesInAccount": charges_on_account,
+        "listPricingRuleLogs": pricing_rule_logs,
+    },
+    export=render,
+    check_import=check_import,
+    restore=restore,
+)

@@ -1,0 +1,100 @@
+"""Customer contacts: the people of a customer (portal users), made by ``POST /customers/{id}/contacts``.
+
+Togai shows a contact only in the answer to its creation; the mock keeps it
+(with its customer) so that it is exported, imported and reset with the
+tenant. A password is never stored nor shown.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.errors import Conflict, Invalid, NotFound, Violation
+from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.store import Store
+
+CONTACT_IDS = IdScheme("contact")
+# Index: customer id -> usernames of its contacts.
+BY_CUSTOMER = "customer_contacts"
+
+
+def create_contact(store: Store, call: Call) -> dict[str, Any]:
+    """A contact of an active customer; its username (``preferredUsername``, else made) is unique
+    in the tenant, its email among the customer's contacts."""
+    customer_id, body = call.params["customer_id"], call.body
+    customer = store.collections["customers"].get(customer_id)
+    if customer is None:
+        raise NotFound.at("customer_id", f"no customer with id {customer_id!r}")
+    if customer["status"] == "ARCHIVED":
+        raise Invalid.at("customer_id", f"customer {customer_id!r} is archived")
+    contacts = store.collections["customerContacts"]
+    wanted = body.get("preferredUsername")
+    if wanted is not None and contacts.get(wanted) is not None:
+        raise Conflict.at("preferredUsername", f"username {wanted!r} is taken")
+    email = body["email"].lower()
+    if any(contacts.items[u]["email"].lower() == email for u in store.indexes[BY_CUSTOMER].get(customer_id, ())):
+        raise Conflict.at("email", f"customer {customer_id!r} already has a contact with email {body['email']!r}")
+    username = wanted if wanted is not None else store.new_id(CONTACT_IDS, contacts)
+    record: dict[str, Any] = {"username": username, "customerId": customer_id}
+    record.update({k: v for k, v in body.items() if k != "password"})
+    for key, value in RESOURCE.defaults.items():
+        record.setdefault(key, value)
+    record["createdBy"] = "api"  # the mock knows API keys, not users
+    record["createdAt"] = store.clock.now()
+    restore_contact(store, record)
+    return shown(record)
+
+
+def shown(record: dict[str, Any]) -> dict[str, Any]:
+    """The contact as the API answers it (its customer is in the path)."""
+    return {k: v for k, v in record.items() if k != "customerId"}
+
+
+def restore_contact(store: Store, record: dict[str, Any]) -> None:
+    """Store a contact under its username and index it by customer."""
+    store.collections["customerContacts"].add(record["username"], dict(record))
+    store.indexes[BY_CUSTOMER].setdefault(record["customerId"], []).append(record["username"])
+
+
+def check_import(ctx: ImportContext) -> None:
+    """No password; one email once per customer; an archived customer's contacts predate its archiving."""
+    emails: dict[tuple[str, str], int] = {}
+    for i, record in enumerate(ctx.data["customerContacts"]):
+        where = f"customerContacts[{i}]"
+        if "password" in record:
+            ctx.problems.append(Violation(f"{where}.password", "is never kept"))
+        email = record.get("email")
+        if email is None:
+            ctx.problems.append(Violation(f"{where}.email", "is required (creating a contact needs it)"))
+            continue
+        other = emails.setdefault((record["customerId"], email.lower()), i)
+        if other != i:
+            rule = f"is also customerContacts[{other}]'s, of the same customer"
+            ctx.problems.append(Violation(f"{where}.email", rule))
+
+
+def complete_import(store: Store, ctx: ImportContext) -> None:
+    """A contact an import gives without ``username`` or ``createdBy`` gets them as creation does."""
+    for record in ctx.data["customerContacts"]:
+        if "username" not in record:
+            record["username"] = record.get("preferredUsername") or store.new_id(CONTACT_IDS)
+        record.setdefault("createdBy", "api")
+
+
+RESOURCE = Resource(
+    name="customerContacts",
+    schema="CreateCustomerContactResponse",
+    path_param="customer_id",
+    path_field="username",
+    key_field="username",
+    create="createCustomerContact",  # Togai has no read, list, update or delete of contacts
+    fixture_params=("customer_id",),
+    owner_fields=("customerId",),
+    references={"customerId": "customers"},
+    indexes=(BY_CUSTOMER,),
+    handlers={"createCustomerContact": create_contact},
+    defaults={"verified": False, "loginAccess": False},
+    check_import=check_import,
+    restore=restore_contact,
+    generated=("username", "createdBy"),
+    complete_import=complete_import,
+)

@@ -1,0 +1,420 @@
+"""An account's price plan associations (pricing schedules): a timeline that never overlaps.
+
+One record per account holds its schedules, oldest first, each a window
+``[startDate, endDate)`` on one price plan version, with optional overrides
+of the plan's details and pricing rules. Associating a plan over a window
+replaces whatever the account had in it (earlier schedules are cut around
+it); disassociating removes the window. ``effectiveFrom``/``effectiveUntil``
+are dates: a schedule starts at ``effectiveFrom`` 00:00 UTC and ends at
+``effectiveUntil`` 00:00 UTC (the next schedule may start there).
+
+The version a schedule is on is kept beside it (``PlanOverride`` has no
+field for it): an exported association imports back on its plan's latest
+version.
+"""
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from ..core.cursors import page_of
+from ..core.errors import Invalid, NotFound, Violation
+from ..core.resource import Call, ImportContext, Resource
+from ..core.store import Record, Store
+from . import plans as price_plans
+from .engine import anniversary_offsets, cycle_at, parse_instant, stamp
+
+NAME = "accountSchedules"
+PARAM = "account_id"
+HIDDEN = ("version",)
+# Indexes: plan id -> ids of accounts with a schedule on it; schedule id -> its account.
+PLAN_ACCOUNTS = "planAccounts"
+SCHEDULE_ACCOUNTS = "scheduleAccounts"
+
+
+def _account(store: Store, account_id: str) -> Record:
+    account: Record | None = store.collections["accounts"].get(account_id)
+    if account is None:
+        raise NotFound.at(PARAM, f"no account with id {account_id!r}")
+    return account
+
+
+def timeline(store: Store, account_id: str) -> list[dict[str, Any]]:
+    """The account's schedules, oldest first (empty when it has none)."""
+    record: Record | None = store.collections[NAME].get(account_id)
+    return [] if record is None else list(record["pricingSchedules"])
+
+
+def details_of(store: Store, schedule: dict[str, Any]) -> tuple[Record, dict[str, Any], list[dict[str, Any]]]:
+    """A schedule's plan, its effective details (the version's, overridden) and pricing rules."""
+    plan = store.collections[price_plans.NAME].items[schedule["pricePlanId"]]
+    version = price_plans.version_of(plan, schedule["version"]) or price_plans.version_of(plan)
+    assert version is not None
+    details = {**version["pricePlanDetails"], **schedule.get("pricePlanDetailsOverride", {})}
+    rules = schedule.get("pricingRulesOverride", version.get("pricingRules", []))
+    return plan, details, rules
+
+
+def effective(store: Store, account_id: str, instant: datetime) -> tuple[dict[str, Any], Record, int,
+                                                                          dict[str, Any]] | None:
+    """The schedule in effect for the account at ``instant``, its plan, version and effective details."""
+    for schedule in timeline(store, account_id):
+        if parse_instant(schedule["startDate"]) <= instant < parse_instant(schedule["endDate"]):
+            plan, details, _ = details_of(store, schedule)
+            return schedule, plan, schedule["version"], details
+    return None
+
+
+def accounts_on(store: Store, plan_id: str, now: str, version: int | None = None) -> list[str]:
+    """Accounts with a schedule on the plan (of ``version``, if given) that has not ended at ``now``."""
+    moment = parse_instant(now)
+    return sorted(
+        account_id for account_id in store.indexes[PLAN_ACCOUNTS].get(plan_id, ())
+        if any(s["pricePlanId"] == plan_id and (version is None or s["version"] == version)
+               and parse_instant(s["endDate"]) > moment for s in timeline(store, account_id))
+    )
+
+
+def _save(store: Store, account_id: str, schedules: list[dict[str, Any]]) -> None:
+    """Write the account's timeline and keep the indexes in step."""
+    collection = store.collections[NAME]
+    old = timeline(store, account_id)
+    for schedule in old:
+        store.indexes[SCHEDULE_ACCOUNTS].pop(schedule["id"], None)
+        store.indexes[PLAN_ACCOUNTS].get(schedule["pricePlanId"], set()).discard(account_id)
+    for schedule in schedules:
+        store.indexes[SCHEDULE_ACCOUNTS][schedule["id"]] = account_id
+        store.indexes[PLAN_ACCOUNTS].setdefault(schedule["pricePlanId"], set()).add(account_id)
+    record: Record | None = collection.get(account_id)
+    if record is None:
+        collection.add(account_id, {"id": account_id, "accountId": account_id, "pricingSchedules": schedules})
+    else:
+        record["pricingSchedules"] = schedules
+
+
+def render_schedule(store: Store, schedule: dict[str, Any]) -> dict[str, Any]:
+    """A schedule as ``PlanOverride``."""
+    plan = store.collections[price_plans.NAME].items[schedule["pricePlanId"]]
+    out: dict[str, Any] = {"id": schedule["id"], "pricePlanId": plan["id"], "pricePlanName": plan["name"]}
+    for key in ("pricePlanDetailsOverride", "pricingRulesOverride"):
+        if key in schedule:
+            out[key] = schedule[key]
+    out["startDate"], out["endDate"] = schedule["startDate"], schedule["endDate"]
+    return out
+
+
+def render(store: Store, account_id: str, schedules: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The account's timeline as ``UpdatePricingScheduleResponse``."""
+    account = store.collections["accounts"].items[account_id]
+    listed = timeline(store, account_id) if schedules is None else schedules
+    return {"accountId": account_id, "accountName": account["name"],
+            "pricingSchedules": [render_schedule(store, s) for s in listed]}
+
+
+def _carve(schedules: list[dict[str, Any]], start: str, end: str, new_id: Any) -> tuple[list[dict[str, Any]], bool]:
+    """The schedules with ``[start, end)`` cut out, and whether anything was there."""
+    begin, stop = parse_instant(start), parse_instant(end)
+    out: list[dict[str, Any]] = []
+    touched = False
+    for schedule in schedules:
+        s_begin, s_stop = parse_instant(schedule["startDate"]), parse_instant(schedule["endDate"])
+        if s_stop <= begin or s_begin >= stop:
+            out.append(schedule)
+            continue
+        touched = True
+        left = s_begin < begin
+        if left:
+            out.append({**schedule, "endDate": start})
+        if s_stop > stop:
+            out.append({**schedule, "id": new_id() if left else schedule["id"], "startDate": end})
+    return out, touched
+
+
+def _covering(schedules: list[dict[str, Any]], moment: datetime) -> dict[str, Any] | None:
+    return next((s for s in schedules
+                 if parse_instant(s["startDate"]) <= moment < parse_instant(s["endDate"])), None)
+
+
+def retained_cycle(store: Store, old: dict[str, Any], details: dict[str, Any], where: str) -> dict[str, Any]:
+    """``retainStartOffsets``: the new schedule's cycle config with the old schedule's start offsets.
+
+    The intervals must match (Togai answers 400 otherwise).
+    """
+    _, old_details, _ = details_of(store, old)
+    old_cycle, new_cycle = old_details["pricingCycleConfig"], details["pricingCycleConfig"]
+    if old_cycle["interval"] != new_cycle["interval"]:
+        raise Invalid.at(where, f"the ongoing plan's cycle is {old_cycle['interval']}, the new one "
+                                f"{new_cycle['interval']}: start offsets cannot be retained")
+    offsets = old_cycle.get("startOffset")
+    if old_cycle.get("anniversaryCycle"):
+        offsets = anniversary_offsets(old_cycle, parse_instant(old["startDate"]))
+    cycle = {**new_cycle, "anniversaryCycle": False}
+    if offsets is not None:
+        cycle["startOffset"] = offsets
+    return cycle
+
+
+def apply_edit(store: Store, maker: Store, account: Record, schedules: list[dict[str, Any]], edit: dict[str, Any],
+               where: str) -> list[dict[str, Any]]:
+    """The timeline after one association edit, or a domain error naming ``where``'s field."""
+    start, end = f"{edit['effectiveFrom']}T00:00:00Z", f"{edit['effectiveUntil']}T00:00:00Z"
+    if edit["effectiveUntil"] <= edit["effectiveFrom"]:
+        raise Invalid.at(f"{where}effectiveUntil", "must be after effectiveFrom")
+    def carve() -> list[dict[str, Any]]:  # draws ids: only once the edit is known to be valid
+        return _carve(schedules, start, end, lambda: maker.new_id(price_plans.SCHEDULE_IDS))[0]
+
+    if edit.get("mode", "ASSOCIATE") == "DISASSOCIATE":
+        if not _carve(schedules, start, end, lambda: "")[1]:
+            raise Invalid.at(f"{where}effectiveFrom", f"no price plan is associated between {edit['effectiveFrom']} "
+                                                      f"and {edit['effectiveUntil']}")
+        return carve()
+    if "pricePlanId" not in edit:
+        raise Invalid.at(f"{where}pricePlanId", "is required to associate a price plan")
+    plan = price_plans.require(store, edit["pricePlanId"], f"{where}pricePlanId")
+    if plan["status"] != "ACTIVE":
+        raise Invalid.at(f"{where}pricePlanId", f"price plan {plan['id']!r} is {plan['status']}; only an ACTIVE "
+                                                "plan can be associated")
+    latest = price_plans.version_of(plan)
+    assert latest is not None
+    override = copy.deepcopy(edit.get("pricePlanDetailsOverride", {}))
+    details = {**latest["pricePlanDetails"], **override}
+    problems = price_plans.details_problems(store, details, f"{where}pricePlanDetailsOverride")
+    problems += price_plans.rules_problems(edit.get("pricingRulesOverride", []), f"{where}pricingRulesOverride")
+    if "fixedFeeRateCards" in override and not override["fixedFeeRateCards"]:
+        problems.append(Violation(f"{where}pricePlanDetailsOverride.fixedFeeRateCards", "must not be empty"))
+    currency = account["invoiceCurrency"]
+    if currency not in details["activeCurrencies"] or currency not in details["supportedCurrencies"]:
+        problems.append(Violation(f"{where}pricePlanId", f"price plan {plan['id']!r} is not active in the "
+                                                         f"account's invoice currency {currency}"))
+    if problems:
+        raise Invalid(problems)
+    if edit.get("retainStartOffsets"):
+        old = _covering(schedules, parse_instant(start))
+        if old is None:
+            raise Invalid.at(f"{where}retainStartOffsets", f"no plan is associated on {edit['effectiveFrom']} "
+                                                           "to retain the start offsets of")
+        override["pricingCycleConfig"] = retained_cycle(store, old, details, f"{where}retainStartOffsets")
+    schedule: dict[str, Any] = {"id": maker.new_id(price_plans.SCHEDULE_IDS), "pricePlanId": plan["id"],
+                                "startDate": start, "endDate": end, "version": latest["version"]}
+    if override:
+        schedule["pricePlanDetailsOverride"] = override
+    if "pricingRulesOverride" in edit:
+        schedule["pricingRulesOverride"] = price_plans.make_rules(maker, edit["pricingRulesOverride"])
+    return sorted([*carve(), schedule], key=lambda s: parse_instant(s["startDate"]))
+
+
+def _refuse_archived(account: Record) -> None:
+    if account["status"] == "ARCHIVED":
+        raise Invalid.at(PARAM, f"account {account['id']!r} is archived")
+
+
+def update_schedule(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /accounts/{id}/price_plans``: associate or disassociate one window.
+
+    ``preActions`` (granting licenses) are accepted and not acted on: licenses answer canned.
+    """
+    account = _account(store, call.params[PARAM])
+    _refuse_archived(account)
+    body = call.body
+    if "plan" in call.params:  # a fixture names the plan by name (it cannot know the generated id)
+        plans = store.collections[price_plans.NAME].items.values()
+        named = [p["id"] for p in plans if p["name"] == call.params["plan"]]
+        body = {**body, "pricePlanId": named[0] if named else call.params["plan"]}
+    schedules = apply_edit(store, store, account, timeline(store, account["id"]), body, "")
+    _save(store, account["id"], schedules)
+    return render(store, account["id"])
+
+
+def edit_schedules(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /accounts/{id}/edit_schedules``: the edits in order, all or none; ``dry_run`` keeps nothing."""
+    account = _account(store, call.params[PARAM])
+    _refuse_archived(account)
+    # A first pass draws ids from a scratch store: a refused batch (or a dry run) uses up none.
+    for maker in (store.sibling(), store):
+        schedules = timeline(store, account["id"])
+        for i, edit in enumerate(call.body["edits"]):
+            schedules = apply_edit(store, maker, account, schedules, edit, f"edits[{i}].")
+        if call.params.get("dry_run"):
+            return render(store, account["id"], schedules)
+    _save(store, account["id"], schedules)
+    return render(store, account["id"])
+
+
+def _date_param(call: Call, name: str) -> datetime | None:
+    text = call.params.get(name)
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise Invalid.at(name, "must be a date (YYYY-MM-DD) or an RFC 3339 date-time") from None
+
+
+def list_schedules(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /accounts/{id}/pricing_schedules``: oldest first, those overlapping ``start_date``..``end_date``."""
+    account = _account(store, call.params[PARAM])
+    since, until = _date_param(call, "start_date"), _date_param(call, "end_date")
+    shown = [s for s in timeline(store, account["id"])
+             if (since is None or parse_instant(s["endDate"]) > since)
+             and (until is None or parse_instant(s["startDate"]) <= until)]
+    page, extra = page_of(shown, call.params.get("nextToken"), call.params.get("pageSize"))
+    compact, info = call.params.get("compact"), call.params.get("include_price_plan_info")
+    data = []
+    for schedule in page:
+        plan, details, rules = details_of(store, schedule)
+        item: dict[str, Any] = {"id": schedule["id"]}
+        if not compact:
+            item |= {"pricePlanDetails": details, "pricingRules": rules}
+        item |= {"startDate": schedule["startDate"], "endDate": schedule["endDate"], "version": schedule["version"],
+                 "isOverriden": "pricePlanDetailsOverride" in schedule or "pricingRulesOverride" in schedule,
+                 "pricePlanId": plan["id"], "pricePlanName": plan["name"]}
+        if info:
+            item["pricePlanInfo"] = {"name": plan["name"]}
+        data.append(item)
+    return {"data": data, **extra}
+
+
+def list_rules(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /price_plans/{id}/pricing_schedules/{id}/pricing_rules``.
+
+    The schedule is one of the plan's versions or an account's association
+    with the plan. A rule without ``invoiceTiming`` counts as IN_ARREARS.
+    """
+    plan = price_plans.require(store, call.params[price_plans.PARAM])
+    wanted = call.params["pricing_schedule_id"]
+    version = next((v for v in plan["pricingSchedule"] if v["id"] == wanted), None)
+    if version is not None:
+        rules = version.get("pricingRules", [])
+    else:
+        account_id = store.indexes[SCHEDULE_ACCOUNTS].get(wanted)
+        schedule = next((s for s in timeline(store, account_id) if s["id"] == wanted), None) if account_id else None
+        if schedule is None or schedule["pricePlanId"] != plan["id"]:
+            raise NotFound.at("pricing_schedule_id", f"price plan {plan['id']!r} has no pricing schedule {wanted!r}")
+        rules = details_of(store, schedule)[2]
+    timing = call.params.get("invoice_timing")
+    return {"data": [r for r in rules if timing is None or r.get("invoiceTiming", "IN_ARREARS") == timing]}
+
+
+def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: str) -> str:
+    """Move the account's schedules on the source version to the target; what happened, in words.
+
+    IMMEDIATE* moves from today (00:00 UTC), NEXT_CYCLE* from the end of the
+    current pricing cycle; *_IGNORE_OVERRIDE drops the schedule's overrides.
+    Schedules that ended stay. Raises ``Invalid`` when the account cannot move.
+    """
+    account = store.collections["accounts"].items[account_id]
+    if account["status"] == "ARCHIVED":
+        raise Invalid.at("accountId", f"account {account_id!r} is archived")
+    target = store.collections[price_plans.NAME].items[config["targetId"]]
+    target_version = price_plans.version_of(target, config["targetVersion"])
+    assert target_version is not None
+    if account["invoiceCurrency"] not in target_version["pricePlanDetails"]["activeCurrencies"]:
+        raise Invalid.at("accountId", f"the target plan is not active in {account['invoiceCurrency']}")
+    moment = parse_instant(now)
+    mode = config["migrationMode"]
+    schedules, moved = [], 0
+    for schedule in timeline(store, account_id):
+        begin, end = parse_instant(schedule["startDate"]), parse_instant(schedule["endDate"])
+        on_source = schedule["pricePlanId"] == config["sourceId"] and schedule["version"] == config["sourceVersion"]
+        if not on_source or end <= moment:
+            schedules.append(schedule)
+            continue
+        if mode.startswith("IMMEDIATE"):
+            cut = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        else:
+            _, details, _ = details_of(store, schedule)
+            cut = cycle_at(details["pricingCycleConfig"], moment, begin)[1]
+        moved_part = {**schedule, "pricePlanId": target["id"], "version": target_version["version"]}
+        if mode.endswith("IGNORE_OVERRIDE"):
+            for key in ("pricePlanDetailsOverride", "pricingRulesOverride"):
+                moved_part.pop(key, None)
+        if config.get("retainStartOffsets"):
+            details = {**target_version["pricePlanDetails"], **moved_part.get("pricePlanDetailsOverride", {})}
+            cycle = retained_cycle(store, schedule, details, "retainStartOffsets")
+            moved_part["pricePlanDetailsOverride"] = {**moved_part.get("pricePlanDetailsOverride", {}),
+                                                      "pricingCycleConfig": cycle}
+        moved += 1
+        if begin >= cut:
+            schedules.append(moved_part)
+        elif end > cut:
+            schedules.append({**schedule, "endDate": stamp(cut)})
+            schedules.append({**moved_part, "id": store.new_id(price_plans.SCHEDULE_IDS), "startDate": stamp(cut)})
+        else:
+            schedules.append(schedule)  # ends before the next cycle: nothing left to move
+            moved -= 1
+    _save(store, account_id, schedules)
+    return f"moved {moved} schedule(s) to {target['id']} version {target_version['version']}"
+
+
+def export(store: Store, record: Record) -> dict[str, Any]:
+    """The account's timeline as exported (``UpdatePricingScheduleResponse``)."""
+    return render(store, record["accountId"])
+
+
+def complete_import(store: Store, ctx: ImportContext) -> None:
+    """An imported timeline is keyed by its account."""
+    for record in ctx.data.get(NAME, []):
+        if isinstance(record.get("accountId"), str):
+            record["id"] = record["accountId"]
+
+
+def check_import(ctx: ImportContext) -> None:
+    """Schedules name existing plans, have ids of their own, start before they end, and never overlap."""
+    plans = ctx.ids(price_plans.NAME)
+    seen: set[str] = set()
+    for i, record in enumerate(ctx.data[NAME]):
+        previous = None
+        for j, schedule in enumerate(record.get("pricingSchedules", [])):
+            where = f"{NAME}[{i}].pricingSchedules[{j}]"
+            if schedule["pricePlanId"] not in plans:
+                ctx.problems.append(Violation(f"{where}.pricePlanId", f"no price plan {schedule['pricePlanId']!r}"))
+            if schedule["id"] in seen:
+                ctx.problems.append(Violation(f"{where}.id", f"{schedule['id']!r} is used twice"))
+            seen.add(schedule["id"])
+            try:
+                begin, end = parse_instant(schedule["startDate"]), parse_instant(schedule["endDate"])
+            except ValueError:
+                ctx.problems.append(Violation(f"{where}.startDate", "is not a date-time"))
+                continue
+            if end <= begin:
+                ctx.problems.append(Violation(f"{where}.endDate", "must be after startDate"))
+            if previous is not None and begin < previous:
+                ctx.problems.append(Violation(f"{where}.startDate", "overlaps the schedule before it"))
+            previous = end
+
+
+def restore(store: Store, record: dict[str, Any]) -> None:
+    """Insert an imported timeline (each schedule on its plan's latest version; names derived)."""
+    plans = store.collections[price_plans.NAME]
+    schedules = []
+    for schedule in record["pricingSchedules"]:
+        stored = {k: v for k, v in schedule.items() if k != "pricePlanName"}
+        stored["version"] = price_plans.latest_version(plans.items[stored["pricePlanId"]])
+        schedules.append(stored)
+        store.reserved.add(stored["id"])
+    _save(store, record["accountId"], schedules)
+
+
+RESOURCE = Resource(
+    name=NAME,
+    schema="UpdatePricingScheduleResponse",
+    path_param=PARAM,
+    path_field="accountId",
+    list="getPricingSchedules",  # made by updatePricingSchedule / updatePricingScheduleBatch
+    fixture_op="updatePricingSchedule",
+    fixture_params=("account_id", "plan"),  # a fixture entry: {account_id: ..., plan: <plan name>, effectiveFrom: ...}
+    references={"accountId": "accounts"},
+    not_exported=("accountName",),
+    indexes=(PLAN_ACCOUNTS, SCHEDULE_ACCOUNTS),
+    handlers={
+        "updatePricingSchedule": update_schedule,
+        "updatePricingScheduleBatch": edit_schedules,
+        "getPricingSchedules": list_schedules,
+        "listPricingRulesByScheduleId": list_rules,
+    },
+    export=export,
+    complete_import=complete_import,
+    check_import=check_import,
+    restore=restore,
+)

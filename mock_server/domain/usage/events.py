@@ -1,0 +1,568 @@
+"""Events: what ``/ingest`` and ``/ingestBatch`` accepted, each with the outcome of its processing.
+
+An accepted event is stored at once with ``INGESTION_IN_PROGRESS`` and
+processed at once, or ``--ingest-delay`` seconds later (:func:`settle`,
+called before anything reads events). Processing resolves the account (id
+or alias), the ACTIVE version of the schema, and runs each ACTIVE meter of
+that schema (:mod:`mock_server.domain.usage.metering`); the outcome is final, and
+:func:`usage.count_event` counts it under its status (in progress, failed or completed) until it is reverted.
+
+The stored record, :class:`Event` (slotted: a million of them must fit in
+a few hundred MB). Other modules (``usage.py``) read these attributes:
+
+``id`` (str)
+    the store key: the event's own id (``eventPayload.id``), or its
+    ``referenceId`` when it has none or repeats an id in use (a duplicate).
+``event_id`` (str | None)
+    ``eventPayload.id`` as sent.
+``reference`` (str)
+    ``referenceId``, made by the server (``event.<...>.<...>``).
+``account_id``, ``schema_name``, ``timestamp`` (str)
+    ``eventPayload.accountId`` (an account id or an alias), ``schemaName``,
+    ``timestamp`` (RFC 3339), as sent.
+``attributes`` (flat tuple ``name, value, unit | None, name, value, ...``), ``dimensions`` (flat ``name, value, ...``)
+    as sent; values are strings.
+``created_at`` (str)
+    when the event was accepted.
+``status`` (str)
+    ``ingestionStatus.status``: one of the contract's ``IngestionStatus`` values.
+``account``, ``customer_id`` (str | None)
+    the account the event resolved to (its id, never an alias) and its customer; None when not found.
+``schema_version`` (int | None)
+    the ACTIVE schema version that processed it.
+``meter_ids`` (tuple of str), ``units`` (tuple of ``str | None``, the same length)
+    each ACTIVE meter of the schema and its units (``PROCESSED_UNITS_COMPUTED``)
+    as an exact decimal numeral (``Decimal(units)`` is exact), or None
+    (``PROCESSED_FILTERED_OUT``). Events share these tuples where they are equal.
+``before_revert`` (str | None)
+    the status a correction reverted (``statusBeforeReverting``).
+
+Every stored event is counted (``usage.count_event(store, event, +1)``) under
+its status: ``INGESTION_IN_PROGRESS`` while it waits for ``--ingest-delay``
+(taken back when it is processed), then its final outcome; only completed
+events have units. A correction calls ``count_event(store, event, -1)``
+before its status changes (``REVERTED``, or in progress again).
+:func:`render` shows a record as the API's ``EventWithStatusAndEventPipelineInfo``.
+"""
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
+from sys import intern
+from typing import Any
+
+from ..core.cursors import paginate
+from ..core.errors import Invalid, NotFound, Violation
+from ..core.resource import Answer, Call, IdScheme, ImportContext, Resource
+from ..core.store import Store
+from ..pricing import engine as pricing
+from . import aggregates as usage
+from . import metering
+from . import meters as usage_meters
+
+NAME = "events"
+IDS = IdScheme("event")
+PENDING = "events_pending"  # index: store key -> monotonic time it may be processed at
+MAX_PAGE = 50  # GET /events: "Max page size cannot be more than 50", and 50 is the default
+
+IN_PROGRESS = "INGESTION_IN_PROGRESS"
+METERED = "INGESTION_COMPLETED_EVENT_METERED"
+NO_METERS = "INGESTION_COMPLETED_NO_MATCHING_METERS"
+NO_ACCOUNT = "INGESTION_FAILED_ACCOUNT_NOT_FOUND"
+NO_SCHEMA = "INGESTION_FAILED_SCHEMA_NOT_DEFINED"
+DUPLICATE = "INGESTION_FAILED_DUPLICATE_EVENT"
+NO_ID = "INGESTION_FAILED_NO_EVENT_ID"
+UNITS_INVALID = "INGESTION_FAILED_UNITS_INVALID"
+REVERTED = "REVERTED"
+DESCRIPTIONS = {
+    IN_PROGRESS: "The event is being processed",
+    METERED: "Ingestion completed: usage meters computed units",
+    NO_METERS: "Ingestion completed: no active usage meter of the schema counts this event",
+    NO_ACCOUNT: "No account has this id or alias",
+    NO_SCHEMA: "No active event schema has this name",
+    DUPLICATE: "An event with this id was ingested before",
+    NO_ID: "The event has no id",
+    UNITS_INVALID: "A usage meter's computation gave no finite number",
+    REVERTED: "The event was reverted by a correction",
+}
+FILTERED_OUT, COMPUTED = "PROCESSED_FILTERED_OUT", "PROCESSED_UNITS_COMPUTED"
+# GET /events?status=: a raw IngestionStatus, or one of these coarse ones.
+COARSE = {"PROCESSED": "INGESTION_COMPLETED", "UNPROCESSED": "INGESTION_FAILED", "IN_PROGRESS": IN_PROGRESS}
+
+
+class Event:
+    """One ingested event (see the module's docstring for the fields)."""
+
+    __slots__ = ("id", "event_id", "reference", "account_id", "schema_name", "timestamp", "attributes",
+                 "dimensions", "created_at", "status", "account", "customer_id", "schema_version", "meter_ids",
+                 "units", "before_revert")
+
+    def __init__(self, key: str, reference: str, payload: dict[str, Any], created_at: str) -> None:
+        self.id = key
+        self.reference = reference
+        self.created_at = created_at
+        self.status = IN_PROGRESS
+        self.account: str | None = None
+        self.customer_id: str | None = None
+        self.schema_version: int | None = None
+        self.meter_ids: tuple[str, ...] = ()
+        self.units: tuple[str | None, ...] = ()
+        self.before_revert: str | None = None
+        self.set_payload(payload)
+
+    def set_payload(self, payload: dict[str, Any]) -> None:
+        """Keep an ``Event`` payload of the API (as sent) in compact form."""
+        self.event_id: str | None = payload.get("id")
+        # Names repeat from event to event: interned, each is kept once.
+        self.account_id: str = intern(payload["accountId"])
+        self.schema_name: str = intern(payload["schemaName"])
+        self.timestamp: str = payload["timestamp"]
+        flat: list[str | None] = []
+        for a in payload["attributes"]:
+            unit = a.get("unit")
+            # Values repeat too (counts, sizes): equal ones are kept once.
+            flat += (intern(a["name"]), intern(a["value"]), None if unit is None else intern(unit))
+        self.attributes: tuple[str | None, ...] = tuple(flat)
+        dims: list[str] = []
+        for name, value in payload["dimensions"].items():
+            dims += (intern(name), intern(value))
+        self.dimensions: tuple[str, ...] = tuple(dims)
+
+    def payload(self) -> dict[str, Any]:
+        """The ``eventPayload`` as sent."""
+        out: dict[str, Any] = {}
+        if self.event_id is not None:
+            out["id"] = self.event_id
+        out["schemaName"] = self.schema_name
+        out["timestamp"] = self.timestamp
+        out["accountId"] = self.account_id
+        flat = self.attributes
+        out["attributes"] = [
+            {"name": flat[i], "value": flat[i + 1]} if flat[i + 2] is None
+            else {"name": flat[i], "value": flat[i + 1], "unit": flat[i + 2]}
+            for i in range(0, len(flat), 3)
+        ]
+        dims = self.dimensions
+        out["dimensions"] = {dims[i]: dims[i + 1] for i in range(0, len(dims), 2)}
+        return out
+
+    def counts(self) -> bool:
+        """Whether the event is in the usage: processed and completed, not reverted."""
+        return self.status.startswith("INGESTION_COMPLETED")
+
+    def in_metrics(self) -> bool:
+        """Whether the event is in the metrics: every stored event but a reverted one (``EVENTS``
+        counts failed and in-progress events under their status; only completed ones have units)."""
+        return self.status != REVERTED
+
+    def __getitem__(self, key: str) -> Any:
+        if key != "id":  # what paging reads; the API's fields are rendered by render()
+            raise KeyError(key)
+        return self.id
+
+
+def render(store: Store, event: Event, pipeline: bool = False) -> dict[str, Any]:
+    """An event as ``EventWithStatus`` (or ``...AndEventPipelineInfo`` with ``pipeline``)."""
+    status: dict[str, Any] = {"status": event.status}
+    if event.status in DESCRIPTIONS:
+        status["statusDescription"] = DESCRIPTIONS[event.status]
+    out: dict[str, Any] = {"referenceId": event.reference, "eventPayload": event.payload(),
+                           "ingestionStatus": status, "createdAt": event.created_at}
+    if event.customer_id is not None:
+        out["customerId"] = event.customer_id
+    if pipeline:
+        out["eventPipelineInfo"] = pipeline_info(store, event)
+    return out
+
+
+def plan_of(store: Store, account_id: str, timestamp: str) -> dict[str, Any] | None:
+    """The price plan whose cycle the event falls in, as ``EventPipelineInfo.pricePlans`` shows it.
+
+    Derived when shown, from the account's associations as they are now (an
+    association edited later moves it); ``cycleEnd`` is the cycle's last day.
+    """
+    try:
+        found = pricing.schedule_at(store, account_id, pricing.parse_instant(timestamp))
+    except ValueError:  # a timestamp the schedules cannot place
+        return None
+    if found is None:
+        return None
+    meters = list(dict.fromkeys(c["usageMeterId"] for c in found.details.get("usageRateCards", [])))
+    last = found.cycle_end - timedelta(microseconds=1)
+    return {"name": found.plan["name"], "id": found.plan["id"], "scheduleId": found.schedule["id"],
+            "cycleStart": found.cycle_start.date().isoformat(), "cycleEnd": last.date().isoformat(),
+            "usageMeters": meters}
+
+
+def pipeline_info(store: Store, event: Event) -> dict[str, Any]:
+    """What processing found: the account, its customer, the plan whose cycle the event falls in,
+    the schema version, each meter's outcome."""
+    info: dict[str, Any] = {}
+    account = store.collections["accounts"].get(event.account) if event.account else None
+    if account is not None:
+        info["account"] = {"id": account["id"], "name": account["name"]}
+        if event.account_id != account["id"]:
+            info["account"]["alias"] = event.account_id
+        customer = store.collections["customers"].get(account["customerId"])
+        if customer is not None:
+            info["customer"] = {"id": customer["id"], "name": customer["name"]}
+        plan = plan_of(store, account["id"], event.timestamp)
+        if plan is not None:
+            info["pricePlans"] = [plan]
+    if event.schema_version is not None:
+        info["eventSchema"] = {"name": event.schema_name, "version": event.schema_version}
+    meters = store.collections[usage_meters.NAME]
+    listed = []
+    for meter_id, units in zip(event.meter_ids, event.units, strict=True):
+        meter = meters.get(meter_id)
+        item: dict[str, Any] = {"id": meter_id, "name": meter["name"] if meter else meter_id, "version": 1,
+                                "status": FILTERED_OUT if units is None else COMPUTED}
+        if units is not None:
+            item["units"] = _number(Decimal(units))
+        listed.append(item)
+    if event.meter_ids:
+        info["usageMeters"] = listed
+    if event.before_revert is not None:
+        info["statusBeforeReverting"] = event.before_revert
+    return info
+
+
+def _number(units: Decimal) -> int | float:
+    """Units as a JSON number: an int when whole (exact), else the nearest float."""
+    return int(units) if units == units.to_integral_value() else float(units)
+
+
+# -- ingestion -------------------------------------------------------------------------------
+
+
+def refusals(events: list[dict[str, Any]], prefix: str) -> dict[int, Violation]:
+    """Events refused at the door (beyond the schema), by position: an attribute given twice."""
+    out: dict[int, Violation] = {}
+    for i, event in enumerate(events):
+        if len(event["attributes"]) < 2:
+            continue
+        seen: set[str] = set()
+        for j, attribute in enumerate(event["attributes"]):
+            if attribute["name"] in seen:
+                out[i] = Violation(f"{prefix}[{i}].attributes[{j}].name", "is given twice")
+                break
+            seen.add(attribute["name"])
+    return out
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is stored: the records make no cycles, and its
+    passes over them (a pass per 700 new objects, over all the young ones) took 40% of ingestion."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
+    """Store each payload as an event in progress, then process the ones that are due."""
+    with _collector_paused():
+        _accept(store, payloads)
+
+
+def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
+    collection = store.collections[NAME]
+    now = store.clock.now()  # one stamp per request: a batch arrives at once
+    delay = store.ingest_delay
+    due = time.monotonic() + delay
+    pending = store.indexes[PENDING]
+    batch = metering.Batch(store)
+    payloads = list(payloads)
+    for payload, reference in zip(payloads, store.new_ids(IDS, len(payloads), collection), strict=True):
+        event_id = payload.get("id")
+        first = event_id is not None and collection.get(event_id) is None
+        event = Event(event_id if event_id is not None and first else reference, reference, payload, now)
+        event.attributes, event.dimensions = batch.share(event.attributes), batch.share(event.dimensions)
+        collection.add(event.id, event)
+        if event_id is None:
+            event.status = NO_ID
+        elif not first:
+            event.status = DUPLICATE
+        elif delay > 0:
+            pending[event.id] = due
+        else:
+            process(store, event, batch)
+            continue
+        usage.count_event(store, event, +1)  # a final failure, or IN_PROGRESS until it is processed
+
+
+def process(store: Store, event: Event, batch: metering.Batch, counted: bool = False) -> None:
+    """Give an event in progress its final outcome, and count it under that outcome.
+
+    ``counted``: the event is already counted as ``INGESTION_IN_PROGRESS`` (it waited for
+    ``--ingest-delay``), so that count is taken back first.
+    """
+    if counted:
+        usage.count_event(store, event, -1)
+    _decide(store, event, batch)
+    usage.count_event(store, event, +1)
+
+
+def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
+    account = batch.account(event.account_id)
+    if account is None:
+        event.status = NO_ACCOUNT
+        return
+    event.account, event.customer_id = account
+    schema = batch.schema(event.schema_name)
+    if schema is None:
+        event.status = NO_SCHEMA
+        return
+    event.schema_version = schema.version
+    outcome = schema.meter(event.attributes, event.dimensions)
+    if outcome is None:
+        event.status = UNITS_INVALID
+        return
+    event.meter_ids, event.units = schema.meter_ids, outcome
+    event.status = METERED if any(units is not None for units in outcome) else NO_METERS
+
+
+def settle(store: Store) -> None:
+    """Process the events whose ``--ingest-delay`` has passed (in the order they came)."""
+    pending = store.indexes[PENDING]
+    if not pending:
+        return
+    now = time.monotonic()
+    collection = store.collections[NAME]
+    batch = metering.Batch(store)
+    for key, due in list(pending.items()):
+        if due > now:
+            break
+        del pending[key]
+        event = collection.get(key)
+        if event is not None and event.status == IN_PROGRESS:
+            process(store, event, batch, counted=True)
+
+
+def ingest(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /ingest``: 202 once the event is accepted; its outcome is in ``GET /events/{id}``."""
+    refused = refusals([call.body["event"]], "events")
+    if refused:
+        violation = refused[0]
+        raise Invalid.at(violation.field.replace("events[0]", "event", 1), violation.rule)
+    settle(store)
+    accept(store, [call.body["event"]])
+    return {"success": True}
+
+
+def ingest_batch(store: Store, call: Call) -> Any:
+    """``POST /ingestBatch``: 202 when every event is accepted, 207 naming the refused ones, 400 if none is."""
+    events = call.body["events"]
+    refused = refusals(events, "events")
+    if len(refused) == len(events):
+        raise Invalid(list(refused.values()))
+    settle(store)
+    accept(store, (e for i, e in enumerate(events) if i not in refused))
+    if not refused:
+        return {"success": True}
+    return Answer({
+        "success": False,
+        "statusCode": 207,
+        "message": f"{len(refused)} of {len(events)} events were not accepted",
+        "details": {v.field: v.rule for v in refused.values()},
+    }, status=207)
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def require(store: Store, key: str, field: str = "event_id") -> Event:
+    """The event with this id (or referenceId of an event that has none), or a 404."""
+    event: Event | None = store.collections[NAME].get(key)
+    if event is None:
+        raise NotFound.at(field, f"no event with id {key!r}")
+    return event
+
+
+def get_event(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /events/{event_id}``: the event with its outcome and pipeline details."""
+    settle(store)
+    return {"events": [render(store, require(store, call.params["event_id"]), pipeline=True)]}
+
+
+def list_events(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /events``: oldest first, filtered by ``account_id`` (id or alias), ``schema_name`` and ``status``."""
+    settle(store)
+    account, schema, status = (call.params.get(p) for p in ("account_id", "schema_name", "status"))
+    prefix = COARSE.get(status) if status is not None else None
+    if status is not None and prefix is None and status not in DESCRIPTIONS and status not in _STATUSES:
+        raise Invalid.at("status", f"is not an ingestion status ({', '.join([*COARSE, *_STATUSES])})")
+
+    def keep(e: Event) -> bool:
+        return ((account is None or e.account_id == account or e.account == account)
+                and (schema is None or e.schema_name == schema)
+                and (status is None or (e.status.startswith(prefix) if prefix else e.status == status)))
+
+    filtering = account is not None or schema is not None or status is not None
+    page, extra = paginate(store.collections[NAME], call.params.get("nextToken"),
+                           call.params.get("pageSize") or MAX_PAGE,
+                           context=False, keep=keep if filtering else None, limit=MAX_PAGE)
+    return {"events": [render(store, e) for e in page], **extra}
+
+
+_STATUSES = (
+    "INGESTION_IN_PROGRESS", "INGESTION_FAILED", "INGESTION_FAILED_SCHEMA_NOT_DEFINED",
+    "INGESTION_FAILED_ENRICHMENT_FAILED", "INGESTION_FAILED_UNITS_INVALID", "INGESTION_COMPLETED_NO_MATCHING_METERS",
+    "INGESTION_COMPLETED_EVENT_METERED", "INGESTION_COMPLETED_EVENT_NOT_METERED", "INGESTION_FAILED_PAST_GRACE_PERIOD",
+    "INGESTION_FAILED_ACCOUNT_NOT_FOUND", "INGESTION_FAILED_DUPLICATE_EVENT", "INGESTION_FAILED_NO_EVENT_ID",
+    "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT", "INGESTION_FAILED_INSUFFICIENT_CREDITS", "REVERTED", "UNKNOWN",
+)
+
+
+# -- corrections -----------------------------------------------------------------------------
+
+
+def correct(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /events/correction``: UNDO reverts an event (it stops counting); REDO re-ingests it as it was,
+    REDO_EVENT with the request's payload. A correction that cannot apply is answered ``FAILED`` with its
+    reason, and changes nothing."""
+    settle(store)
+    action, payload = call.params["action"], call.body.get("event")
+    if payload is None or payload.get("id") is None:
+        raise Invalid.at("event.id", "is required: it names the event to correct")
+    event = require(store, payload["id"], "event.id")
+    if action == "REDO_EVENT":
+        refused = refusals([payload], "events")
+        if refused:
+            raise Invalid.at(refused[0].field.replace("events[0]", "event", 1), refused[0].rule)
+    reason = _cannot(event, action)
+    if reason is not None:
+        return {"data": [{**render(store, event), "status": "FAILED", "reason": reason}]}
+    if event.in_metrics():
+        usage.count_event(store, event, -1)
+    if action == "UNDO":
+        event.before_revert, event.status = event.status, REVERTED
+        return {"data": [{**render(store, event), "status": "REVERTED", "reason": "Event reverted"}]}
+    if action == "REDO_EVENT":
+        event.set_payload(payload)
+    event.status, event.account, event.customer_id = IN_PROGRESS, None, None
+    event.schema_version, event.meter_ids, event.units, event.before_revert = None, (), (), None
+    if store.ingest_delay > 0:
+        store.indexes[PENDING][event.id] = time.monotonic() + store.ingest_delay
+        usage.count_event(store, event, +1)  # as in progress
+    else:
+        process(store, event, metering.Batch(store))
+    return {"data": [{**render(store, event), "status": "REVERTED_AND_REINGESTED", "reason": "Event re-ingested"}]}
+
+
+def _cannot(event: Event, action: str) -> str | None:
+    """Why ``action`` does not apply to ``event`` now, or None."""
+    if event.status == IN_PROGRESS:
+        return "The event is still being processed"
+    if action == "UNDO" and not event.counts():
+        return f"The event is {event.status}: only a completed event can be reverted"
+    return None
+
+
+# -- export and import -----------------------------------------------------------------------
+
+
+def export(store: Store, event: Event) -> dict[str, Any]:
+    """An event as ``EventWithStatusAndEventPipelineInfo``, with its store key (``id``)."""
+    return {**render(store, event, pipeline=True), "id": event.id}
+
+
+def key_of(record: dict[str, Any]) -> str:
+    """The store key of an exported event: its own id, else (no id, or a duplicate) its referenceId."""
+    own = record["eventPayload"].get("id")
+    status = record["ingestionStatus"]["status"]
+    return str(record["referenceId"] if own is None or status == DUPLICATE else own)
+
+
+def complete_import(store: Store, ctx: ImportContext) -> None:
+    """A referenceId where a hand-written event has none; the key follows from the event."""
+    for record in ctx.data.get(NAME, []):
+        record.setdefault("referenceId", store.new_id(IDS))
+        record["id"] = key_of(record)
+
+
+def check_import(ctx: ImportContext) -> None:
+    """What ingestion guarantees: unique references, outcomes that agree with their pipeline details."""
+    accounts, meters = ctx.ids("accounts"), ctx.ids(usage_meters.NAME)
+    owned = {r["eventPayload"].get("id") for r in ctx.data[NAME] if r["ingestionStatus"]["status"] != DUPLICATE}
+    references: dict[str, int] = {}
+    for i, record in enumerate(ctx.data[NAME]):
+        where, status = f"{NAME}[{i}]", record["ingestionStatus"]["status"]
+        info = record["eventPipelineInfo"]
+        problems = ctx.problems
+        if references.setdefault(record["referenceId"], i) != i:
+            problems.append(Violation(f"{where}.referenceId", f"is also {NAME}[{references[record['referenceId']]}]'s"))
+        own = record["eventPayload"].get("id")
+        if (status == NO_ID) != (own is None):
+            problems.append(Violation(f"{where}.ingestionStatus.status", f"{NO_ID} is for the events without id"))
+        if status == DUPLICATE and own not in owned:
+            problems.append(Violation(f"{where}.ingestionStatus.status", "no other event has this id"))
+        if status == REVERTED and not str(info.get("statusBeforeReverting", "")).startswith("INGESTION_COMPLETED"):
+            problems.append(Violation(f"{where}.eventPipelineInfo.statusBeforeReverting",
+                                      "is required of a REVERTED event: the completed status it had"))
+        completed = status.startswith("INGESTION_COMPLETED") or status == REVERTED
+        account = info.get("account", {}).get("id")
+        if completed and account not in accounts:
+            problems.append(Violation(f"{where}.eventPipelineInfo.account.id", f"no account {account!r}"))
+        computed = 0
+        for j, meter in enumerate(info.get("usageMeters", [])):
+            at = f"{where}.eventPipelineInfo.usageMeters[{j}]"
+            if meter["id"] not in meters:
+                problems.append(Violation(f"{at}.id", f"no usage meter {meter['id']!r}"))
+            if (meter["status"] == COMPUTED) != ("units" in meter):
+                problems.append(Violation(f"{at}.units", f"is given exactly when the status is {COMPUTED}"))
+            computed += meter["status"] == COMPUTED
+        real = info.get("statusBeforeReverting", status)
+        if (real == METERED) != (computed > 0) and real in (METERED, NO_METERS):
+            problems.append(Violation(f"{where}.ingestionStatus.status",
+                                      f"{METERED} is for exactly the events a meter computed units of"))
+
+
+def restore(store: Store, record: dict[str, Any]) -> None:
+    """Insert an exported event (one in progress is processed at the next request)."""
+    event = Event(record["id"], record["referenceId"], record["eventPayload"], record["createdAt"])
+    info = record["eventPipelineInfo"]
+    event.status = record["ingestionStatus"]["status"]
+    event.account = info.get("account", {}).get("id")
+    event.customer_id = record.get("customerId")
+    event.schema_version = info.get("eventSchema", {}).get("version")
+    meters = info.get("usageMeters", [])
+    event.meter_ids = tuple(m["id"] for m in meters)
+    event.units = tuple(str(metering.exact(m["units"])) if "units" in m else None for m in meters)
+    event.before_revert = info.get("statusBeforeReverting")
+    store.collections[NAME].add(event.id, event)
+    store.reserved.add(event.reference)
+    if event.status == IN_PROGRESS:
+        store.indexes[PENDING][event.id] = 0.0
+
+
+RESOURCE = Resource(
+    name=NAME,
+    schema="EventWithStatusAndEventPipelineInfo",
+    path_param="event_id",
+    fixture_op="ingest",  # a fixture entry is an ingest request; the answer is not the record
+    read="getSingleEvent",
+    list="getEvents",
+    handlers={
+        "ingest": ingest,
+        "ingestBatch": ingest_batch,
+        "getSingleEvent": get_event,
+        "getEvents": list_events,
+        "eventCorrection": correct,
+    },
+    indexes=(PENDING, metering.COMPILED),
+    hidden={"id": {"type": "string"}},
+    generated=("referenceId",),
+    export=export,
+    complete_import=complete_import,
+    check_import=check_import,
+    restore=restore,
+)

@@ -1,0 +1,283 @@
+"""Usage meters run for real on an event: filters, then the first matching JSON-logic computation.
+
+A meter is compiled once (its filters split, its JSON-logic parsed, its
+computations in ``order``) and kept in the store's ``compiled_meters`` index
+until it changes. Evaluation uses the JSON-logic library the meters were
+checked with at creation (panzi-json-logic). Attribute values reach the
+expressions as ``Decimal``: a computation that reads an attribute
+(``{"var": "attribute.distance"}``) gives its exact value; arithmetic
+inside an expression is JSON-logic's, in binary floating point (as in
+JavaScript), read back through the shortest ``repr``.
+
+An expression is a pure function of the fields its ``var``\\ s name. When
+they are all fixed names (the usual case), a meter remembers its outcome
+for each combination of their values it has seen (a bounded table), so a
+batch of similar events runs the library once per distinct combination,
+and events with the same units share one units string.
+"""
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from json_logic import jsonLogic
+from json_logic.builtins import to_bool
+
+from ..core.store import Record, Store
+from . import event_schemas
+from . import meters as usage_meters
+
+T = TypeVar("T", bound=tuple[Any, ...])
+
+COMPILED = "compiled_meters"  # index: meter id -> CompiledMeter
+ONE = "1"  # a COUNT meter's units
+# Outcomes a meter remembers, per meter; past it the table starts over.
+MEMO_SIZE = 4096
+Units = str | None  # an exact decimal numeral (Decimal(units) is exact), or None: filtered out
+_VAR_OPS = frozenset({"var"})
+_DATA_OPS = frozenset({"missing", "missing_some"})  # read the data without naming a fixed field
+
+
+class Unmeasurable(Exception):
+    """A meter's expression gave no finite number for an event."""
+
+
+Field = tuple[str, str]  # ("attribute" | "dimension", name)
+
+
+def fields_read(logic: Any) -> set[Field] | None:
+    """The fields a JSON-logic expression reads, or None when they are not all fixed names."""
+    if isinstance(logic, list):
+        found: set[Field] = set()
+        for item in logic:
+            inner = fields_read(item)
+            if inner is None:
+                return None
+            found |= inner
+        return found
+    if not isinstance(logic, dict) or len(logic) != 1:
+        return set()
+    op, args = next(iter(logic.items()))
+    if op in _DATA_OPS:
+        return None
+    if op in _VAR_OPS:
+        path = args[0] if isinstance(args, list) and args else args
+        if isinstance(args, list) and len(args) > 1 and fields_read(args[1]) is None:
+            return None
+        if not isinstance(path, str) or path.count(".") != 1:
+            return None
+        kind, name = path.split(".")
+        return {(kind, name)} if kind in ("attribute", "dimension") and name else None
+    return fields_read(args)
+
+
+class CompiledMeter:
+    """A meter ready to run: filters as (kind, name, value), computations as parsed (matcher, computation)."""
+
+    __slots__ = ("id", "source", "count", "filters", "computations", "reads", "memo")
+
+    def __init__(self, meter: Record) -> None:
+        self.id: str = meter["id"]
+        self.source = source(meter)
+        self.count = meter["aggregation"] == "COUNT"
+        filters = []
+        for entry in meter.get("filters", []):
+            kind, _, name = entry["field"].partition(".")
+            if not name:  # a bare name is a dimension (the schema's filterFields are dimensions)
+                kind, name = "dimension", kind
+            filters.append((kind, name, entry["value"]))
+        self.filters = tuple(filters)
+        ordered = sorted(meter.get("computations", []), key=lambda c: c["order"])
+        self.computations = tuple(
+            (json.loads(c["matcher"]) if c.get("matcher") else None, json.loads(c["computation"])) for c in ordered
+        )
+        reads: set[Field] | None = {(kind, name) for kind, name, _ in self.filters}
+        for matcher, computation in self.computations:
+            for logic in (matcher, computation):
+                inner = fields_read(logic)
+                reads = None if inner is None or reads is None else reads | inner
+        self.reads = None if reads is None else tuple(sorted(reads))
+        self.memo: dict[tuple[str | None, ...], Units | Unmeasurable] = {}
+
+    def units(self, attributes: dict[str, str], dimensions: dict[str, str]) -> Units:
+        """The event's units on this meter, or None when it is filtered out; :class:`Unmeasurable` if invalid."""
+        if self.reads is None:
+            return self._evaluate(attributes, dimensions)
+        key = tuple((attributes if kind == "attribute" else dimensions).get(name) for kind, name in self.reads)
+        found = self.memo.get(key, _MISSING)
+        if found is _MISSING:
+            try:
+                found = self._evaluate(attributes, dimensions)
+            except Unmeasurable as error:
+                found = error
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            self.memo[key] = found
+        if isinstance(found, Unmeasurable):
+            raise found
+        units: Units = found
+        return units
+
+    def _passes(self, attributes: dict[str, str], dimensions: dict[str, str]) -> bool:
+        """Whether the event has every field the filters ask for, with their value."""
+        for kind, name, value in self.filters:
+            if kind == "attribute":
+                found = attributes.get(name)
+                try:
+                    if found is None or Decimal(found) != Decimal(value):
+                        return False
+                except InvalidOperation:
+                    return False
+            elif dimensions.get(name) != value:
+                return False
+        return True
+
+    def _evaluate(self, attributes: dict[str, str], dimensions: dict[str, str]) -> Units:
+        if not self._passes(attributes, dimensions):
+            return None
+        if not self.computations:
+            return ONE if self.count else None
+        data = {"attribute": {name: Decimal(value) for name, value in attributes.items()}, "dimension": dimensions}
+        for matcher, computation in self.computations:
+            try:
+                if matcher is not None and not to_bool(jsonLogic(matcher, data)):
+                    continue
+                value = jsonLogic(computation, data)
+            except Exception as error:  # noqa: BLE001 - the library's failure is the event's outcome
+                raise Unmeasurable(str(error)) from None
+            units = exact(value)
+            return ONE if self.count else _numeral(units, attributes)
+        return None
+
+
+_MISSING: Any = object()
+
+
+def _numeral(units: Decimal, attributes: dict[str, str]) -> str:
+    """``units`` as a numeral; the attribute's own string when it is one of them (shared, not copied)."""
+    text = str(units)
+    for value in attributes.values():
+        if value == text:
+            return value
+    return text
+
+
+def exact(value: Any) -> Decimal:
+    """A computation's result as an exact number; :class:`Unmeasurable` when it is none."""
+    if isinstance(value, bool):
+        raise Unmeasurable("a boolean is not a number of units")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        return Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise Unmeasurable("not a finite number")
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            raise Unmeasurable(f"{value!r} is not a number") from None
+    else:
+        raise Unmeasurable("not a number")
+    if not result.is_finite():
+        raise Unmeasurable("not a finite number")
+    return result
+
+
+def source(meter: Record) -> tuple[Any, ...]:
+    """What a compiled meter is made from: compiled again when it differs (a PATCH)."""
+    return meter["aggregation"], json.dumps(meter.get("filters")), json.dumps(meter.get("computations"))
+
+
+def compiled(store: Store, meter: Record) -> CompiledMeter:
+    """The meter compiled, from the index unless it changed since."""
+    cache: dict[str, CompiledMeter] = store.indexes[COMPILED]
+    found = cache.get(meter["id"])
+    if found is None or found.source != source(meter):
+        found = cache[meter["id"]] = CompiledMeter(meter)
+    return found
+
+
+class ActiveSchema:
+    """An event schema's ACTIVE version and its ACTIVE meters, compiled.
+
+    For one request it remembers the outcome of each event's attributes and
+    dimensions (the only input of a meter): equal events cost one dict
+    lookup, and share one tuple of units.
+    """
+
+    __slots__ = ("version", "meters", "meter_ids", "_seen")
+
+    def __init__(self, version: int, meters: list[CompiledMeter]) -> None:
+        self.version = version
+        self.meters = meters
+        self.meter_ids = tuple(m.id for m in meters)  # one tuple, shared by the events it meters
+        self._seen: dict[tuple[tuple[str | None, ...], tuple[str, ...]], tuple[Units, ...] | None] = {}
+
+    def meter(self, attributes: tuple[str | None, ...], dimensions: tuple[str, ...]) -> tuple[Units, ...] | None:
+        """Each meter's units for an event, in :attr:`meter_ids` order; None when a meter cannot measure it.
+
+        ``attributes`` and ``dimensions`` are an :class:`~.events.Event`'s flat tuples.
+        """
+        key = (attributes, dimensions)
+        found = self._seen.get(key, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[no-any-return]
+        outcome: tuple[Units, ...] | None = ()
+        if self.meters:
+            by_name = {attributes[i]: attributes[i + 1] for i in range(0, len(attributes), 3)}
+            dims = {dimensions[i]: dimensions[i + 1] for i in range(0, len(dimensions), 2)}
+            try:
+                outcome = tuple([m.units(by_name, dims) for m in self.meters])  # type: ignore[arg-type]
+            except Unmeasurable:
+                outcome = None
+        if len(self._seen) >= MEMO_SIZE:
+            self._seen.clear()
+        self._seen[key] = outcome
+        return outcome
+
+
+class Batch:
+    """What one request's events share: each schema and each account looked up once."""
+
+    __slots__ = ("store", "_schemas", "_accounts", "_tuples")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._schemas: dict[str, ActiveSchema | None] = {}
+        self._accounts: dict[str, tuple[str, str] | None] = {}
+        self._tuples: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
+
+    def share(self, flat: T) -> T:
+        """One object for equal attribute or dimension tuples of the request's events."""
+        return self._tuples.setdefault(flat, flat)  # type: ignore[return-value]
+
+    def account(self, name: str) -> tuple[str, str] | None:
+        """The id and customer of the account ``name`` (an id or an alias) names; None if none or archived."""
+        if name in self._accounts:
+            return self._accounts[name]
+        accounts = self.store.collections["accounts"]
+        account = accounts.get(name)
+        if account is None:
+            owner = self.store.indexes["alias_owner"].get(name)
+            account = accounts.get(owner) if owner is not None else None
+        found = None if account is None or account["status"] == "ARCHIVED" else (account["id"], account["customerId"])
+        self._accounts[name] = found
+        return found
+
+    def schema(self, name: str) -> ActiveSchema | None:
+        """The ACTIVE version of ``name`` with its ACTIVE meters, or None when no version is ACTIVE."""
+        if name in self._schemas:
+            return self._schemas[name]
+        active = next((v for v in event_schemas.versions(self.store, name) if v["status"] == "ACTIVE"), None)
+        found = None
+        if active is not None:
+            meters = [compiled(self.store, m) for m in usage_meters.of_schema(self.store, name)
+                      if m["status"] == "ACTIVE"]
+            found = ActiveSchema(active["version"], meters)
+        self._schemas[name] = found
+        return found
