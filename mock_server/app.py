@@ -88,7 +88,7 @@ def create_app(config: Config | None = None) -> MockApp:
                   field_rules=field_rules(schemas))
     # The bundled spec must bind every handler; another spec serves what it has.
     bundled = Path(config.spec).resolve() == DEFAULT_SPEC.resolve()
-    handlers = bind(spec, REGISTRY, strict=bundled)
+    handlers = bind(spec, strict=bundled)
     # The bundled fixtures are written for the bundled spec: under another spec
     # what it cannot serve is skipped; fixtures the user chose must all load.
     bundled_fixtures = config.fixtures is not None and Path(config.fixtures).resolve() == DEFAULT_FIXTURES.resolve()

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .bindings.binding import Binding
+from .bindings.registry import BINDINGS, Bindings
 from .canned import CannedResponse
 from .domain.core.errors import DomainError
 from .domain.core.resource import Resource
@@ -33,7 +35,13 @@ class FixtureError(Exception):
 
 
 def load_fixtures(
-    directory: str | Path | None, spec: Spec, store: Store, handlers: dict[str, Handler], *, strict: bool = True
+    directory: str | Path | None,
+    spec: Spec,
+    store: Store,
+    handlers: dict[str, Handler],
+    *,
+    strict: bool = True,
+    bindings: Bindings = BINDINGS,
 ) -> dict[str, CannedResponse]:
     """Load every ``*.yaml``/``*.yml`` of ``directory`` (sorted by name) into ``store``.
 
@@ -62,7 +70,8 @@ def load_fixtures(
             entries = data.get(resource.name) or []
             if not isinstance(entries, list):
                 raise FixtureError(f"{path}: {resource.name}: must be a list")
-            op_id = resource.fixture_op or resource.create
+            binding = bindings.by_resource.get(resource.name)
+            op_id = None if binding is None else binding.fixture_op or binding.create
             if op_id is None:
                 if entries and not strict:  # records of the bundled spec's resources; another spec has no use for them
                     skipped.append(f"{resource.name} (records of the bundled spec)")
@@ -78,14 +87,14 @@ def load_fixtures(
                 skipped.append(f"{resource.name} (no {op_id})")
                 continue
             for i, entry in enumerate(entries):
-                assert handler is not None and op_id is not None
+                assert handler is not None and op_id is not None and binding is not None
                 where = f"{resource.name}[{i}]"
                 entry = _resolve(path, where, store, entry)
-                params, body = _split(path, where, resource.fixture_params, entry)
+                params, body = _split(path, where, binding.fixture_params, entry)
                 pinned, body = _pinned_id(path, where, resource, body)
                 answer = _apply(path, where, spec, op_id, handler, store, body, params)
                 if pinned is not None:
-                    _rekey(path, where, store, resource, answer, pinned)
+                    _rekey(path, where, store, resource.name, binding, answer, pinned)
         if skipped:  # one line per file: under a foreign spec that is usually every resource
             log.warning("%s: not loaded, the spec has no operation to create them: %s", path, ", ".join(skipped))
         canned.update(_canned(path, spec, data.get("canned") or {}, strict))
@@ -154,11 +163,11 @@ def _pinned_id(path: Path, where: str, resource: Resource, body: Any) -> tuple[s
     return pinned, {k: v for k, v in body.items() if k != "id"}
 
 
-def _rekey(path: Path, where: str, store: Store, resource: Resource, answer: Any, pinned: str) -> None:
+def _rekey(path: Path, where: str, store: Store, name: str, binding: Binding, answer: Any, pinned: str) -> None:
     """Move the record just created to the id its fixture entry gives."""
-    for step in resource.created_path:
+    for step in binding.created_path:
         answer = answer[step]
-    collection = store.collections[resource.name]
+    collection = store.collections[name]
     if collection.get(pinned) is not None:
         raise FixtureError(f"{path}: {where}: id: {pinned!r} is already used")
     record = collection.get(answer["id"])

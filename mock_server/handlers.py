@@ -7,15 +7,15 @@ Operations without a handler are answered canned (see :mod:`mock_server.canned`)
 """
 from __future__ import annotations
 
-from .domain.core.resource import Answer, Call, Handler, Registry
-from .domain.registry import REGISTRY
+from .bindings.call import Answer, Call, Handler
+from .bindings.registry import BINDINGS, Bindings
 from .openapi.spec import Spec, SpecError
 
 __all__ = ["Answer", "Call", "Handler", "bind"]
 
 
-def bind(spec: Spec, registry: Registry = REGISTRY, *, strict: bool = True) -> dict[str, Handler]:
-    """The handlers of ``registry`` for the operations of ``spec``.
+def bind(spec: Spec, bindings: Bindings = BINDINGS, *, strict: bool = True) -> dict[str, Handler]:
+    """The handlers of ``bindings`` for the operations of ``spec``.
 
     With ``strict`` (the bundled spec), a handler bound to an operationId the
     spec does not have is a start-up error, so a renamed operation cannot
@@ -23,7 +23,7 @@ def bind(spec: Spec, registry: Registry = REGISTRY, *, strict: bool = True) -> d
     handlers whose operations the spec lacks are left out.
     """
     schemas = spec.document.get("components", {}).get("schemas", {})
-    handlers = registry.handlers(schemas)
+    handlers = bindings.handlers(schemas)
     known = {op.operation_id for op in spec.operations}
     missing = sorted(set(handlers) - known)
     if missing and strict:

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from conftest import Api, make_api
 
+from mock_server.bindings.binding import Binding
+from mock_server.bindings.registry import BINDINGS, Bindings
 from mock_server.config import DEFAULT_SPEC
 from mock_server.domain.core.resource import Registry, Resource
 from mock_server.domain.registry import REGISTRY
@@ -128,7 +130,7 @@ KEYS: dict[str, tuple[str, ...]] = {"licenseUpdates": ("licenseId", "accountId",
 
 def list_key(name: str, record: dict[str, Any]) -> Any:
     """What identifies ``record`` of resource ``name`` in a list or an export."""
-    return tuple(record[k] for k in KEYS.get(name, (REGISTRY.by_name[name].path_field,)))
+    return tuple(record[k] for k in KEYS.get(name, (BINDINGS.by_resource[name].path_field,)))
 # Path parameters a sample's create operation needs beside the record's own.
 PARAMS: dict[str, dict[str, str]] = {
     "wallets": {"account_id": "GLOBEX-US"},
@@ -184,13 +186,13 @@ def api(module_api: Api) -> Api:
 
 def test_every_resource_has_a_sample() -> None:
     assert set(SAMPLES) - set(MAKERS) | set(MADE_BY) | set(MADE_IN_TESTS) | set(IMPORTED) == {r.name for r in REGISTRY}
-    assert all(REGISTRY.by_name[name].create is None for name in [*MADE_BY, *IMPORTED])
+    assert all(BINDINGS.by_resource[name].create is None for name in [*MADE_BY, *IMPORTED])
 
 
-def _create(api: Api, resource: Resource) -> dict[str, Any]:
+def _create(api: Api, resource: Binding) -> dict[str, Any]:
     """Create the resource's sample; the new record."""
     assert resource.create is not None
-    return _make(api, resource.name, resource.create, resource.created_path)
+    return _make(api, resource.resource, resource.create, resource.created_path)
 
 
 def _body(api: Api, body: dict[str, Any]) -> Any:
@@ -216,15 +218,15 @@ def _make(api: Api, sample: str, op_id: str, created_path: tuple[str | int, ...]
     return record
 
 
-@pytest.mark.parametrize("resource", [r for r in REGISTRY if r.name in SAMPLES and r.name not in MADE_BY], ids=lambda r: r.name)
-def test_resource_contract(api: Api, resource: Resource) -> None:
-    body, change = SAMPLES[resource.name]
+@pytest.mark.parametrize("resource", [r for r in BINDINGS if r.resource in SAMPLES and r.resource not in MADE_BY], ids=lambda r: r.resource)
+def test_resource_contract(api: Api, resource: Binding) -> None:
+    body, change = SAMPLES[resource.resource]
     assert resource.create is not None  # contacts have neither read nor list: seen in the export
-    before = api.get("/__mock/health").json()[resource.name]
+    before = api.get("/__mock/health").json()[resource.resource]
 
     created = _create(api, resource)
-    key, listed = created[resource.path_field], list_key(resource.name, created)
-    assert api.get("/__mock/health").json()[resource.name] == before + 1
+    key, listed = created[resource.path_field], list_key(resource.resource, created)
+    assert api.get("/__mock/health").json()[resource.resource] == before + 1
 
     if resource.read is not None:  # contacts are shown only when created; license updates in their list
         method, path = _path(resource.read, key)
@@ -234,13 +236,13 @@ def test_resource_contract(api: Api, resource: Resource) -> None:
     # Paged one at a time, the list holds every record once, the new one included.
     if resource.list is not None:
         # A list under a path (an account's purchases) holds the records of its owner only.
-        scoped = resource.name in PARAMS
-        method, path = _path(resource.list, params=PARAMS.get(resource.name))
+        scoped = resource.resource in PARAMS
+        method, path = _path(resource.list, params=PARAMS.get(resource.resource))
         seen: list[str] = []
         query: dict[str, Any] = {"pageSize": 1}
         while True:
             page = api.request(method, path, params=query).json()
-            seen += [list_key(resource.name, r) for r in page["data"]]
+            seen += [list_key(resource.resource, r) for r in page["data"]]
             if "nextToken" not in page or not page["data"]:
                 break
             query = {"nextToken": page["nextToken"]}
@@ -258,7 +260,7 @@ def test_resource_contract(api: Api, resource: Resource) -> None:
             assert all(updated.json()[k] == v for k, v in change.items())
 
     exported = api.get("/__mock/state").json()
-    assert listed in {list_key(resource.name, r) for r in exported[resource.name]}
+    assert listed in {list_key(resource.resource, r) for r in exported[resource.resource]}
 
     if resource.delete is not None:
         assert resource.read is not None
@@ -275,7 +277,7 @@ def test_resource_contract(api: Api, resource: Resource) -> None:
     assert api.get("/__mock/state").json() == exported
     # Reset forgets it.
     api.post("/__mock/reset", headers={"Content-Type": "application/json"})
-    assert listed not in {list_key(resource.name, r) for r in api.get("/__mock/state").json()[resource.name]}
+    assert listed not in {list_key(resource.resource, r) for r in api.get("/__mock/state").json()[resource.resource]}
     if resource.read is not None:
         method, path = _path(resource.read, key)
         assert api.request(method, path).status_code == 404
@@ -284,7 +286,7 @@ def test_resource_contract(api: Api, resource: Resource) -> None:
 @pytest.mark.parametrize("name", sorted(IMPORTED))
 def test_records_only_an_import_makes(api: Api, name: str) -> None:
     """Imported with their server-made fields left out, they are completed, listed or read, exported, reset."""
-    resource = REGISTRY.by_name[name]
+    resource = BINDINGS.by_resource[name]
     state = api.get("/__mock/state").json()
     before = len(state[name])
     state[name] = [*state[name], IMPORTED[name]]
@@ -292,7 +294,8 @@ def test_records_only_an_import_makes(api: Api, name: str) -> None:
     assert api.get("/__mock/health").json()[name] == before + 1
     exported = api.get("/__mock/state").json()
     new = exported[name][-1]
-    assert new["id"].startswith(resource.ids.prefix + ".") if resource.ids else True
+    ids = REGISTRY.by_name[name].ids
+    assert new["id"].startswith(ids.prefix + ".") if ids else True
     op = resource.list or resource.read
     assert op is not None
     shown = api.request(*_path(op, None if op == resource.list else new["id"]))
@@ -308,13 +311,13 @@ def test_records_only_an_import_makes(api: Api, name: str) -> None:
 @pytest.mark.parametrize("name", sorted(MADE_BY))
 def test_records_made_by_another_resource(api: Api, name: str) -> None:
     """Made through another resource's operation, they are counted, exported, imported and reset alike."""
-    resource = REGISTRY.by_name[name]
+    resource = BINDINGS.by_resource[name]
     before = api.get("/__mock/health").json()[name]
     maker = MADE_BY[name]
     if maker in MAKERS:
         _make(api, maker, MAKERS[maker])
     else:
-        _create(api, REGISTRY.by_name[maker])
+        _create(api, BINDINGS.by_resource[maker])
     assert api.get("/__mock/health").json()[name] == before + 1
     exported = api.get("/__mock/state").json()
     assert len(exported[name]) == before + 1
@@ -331,19 +334,19 @@ def test_records_made_by_another_resource(api: Api, name: str) -> None:
     assert api.get("/__mock/health").json()[name] == before
 
 
-def _addressed(resource: Resource) -> bool:
+def _addressed(resource: Binding) -> bool:
     """Whether an operation of the resource names one record in its path."""
     return any("{" in SPEC.operation(op).path for op in resource.operations().values())
 
 
-@pytest.mark.parametrize("resource", [r for r in REGISTRY if _addressed(r)], ids=lambda r: r.name)
-def test_unknown_record_in_the_path_is_a_404(api: Api, resource: Resource) -> None:
+@pytest.mark.parametrize("resource", [r for r in BINDINGS if _addressed(r)], ids=lambda r: r.resource)
+def test_unknown_record_in_the_path_is_a_404(api: Api, resource: Binding) -> None:
     op = resource.read or resource.list or resource.create  # a contact is only created, under its customer
     assert op is not None
-    body = _body(api, SAMPLES[resource.name][0]) if op == resource.create else None
+    body = _body(api, SAMPLES[resource.resource][0]) if op == resource.create else None
     if "{" not in SPEC.operation(op).path:  # license updates: only their PATCH names one in the path
         assert resource.update is not None
-        op, body = resource.update, SAMPLES[resource.name][1]
+        op, body = resource.update, SAMPLES[resource.resource][1]
     r = api.request(*_path(op, "NO-SUCH-RECORD"), json=body)
     assert r.status_code == 404
     assert r.json()["message"].startswith(f"{resource.path_param}: no ")
@@ -356,14 +359,15 @@ def test_unknown_record_named_in_a_body_is_a_400(api: Api) -> None:
 
 
 def test_a_handler_bound_to_an_unknown_operation_stops_start_up() -> None:
-    stray = Resource(name="strays", schema="AddOn", path_param="addon_id", read="getStray")
+    stray = Resource(name="strays", schema="AddOn")
+    binding = Binding(resource="strays", path_param="addon_id", read="getStray")
     with pytest.raises(SpecError, match="getStray"):
-        bind(SPEC, Registry([*REGISTRY, stray]))
+        bind(SPEC, Bindings(Registry([*REGISTRY, stray]), [*BINDINGS, binding], BINDINGS.others))
 
 
 def test_a_reference_to_a_later_resource_is_refused() -> None:
-    early = Resource(name="early", schema="AddOn", path_param="x", references={"laterId": "later"})
-    later = Resource(name="later", schema="AddOn", path_param="y")
+    early = Resource(name="early", schema="AddOn", references={"laterId": "later"})
+    later = Resource(name="later", schema="AddOn")
     with pytest.raises(ValueError, match="declared later"):
         Registry([early, later])
 

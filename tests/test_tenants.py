@@ -8,8 +8,8 @@ import pytest
 from conftest import Api, make_api
 from test_registry import MADE_BY, PARAMS, SAMPLES, SPEC, _body, _path, list_key
 
-from mock_server.domain.core.resource import Resource
-from mock_server.domain.registry import REGISTRY
+from mock_server.bindings.binding import Binding
+from mock_server.bindings.registry import BINDINGS
 
 A = {"Authorization": "Bearer token-a"}
 B = {"Authorization": "Bearer token-b"}
@@ -30,15 +30,15 @@ def call(
 
 
 @pytest.mark.parametrize(
-    "resource", [r for r in REGISTRY if r.name in SAMPLES and r.name not in MADE_BY], ids=lambda r: r.name
+    "resource", [r for r in BINDINGS if r.resource in SAMPLES and r.resource not in MADE_BY], ids=lambda r: r.resource
 )
-def test_every_resource_is_isolated_between_two_tokens(token_api: Api, resource: Resource) -> None:
+def test_every_resource_is_isolated_between_two_tokens(token_api: Api, resource: Binding) -> None:
     api = token_api
     assert resource.create
-    body, change = SAMPLES[resource.name]
+    body, change = SAMPLES[resource.resource]
     b_before = api.get("/__mock/state", auth=False, headers=B).json()
 
-    created = call(api, A, resource.create, body=_body(api, body), params=PARAMS.get(resource.name))
+    created = call(api, A, resource.create, body=_body(api, body), params=PARAMS.get(resource.resource))
     assert created.status_code == SPEC.operation(resource.create).success_status, created.text
     record = created.json()
     for step in resource.created_path:
@@ -47,18 +47,18 @@ def test_every_resource_is_isolated_between_two_tokens(token_api: Api, resource:
     if resource.read is not None:
         assert call(api, A, resource.read, key).status_code == 200
         assert call(api, B, resource.read, key).status_code == 404  # A's record does not exist for B
-    assert list_key(resource.name, record) not in {
-        list_key(resource.name, r) for r in api.get("/__mock/state", auth=False, headers=B).json()[resource.name]
+    assert list_key(resource.resource, record) not in {
+        list_key(resource.resource, r) for r in api.get("/__mock/state", auth=False, headers=B).json()[resource.resource]
     }
     if resource.list is not None:
         if resource.read is None:  # seen through the list instead (the first page holds it)
-            mine = call(api, A, resource.list, body=None, params=PARAMS.get(resource.name)).json()["data"]
-            assert list_key(resource.name, record) in {list_key(resource.name, r) for r in mine}
-        listed = call(api, B, resource.list, body=None, params=PARAMS.get(resource.name)).json()["data"]
-        assert list_key(resource.name, record) not in {list_key(resource.name, r) for r in listed}
+            mine = call(api, A, resource.list, body=None, params=PARAMS.get(resource.resource)).json()["data"]
+            assert list_key(resource.resource, record) in {list_key(resource.resource, r) for r in mine}
+        listed = call(api, B, resource.list, body=None, params=PARAMS.get(resource.resource)).json()["data"]
+        assert list_key(resource.resource, record) not in {list_key(resource.resource, r) for r in listed}
 
     # A changes and deletes a record both tenants have (from the fixtures): B never sees it.
-    fixture_key = b_before[resource.name][0][resource.path_field]
+    fixture_key = b_before[resource.resource][0][resource.path_field]
     if resource.update is not None and change:
         changed = call(api, A, resource.update, fixture_key, change)
         assert changed.status_code == SPEC.operation(resource.update).success_status, changed.text

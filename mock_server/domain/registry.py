@@ -1,69 +1,30 @@
 """The registry of the tenant's resources, in dependency order.
 
-Resources with Togai rules of their own declare themselves next to those
-rules (``customers``, ``accounts``, ``invoice_groups``); a simple resource is
-declared here and served by the registry's generic handlers.
+Each resource declares itself next to its rules, in its area's package;
+how the API reaches it is declared in :mod:`mock_server.bindings`.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from .catalog import files, settings
-from .core.resource import IdScheme, Registry, Resource
+from .catalog import add_ons, features, files, settings
+from .core.resource import Registry
 from .ledger import credits, entitlements, invoices, licenses, payments, purchases, wallets
-from .parties import accounts, aliases, contacts, customers, invoice_groups, tokens
+from .parties import accounts, aliases, contacts, customers, invoice_groups
 from .pricing import jobs, schedules
 from .pricing import plans as price_plans
 from .usage import aggregates as usage
 from .usage import event_schemas, events
 from .usage import meters as usage_meters
 
-ADD_ONS = Resource(
-    name="addOns",
-    schema="AddOn",
-    path_param="addon_id",
-    ids=IdScheme("addon"),
-    create="createAddOn",
-    read="getAddOn",
-    list="getAddOns",
-    update="updateAddOn",
-    delete="deleteAddOn",  # archives: AddOn.status has ARCHIVED
-    # Togai shows the billable name when there is one.
-    derived={"displayName": lambda r: r.get("billableName") or r["name"]},
-)
-
-
-
-def feature_list_item(record: dict[str, Any]) -> dict[str, Any]:
-    """A feature as ``GET /features`` lists it: no associations, the number of event schemas linked instead."""
-    out = {k: v for k, v in record.items() if k != "schemaAssociations"}
-    out["schemaCount"] = len({a["schemaName"] for a in record["schemaAssociations"]})
-    return out
-
-
-FEATURES = Resource(
-    name="features",
-    schema="Feature",
-    path_param="feature_id",
-    ids=IdScheme("feature"),
-    create="createFeature",
-    read="getFeature",
-    list="getFeatures",
-    update="updateFeature",  # Togai has no way to delete or archive a feature
-    derived={"displayName": lambda r: r.get("billableName") or r["name"]},
-    list_item=feature_list_item,
-)
-
 REGISTRY = Registry(
     [
         customers.RESOURCE,
         accounts.RESOURCE,
         invoice_groups.RESOURCE,
-        ADD_ONS,
+        add_ons.RESOURCE,
         aliases.ALIASES,
         aliases.HISTORY_RESOURCE,
         contacts.RESOURCE,
-        FEATURES,
+        features.RESOURCE,
         settings.RESOURCE,
         payments.RESOURCE,
         credits.RESOURCE,
@@ -85,5 +46,4 @@ REGISTRY = Registry(
         files.RESOURCE,
     ],
     derived=[usage.DERIVED],
-    computed=tokens.HANDLERS,
 )

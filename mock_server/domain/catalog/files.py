@@ -14,8 +14,9 @@ import base64
 import binascii
 from typing import Any
 
+from ...bindings.call import Answer, Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import NotFound, Violation
-from ..core.resource import Answer, Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
 NAME = "files"
@@ -80,9 +81,6 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="MockFile",  # the mock's own record shape, in spec/control.yaml
-    path_param="file_id",
     ids=IdScheme("file"),
-    read="getDownloadUrl",  # Togai's API only reads files; the state import and the fixtures add them
-    handlers={"getFile": get_file, "getDownloadUrl": get_download_url},
     check_import=check_import,
 )

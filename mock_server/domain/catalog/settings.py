@@ -75,13 +75,7 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="settings",
     schema="Setting",
-    path_param="setting_id_str",
-    create="insertSetting",
-    read="getSetting",
-    list="listSetting",
-    update="updateSetting",  # Togai has no way to delete a setting
     make_id=full_id,
-    filters={"entity_type": "entityType", "entity_id": "entityId", "setting_id": "id", "namespace": "namespace"},
     check=check_setting,
     check_import=check_import,
 )

@@ -13,44 +13,14 @@ pages, update, archive or delete).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import Invalid, NotFound, Violation
+from .errors import Violation
 
 if TYPE_CHECKING:
-    from .store import Record, Store
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """A validated request: typed parameters, the decoded body, and its headers (lowercase names).
-
-    Few handlers need the headers: those whose answer depends on the caller
-    (``authenticate`` reads the bearer token) or on where the mock is served
-    (a file's download URL names the request's ``Host``).
-    """
-
-    params: dict[str, Any]
-    body: Any
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A handler's answer when the body alone is not enough: extra headers, or another status.
-
-    ``getFile`` answers a redirect: status 302, no body, a ``Location``; a batch of events with some
-    refused answers 207.
-    """
-
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-    status: int | None = None  # None: the operation's success status
-
-
-Handler = Callable[["Store", Call], Any]
+    from .store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,34 +51,18 @@ class Resource:
 
     name: str  # the collection, and its key in exports, fixtures and health
     schema: str  # the spec's component schema of a stored (exported) record
-    path_param: str  # the path parameter that names one record
-    path_field: str = "id"  # the record field the path parameter holds (a wallet: its accountId)
     key_field: str = "id"  # the record field that is unique and keys an imported record (an alias: its value)
     ids: IdScheme | None = None  # server-made ``id``s; None: the client gives the id
-    create: str | None = None  # operationIds
-    read: str | None = None
-    list: str | None = None
-    update: str | None = None
-    delete: str | None = None  # archives when the records have an ARCHIVED status, else removes
     references: dict[str, str] = field(default_factory=dict)  # body field -> resource name
     check: Callable[[Store, dict[str, Any]], None] | None = None  # Togai's rules on a record about to be written
     make_id: Callable[[dict[str, Any]], str] | None = None  # the id built from the create body (settings)
-    renames: dict[str, str] = field(default_factory=dict)  # create-body field -> record field (Togai renames some)
-    filters: dict[str, str] = field(default_factory=dict)  # list query parameter -> record field it must equal
-    list_item: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # list items, when not the record
-    list_context: bool = True  # False where the list schema is closed without Togai's paging ``context``
-    created_path: tuple[str | int, ...] = ()  # where the new record is in the create answer (credits: a list)
-    max_page_size: int | None = None  # where the list schema holds fewer items than ``pageSize`` allows
     defaults: dict[str, Any] = field(default_factory=dict)
     derived: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # computed on write
-    handlers: dict[str, Handler] = field(default_factory=dict)  # Togai's rules, by operationId
     unique: tuple[str, ...] = ()  # server-made fields no two records share (togaiAccountId)
     indexes: tuple[str, ...] = ()  # named lookup tables this resource's rules keep in the store
     compact: bool = False  # slotted records (a third of a dict's memory) for the big collections
     list_fields: tuple[str, ...] = ()  # fields a compact record keeps as tuples
     computed: tuple[str, ...] = ()  # fields of the schema derived when rendered, never stored
-    fixture_params: tuple[str, ...] = ()  # path parameters a fixture entry names beside the body (account_id)
-    fixture_op: str | None = None  # the operation a fixture entry is a request body of (default: create)
     not_exported: tuple[str, ...] = ()  # fields of the schema that are derived, never imported
     # Fields the answers hide but the export carries (a meter's eventSchemaName), with their JSON schema.
     hidden: dict[str, Any] = field(default_factory=dict)
@@ -122,17 +76,6 @@ class Resource:
     # import may leave out, and the hook that fills them in ctx.data[name] as creation would.
     generated: tuple[str, ...] = ()
     complete_import: Callable[[Store, ImportContext], None] | None = None
-
-    def operations(self) -> dict[str, str]:
-        """The declared operationIds by role."""
-        roles = {
-            "create": self.create,
-            "read": self.read,
-            "list": self.list,
-            "update": self.update,
-            "delete": self.delete,
-        }
-        return {role: op for role, op in roles.items() if op is not None}
 
     def generated_fields(self, schema: dict[str, Any]) -> tuple[str, ...]:
         """The fields of ``schema`` (the resource's) that the server makes, so an import may leave out."""
@@ -156,30 +99,24 @@ class Derived:
 
     It is never exported or imported: a store starts it empty (``make``), a
     snapshot carries it, and an import rebuilds it from the records it
-    restored (``rebuild``). ``handlers`` are the operations that read it.
+    restored (``rebuild``). The operations that read it are bound in :mod:`mock_server.bindings`.
     """
 
     name: str
     make: Callable[[], Any]
     rebuild: Callable[[Store], None]
-    handlers: dict[str, Handler] = field(default_factory=dict)
 
 
 class Registry:
-    """The resources, in dependency order (a resource only refers to earlier ones), the derived state,
-    and the computed operations."""
+    """The resources, in dependency order (a resource only refers to earlier ones), and the derived state."""
 
     def __init__(
         self,
         resources: list[Resource],
         derived: list[Derived] | None = None,
-        computed: dict[str, Handler] | None = None,
     ) -> None:
-        """``computed``: operations answered from the request and the state, storing nothing
-        (``authenticate``, ``getCustomerPortalDelegateToken``), by operationId."""
         self.resources = list(resources)
         self.derived = list(derived or ())
-        self.computed = dict(computed or {})
         self.by_name = {r.name: r for r in self.resources}
         if len(self.by_name) != len(self.resources):
             raise ValueError("two resources share a name")
@@ -196,25 +133,6 @@ class Registry:
     def indexes(self) -> list[str]:
         """Every index name the resources declare."""
         return [name for r in self.resources for name in r.indexes]
-
-    def handlers(self, schemas: dict[str, Any]) -> dict[str, Handler]:
-        """Every bound operation: the rules' own handlers, else the generic ones.
-
-        ``schemas`` are the spec's (resolved) component schemas; generic
-        handlers use them to know which fields a record has.
-        """
-        out: dict[str, Handler] = {}
-        for resource in self.resources:
-            generic = generic_handlers(resource, schemas.get(resource.schema, {}))
-            for op_id in resource.operations().values():
-                if op_id not in resource.handlers:
-                    out[op_id] = generic[op_id]
-            out.update(resource.handlers)
-        for derived in self.derived:
-            out.update(derived.handlers)
-        out.update(self.computed)
-        return out
-
 
     def completers(self, schemas: dict[str, Any]) -> dict[str, Completer]:
         """For each resource, what fills the server-made fields an imported record left out."""
@@ -257,108 +175,6 @@ def generic_completer(resource: Resource, schema: dict[str, Any]) -> Completer:
                     record[key] = compute(record)
 
     return complete
-
-
-def generic_handlers(resource: Resource, schema: dict[str, Any]) -> dict[str, Handler]:
-    """Create, read, list, update and delete for a resource without rules of its own."""
-    from .cursors import paginate
-
-    properties = schema.get("properties", {})
-    status_enum = properties.get("status", {}).get("enum", [])
-    archives = "ARCHIVED" in status_enum
-    stamps = [name for name in ("createdAt", "updatedAt") if name in properties]
-    name, param = resource.name, resource.path_param
-
-    def require(store: Store, key: str) -> Record:
-        record: Record | None = store.collections[name].get(key)
-        if record is None:
-            raise NotFound.at(param, f"no {singular(name)} with id {key!r}")
-        return record
-
-    def check_references(store: Store, body: dict[str, Any]) -> None:
-        problems = [
-            Violation(field_name, f"no {singular(target)} with id {body[field_name]!r}")
-            for field_name, target in resource.references.items()
-            if field_name in body and store.collections[target].get(body[field_name]) is None
-        ]
-        if problems:
-            raise NotFound(problems)
-
-    def derive(record: dict[str, Any]) -> None:
-        for key, compute in resource.derived.items():
-            record[key] = compute(record)
-
-    def create(store: Store, call: Call) -> Any:
-        body = {resource.renames.get(k, k): v for k, v in call.body.items()}
-        check_references(store, body)
-        collection = store.collections[name]
-        key = ""
-        if resource.ids is None:
-            key = body["id"] if resource.make_id is None else resource.make_id(body)
-            if collection.get(key) is not None:
-                raise Invalid.at("id", f"a {singular(name)} with id {key!r} already exists")
-        record: dict[str, Any] = {"id": key, **resource.defaults, **body}
-        record["id"] = key  # a made id replaces the body's (settings)
-        if resource.check is not None:
-            resource.check(store, record)
-        if resource.ids is not None:
-            # Only now: a rejected request must not use up an id (the state includes the generator).
-            record["id"] = key = store.new_id(resource.ids, collection)
-        if status_enum and "status" not in record:
-            record["status"] = status_enum[0]
-        now = store.clock.now()
-        for stamp in stamps:
-            record[stamp] = now
-        derive(record)
-        collection.add(key, record)
-        return dict(record)
-
-    def read(store: Store, call: Call) -> Any:
-        return dict(require(store, call.params[param]))
-
-    item = resource.list_item or dict
-
-    def list_(store: Store, call: Call) -> Any:
-        asked = {key: call.params[p] for p, key in resource.filters.items() if call.params.get(p) is not None}
-        keep = (lambda r: all(r.get(k) == v for k, v in asked.items())) if asked else None
-        records, extra = paginate(
-            store.collections[name],
-            call.params.get("nextToken"),
-            call.params.get("pageSize"),
-            context=resource.list_context,
-            limit=resource.max_page_size,
-            keep=keep,
-        )
-        return {"data": [item(r) for r in records], **extra}
-
-    def update(store: Store, call: Call) -> Any:
-        record = require(store, call.params[param])
-        if archives and record.get("status") == "ARCHIVED":
-            raise Invalid.at(param, f"{singular(name)} {record['id']!r} is archived and cannot be changed")
-        check_references(store, call.body)
-        if resource.check is not None:
-            resource.check(store, {**record, **call.body})
-        record.update(call.body)
-        if "updatedAt" in stamps:
-            record["updatedAt"] = store.clock.now()
-        derive(record)
-        return dict(record)
-
-    def delete(store: Store, call: Call) -> Any:
-        key = call.params[param]
-        record = require(store, key)
-        if archives:
-            if record.get("status") == "ARCHIVED":
-                raise Invalid.at(param, f"{singular(name)} {key!r} is already archived")
-            record["status"] = "ARCHIVED"
-            if "updatedAt" in stamps:
-                record["updatedAt"] = store.clock.now()
-        else:
-            store.collections[name].remove(key)
-        return {"success": True}
-
-    by_role = {"create": create, "read": read, "list": list_, "update": update, "delete": delete}
-    return {op_id: by_role[role] for role, op_id in resource.operations().items()}
 
 
 def singular(name: str) -> str:

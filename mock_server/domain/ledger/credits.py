@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
 CREDIT_IDS = IdScheme("credit")
@@ -176,21 +177,7 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="credits",
     schema="Credit",
-    path_param="credit_id",
     ids=CREDIT_IDS,
-    create="createCredit",
-    read="getCreditDetails",
-    list="listCredits",  # voided with voidCredit; Togai has no update or delete
-    created_path=("credits", 0),
     references={"accountId": "accounts"},
-    filters={"status": "status", "account_id": "accountId", "id": "id"},
-    list_context=False,  # ListCreditsResponse is closed without it
-    max_page_size=MAX_PAGE,
-    handlers={
-        "createCredit": create_credits,
-        "getCreditDetails": get_credit,
-        "voidCredit": void_credit,
-        "CreditBalanceForAccount": credit_balance,
-    },
     check_import=check_import,
 )

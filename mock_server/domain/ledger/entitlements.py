@@ -12,9 +12,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import Conflict, Invalid, NotFound, Violation
-from ..core.resource import Call, ImportContext, Resource
+from ..core.resource import ImportContext, Resource
 from ..core.store import Record, Store
 from ..parties.accounts import require_account
 
@@ -325,22 +326,10 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="featureCreditEntries",
     schema="FeatureCreditEntry",
-    path_param="account_id",
-    list="listFeatureCreditEntries",  # granted by purchases; changed, voided and consumed below
     owner_fields=("accountId", "featureId"),
     references={"accountId": "accounts", "featureId": "features"},
     indexes=(ENTRIES, EVENTS),
     not_exported=("balance",),
-    handlers={
-        "listFeatureCreditEntries": list_entries,
-        "UpdateFeatureCreditEntry": update_entry,
-        "VoidFeatureCreditEntry": void_entry,
-        "getFeatureCredits": feature_credits,
-        "getEntitlements": entitlements,
-        "getEntitlementValue": entitlement_value,
-        "validateEntitlementValue": validate_value,
-        "ingestEntitledEvent": ingest_entitled,
-    },
     check_import=check_import,
     restore=restore_entry,
 )

@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store, stamp
 
 INVOICE_IDS = IdScheme("inv")
@@ -723,31 +724,13 @@ def complete_import(store: Store, ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="invoices",
     schema="Invoice",
-    path_param="invoice_id",
     ids=INVOICE_IDS,
-    create="createCustomInvoice",
-    read="getInvoice",
-    list="listInvoices",
-    update="updateInvoice",
-    delete="deleteCustomInvoice",  # removes: only a CUSTOM invoice in DRAFT
     references={"customerId": "customers"},
     defaults={"invoiceClass": "INVOICE", "invoiceType": "CUSTOM", "paidAmount": 0, "netTermDays": 0},
     generated=("invoiceDate",),
     indexes=("ongoing_invoice", "invoice_keys"),
     not_exported=("totalAmount",),
     complete_import=complete_import,
-    handlers={
-        "createCustomInvoice": create_custom_invoice,
-        "getInvoice": get_invoice,
-        "listInvoices": list_invoices,
-        "updateInvoice": update_invoice,
-        "deleteCustomInvoice": delete_custom_invoice,
-        "listInvoicesForBillRun": list_for_bill_run,
-        "createInvoiceBillRun": bill_run,
-        "manageMiscellaneousChargesInInvoice": charges_on_invoice,
-        "manageMiscellaneousChargesInAccount": charges_on_account,
-        "listPricingRuleLogs": pricing_rule_logs,
-    },
     export=render,
     check_import=check_import,
     restore=restore,

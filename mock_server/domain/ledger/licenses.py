@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import DomainError, Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
 NAME = "licenseUpdates"
@@ -271,18 +272,8 @@ def restore(store: Store, record: dict[str, Any]) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="LicenseUpdateResponse",
-    path_param="license_id",
-    path_field="licenseId",
-    create="addLicenseUpdateEntry",
-    list="getLicenseUpdates",
-    update="updateLicenseEntryDetails",  # Togai has no read or delete of a license update
     references={"accountId": "accounts", "licenseId": "addOns"},
     indexes=(TIMELINE, IDEMPOTENCY),
-    handlers={
-        "addLicenseUpdateEntry": add_update,
-        "getLicenseUpdates": list_updates,
-        "updateLicenseEntryDetails": update_details,
-    },
     export=render,
     check_import=check_import,
     complete_import=complete_import,
@@ -305,10 +296,7 @@ def check_named(ctx: ImportContext) -> None:
 NAMED = Resource(
     name="namedLicenses",
     schema="NamedLicenseUpdate",
-    path_param="license_id",
     ids=IdScheme("named_license_entry", first=7),
-    list="getNamedLicenseUpdates",  # assigned in Togai's app; here by the state import and the fixtures
     references={"accountId": "accounts", "licenseId": "addOns"},
-    list_context=False,  # NamedLicenseUpdatesPaginatedResponse is closed without it
     check_import=check_named,
 )

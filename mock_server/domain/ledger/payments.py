@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Store
 
 # Who recorded a payment: the mock has API keys, not users.
@@ -69,17 +70,9 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="payments",
     schema="Payment",
-    path_param="payment_id",
     ids=IdScheme("payment"),
-    create="createPayments",
-    read="getPayment",
-    list="listPayments",  # Togai has no update or delete for payments
     references={"accountId": "accounts"},
-    renames={"externalPaymentReference": "externalPaymentReferences"},
     defaults={"version": 1, "createdBy": CREATED_BY},
     check=check_payment,
-    list_context=False,  # ListPaymentResponse is closed without it
-    max_page_size=MAX_PAGE,
-    handlers={"getPayment": get_payment},
     check_import=check_import,
 )

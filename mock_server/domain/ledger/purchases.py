@@ -15,8 +15,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..parties.accounts import AccountRecord, require_account
 from ..pricing.plans import latest_version, version_of
@@ -311,19 +312,9 @@ def check_proposals(ctx: ImportContext) -> None:
 PURCHASES = Resource(
     name="purchases",
     schema="Purchase",
-    path_param="purchase_id",
     ids=PURCHASE_IDS,
-    create="initiateOneTimeEntitlementPlan",
-    read="getPurchase",
-    list="listAccountPurchases",  # Togai has no update or delete of purchases
-    fixture_params=("account_id",),
     references={"accountId": "accounts", "pricePlanId": "pricePlans"},
     indexes=(BY_ACCOUNT, KEYS),
-    handlers={
-        "initiateOneTimeEntitlementPlan": create_purchase,
-        "getPurchase": get_purchase,
-        "listAccountPurchases": list_purchases,
-    },
     check_import=check_purchases,
     restore=insert_purchase,
 )
@@ -331,20 +322,9 @@ PURCHASES = Resource(
 PROPOSALS = Resource(
     name="purchaseProposals",
     schema="Proposal",
-    path_param="purchase_proposal_id",
     ids=PROPOSAL_IDS,
-    create="createProposal",
-    read="getProposal",
-    list="listAccountProposals",  # answered with updateProposalStatus; no update or delete
-    fixture_params=("account_id",),
     references={"accountId": "accounts", "pricePlanId": "pricePlans"},
     indexes=(PROPOSALS_BY_ACCOUNT,),
-    handlers={
-        "createProposal": create_proposal,
-        "getProposal": get_proposal,
-        "listAccountProposals": list_proposals,
-        "updateProposalStatus": update_proposal_status,
-    },
     check_import=check_proposals,
     restore=insert_proposal,
 )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
 WALLET_IDS = IdScheme("wallet")
@@ -178,20 +179,9 @@ def restore_entry(store: Store, entry: dict[str, Any]) -> None:
 WALLETS = Resource(
     name="wallets",
     schema="WalletBalanceResponse",
-    path_param="account_id",
-    path_field="accountId",  # addressed by its account: /accounts/{account_id}/wallet
     ids=WALLET_IDS,
-    create="topUpWalletForAccount",
-    fixture_params=("account_id",),  # a fixture entry is a top-up: {account_id: ..., topupAmount: ...}
-    read="WalletBalanceForAccount",
-    update="updateWalletForAccount",  # Togai has no list or delete of wallets
     references={"accountId": "accounts"},
     not_exported=("balance", "holdAmount"),
-    handlers={
-        "topUpWalletForAccount": top_up,
-        "WalletBalanceForAccount": get_wallet,
-        "updateWalletForAccount": update_wallet,
-    },
     export=lambda store, wallet: render_wallet(store, wallet),
     check_import=check_wallets,
     restore=restore_wallet,
@@ -200,12 +190,9 @@ WALLETS = Resource(
 ENTRIES = Resource(
     name="walletEntries",
     schema="WalletEntry",
-    path_param="account_id",
     ids=ENTRY_IDS,
-    list="WalletEntriesForAccount",  # made by top-ups; read as a page of the wallet's ledger
     references={"walletId": "wallets"},
     not_exported=("closingBalance",),
-    handlers={"WalletEntriesForAccount": list_entries},
     check_import=check_entries,
     restore=restore_entry,
 )

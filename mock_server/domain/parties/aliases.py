@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Conflict, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
 # AccountAlias.effectiveUntil is required: an attachment still in force ends at the end of time.
@@ -190,16 +191,7 @@ def check_history(ctx: ImportContext) -> None:
 ALIASES = Resource(
     name="aliases",
     schema="Alias",
-    path_param="alias",
-    path_field="value",
     key_field="value",
-    create="createAlias",
-    read="getAlias",
-    list="listAliases",
-    delete="deleteAlias",  # removes; Togai has no update of an alias
-    created_path=("data", 0),
-    list_context=False,  # AliasPaginatedResponse is closed without it
-    handlers={"createAlias": create_aliases, "deleteAlias": delete_alias},
     check_import=check_aliases,
     complete_import=complete_aliases,
 )
@@ -207,13 +199,10 @@ ALIASES = Resource(
 HISTORY_RESOURCE = Resource(
     name="accountAliases",
     schema="AccountAlias",
-    path_param="account_id",
     ids=HISTORY_IDS,
-    list="listAccountAliases",  # made by attaching and removing an account's aliases
     owner_fields=("accountId",),
     references={"accountId": "accounts"},
     indexes=(OPEN, HISTORY),
-    handlers={"listAccountAliases": account_history},
     check_import=check_history,
     restore=_insert,
     complete_import=complete_history,

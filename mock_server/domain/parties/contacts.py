@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Conflict, Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Store
 
 CONTACT_IDS = IdScheme("contact")
@@ -83,15 +84,10 @@ def complete_import(store: Store, ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="customerContacts",
     schema="CreateCustomerContactResponse",
-    path_param="customer_id",
-    path_field="username",
     key_field="username",
-    create="createCustomerContact",  # Togai has no read, list, update or delete of contacts
-    fixture_params=("customer_id",),
     owner_fields=("customerId",),
     references={"customerId": "customers"},
     indexes=(BY_CUSTOMER,),
-    handlers={"createCustomerContact": create_contact},
     defaults={"verified": False, "loginAccess": False},
     check_import=check_import,
     restore=restore_contact,

@@ -22,8 +22,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ...bindings.call import Call, Handler  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Invalid, Violation
-from ..core.resource import Call, Handler
 from ..core.store import Store
 
 SIGNING_KEY = b"togai-mock-server"  # public on purpose: a mock's tokens prove nothing

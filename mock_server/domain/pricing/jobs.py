@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import DomainError, Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from . import plans as price_plans
 from . import schedules
@@ -222,20 +223,8 @@ def restore_entry(store: Store, entry: dict[str, Any]) -> None:
 JOBS = Resource(
     name=NAME,
     schema="GetJobResponse",
-    path_param=PARAM,
     ids=IDS,
-    read="getJobStatus",  # made by pricePlanMigration (and PATCH of an ACTIVE plan with a migrationMode)
-    list="getJobs",
-    fixture_op="pricePlanMigration",
-    fixture_params=("by",),  # a fixture entry {by: name, sourceId: <plan name>, ...} names the plans
     not_exported=COUNTS,
-    handlers={
-        "pricePlanMigration": create_migration,
-        "getJobStatus": read,
-        "getJobs": list_,
-        "confirmJob": confirm,
-        "rejectJob": reject,
-    },
     export=render,
     check_import=check_jobs,
     restore=restore_job,
@@ -244,11 +233,8 @@ JOBS = Resource(
 ENTRY_RESOURCE = Resource(
     name=ENTRIES,
     schema="JobEntriesResponse",
-    path_param=PARAM,
-    list="getJobEntries",
     references={"jobId": "jobs"},
     indexes=(JOB_ENTRIES,),
-    handlers={"getJobEntries": list_entries},
     export=lambda store, entry: render_entry(entry),
     complete_import=complete_entries,
     check_import=check_entries,

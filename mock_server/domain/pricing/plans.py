@@ -16,9 +16,10 @@ import json
 import re
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from .engine import DEFAULT_CYCLE, FOREVER, rate_card_problems, rate_value, valid_offsets
 
@@ -493,25 +494,7 @@ def restore(store: Store, plan: dict[str, Any]) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="PricePlan",
-    path_param=PARAM,
     ids=IDS,
-    create="createPricePlan",
-    read="getPricePlan",
-    list="getPricePlans",
-    update="updatePricePlan",
-    delete="archivePricePlan",  # archives
-    fixture_params=("status",),  # a fixture entry says whether the demo plan is ACTIVE
-    handlers={
-        "createPricePlan": create,
-        "getPricePlan": read,
-        "getPricePlans": list_,
-        "updatePricePlan": update,
-        "archivePricePlan": archive,
-        "activatePricePlan": activate,
-        "addCurrencyToPricePlan": add_currency,
-        "removeCurrencyFromPricePlan": remove_currency,
-        "calculateRevenue": calculate_revenue,
-    },
     export=export,
     check_import=check_import,
     restore=restore,

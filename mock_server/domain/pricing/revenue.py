@@ -15,8 +15,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Invalid
-from ..core.resource import Call
 from ..core.store import Store
 from . import plans as price_plans
 from . import schedules

@@ -18,9 +18,10 @@ import copy
 from datetime import datetime
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import page_of
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import Call, ImportContext, Resource
+from ..core.resource import ImportContext, Resource
 from ..core.store import Record, Store
 from . import plans as price_plans
 from .engine import anniversary_offsets, cycle_at, parse_instant, stamp
@@ -399,20 +400,9 @@ def restore(store: Store, record: dict[str, Any]) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="UpdatePricingScheduleResponse",
-    path_param=PARAM,
-    path_field="accountId",
-    list="getPricingSchedules",  # made by updatePricingSchedule / updatePricingScheduleBatch
-    fixture_op="updatePricingSchedule",
-    fixture_params=("account_id", "plan"),  # a fixture entry: {account_id: ..., plan: <plan name>, effectiveFrom: ...}
     references={"accountId": "accounts"},
     not_exported=("accountName",),
     indexes=(PLAN_ACCOUNTS, SCHEDULE_ACCOUNTS),
-    handlers={
-        "updatePricingSchedule": update_schedule,
-        "updatePricingScheduleBatch": edit_schedules,
-        "getPricingSchedules": list_schedules,
-        "listPricingRulesByScheduleId": list_rules,
-    },
     export=export,
     complete_import=complete_import,
     check_import=check_import,

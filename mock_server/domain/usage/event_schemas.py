@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import Conflict, Invalid, NotFound
-from ..core.resource import Call, ImportContext, Resource
+from ..core.resource import ImportContext, Resource
 from ..core.store import Record, Store
 
 NAME = "eventSchemas"
@@ -180,24 +181,6 @@ def complete_import(store: Store, ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="EventSchema",
-    path_param=PARAM,
-    path_field="name",
-    create="createEventSchema",
-    read="getEventSchema",
-    list="listEventSchemas",
-    update="updateEventSchema",
-    delete="deleteEventSchema",  # archives
-    fixture_params=("status",),  # a fixture entry says which status the demo schema is in
-    handlers={
-        "createEventSchema": create,
-        "getEventSchema": read,
-        "listEventSchemas": list_,
-        "listEventSchemaVersions": list_versions,
-        "updateEventSchema": update,
-        "deleteEventSchema": delete,
-        "activateEventSchema": activate,
-        "deactivateEventSchema": deactivate,
-    },
     generated=("version",),
     export=lambda store, record: render(record),
     complete_import=complete_import,

@@ -55,9 +55,10 @@ from decimal import Decimal
 from sys import intern
 from typing import Any
 
+from ...bindings.call import Answer, Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import Answer, Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Store
 from ..pricing import engine as pricing
 from . import aggregates as usage
@@ -547,17 +548,6 @@ def restore(store: Store, record: dict[str, Any]) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="EventWithStatusAndEventPipelineInfo",
-    path_param="event_id",
-    fixture_op="ingest",  # a fixture entry is an ingest request; the answer is not the record
-    read="getSingleEvent",
-    list="getEvents",
-    handlers={
-        "ingest": ingest,
-        "ingestBatch": ingest_batch,
-        "getSingleEvent": get_event,
-        "getEvents": list_events,
-        "eventCorrection": correct,
-    },
     indexes=(PENDING, metering.COMPILED),
     hidden={"id": {"type": "string"}},
     generated=("referenceId",),

@@ -15,9 +15,10 @@ from typing import Any
 
 from json_logic import jsonLogic
 
+from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import Call, IdScheme, ImportContext, Resource
+from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from . import event_schemas
 
@@ -196,24 +197,8 @@ def restore(store: Store, meter: dict[str, Any]) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="UsageMeter",
-    path_param=PARAM,
     ids=IDS,
-    create="createUsageMeter",
-    read="getUsageMeter",
-    list="getUsageMetersForEventSchema",
-    update="updateUsageMeter",
-    delete="deleteUsageMeter",  # archives
     derived={"displayName": lambda r: r.get("billableName") or r["name"]},
-    fixture_params=("status",),  # a fixture entry says which status the demo meter is in
-    handlers={
-        "createUsageMeter": create,
-        "getUsageMeter": read,
-        "getUsageMetersForEventSchema": list_,
-        "updateUsageMeter": update,
-        "deleteUsageMeter": delete,
-        "activateUsageMeter": activate,
-        "deactivateUsageMeter": deactivate,
-    },
     indexes=(BY_SCHEMA,),
     hidden={"eventSchemaName": {"type": "string", "maxLength": 50}},
     check_import=check_import,

@@ -1,0 +1,52 @@
+"""Which operation reaches which rule, for add-ons, features, settings and files."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.catalog import features, files
+from .binding import Binding
+
+
+def feature_list_item(record: dict[str, Any]) -> dict[str, Any]:
+    """A feature as ``GET /features`` lists it: no associations, the number of event schemas linked instead."""
+    out = {k: v for k, v in record.items() if k != "schemaAssociations"}
+    out["schemaCount"] = features.schema_count(record)
+    return out
+
+
+FILES = Binding(
+    resource=files.NAME,
+    path_param="file_id",
+    read="getDownloadUrl",  # Togai's API only reads files; the state import and the fixtures add them
+    handlers={"getFile": files.get_file, "getDownloadUrl": files.get_download_url},
+)
+
+SETTINGS = Binding(
+    resource="settings",
+    path_param="setting_id_str",
+    create="insertSetting",
+    read="getSetting",
+    list="listSetting",
+    update="updateSetting",  # Togai has no way to delete a setting
+    filters={"entity_type": "entityType", "entity_id": "entityId", "setting_id": "id", "namespace": "namespace"},
+)
+
+ADD_ONS = Binding(
+    resource="addOns",
+    path_param="addon_id",
+    create="createAddOn",
+    read="getAddOn",
+    list="getAddOns",
+    update="updateAddOn",
+    delete="deleteAddOn",  # archives: AddOn.status has ARCHIVED
+)
+
+FEATURES = Binding(
+    resource="features",
+    path_param="feature_id",
+    create="createFeature",
+    read="getFeature",
+    list="getFeatures",
+    update="updateFeature",  # Togai has no way to delete or archive a feature
+    list_item=feature_list_item,
+)

@@ -1,0 +1,148 @@
+"""Which operation reaches which rule.
+
+The area: credits, wallets, payments, invoices, entitlements, purchases and licenses.
+"""
+from __future__ import annotations
+
+from ..domain.ledger import credits, entitlements, invoices, licenses, payments, purchases, wallets
+from .binding import Binding
+
+CREDITS = Binding(
+    resource="credits",
+    path_param="credit_id",
+    create="createCredit",
+    read="getCreditDetails",
+    list="listCredits",  # voided with voidCredit; Togai has no update or delete
+    created_path=("credits", 0),
+    filters={"status": "status", "account_id": "accountId", "id": "id"},
+    list_context=False,  # ListCreditsResponse is closed without it
+    max_page_size=credits.MAX_PAGE,
+    handlers={
+        "createCredit": credits.create_credits,
+        "getCreditDetails": credits.get_credit,
+        "voidCredit": credits.void_credit,
+        "CreditBalanceForAccount": credits.credit_balance,
+    },
+)
+
+ENTITLEMENTS = Binding(
+    resource="featureCreditEntries",
+    path_param="account_id",
+    list="listFeatureCreditEntries",  # granted by purchases; changed, voided and consumed below
+    handlers={
+        "listFeatureCreditEntries": entitlements.list_entries,
+        "UpdateFeatureCreditEntry": entitlements.update_entry,
+        "VoidFeatureCreditEntry": entitlements.void_entry,
+        "getFeatureCredits": entitlements.feature_credits,
+        "getEntitlements": entitlements.entitlements,
+        "getEntitlementValue": entitlements.entitlement_value,
+        "validateEntitlementValue": entitlements.validate_value,
+        "ingestEntitledEvent": entitlements.ingest_entitled,
+    },
+)
+
+INVOICES = Binding(
+    resource="invoices",
+    path_param="invoice_id",
+    create="createCustomInvoice",
+    read="getInvoice",
+    list="listInvoices",
+    update="updateInvoice",
+    delete="deleteCustomInvoice",  # removes: only a CUSTOM invoice in DRAFT
+    handlers={
+        "createCustomInvoice": invoices.create_custom_invoice,
+        "getInvoice": invoices.get_invoice,
+        "listInvoices": invoices.list_invoices,
+        "updateInvoice": invoices.update_invoice,
+        "deleteCustomInvoice": invoices.delete_custom_invoice,
+        "listInvoicesForBillRun": invoices.list_for_bill_run,
+        "createInvoiceBillRun": invoices.bill_run,
+        "manageMiscellaneousChargesInInvoice": invoices.charges_on_invoice,
+        "manageMiscellaneousChargesInAccount": invoices.charges_on_account,
+        "listPricingRuleLogs": invoices.pricing_rule_logs,
+    },
+)
+
+LICENSES = Binding(
+    resource=licenses.NAME,
+    path_param="license_id",
+    path_field="licenseId",
+    create="addLicenseUpdateEntry",
+    list="getLicenseUpdates",
+    update="updateLicenseEntryDetails",  # Togai has no read or delete of a license update
+    handlers={
+        "addLicenseUpdateEntry": licenses.add_update,
+        "getLicenseUpdates": licenses.list_updates,
+        "updateLicenseEntryDetails": licenses.update_details,
+    },
+)
+
+NAMED_LICENSES = Binding(
+    resource="namedLicenses",
+    path_param="license_id",
+    list="getNamedLicenseUpdates",  # assigned in Togai's app; here by the state import and the fixtures
+    list_context=False,  # NamedLicenseUpdatesPaginatedResponse is closed without it
+)
+
+PAYMENTS = Binding(
+    resource="payments",
+    path_param="payment_id",
+    create="createPayments",
+    read="getPayment",
+    list="listPayments",  # Togai has no update or delete for payments
+    renames={"externalPaymentReference": "externalPaymentReferences"},
+    list_context=False,  # ListPaymentResponse is closed without it
+    max_page_size=payments.MAX_PAGE,
+    handlers={"getPayment": payments.get_payment},
+)
+
+PURCHASES = Binding(
+    resource="purchases",
+    path_param="purchase_id",
+    create="initiateOneTimeEntitlementPlan",
+    read="getPurchase",
+    list="listAccountPurchases",  # Togai has no update or delete of purchases
+    fixture_params=("account_id",),
+    handlers={
+        "initiateOneTimeEntitlementPlan": purchases.create_purchase,
+        "getPurchase": purchases.get_purchase,
+        "listAccountPurchases": purchases.list_purchases,
+    },
+)
+
+PROPOSALS = Binding(
+    resource="purchaseProposals",
+    path_param="purchase_proposal_id",
+    create="createProposal",
+    read="getProposal",
+    list="listAccountProposals",  # answered with updateProposalStatus; no update or delete
+    fixture_params=("account_id",),
+    handlers={
+        "createProposal": purchases.create_proposal,
+        "getProposal": purchases.get_proposal,
+        "listAccountProposals": purchases.list_proposals,
+        "updateProposalStatus": purchases.update_proposal_status,
+    },
+)
+
+WALLETS = Binding(
+    resource="wallets",
+    path_param="account_id",
+    path_field="accountId",  # addressed by its account: /accounts/{account_id}/wallet
+    create="topUpWalletForAccount",
+    fixture_params=("account_id",),  # a fixture entry is a top-up: {account_id: ..., topupAmount: ...}
+    read="WalletBalanceForAccount",
+    update="updateWalletForAccount",  # Togai has no list or delete of wallets
+    handlers={
+        "topUpWalletForAccount": wallets.top_up,
+        "WalletBalanceForAccount": wallets.get_wallet,
+        "updateWalletForAccount": wallets.update_wallet,
+    },
+)
+
+WALLET_ENTRIES = Binding(
+    resource="walletEntries",
+    path_param="account_id",
+    list="WalletEntriesForAccount",  # made by top-ups; read as a page of the wallet's ledger
+    handlers={"WalletEntriesForAccount": wallets.list_entries},
+)
