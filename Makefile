@@ -18,9 +18,10 @@ install: $(STAMP)  ## create .venv and install the package with its test depende
 run: $(STAMP)  ## serve the mock on http://127.0.0.1:4010 (extra flags: make run ARGS="--seed 1")
 	$(PY) -m mock_server $(ARGS)
 
-lint: $(STAMP)  ## ruff and mypy --strict, zero findings
+lint: $(STAMP)  ## ruff, mypy --strict and import-linter (layers, no cycles), zero findings
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 test: $(STAMP) lint  ## the linters, then the default, derandomized test suite (what CI runs)
 	$(PY) -m pytest -q -n 2 $(ARGS)

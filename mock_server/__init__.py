@@ -1,6 +1,6 @@
-"""A local, stateful, spec-driven mock of Togai's accounts and invoice-groups API."""
+"""A local, stateful, spec-driven mock of Togai's billing API, for contract testing."""
 from .app import create_app
 from .config import Config
+from .version import __version__
 
-__all__ = ["Config", "create_app"]
-__version__ = "0.1.0"
+__all__ = ["Config", "__version__", "create_app"]

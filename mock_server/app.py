@@ -1,6 +1,7 @@
 """``create_app``: the one place where spec, store, fixtures and pipelines are wired."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,16 @@ from .domain.registry import REGISTRY
 from .drift import Drift
 from .epoch import Epoch
 from .fixtures import load_fixtures
-from .handlers import bind
+from .handlers import Handler, bind
 from .journal import Journal
+from .jsonschemas import field_rules
 from .openapi.spec import load_spec
 from .overrides import Overrides
+from .persistence import StateFile
 from .pipeline import Pipeline
 from .proxy import Upstream
 from .requestlog import request_logger
-from .tenants import SHARED, Tenant, serve_tenants
-from .validation.schema import field_rules
+from .tenants import DEFAULT_MAX_TENANTS, SHARED, Tenant, TenantApp, Tenants
 
 # A whole exported tenant (PUT /__mock/state) is far larger than any Togai request.
 CONTROL_MAX_BODY = 256 * 1024 * 1024
@@ -142,3 +144,30 @@ def create_app(config: Config | None = None) -> MockApp:
     state = State({"pipeline": togai, "control": control, "store": store, "config": config, "info": info,
                    "upstream": upstream, "tenants": tenants, "state_file": state_file})
     return MockApp(togai_app, Dashboard(control_app, access), cors, state)
+
+
+def serve_tenants(
+    template: Tenant,
+    mode: str = SHARED,
+    *,
+    state_file: Path | None = None,
+    max_tenants: int = DEFAULT_MAX_TENANTS,
+    tokens: frozenset[str] | None = None,
+    journal_size: int = 1000,
+    extra_control: Callable[[Tenant], dict[str, Handler]] | None = None,
+) -> tuple[Tenants, StateFile | None, ASGIApp, ASGIApp]:
+    """The tenants of a server, its state file (loaded and writing), and the Togai and control apps.
+
+    Raises :class:`~mock_server.persistence.StateFileError` when the state file cannot be used.
+    """
+    tenants = Tenants(
+        template, mode, max_tenants=max_tenants, tokens=tokens, journal_size=journal_size, extra_control=extra_control
+    )
+    persisted = None
+    if state_file is not None:
+        persisted = StateFile(state_file, tenants)
+        persisted.open()
+        persisted.start()
+    if mode == SHARED and persisted is None:
+        return tenants, None, template.togai, template.control_pipeline  # no lookup, no overhead
+    return tenants, persisted, TenantApp(tenants, control=False), TenantApp(tenants, control=True)

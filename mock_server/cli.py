@@ -16,7 +16,6 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import __version__
 from .app import create_app
 from .config import DEFAULT_FIXTURES, DEFAULT_MAX_BODY, DEFAULT_SPEC, Config
 from .control_access import is_loopback
@@ -28,6 +27,7 @@ from .persistence import StateFileError
 from .pipeline import TRANSPORT_KEY
 from .proxy import parse_upstream
 from .tenants import DEFAULT_MAX_TENANTS, TENANCIES
+from .version import __version__
 from .watch import Reloader
 
 # How long a stop waits for requests in flight before cancelling them.

@@ -20,12 +20,12 @@ from .epoch import Epoch
 from .errors import ApiError
 from .handlers import Call, Handler
 from .journal import Journal
+from .jsonschemas import SchemaValidator
 from .openapi.spec import Spec
 from .overrides import Overrides, Route
 from .pathtemplate import route_segments
 from .proxy import Forwarded
 from .stateimport import check_and_import, completers, record_validators
-from .validation.schema import SchemaValidator
 
 
 def release_memory() -> None:

@@ -26,6 +26,7 @@ from .domain.core.store import Store
 from .errors import ApiError
 from .handlers import Call, Handler
 from .openapi.spec import Spec
+from .stateimport import check_and_import, completers, record_validators
 
 log = logging.getLogger("mock_server")
 
@@ -129,8 +130,6 @@ def _import(path: Path, spec: Spec, store: Store, name: str, entries: list[Any])
     earlier file's), and its id generator and clock go on as they were: the
     import only adds these records.
     """
-    from .stateimport import check_and_import, completers, record_validators  # the control side's checks
-
     resource = store.registry.by_name[name]
     with store.lock:
         records = [dict(e) if isinstance(e, dict) else e for e in entries]

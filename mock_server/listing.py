@@ -4,11 +4,11 @@ from __future__ import annotations
 from .app import MockApp
 from .config import Config
 from .cors import ANY
+from .version import __version__
 
 
 def startup_listing(app: MockApp, config: Config, url: str) -> list[str]:
     """A few lines for stderr, printed once the server is ready (after its URL on stdout)."""
-    from . import __version__
 
     info = app.state.info
     counts = app.state.store.counts()

@@ -17,8 +17,8 @@ from .domain.core.importer import import_state
 from .domain.core.resource import Completer, Registry
 from .domain.core.store import Store
 from .errors import SEARCH_LIMIT, STAGE_HEADER, ApiError, Violation, Violations
+from .jsonschemas import SchemaValidator
 from .openapi.spec import Spec, load_spec
-from .validation.schema import SchemaValidator
 
 
 @cache

@@ -21,7 +21,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .control import Control
@@ -34,9 +33,7 @@ from .overrides import Overrides
 from .pipeline import Pipeline, Receive, Scope, Send, send_json
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp
-
-    from .persistence import StateFile
+    pass
 
 SHARED = "shared"
 TOKEN = "token"
@@ -290,32 +287,3 @@ class TenantApp:
         finally:
             if scope["method"] in _CHANGES and (not self.control or scope["path"].startswith(_STATE_CALLS)):
                 self.tenants.changed(tenant)
-
-
-def serve_tenants(
-    template: Tenant,
-    mode: str = SHARED,
-    *,
-    state_file: Path | None = None,
-    max_tenants: int = DEFAULT_MAX_TENANTS,
-    tokens: frozenset[str] | None = None,
-    journal_size: int = 1000,
-    extra_control: Callable[[Tenant], dict[str, Handler]] | None = None,
-) -> tuple[Tenants, StateFile | None, ASGIApp, ASGIApp]:
-    """The tenants of a server, its state file (loaded and writing), and the Togai and control apps.
-
-    Raises :class:`~mock_server.persistence.StateFileError` when the state file cannot be used.
-    """
-    from .persistence import StateFile
-
-    tenants = Tenants(
-        template, mode, max_tenants=max_tenants, tokens=tokens, journal_size=journal_size, extra_control=extra_control
-    )
-    persisted = None
-    if state_file is not None:
-        persisted = StateFile(state_file, tenants)
-        persisted.open()
-        persisted.start()
-    if mode == SHARED and persisted is None:
-        return tenants, None, template.togai, template.control_pipeline  # no lookup, no overhead
-    return tenants, persisted, TenantApp(tenants, control=False), TenantApp(tenants, control=True)

@@ -21,6 +21,7 @@ from ..errors import STAGE_HEADER, ApiError
 from ..handlers import Call, Handler
 from ..journal import Journal
 from ..pipeline import send_json
+from ..version import __version__
 
 if TYPE_CHECKING:
     from ..openapi.spec import Spec
@@ -57,8 +58,6 @@ class ServerInfo:
     @classmethod
     def create(cls, spec: Spec, handlers: dict[str, Handler], store: Store, fixtures: Path | None) -> ServerInfo:
         """Describe a freshly built server."""
-        from .. import __version__
-
         return cls(
             version=__version__,
             spec=spec.source,

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..validation.schema import SchemaInvalid, SchemaValidator
+from ..jsonschemas import SchemaInvalid, SchemaValidator
 from . import cache as spec_cache
 from .compat import normalize
 

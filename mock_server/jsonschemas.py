@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SEARCH_LIMIT, Violation, Violations
+from .errors import SEARCH_LIMIT, Violation, Violations
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
