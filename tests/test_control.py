@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from conftest import Api, group_body, make_api
+from conftest import Api, fresh, group_body, make_api
 from serverproc import running_server
 
 from mock_server.requestlog import request_logger
@@ -238,3 +238,24 @@ def test_faults_and_log_against_the_real_server() -> None:
         assert "GET /accounts/ACME-US 200 " in "\n".join(lines)
         assert any(line.startswith("POST /invoice_groups 400 ") and ": is required" in line for line in lines)
         assert "returned without starting response" not in mock.output()
+
+
+def test_shared_app_is_as_new(api: Api) -> None:
+    """The suite shares one app per process and resets it per test: that must equal a new app.
+
+    Records, the id generator, the seeded clock, the journal and the overrides
+    after a reset match a freshly built app's, after a test changed all of them.
+    """
+    api.post("/customers", json={"id": "AS-NEW", "name": "Changed", "primaryEmail": "a@example.com",
+                                 "address": {"country": "US"}})
+    api.post("/__mock/overrides", json={"method": "GET", "path": "/accounts", "status": 503})
+    fresh(api)
+    for new in make_api():
+        assert api.state() == new.state()
+        assert api.get("/__mock/requests").json() == new.get("/__mock/requests").json()
+        assert api.get("/__mock/overrides").json() == new.get("/__mock/overrides").json()
+        made = api.post("/customers", json={"id": "N1", "name": "N", "primaryEmail": "n@example.com",
+                                            "address": {"country": "US"}}).json()
+        made_new = new.post("/customers", json={"id": "N1", "name": "N", "primaryEmail": "n@example.com",
+                                                "address": {"country": "US"}}).json()
+        assert made == made_new  # same ids and timestamps from the generator and the seeded clock

@@ -8,7 +8,6 @@ see it -- all without a line of per-resource code outside the sample table.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -171,17 +170,6 @@ def _path(op_id: str, key: str | None = None, params: dict[str, str] | None = No
         start = path.index("{")
         path = path[:start] + key + path[path.index("}", start) + 1 :]
     return op.method, path
-
-
-@pytest.fixture(scope="module")
-def module_api() -> Iterator[Api]:
-    yield from make_api()
-
-
-@pytest.fixture
-def api(module_api: Api) -> Api:
-    module_api.app.state.control.reset()
-    return module_api
 
 
 def test_every_resource_has_a_sample() -> None:

@@ -14,7 +14,7 @@ from serverproc import running_server
 from mock_server.pytest_plugin import TogaiMock
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def togai_server() -> Iterator[tuple[togai_client.ApiClient, TogaiMock]]:
     """A seeded, self-checking server with the demo tenant, and a client configured for it."""
     with running_server("--seed", "7", "--self-check", "--log", "quiet") as (url, mock):
