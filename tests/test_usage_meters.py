@@ -103,3 +103,22 @@ def test_a_count_meter_counts_events_whatever_its_computation_gives(api: Api) ->
     assert r.status_code == 200, r.text
     totals = {q["id"]: q["data"][0]["metricValues"] for q in r.json()["results"]}
     assert totals == {"count": [3], "sum": [15]}
+
+
+def test_a_metric_filter_finds_a_meter_by_its_name_as_it_is_now(api: Api) -> None:
+    um = api.post("/usage_meters", json=meter(name="Old name")).json()
+    api.patch(f"/usage_meters/{um['id']}", json={"name": "New name"})
+
+    def by_name(name: str) -> Any:
+        return api.post("/metrics", json={"startTime": "2024-06-01T00:00:00Z", "endTime": "2024-07-01T00:00:00Z",
+                                          "metricQueries": [{"id": "q", "name": "METER_USAGE",
+                                                             "aggregationPeriod": "MONTH", "filters": [
+                                                                 {"fieldName": "USAGE_METER_ID",
+                                                                  "fieldValues": [name]}]}]})
+
+    assert by_name("New name").status_code == 200
+    r = by_name("Old name")
+    assert r.status_code == 400 and "'Old name' is not a known usage meter id or name" in r.json()["message"]
+    state = api.get("/__mock/state").json()
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
+    assert by_name("New name").status_code == 200
