@@ -24,7 +24,7 @@ from typing import Any
 from mock_server import Config, create_app
 from mock_server.domain.parties import accounts
 from mock_server.domain.usage import aggregates as usage
-from mock_server.domain.usage import events
+from mock_server.domain.usage import events, statuses
 
 from .inprocess import _time
 
@@ -60,7 +60,6 @@ def load(store: Any, n: int) -> tuple[float, float]:
         fields = {"id": f"B{i}", "name": f"Bench account {i}", "invoiceCurrency": "USD"}
         accounts.insert_account(store, accounts.build_account(store, fields, acme, []))
     meters = [m["id"] for m in store.collections["usageMeters"].items.values() if m["status"] == "ACTIVE"]
-    collection = store.collections[events.NAME]
     start, span = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp()), 31 * 86400
     distances = [f"{d}.5" for d in range(50)]
     meter_ids = tuple(meters[:2])
@@ -73,9 +72,9 @@ def load(store: Any, n: int) -> tuple[float, float]:
         event = events.Event(f"bench-{i}", f"event.bench.{i}", {
             "id": f"bench-{i}", "schemaName": "rides", "accountId": account, "timestamp": moment,
             "attributes": [{"name": "distance", "value": distance}], "dimensions": {"city": "x"}}, moment)
-        event.status, event.account, event.customer_id = events.METERED, account, "ACME"
+        event.status, event.account, event.customer_id = statuses.METERED, account, "ACME"
         event.schema_version, event.meter_ids, event.units = 1, meter_ids, ("1", distance)
-        collection.add(event.id, event)
+        events.insert(store, event)  # stored and indexed, as ingestion leaves it
         made.append(event)
     made_s = time.perf_counter() - started
     started = time.perf_counter()

@@ -46,3 +46,20 @@ def test_activate_deactivate_and_delete_archives(api: Api) -> None:
 def test_the_demo_schema_is_active_with_its_meters_counted(api: Api) -> None:
     rides = next(s for s in api.get("/event_schema").json()["data"] if s["name"] == "rides")
     assert (rides["status"], rides["usageMetersCount"]) == ("ACTIVE", 2)
+
+
+def test_versions_are_found_by_name_after_an_import_in_any_order(api: Api) -> None:
+    """The name -> versions index is rebuilt by an import, oldest first whatever the document's order."""
+    api.post("/event_schema", json=BODY)
+    api.post("/event_schema/downloads/activate")
+    api.patch("/event_schema/downloads", json={"description": "v2"})
+    state = api.get("/__mock/state").json()
+    state["eventSchemas"].reverse()
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
+    versions = api.get("/event_schema/downloads/versions").json()["data"]
+    assert [(v["version"], v["status"]) for v in versions] == [(1, "ARCHIVED"), (2, "DRAFT")]
+    assert api.get("/event_schema/downloads").json()["version"] == 2
+    listed = [s for s in api.get("/event_schema").json()["data"] if s["name"] == "downloads"]
+    assert [s["version"] for s in listed] == [2]
+    again = api.post("/event_schema", json=BODY)  # the name is still taken
+    assert again.status_code != 201 and again.json()["message"].startswith("name: ")

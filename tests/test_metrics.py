@@ -15,6 +15,7 @@ import pytest
 import togai_client
 from conftest import Api
 
+from mock_server.domain.core import money
 from mock_server.domain.usage import aggregates as usage
 
 COMPLETED = "INGESTION_COMPLETED_EVENT_METERED"
@@ -87,7 +88,7 @@ def test_a_sum_meter_adds_exactly(api: Api) -> None:
     count(api, event("2024-03-04T00:00:00Z", {distance: 0.1}), event("2024-03-04T01:00:00Z", {distance: 0.2}))
     [result] = metrics(api, "2024-03-04T00:00:00Z", "2024-03-05T00:00:00Z", query("METER_USAGE", "DAY"))
     assert one(result)[1] == [0.3]
-    assert usage.exact(0.1) + usage.exact(0.2) == Decimal("0.3")
+    assert money.exact(0.1) + money.exact(0.2) == Decimal("0.3")
 
 
 def test_each_interval_buckets_in_utc(api: Api) -> None:

@@ -76,3 +76,49 @@ def test_the_meters_event_schema_survives_export_and_import(api: Api) -> None:
     exported["eventSchemaName"] = "nope"
     r = api.request("PUT", "/__mock/state", json=state)
     assert r.status_code == 400 and "eventSchemaName: no event schema named 'nope'" in r.text, r.text
+
+
+def test_a_count_meter_counts_events_whatever_its_computation_gives(api: Api) -> None:
+    """Oracle by hand: a computation giving 5 per event, 3 events. COUNT is 3 (1 per event); SUM is 15."""
+    times5 = [{"order": 1, "computation": '{"*": [{"var": "attribute.distance"}, 5]}'}]
+    ids = {}
+    for aggregation in ("COUNT", "SUM"):
+        created = api.post("/usage_meters", json=meter(name=f"Five {aggregation}", aggregation=aggregation,
+                                                       computations=times5))
+        assert created.status_code == 201, created.text
+        ids[aggregation] = created.json()["id"]
+        assert api.post(f"/usage_meters/{ids[aggregation]}/activate").json()["status"] == "ACTIVE"
+    for i in range(3):
+        r = api.post("/ingest", json={"event": {
+            "id": f"five-{i}", "schemaName": "rides", "accountId": "ACME-US", "timestamp": f"2024-06-0{i + 1}T10:00:00Z",
+            "attributes": [{"name": "distance", "value": "1"}], "dimensions": {"city": "x"}}})
+        assert r.status_code == 202, r.text
+        found = api.get(f"/events/five-{i}").json()["events"][0]["eventPipelineInfo"]["usageMeters"]
+        units = {m["id"]: m["units"] for m in found if m["id"] in ids.values()}
+        assert units == {ids["COUNT"]: 1, ids["SUM"]: 5}
+    body = {"startTime": "2024-06-01T00:00:00Z", "endTime": "2024-07-01T00:00:00Z", "metricQueries": [
+        {"id": a.lower(), "name": "METER_USAGE", "aggregationPeriod": "MONTH",
+         "filters": [{"fieldName": "USAGE_METER_ID", "fieldValues": [meter_id]}]} for a, meter_id in ids.items()]}
+    r = api.post("/metrics", json=body)
+    assert r.status_code == 200, r.text
+    totals = {q["id"]: q["data"][0]["metricValues"] for q in r.json()["results"]}
+    assert totals == {"count": [3], "sum": [15]}
+
+
+def test_a_metric_filter_finds_a_meter_by_its_name_as_it_is_now(api: Api) -> None:
+    um = api.post("/usage_meters", json=meter(name="Old name")).json()
+    api.patch(f"/usage_meters/{um['id']}", json={"name": "New name"})
+
+    def by_name(name: str) -> Any:
+        return api.post("/metrics", json={"startTime": "2024-06-01T00:00:00Z", "endTime": "2024-07-01T00:00:00Z",
+                                          "metricQueries": [{"id": "q", "name": "METER_USAGE",
+                                                             "aggregationPeriod": "MONTH", "filters": [
+                                                                 {"fieldName": "USAGE_METER_ID",
+                                                                  "fieldValues": [name]}]}]})
+
+    assert by_name("New name").status_code == 200
+    r = by_name("Old name")
+    assert r.status_code == 400 and "'Old name' is not a known usage meter id or name" in r.json()["message"]
+    state = api.get("/__mock/state").json()
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
+    assert by_name("New name").status_code == 200

@@ -25,12 +25,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Invalid, Violation
+from ..core.money import exact
 from ..core.resource import Derived
 from ..core.store import BASE_CURRENCY, Store
+from ..core.times import epoch_seconds, parse_time, stamp_seconds
 from ..pricing import engine as pricing
 from ..pricing import schedules
+from . import event_schemas, meters, statuses
 
 Number = int | Decimal
 
@@ -42,16 +44,10 @@ EARLIEST, LATEST = 0, 253370764800  # 1970-01-01, 9999-01-01
 MAX_QUERIES = 5
 MAX_POINTS = 300
 
-# IngestionStatus values by the coarse EVENT_STATUS a metric filters and groups by.
-IN_PROGRESS = "INGESTION_IN_PROGRESS"
-REVERTED = "REVERTED"
-RAW_STATUSES = (
-    IN_PROGRESS, "INGESTION_FAILED", "INGESTION_FAILED_SCHEMA_NOT_DEFINED", "INGESTION_FAILED_ENRICHMENT_FAILED",
-    "INGESTION_FAILED_UNITS_INVALID", "INGESTION_COMPLETED_NO_MATCHING_METERS", "INGESTION_COMPLETED_EVENT_METERED",
-    "INGESTION_COMPLETED_EVENT_NOT_METERED", "INGESTION_FAILED_PAST_GRACE_PERIOD",
-    "INGESTION_FAILED_ACCOUNT_NOT_FOUND", "INGESTION_FAILED_DUPLICATE_EVENT", "INGESTION_FAILED_NO_EVENT_ID",
-    "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT", "INGESTION_FAILED_INSUFFICIENT_CREDITS", REVERTED, "UNKNOWN",
-)
+# IngestionStatus values, grouped by the coarse EVENT_STATUS a metric filters and groups by (event_status).
+IN_PROGRESS = statuses.IN_PROGRESS
+REVERTED = statuses.REVERTED
+RAW_STATUSES = statuses.ALL
 
 
 # What EVENTS counts without an EVENT_STATUS filter (Togai's default).
@@ -70,17 +66,13 @@ def event_status(raw: str) -> str:
 # -- time ------------------------------------------------------------------------------------
 
 
-def epoch(moment: str) -> int:
-    """Seconds since 1970 (UTC) of an RFC 3339 date-time; one without a zone is taken as UTC."""
-    parsed = datetime.fromisoformat(moment)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() // 1)
+# Seconds since 1970 (UTC) of a date-time (the name the metrics' tests read).
+epoch = epoch_seconds
 
 
 def rfc3339(seconds: int) -> str:
     """A bucket's timestamp as the API shows it: ``2024-03-01T00:00:00Z``."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return stamp_seconds(datetime.fromtimestamp(seconds, UTC))
 
 
 _MONTH_OF_DAY: dict[int, int] = {}  # day start -> its month's start; a few thousand entries at most
@@ -373,17 +365,6 @@ def aggregates(store: Store) -> Usage:
     return found
 
 
-def exact(value: Any) -> Number:
-    """A meter's units as an exact number: ints stay ints, a float is read through its repr."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | Decimal):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else Decimal(repr(value))
-    return Decimal(str(value))
-
-
 def count_event(store: Store, event: Any, sign: int) -> None:
     """Count an event whose outcome is final (``sign=+1``), or stop counting it (``-1``).
 
@@ -469,27 +450,21 @@ def _known(store: Store, field: str, value: str) -> list[str] | None:
     if field == "CUSTOMER_ID":
         return [value] if store.collections["customers"].get(value) is not None else None
     if field == "SCHEMA_NAME":
-        return [value] if any(True for _ in _schema_versions(store, value)) else None
+        return [value] if event_schemas.latest(store, value) is not None else None
     if field in ("USAGE_METER_ID", "BILLABLE_ID"):
-        meters = store.collections["usageMeters"]
-        if meters.get(value) is not None:
+        if store.collections[meters.NAME].get(value) is not None:
             return [value]
-        named = [m["id"] for m in meters.items.values() if m["name"] == value]  # a handful of meters
-        return named or None
+        return meters.named(store, value) or None
     # EVENT_STATUS: a coarse status or a raw one
     if value in ("PROCESSED", "UNPROCESSED", "IN_PROGRESS"):
         return [raw for raw in RAW_STATUSES if event_status(raw) == value]
     return [value] if value in RAW_STATUSES else None
 
 
-def _schema_versions(store: Store, name: str) -> Iterator[Any]:
-    return (r for r in store.collections["eventSchemas"].items.values() if r["name"] == name)
-
-
 def check_request(store: Store, body: dict[str, Any]) -> tuple[int, int, list[Query]]:
     """The range (widened to whole hours) and the queries of a metrics request, or ``Invalid`` naming every problem."""
     problems: list[Violation] = []
-    start, end = epoch(body["startTime"]), epoch(body["endTime"])
+    start, end = _seconds(body, "startTime"), _seconds(body, "endTime")
     for field, moment in (("startTime", start), ("endTime", end)):
         if not EARLIEST <= moment <= LATEST:
             problems.append(Violation(field, "must be between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z"))
@@ -514,6 +489,11 @@ def check_request(store: Store, body: dict[str, Any]) -> tuple[int, int, list[Qu
     if problems:
         raise Invalid(problems)
     return start, end, queries
+
+
+def _seconds(body: dict[str, Any], field: str) -> int:
+    """A request's date-time field as whole seconds since 1970; an unreal date is refused naming ``field``."""
+    return int(parse_time(body[field], field).timestamp() // 1)
 
 
 def _check_query(store: Store, raw: dict[str, Any], where: str, start: int, end: int) -> tuple[Query, list[Violation]]:
@@ -774,14 +754,22 @@ CUBES: dict[str, Callable[[Usage], Cube | None]] = {
 }
 
 
-def get_metrics(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /metrics``: every query of the request, checked first, then summed from the aggregates."""
-    start, end, queries = check_request(store, call.body)
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One query's answer: its id and metric name, and its series (``MetricDataPoints``, JSON numbers)."""
+
+    id: str
+    name: str
+    series: list[dict[str, Any]]
+
+
+def metrics(store: Store, request: dict[str, Any]) -> list[Result]:
+    """Every query of a metrics request (``MetricsRequest``), checked first, then summed from the aggregates."""
+    start, end, queries = check_request(store, request)
     usage = aggregates(store)
-    return {"results": [
-        {"id": q.id, "name": q.name, "data": revenue_series(store, usage.usage, q, start, end) if q.name in REVENUES
-         else series(CUBES[q.name](usage), q, start, end)}
-        for q in queries]}
+    return [Result(q.id, q.name, revenue_series(store, usage.usage, q, start, end) if q.name in REVENUES
+                   else series(CUBES[q.name](usage), q, start, end))
+            for q in queries]
 
 
 DERIVED = Derived(name=NAME, make=Usage, rebuild=rebuild)

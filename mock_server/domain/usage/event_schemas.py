@@ -4,12 +4,21 @@ Every version is its own record (keyed ``name@version``) so exports stay
 plain ``EventSchema`` documents. A schema is created as version 1 in DRAFT;
 a PATCH edits a DRAFT in place but makes a new DRAFT version of an ACTIVE
 or INACTIVE one, archiving the versions before it. DELETE archives.
+
+The index ``schema_versions`` (name -> the keys of its versions, oldest
+first) spares ingestion and every lookup by name a scan of all versions.
+Versions are never removed, so creation, a new version and an import's
+:func:`restore` are the only writes that change it.
+
+The rules that also read usage meters (a schema cannot be deactivated while
+one of its meters is ACTIVE) live in :mod:`.meters`: meters refer to
+schemas, never the other way round.
 """
 from __future__ import annotations
 
+from bisect import insort
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import Conflict, Invalid, NotFound
 from ..core.resource import ImportContext, Resource
@@ -17,6 +26,8 @@ from ..core.store import Record, Store
 
 NAME = "eventSchemas"
 PARAM = "event_schema_name"
+VERSIONS = "schema_versions"  # index: schema name -> keys of its versions, oldest first
+INITIAL_STATUSES = ("DRAFT", "ACTIVE", "INACTIVE")
 
 
 def key_of(name: str, version: int) -> str:
@@ -26,18 +37,18 @@ def key_of(name: str, version: int) -> str:
 
 def versions(store: Store, name: str) -> list[Record]:
     """Every stored version of ``name``, oldest first."""
-    found = [r for r in store.collections[NAME].items.values() if r["name"] == name]
-    return sorted(found, key=lambda r: r["version"])
+    items = store.collections[NAME].items
+    return [items[key] for key in store.indexes[VERSIONS].get(name, ())]
 
 
 def latest(store: Store, name: str) -> Record | None:
     """The newest version of ``name``, if there is one."""
-    found = versions(store, name)
-    return found[-1] if found else None
+    keys = store.indexes[VERSIONS].get(name)
+    return store.collections[NAME].items[keys[-1]] if keys else None
 
 
 def require(store: Store, name: str) -> Record:
-    """The newest version of the schema named in the path, or a 404."""
+    """The newest version of the schema named in the path, or a :class:`NotFound`."""
     record = latest(store, name)
     if record is None:
         raise NotFound.at(PARAM, f"no event schema named {name!r}")
@@ -45,8 +56,19 @@ def require(store: Store, name: str) -> Record:
 
 
 def render(record: Record) -> dict[str, Any]:
-    """A stored version as the API shows it (the store key is not part of it)."""
+    """A stored version as the API shows it (the store key is not part of it); also its exported form."""
     return {k: v for k, v in dict(record).items() if k != "id"}
+
+
+def _add(store: Store, record: Record) -> None:
+    """Store a version and index it under its name, in version order."""
+    store.collections[NAME].add(record["id"], record)
+    keys = store.indexes[VERSIONS].setdefault(record["name"], [])
+    items = store.collections[NAME].items
+    if keys and items[keys[-1]]["version"] > record["version"]:  # an import may list versions in any order
+        insort(keys, record["id"], key=lambda k: items[k]["version"])
+    else:
+        keys.append(record["id"])
 
 
 def _check_unique(body: dict[str, Any]) -> None:
@@ -59,115 +81,98 @@ def _check_unique(body: dict[str, Any]) -> None:
             seen.append(item)
 
 
-def create(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /event_schema``: version 1, DRAFT; names are unique."""
-    body = call.body
-    _check_unique(body)
-    if latest(store, body["name"]) is not None:
-        raise Conflict.at("name", f"an event schema named {body['name']!r} already exists")
-    now = store.clock.now()
-    record = {**body, "id": key_of(body["name"], 1), "version": 1, "status": initial_status(call),
-              "createdAt": now, "updatedAt": now}
-    store.collections[NAME].add(record["id"], record)
-    return render(record)
-
-
-def initial_status(call: Call) -> str:
+def initial_status(asked: str | None) -> str:
     """DRAFT, or the status a fixture entry asks for (the API has no way to ask)."""
-    status: str = call.params.get("status", "DRAFT")
-    if status not in ("DRAFT", "ACTIVE", "INACTIVE"):
+    status = "DRAFT" if asked is None else asked
+    if status not in INITIAL_STATUSES:
         raise Invalid.at("status", "must be DRAFT, ACTIVE or INACTIVE")
     return status
 
 
-def read(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /event_schema/{name}``: the newest version, or the one ``version`` asks for."""
-    name = call.params[PARAM]
+def create(store: Store, body: dict[str, Any], status: str | None = None) -> Record:
+    """A new schema: version 1 in ``status`` (see :func:`initial_status`); names are unique."""
+    _check_unique(body)
+    if latest(store, body["name"]) is not None:
+        raise Conflict.at("name", f"an event schema named {body['name']!r} already exists")
+    now = store.clock.now()
+    record = {**body, "id": key_of(body["name"], 1), "version": 1, "status": initial_status(status),
+              "createdAt": now, "updatedAt": now}
+    _add(store, record)
+    return record
+
+
+def read(store: Store, name: str, version: int | None = None) -> Record:
+    """The newest version of ``name``, or its version ``version``."""
     record = require(store, name)
-    wanted = call.params.get("version")
-    if wanted is not None:
-        record = store.collections[NAME].get(key_of(name, wanted))
-        if record is None:
-            raise Invalid.at("version", f"event schema {name!r} has no version {wanted}")
-    return render(record)
+    if version is not None:
+        found: Record | None = store.collections[NAME].get(key_of(name, version))
+        if found is None:
+            raise Invalid.at("version", f"event schema {name!r} has no version {version}")
+        record = found
+    return record
 
 
-def list_(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /event_schema``: the newest version of each schema with its number of usage meters."""
-    newest: dict[str, int] = {}
-    for r in store.collections[NAME].items.values():
-        newest[r["name"]] = max(newest.get(r["name"], 0), r["version"])
-    status = call.params.get("status")
+def newest_page(
+    store: Store, status: str | None, next_token: str | None, page_size: int | None
+) -> tuple[list[Record], dict[str, Any]]:
+    """One page of the newest version of each schema (in ``status``, if given), and the paging fields."""
+    keys = store.indexes[VERSIONS]
 
     def keep(r: Record) -> bool:
-        return bool(newest[r["name"]] == r["version"] and (status is None or r["status"] == status))
+        return bool(keys[r["name"]][-1] == r["id"] and (status is None or r["status"] == status))
 
-    records, extra = paginate(store.collections[NAME], call.params.get("nextToken"), call.params.get("pageSize"),
-                              keep=keep)
-    meters = store.indexes["meters_by_schema"]
-    return {"data": [{**render(r), "usageMetersCount": len(meters.get(r["name"], ()))} for r in records], **extra}
+    return paginate(store.collections[NAME], next_token, page_size, keep=keep)
 
 
-def list_versions(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /event_schema/{name}/versions``: every version, oldest first."""
-    require(store, call.params[PARAM])
-    return {"data": [render(r) for r in versions(store, call.params[PARAM])]}
+def all_versions(store: Store, name: str) -> list[Record]:
+    """Every version of the schema named in the path, oldest first; a :class:`NotFound` if none."""
+    require(store, name)
+    return versions(store, name)
 
 
-def update(store: Store, call: Call) -> dict[str, Any]:
-    """``PATCH /event_schema/{name}``: a DRAFT in place; otherwise a new DRAFT version."""
-    record = require(store, call.params[PARAM])
+def update(store: Store, name: str, changes: dict[str, Any]) -> Record:
+    """A DRAFT is edited in place; an ACTIVE or INACTIVE schema gets a new DRAFT version, its older ones archived."""
+    record = require(store, name)
     if record["status"] == "ARCHIVED":
         raise Invalid.at(PARAM, f"event schema {record['name']!r} is archived and cannot be changed")
-    _check_unique(call.body)
+    _check_unique(changes)
     now = store.clock.now()
     if record["status"] == "DRAFT":
-        record.update(call.body)
+        record.update(changes)
         record["updatedAt"] = now
-        return render(record)
+        return record
     for older in versions(store, record["name"]):
         older["status"] = "ARCHIVED"
         older["updatedAt"] = now
     version = record["version"] + 1
-    fresh = {**dict(record), **call.body, "id": key_of(record["name"], version), "version": version,
+    fresh = {**dict(record), **changes, "id": key_of(record["name"], version), "version": version,
              "status": "DRAFT", "createdAt": now, "updatedAt": now}
-    store.collections[NAME].add(fresh["id"], fresh)
-    return render(fresh)
+    _add(store, fresh)
+    return fresh
 
 
-def _move(store: Store, call: Call, to: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-    record = require(store, call.params[PARAM])
+def move(store: Store, name: str, to: str, allowed: tuple[str, ...]) -> Record:
+    """The newest version of ``name`` goes to status ``to``, from one of ``allowed``."""
+    record = require(store, name)
     if record["status"] not in allowed:
         raise Invalid.at(PARAM, f"event schema {record['name']!r} is {record['status']}; cannot become {to}")
     record["status"] = to
     record["updatedAt"] = store.clock.now()
-    return render(record)
+    return record
 
 
-def activate(store: Store, call: Call) -> dict[str, Any]:
-    """``POST .../activate``: a DRAFT or INACTIVE schema becomes ACTIVE."""
-    return _move(store, call, "ACTIVE", ("DRAFT", "INACTIVE"))
+def activate(store: Store, name: str) -> Record:
+    """A DRAFT or INACTIVE schema becomes ACTIVE."""
+    return move(store, name, "ACTIVE", ("DRAFT", "INACTIVE"))
 
 
-def deactivate(store: Store, call: Call) -> dict[str, Any]:
-    """``POST .../deactivate``: an ACTIVE schema becomes INACTIVE once none of its meters is ACTIVE (Togai's rule)."""
-    from .meters import of_schema  # meters refer to schemas: imported late
-
-    active = [m["id"] for m in of_schema(store, call.params[PARAM]) if m["status"] == "ACTIVE"]
-    if active:
-        raise Invalid.at(PARAM, f"event schema {call.params[PARAM]!r} has ACTIVE usage meters "
-                                f"({', '.join(active)}); deactivate them first")
-    return _move(store, call, "INACTIVE", ("ACTIVE",))
-
-
-def delete(store: Store, call: Call) -> dict[str, Any]:
-    """``DELETE /event_schema/{name}``: archives the newest version."""
-    record = require(store, call.params[PARAM])
+def archive(store: Store, name: str) -> None:
+    """``DELETE``: archives the newest version."""
+    record = require(store, name)
     if record["status"] == "ARCHIVED":
         raise Invalid.at(PARAM, f"event schema {record['name']!r} is already archived")
     record["status"] = "ARCHIVED"
     record["updatedAt"] = store.clock.now()
-    return {"success": True}
 
 
 def complete_import(store: Store, ctx: ImportContext) -> None:
@@ -178,10 +183,17 @@ def complete_import(store: Store, ctx: ImportContext) -> None:
             record["id"] = key_of(record["name"], record["version"])
 
 
+def restore(store: Store, record: dict[str, Any]) -> None:
+    """Insert an imported version and index it under its name."""
+    _add(store, dict(record))
+
+
 RESOURCE = Resource(
     name=NAME,
     schema="EventSchema",
     generated=("version",),
+    indexes=(VERSIONS,),
     export=lambda store, record: render(record),
     complete_import=complete_import,
+    restore=restore,
 )

@@ -43,56 +43,49 @@ its status: ``INGESTION_IN_PROGRESS`` while it waits for ``--ingest-delay``
 events have units. A correction calls ``count_event(store, event, -1)``
 before its status changes (``REVERTED``, or in progress again).
 :func:`render` shows a record as the API's ``EventWithStatusAndEventPipelineInfo``.
+
+Indexes spare ``GET /events`` a scan of every event: ``events_by_account``
+(an account id or alias -> the positions, in the collection's order, of the
+events sent with it or resolved to it) and ``events_by_schema`` (schema name
+-> positions). Events are never removed, so a position stays the event's;
+ingestion appends, processing adds the resolved account, a correction moves
+the event, and an import's :func:`restore` indexes each event it inserts.
+A filtered page reads the shortest list that applies, not the collection.
 """
 from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterable, Iterator
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from sys import intern
 from typing import Any
 
-from ...bindings.call import Answer, Call  # TEMPORARY: handlers move to mock_server/bindings
+from ..core.collection import Collection
 from ..core.cursors import paginate
-from ..core.errors import Invalid, NotFound, Violation
+from ..core.errors import Invalid, Violation
+from ..core.lookup import require as lookup
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Store
 from ..pricing import engine as pricing
 from . import aggregates as usage
-from . import metering
+from . import metering, statuses
 from . import meters as usage_meters
+from .statuses import DESCRIPTIONS, DUPLICATE, IN_PROGRESS, METERED, NO_ID, NO_METERS, REVERTED
 
 NAME = "events"
 IDS = IdScheme("event")
-PENDING = "events_pending"  # index: store key -> monotonic time it may be processed at
+PENDING = "events_pending"  # index: store key -> (monotonic time it may be processed at, its position)
+BY_ACCOUNT = "events_by_account"  # index: account id or alias -> positions of its events, ascending
+BY_SCHEMA = "events_by_schema"  # index: schema name -> positions of its events, ascending
 MAX_PAGE = 50  # GET /events: "Max page size cannot be more than 50", and 50 is the default
 
-IN_PROGRESS = "INGESTION_IN_PROGRESS"
-METERED = "INGESTION_COMPLETED_EVENT_METERED"
-NO_METERS = "INGESTION_COMPLETED_NO_MATCHING_METERS"
-NO_ACCOUNT = "INGESTION_FAILED_ACCOUNT_NOT_FOUND"
-NO_SCHEMA = "INGESTION_FAILED_SCHEMA_NOT_DEFINED"
-DUPLICATE = "INGESTION_FAILED_DUPLICATE_EVENT"
-NO_ID = "INGESTION_FAILED_NO_EVENT_ID"
-UNITS_INVALID = "INGESTION_FAILED_UNITS_INVALID"
-REVERTED = "REVERTED"
-DESCRIPTIONS = {
-    IN_PROGRESS: "The event is being processed",
-    METERED: "Ingestion completed: usage meters computed units",
-    NO_METERS: "Ingestion completed: no active usage meter of the schema counts this event",
-    NO_ACCOUNT: "No account has this id or alias",
-    NO_SCHEMA: "No active event schema has this name",
-    DUPLICATE: "An event with this id was ingested before",
-    NO_ID: "The event has no id",
-    UNITS_INVALID: "A usage meter's computation gave no finite number",
-    REVERTED: "The event was reverted by a correction",
-}
 FILTERED_OUT, COMPUTED = "PROCESSED_FILTERED_OUT", "PROCESSED_UNITS_COMPUTED"
-# GET /events?status=: a raw IngestionStatus, or one of these coarse ones.
-COARSE = {"PROCESSED": "INGESTION_COMPLETED", "UNPROCESSED": "INGESTION_FAILED", "IN_PROGRESS": IN_PROGRESS}
 
 
 class Event:
@@ -223,18 +216,13 @@ def pipeline_info(store: Store, event: Event) -> dict[str, Any]:
         item: dict[str, Any] = {"id": meter_id, "name": meter["name"] if meter else meter_id, "version": 1,
                                 "status": FILTERED_OUT if units is None else COMPUTED}
         if units is not None:
-            item["units"] = _number(Decimal(units))
+            item["units"] = metering.units_json(Decimal(units))
         listed.append(item)
     if event.meter_ids:
         info["usageMeters"] = listed
     if event.before_revert is not None:
         info["statusBeforeReverting"] = event.before_revert
     return info
-
-
-def _number(units: Decimal) -> int | float:
-    """Units as a JSON number: an int when whole (exact), else the nearest float."""
-    return int(units) if units == units.to_integral_value() else float(units)
 
 
 # -- ingestion -------------------------------------------------------------------------------
@@ -287,45 +275,48 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
         first = event_id is not None and collection.get(event_id) is None
         event = Event(event_id if event_id is not None and first else reference, reference, payload, now)
         event.attributes, event.dimensions = batch.share(event.attributes), batch.share(event.dimensions)
-        collection.add(event.id, event)
+        position = _add(store, event)
         if event_id is None:
             event.status = NO_ID
         elif not first:
             event.status = DUPLICATE
         elif delay > 0:
-            pending[event.id] = due
+            pending[event.id] = (due, position)
         else:
-            process(store, event, batch)
+            process(store, event, batch, position)
             continue
         usage.count_event(store, event, +1)  # a final failure, or IN_PROGRESS until it is processed
 
 
-def process(store: Store, event: Event, batch: metering.Batch, counted: bool = False) -> None:
+def process(store: Store, event: Event, batch: metering.Batch, position: int, counted: bool = False) -> None:
     """Give an event in progress its final outcome, and count it under that outcome.
 
+    ``position``: the event's place in the collection (it is indexed under the account it resolves to).
     ``counted``: the event is already counted as ``INGESTION_IN_PROGRESS`` (it waited for
     ``--ingest-delay``), so that count is taken back first.
     """
     if counted:
         usage.count_event(store, event, -1)
     _decide(store, event, batch)
+    if event.account is not None and event.account != event.account_id:
+        _index_add(store.indexes[BY_ACCOUNT], event.account, position)
     usage.count_event(store, event, +1)
 
 
 def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
     account = batch.account(event.account_id)
     if account is None:
-        event.status = NO_ACCOUNT
+        event.status = statuses.NO_ACCOUNT
         return
     event.account, event.customer_id = account
     schema = batch.schema(event.schema_name)
     if schema is None:
-        event.status = NO_SCHEMA
+        event.status = statuses.NO_SCHEMA
         return
     event.schema_version = schema.version
     outcome = schema.meter(event.attributes, event.dimensions)
     if outcome is None:
-        event.status = UNITS_INVALID
+        event.status = statuses.UNITS_INVALID
         return
     event.meter_ids, event.units = schema.meter_ids, outcome
     event.status = METERED if any(units is not None for units in outcome) else NO_METERS
@@ -339,99 +330,222 @@ def settle(store: Store) -> None:
     now = time.monotonic()
     collection = store.collections[NAME]
     batch = metering.Batch(store)
-    for key, due in list(pending.items()):
+    for key, (due, position) in list(pending.items()):
         if due > now:
             break
         del pending[key]
         event = collection.get(key)
         if event is not None and event.status == IN_PROGRESS:
-            process(store, event, batch, counted=True)
+            process(store, event, batch, position, counted=True)
 
 
-def ingest(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /ingest``: 202 once the event is accepted; its outcome is in ``GET /events/{id}``."""
-    refused = refusals([call.body["event"]], "events")
+def ingest(store: Store, payload: dict[str, Any]) -> None:
+    """Accept one event (``POST /ingest``); its outcome is in :func:`get`. An attribute given twice is refused."""
+    refused = refusals([payload], "events")
     if refused:
         violation = refused[0]
         raise Invalid.at(violation.field.replace("events[0]", "event", 1), violation.rule)
     settle(store)
-    accept(store, [call.body["event"]])
-    return {"success": True}
+    accept(store, [payload])
 
 
-def ingest_batch(store: Store, call: Call) -> Any:
-    """``POST /ingestBatch``: 202 when every event is accepted, 207 naming the refused ones, 400 if none is."""
-    events = call.body["events"]
-    refused = refusals(events, "events")
-    if len(refused) == len(events):
+def ingest_batch(store: Store, payloads: list[dict[str, Any]]) -> dict[int, Violation]:
+    """Accept the events of a batch that are not refused at the door; the refused ones, by position.
+
+    When every event is refused, nothing is accepted and :class:`Invalid` names them all.
+    """
+    refused = refusals(payloads, "events")
+    if len(refused) == len(payloads):
         raise Invalid(list(refused.values()))
     settle(store)
-    accept(store, (e for i, e in enumerate(events) if i not in refused))
-    if not refused:
-        return {"success": True}
-    return Answer({
-        "success": False,
-        "statusCode": 207,
-        "message": f"{len(refused)} of {len(events)} events were not accepted",
-        "details": {v.field: v.rule for v in refused.values()},
-    }, status=207)
+    accept(store, (e for i, e in enumerate(payloads) if i not in refused))
+    return refused
+
+
+# -- indexes ---------------------------------------------------------------------------------
+
+
+def _add(store: Store, event: Event) -> int:
+    """Store a new event, index it under the account it was sent with and its schema; its position."""
+    collection = store.collections[NAME]
+    collection.add(event.id, event)
+    position = len(collection) - 1  # events are never removed: no tombstone precedes it
+    if not collection.holds_at(position, event.id):
+        found = collection.position_of(event.id)
+        assert found is not None  # just added
+        position = found
+    _index(store, event, position)
+    return position
+
+
+def insert(store: Store, event: Event) -> int:
+    """Store an event made outside ingestion (an import, a benchmark's bulk load), indexed; its position.
+
+    The caller counts it in the aggregates if it should be (``aggregates.count_event``).
+    """
+    return _add(store, event)
+
+
+def _index(store: Store, event: Event, position: int) -> None:
+    by_account = store.indexes[BY_ACCOUNT]
+    _index_add(by_account, event.account_id, position)
+    if event.account is not None and event.account != event.account_id:
+        _index_add(by_account, event.account, position)
+    _index_add(store.indexes[BY_SCHEMA], event.schema_name, position)
+
+
+def _unindex(store: Store, event: Event, position: int) -> None:
+    by_account = store.indexes[BY_ACCOUNT]
+    _index_remove(by_account, event.account_id, position)
+    if event.account is not None and event.account != event.account_id:
+        _index_remove(by_account, event.account, position)
+    _index_remove(store.indexes[BY_SCHEMA], event.schema_name, position)
+
+
+def _index_add(index: dict[str, array[int]], key: str, position: int) -> None:
+    """Add ``position`` to ``index[key]``, keeping it ascending and without repeats."""
+    positions = index.get(key)
+    if positions is None:
+        index[key] = array("q", (position,))
+    elif positions[-1] < position:  # the usual case: the newest event
+        positions.append(position)
+    else:
+        at = bisect_left(positions, position)
+        if at == len(positions) or positions[at] != position:
+            positions.insert(at, position)
+
+
+def _index_remove(index: dict[str, array[int]], key: str, position: int) -> None:
+    positions = index.get(key)
+    if positions is None:
+        return
+    at = bisect_left(positions, position)
+    if at < len(positions) and positions[at] == position:
+        del positions[at]
+        if not positions:
+            del index[key]
+
+
+class _Listed(Collection):
+    """The events of a collection at the positions an index lists, for :func:`paginate`.
+
+    Positions are the collection's, so page tokens are the collection's own:
+    a token of the unfiltered list goes on in a filtered one, and the reverse.
+    """
+
+    __slots__ = ("_events", "_positions")
+
+    def __init__(self, events: Collection, positions: Sequence[int]) -> None:
+        super().__init__()
+        self._events = events
+        self._positions = positions
+
+    def holds_at(self, position: int, key: str) -> bool:
+        """As the collection's."""
+        return self._events.holds_at(position, key)
+
+    def key_at(self, position: int) -> str:
+        """As the collection's."""
+        return self._events.key_at(position)
+
+    def position_of(self, key: str) -> int | None:
+        """As the collection's."""
+        return self._events.position_of(key)
+
+    def page(
+        self, after: int | None, size: int, keep: Callable[[Any], bool] | None = None
+    ) -> tuple[list[Any], int | None]:
+        """Up to ``size`` listed events after position ``after`` (those ``keep`` accepts), and where to continue."""
+        positions, events = self._positions, self._events
+        i, n = (0 if after is None else bisect_right(positions, after)), len(positions)
+        out: list[Any] = []
+        last = -1
+        while i < n and len(out) < size:
+            event = events.get(events.key_at(positions[i]))
+            if event is not None and (keep is None or keep(event)):
+                out.append(event)
+                last = positions[i]
+            i += 1
+        # No token when nothing the list would show is left.
+        while i < n:
+            event = events.get(events.key_at(positions[i]))
+            if event is not None and (keep is None or keep(event)):
+                break
+            i += 1
+        return out, (last if i < n and out else None)
 
 
 # -- reading ---------------------------------------------------------------------------------
 
 
 def require(store: Store, key: str, field: str = "event_id") -> Event:
-    """The event with this id (or referenceId of an event that has none), or a 404."""
-    event: Event | None = store.collections[NAME].get(key)
-    if event is None:
-        raise NotFound.at(field, f"no event with id {key!r}")
+    """The event with this id (or referenceId of an event that has none), or a :class:`NotFound` naming ``field``."""
+    event: Event = lookup(store, NAME, key, field, "event")
     return event
 
 
-def get_event(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /events/{event_id}``: the event with its outcome and pipeline details."""
+def get(store: Store, key: str) -> Event:
+    """The event with this id, its outcome settled (``GET /events/{event_id}``)."""
     settle(store)
-    return {"events": [render(store, require(store, call.params["event_id"]), pipeline=True)]}
+    return require(store, key)
 
 
-def list_events(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /events``: oldest first, filtered by ``account_id`` (id or alias), ``schema_name`` and ``status``."""
+# GET /events?status=: a raw IngestionStatus, or one of these coarse ones.
+COARSE = {"PROCESSED": "INGESTION_COMPLETED", "UNPROCESSED": "INGESTION_FAILED", "IN_PROGRESS": IN_PROGRESS}
+
+
+def page(
+    store: Store,
+    account: str | None,
+    schema: str | None,
+    status: str | None,
+    next_token: str | None,
+    page_size: int | None,
+) -> tuple[list[Event], dict[str, Any]]:
+    """One page of the events, oldest first, filtered by account (id or alias), schema and status; paging fields.
+
+    ``status`` is an ``IngestionStatus`` or a coarse one (:data:`COARSE`). An
+    account or schema filter pages over its index, so the page costs what it
+    shows, not the number of events.
+    """
     settle(store)
-    account, schema, status = (call.params.get(p) for p in ("account_id", "schema_name", "status"))
     prefix = COARSE.get(status) if status is not None else None
-    if status is not None and prefix is None and status not in DESCRIPTIONS and status not in _STATUSES:
-        raise Invalid.at("status", f"is not an ingestion status ({', '.join([*COARSE, *_STATUSES])})")
+    if status is not None and prefix is None and status not in statuses.ALL:
+        raise Invalid.at("status", f"is not an ingestion status ({', '.join([*COARSE, *statuses.ALL])})")
 
     def keep(e: Event) -> bool:
         return ((account is None or e.account_id == account or e.account == account)
                 and (schema is None or e.schema_name == schema)
                 and (status is None or (e.status.startswith(prefix) if prefix else e.status == status)))
 
+    collection = store.collections[NAME]
+    listed: Collection = collection
+    lists = [store.indexes[index].get(key, ()) for index, key in ((BY_ACCOUNT, account), (BY_SCHEMA, schema))
+             if key is not None]
+    if lists:
+        listed = _Listed(collection, min(lists, key=len))
     filtering = account is not None or schema is not None or status is not None
-    page, extra = paginate(store.collections[NAME], call.params.get("nextToken"),
-                           call.params.get("pageSize") or MAX_PAGE,
-                           context=False, keep=keep if filtering else None, limit=MAX_PAGE)
-    return {"events": [render(store, e) for e in page], **extra}
-
-
-_STATUSES = (
-    "INGESTION_IN_PROGRESS", "INGESTION_FAILED", "INGESTION_FAILED_SCHEMA_NOT_DEFINED",
-    "INGESTION_FAILED_ENRICHMENT_FAILED", "INGESTION_FAILED_UNITS_INVALID", "INGESTION_COMPLETED_NO_MATCHING_METERS",
-    "INGESTION_COMPLETED_EVENT_METERED", "INGESTION_COMPLETED_EVENT_NOT_METERED", "INGESTION_FAILED_PAST_GRACE_PERIOD",
-    "INGESTION_FAILED_ACCOUNT_NOT_FOUND", "INGESTION_FAILED_DUPLICATE_EVENT", "INGESTION_FAILED_NO_EVENT_ID",
-    "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT", "INGESTION_FAILED_INSUFFICIENT_CREDITS", "REVERTED", "UNKNOWN",
-)
+    events, extra = paginate(listed, next_token, page_size or MAX_PAGE,
+                             context=False, keep=keep if filtering else None, limit=MAX_PAGE)
+    return events, extra
 
 
 # -- corrections -----------------------------------------------------------------------------
 
 
-def correct(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /events/correction``: UNDO reverts an event (it stops counting); REDO re-ingests it as it was,
-    REDO_EVENT with the request's payload. A correction that cannot apply is answered ``FAILED`` with its
-    reason, and changes nothing."""
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """What a correction did to its event: ``FAILED`` (with the reason), ``REVERTED`` or ``REVERTED_AND_REINGESTED``."""
+
+    event: Event
+    status: str
+    reason: str
+
+
+def correct(store: Store, action: str, payload: dict[str, Any] | None) -> Correction:
+    """``UNDO`` reverts an event (it stops counting); ``REDO`` re-ingests it as it was, ``REDO_EVENT`` with
+    ``payload``. A correction that cannot apply is ``FAILED`` with its reason, and changes nothing."""
     settle(store)
-    action, payload = call.params["action"], call.body.get("event")
     if payload is None or payload.get("id") is None:
         raise Invalid.at("event.id", "is required: it names the event to correct")
     event = require(store, payload["id"], "event.id")
@@ -441,22 +555,29 @@ def correct(store: Store, call: Call) -> dict[str, Any]:
             raise Invalid.at(refused[0].field.replace("events[0]", "event", 1), refused[0].rule)
     reason = _cannot(event, action)
     if reason is not None:
-        return {"data": [{**render(store, event), "status": "FAILED", "reason": reason}]}
+        return Correction(event, "FAILED", reason)
     if event.in_metrics():
         usage.count_event(store, event, -1)
     if action == "UNDO":
         event.before_revert, event.status = event.status, REVERTED
-        return {"data": [{**render(store, event), "status": "REVERTED", "reason": "Event reverted"}]}
+        return Correction(event, "REVERTED", "Event reverted")
+    # The event may change account (a new payload, an alias moved) and schema: moved in the indexes.
+    # Its position is found by a scan of the order (in C), once per correction: rare, and no index
+    # from event to position is worth its memory for it.
+    position = store.collections[NAME].position_of(event.id)
+    assert position is not None  # require() found it
+    _unindex(store, event, position)
     if action == "REDO_EVENT":
         event.set_payload(payload)
     event.status, event.account, event.customer_id = IN_PROGRESS, None, None
     event.schema_version, event.meter_ids, event.units, event.before_revert = None, (), (), None
+    _index(store, event, position)
     if store.ingest_delay > 0:
-        store.indexes[PENDING][event.id] = time.monotonic() + store.ingest_delay
+        store.indexes[PENDING][event.id] = (time.monotonic() + store.ingest_delay, position)
         usage.count_event(store, event, +1)  # as in progress
     else:
-        process(store, event, metering.Batch(store))
-    return {"data": [{**render(store, event), "status": "REVERTED_AND_REINGESTED", "reason": "Event re-ingested"}]}
+        process(store, event, metering.Batch(store), position)
+    return Correction(event, "REVERTED_AND_REINGESTED", "Event re-ingested")
 
 
 def _cannot(event: Event, action: str) -> str | None:
@@ -539,16 +660,16 @@ def restore(store: Store, record: dict[str, Any]) -> None:
     event.meter_ids = tuple(m["id"] for m in meters)
     event.units = tuple(str(metering.exact(m["units"])) if "units" in m else None for m in meters)
     event.before_revert = info.get("statusBeforeReverting")
-    store.collections[NAME].add(event.id, event)
+    position = _add(store, event)
     store.reserved.add(event.reference)
     if event.status == IN_PROGRESS:
-        store.indexes[PENDING][event.id] = 0.0
+        store.indexes[PENDING][event.id] = (0.0, position)
 
 
 RESOURCE = Resource(
     name=NAME,
     schema="EventWithStatusAndEventPipelineInfo",
-    indexes=(PENDING, metering.COMPILED),
+    indexes=(PENDING, BY_ACCOUNT, BY_SCHEMA, metering.COMPILED),
     hidden={"id": {"type": "string"}},
     generated=("referenceId",),
     export=export,

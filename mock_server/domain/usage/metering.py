@@ -165,7 +165,11 @@ def _numeral(units: Decimal, attributes: dict[str, str]) -> str:
 
 
 def exact(value: Any) -> Decimal:
-    """A computation's result as an exact number; :class:`Unmeasurable` when it is none."""
+    """A computation's result as an exact number; :class:`Unmeasurable` when it is none.
+
+    Not :func:`core.money.exact`: a computation may give a boolean, an
+    infinity or text, which are an event's ``UNITS_INVALID``, not a number.
+    """
     if isinstance(value, bool):
         raise Unmeasurable("a boolean is not a number of units")
     if isinstance(value, Decimal):
@@ -186,6 +190,16 @@ def exact(value: Any) -> Decimal:
     if not result.is_finite():
         raise Unmeasurable("not a finite number")
     return result
+
+
+def units_json(units: Decimal) -> int | float:
+    """An event's units as a JSON number: an int when whole, at any size; else the nearest float.
+
+    Not :func:`core.money.to_json`, which writes a whole number past 2**53 as a
+    float: units are exported with the event and read back on import, and
+    must come back as they were.
+    """
+    return int(units) if units == units.to_integral_value() else float(units)
 
 
 def source(meter: Record) -> tuple[Any, ...]:

@@ -5,8 +5,16 @@ and ``computation`` must parse and evaluate, with a maintained JSON-logic
 library, against a sample event before the meter is stored. The meter's
 ``eventSchemaName`` is kept beside it (the ``UsageMeter`` schema has no
 field for it) and never shown, but exported (and checked on import).
-The index ``meters_by_schema`` (schema name -> meter ids) spares ingestion
-and the schema's lifecycle a scan of the meters.
+
+Two indexes spare the request paths a scan of the meters:
+``meters_by_schema`` (schema name -> meter ids) for ingestion and the
+schema's lifecycle, ``meters_by_name`` (name -> meter ids) for the metrics'
+filters. Meters are archived, never removed: creation, a PATCH and an
+import's :func:`restore` are the writes that change them.
+
+This module also holds the rule of the schema's lifecycle that reads its
+meters (:func:`deactivate_schema`): meters refer to schemas, so that rule
+is here and :mod:`.event_schemas` knows nothing of meters.
 """
 from __future__ import annotations
 
@@ -15,9 +23,9 @@ from typing import Any
 
 from json_logic import jsonLogic
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
-from ..core.errors import Invalid, NotFound, Violation
+from ..core.errors import Invalid, Violation
+from ..core.lookup import require as lookup
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from . import event_schemas
@@ -27,21 +35,15 @@ PARAM = "usage_meter_id"
 IDS = IdScheme("um")
 HIDDEN = ("eventSchemaName",)
 BY_SCHEMA = "meters_by_schema"
+BY_NAME = "meters_by_name"
 # What a computation is evaluated against at creation: the shape of an event Togai meters.
 SAMPLE_EVENT: dict[str, Any] = {"attribute": {}, "dimension": {}}
 
 
 def require(store: Store, meter_id: str) -> Record:
-    """The meter in the path, or a 404."""
-    record: Record | None = store.collections[NAME].get(meter_id)
-    if record is None:
-        raise NotFound.at(PARAM, f"no usage meter with id {meter_id!r}")
+    """The meter in the path, or a :class:`NotFound`."""
+    record: Record = lookup(store, NAME, meter_id, PARAM, "usage meter")
     return record
-
-
-def render(record: Record) -> dict[str, Any]:
-    """A meter as the API shows it."""
-    return {k: v for k, v in dict(record).items() if k not in HIDDEN}
 
 
 def logic_problem(text: str, event: dict[str, Any]) -> str | None:
@@ -88,25 +90,43 @@ def problems(store: Store, meter: dict[str, Any]) -> list[Violation]:
     return out
 
 
-def create(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /usage_meters``: a DRAFT meter, once its schema and JSON-logic check out."""
-    found = problems(store, call.body)
+def create(store: Store, body: dict[str, Any], status: str | None = None) -> Record:
+    """A meter in ``status`` (DRAFT unless a fixture asks), once its schema and JSON-logic check out."""
+    found = problems(store, body)
     if found:
         raise Invalid(found)
     now = store.clock.now()
-    record = {**call.body, "id": store.new_id(IDS, store.collections[NAME]),
-              "status": event_schemas.initial_status(call),
+    record = {**body, "id": store.new_id(IDS, store.collections[NAME]),
+              "status": event_schemas.initial_status(status),
               "createdAt": now, "updatedAt": now}
     record.setdefault("displayName", record.get("billableName") or record["name"])
     if record["status"] == "ACTIVE":
         record["lastActivatedAt"] = now
     store.collections[NAME].add(record["id"], record)
     _index(store, record)
-    return render(record)
+    return record
 
 
 def _index(store: Store, record: Record) -> None:
     store.indexes[BY_SCHEMA].setdefault(record["eventSchemaName"], {})[record["id"]] = None
+    store.indexes[BY_NAME].setdefault(record["name"], {})[record["id"]] = None
+
+
+def _reindex(store: Store, record: Record, changed: dict[str, Any]) -> None:
+    """Move a meter in the indexes whose key ``changed`` (the meter as it will be) alters.
+
+    An unchanged key keeps the meter where it is: ``of_schema``'s order is the order events list their meters in.
+    """
+    for index, field_name in ((BY_SCHEMA, "eventSchemaName"), (BY_NAME, "name")):
+        old, new = record[field_name], changed[field_name]
+        if old == new:
+            continue
+        ids = store.indexes[index].get(old)
+        if ids is not None:
+            ids.pop(record["id"], None)
+            if not ids:
+                del store.indexes[index][old]
+        store.indexes[index].setdefault(new, {})[record["id"]] = None
 
 
 def of_schema(store: Store, schema_name: str) -> list[Record]:
@@ -115,65 +135,77 @@ def of_schema(store: Store, schema_name: str) -> list[Record]:
     return [meters[m] for m in store.indexes[BY_SCHEMA].get(schema_name, ())]
 
 
-def read(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /usage_meters/{id}``."""
-    return render(require(store, call.params[PARAM]))
+def count_of_schema(store: Store, schema_name: str) -> int:
+    """How many meters count the events of ``schema_name`` (``usageMetersCount``)."""
+    return len(store.indexes[BY_SCHEMA].get(schema_name, ()))
 
 
-def list_(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /usage_meters``, filtered by ``status`` and ``aggregations``."""
-    status, aggregation = call.params.get("status"), call.params.get("aggregations")
+def named(store: Store, name: str) -> list[str]:
+    """The ids of the meters called ``name``, oldest first."""
+    return list(store.indexes[BY_NAME].get(name, ()))
+
+
+def page(
+    store: Store, status: str | None, aggregation: str | None, next_token: str | None, page_size: int | None
+) -> tuple[list[Record], dict[str, Any]]:
+    """One page of the meters (in ``status`` and of ``aggregation``, when given), and the paging fields."""
 
     def keep(r: Record) -> bool:
         return (status is None or r["status"] == status) and (aggregation is None or r["aggregation"] == aggregation)
 
-    records, extra = paginate(store.collections[NAME], call.params.get("nextToken"), call.params.get("pageSize"),
-                              keep=keep)
-    return {"data": [render(r) for r in records], **extra}
+    return paginate(store.collections[NAME], next_token, page_size, keep=keep)
 
 
-def update(store: Store, call: Call) -> dict[str, Any]:
-    """``PATCH /usage_meters/{id}``: the same checks as creation on the changed meter."""
-    record = require(store, call.params[PARAM])
+def update(store: Store, meter_id: str, changes: dict[str, Any]) -> Record:
+    """A PATCH: the same checks as creation on the changed meter."""
+    record = require(store, meter_id)
     if record["status"] == "ARCHIVED":
         raise Invalid.at(PARAM, f"usage meter {record['id']!r} is archived and cannot be changed")
-    changed = {**dict(record), **call.body}
+    changed = {**dict(record), **changes}
     found = problems(store, changed)
     if found:
         raise Invalid(found)
-    if changed["eventSchemaName"] != record["eventSchemaName"]:
-        store.indexes[BY_SCHEMA][record["eventSchemaName"]].pop(record["id"], None)
-    record.update(call.body)
-    _index(store, record)
+    _reindex(store, record, changed)
+    record.update(changes)
     record["displayName"] = record.get("billableName") or record["name"]
     record["updatedAt"] = store.clock.now()
-    return render(record)
+    return record
 
 
-def _move(store: Store, call: Call, to: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-    record = require(store, call.params[PARAM])
+def move(store: Store, meter_id: str, to: str, allowed: tuple[str, ...]) -> Record:
+    """The meter goes to status ``to``, from one of ``allowed``."""
+    record = require(store, meter_id)
     if record["status"] not in allowed:
         raise Invalid.at(PARAM, f"usage meter {record['id']!r} is {record['status']}; cannot become {to}")
     record["status"] = to
     record["updatedAt"] = now = store.clock.now()
     if to == "ACTIVE":
         record["lastActivatedAt"] = now
-    return render(record)
+    return record
 
 
-def activate(store: Store, call: Call) -> dict[str, Any]:
-    """``POST .../activate``: a DRAFT or INACTIVE meter becomes ACTIVE."""
-    return _move(store, call, "ACTIVE", ("DRAFT", "INACTIVE"))
+def activate(store: Store, meter_id: str) -> Record:
+    """A DRAFT or INACTIVE meter becomes ACTIVE."""
+    return move(store, meter_id, "ACTIVE", ("DRAFT", "INACTIVE"))
 
 
-def deactivate(store: Store, call: Call) -> dict[str, Any]:
-    """``POST .../deactivate``: an ACTIVE meter becomes INACTIVE."""
-    return _move(store, call, "INACTIVE", ("ACTIVE",))
+def deactivate(store: Store, meter_id: str) -> Record:
+    """An ACTIVE meter becomes INACTIVE."""
+    return move(store, meter_id, "INACTIVE", ("ACTIVE",))
 
 
-def delete(store: Store, call: Call) -> dict[str, Any]:
-    """``DELETE /usage_meters/{id}``: archives the meter."""
-    return {"success": bool(_move(store, call, "ARCHIVED", ("DRAFT", "ACTIVE", "INACTIVE")))}
+def archive(store: Store, meter_id: str) -> Record:
+    """``DELETE``: the meter is archived."""
+    return move(store, meter_id, "ARCHIVED", ("DRAFT", "ACTIVE", "INACTIVE"))
+
+
+def deactivate_schema(store: Store, schema_name: str) -> Record:
+    """An ACTIVE schema becomes INACTIVE once none of its meters is ACTIVE (Togai's rule)."""
+    active = [m["id"] for m in of_schema(store, schema_name) if m["status"] == "ACTIVE"]
+    if active:
+        raise Invalid.at(event_schemas.PARAM, f"event schema {schema_name!r} has ACTIVE usage meters "
+                                              f"({', '.join(active)}); deactivate them first")
+    return event_schemas.move(store, schema_name, "INACTIVE", ("ACTIVE",))
 
 
 def check_import(ctx: ImportContext) -> None:
@@ -188,7 +220,7 @@ def check_import(ctx: ImportContext) -> None:
 
 
 def restore(store: Store, meter: dict[str, Any]) -> None:
-    """Insert an imported meter and index it by its schema."""
+    """Insert an imported meter and index it by its schema and name."""
     store.collections[NAME].add(meter["id"], dict(meter))
     store.reserved.add(meter["id"])
     _index(store, meter)
@@ -199,7 +231,7 @@ RESOURCE = Resource(
     schema="UsageMeter",
     ids=IDS,
     derived={"displayName": lambda r: r.get("billableName") or r["name"]},
-    indexes=(BY_SCHEMA,),
+    indexes=(BY_SCHEMA, BY_NAME),
     hidden={"eventSchemaName": {"type": "string", "maxLength": 50}},
     check_import=check_import,
     restore=restore,

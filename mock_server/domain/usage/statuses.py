@@ -1,0 +1,35 @@
+"""The ingestion statuses of an event (the contract's ``IngestionStatus``), written once.
+
+Ingestion, ``GET /events?status=`` and the metrics all read this list; the
+names below are the statuses the mock gives itself.
+"""
+from __future__ import annotations
+
+IN_PROGRESS = "INGESTION_IN_PROGRESS"
+METERED = "INGESTION_COMPLETED_EVENT_METERED"
+NO_METERS = "INGESTION_COMPLETED_NO_MATCHING_METERS"
+NO_ACCOUNT = "INGESTION_FAILED_ACCOUNT_NOT_FOUND"
+NO_SCHEMA = "INGESTION_FAILED_SCHEMA_NOT_DEFINED"
+DUPLICATE = "INGESTION_FAILED_DUPLICATE_EVENT"
+NO_ID = "INGESTION_FAILED_NO_EVENT_ID"
+UNITS_INVALID = "INGESTION_FAILED_UNITS_INVALID"
+REVERTED = "REVERTED"
+
+# Every IngestionStatus of the contract, in its order (some are Togai's only: the mock never gives them).
+ALL = (
+    IN_PROGRESS, "INGESTION_FAILED", NO_SCHEMA, "INGESTION_FAILED_ENRICHMENT_FAILED", UNITS_INVALID, NO_METERS,
+    METERED, "INGESTION_COMPLETED_EVENT_NOT_METERED", "INGESTION_FAILED_PAST_GRACE_PERIOD", NO_ACCOUNT, DUPLICATE,
+    NO_ID, "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT", "INGESTION_FAILED_INSUFFICIENT_CREDITS", REVERTED, "UNKNOWN",
+)
+
+DESCRIPTIONS = {
+    IN_PROGRESS: "The event is being processed",
+    METERED: "Ingestion completed: usage meters computed units",
+    NO_METERS: "Ingestion completed: no active usage meter of the schema counts this event",
+    NO_ACCOUNT: "No account has this id or alias",
+    NO_SCHEMA: "No active event schema has this name",
+    DUPLICATE: "An event with this id was ingested before",
+    NO_ID: "The event has no id",
+    UNITS_INVALID: "A usage meter's computation gave no finite number",
+    REVERTED: "The event was reverted by a correction",
+}
