@@ -8,7 +8,7 @@ from typing import Any
 import togai_client
 from conftest import Api
 
-from mock_server.domain.ledger.entitlements import add_duration
+from mock_server.domain.core.times import add_duration
 
 
 def feature(api: Api, name: str) -> str:

@@ -7,7 +7,8 @@ import pytest
 from conftest import Api
 from plans import associate, meter_ids, new_plan, usage_card, windows
 
-from mock_server.domain.pricing.engine import price_meter, schedule_at
+from mock_server.domain.pricing.engine import price_meter
+from mock_server.domain.pricing.schedules import schedule_at
 
 
 def test_an_association_cuts_what_it_covers(api: Api) -> None:
