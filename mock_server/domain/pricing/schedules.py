@@ -90,10 +90,13 @@ provide_locator(schedule_at)  # engine.schedule_at's callers (the usage area) re
 
 
 def next_start(store: Store, account_id: str, instant: datetime) -> datetime | None:
-    """When the account's first association starting after ``instant`` starts; None when none does.
+    """When the account's first association starting strictly after ``instant`` starts; None when none does
+    (nor for an account without associations).
 
     Where :func:`schedule_at` finds no plan, nothing is priced until then: a
-    caller walking through time jumps there instead of stepping.
+    caller walking through time jumps there instead of stepping. The
+    timeline is the account's own record (no scan of other accounts) and
+    is short; an association starts at 00:00 UTC of a day.
     """
     for schedule in timeline(store, account_id):  # oldest first: the first one later is the next
         begin = parse_time(schedule["startDate"])
