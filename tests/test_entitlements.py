@@ -8,7 +8,8 @@ from typing import Any
 import togai_client
 from conftest import Api
 
-from mock_server.domain.ledger.entitlements import add_duration
+from mock_server.domain.core.times import add_duration
+from mock_server.domain.ledger.entitlements import in_effect, render_entry, shown_status
 
 
 def feature(api: Api, name: str) -> str:
@@ -181,3 +182,21 @@ def test_durations_add_calendar_months_and_clamp_the_day() -> None:
     assert add_duration(start, "P2W") == datetime(2024, 2, 14, tzinfo=UTC)
     assert add_duration(start, "P") is None and add_duration(start, "1M") is None and add_duration(start, "P1DT") is None
     assert add_duration(start, "P9000Y") is None  # past year 9999
+
+
+def test_an_entry_is_in_effect_from_its_start_and_expired_at_its_end() -> None:
+    # The window is [effectiveFrom, effectiveUntil): worked by hand at each bound, a millisecond either side.
+    entry = {"status": "ACTIVE", "effectiveFrom": "2024-01-01T00:00:00.000Z", "effectiveUntil": "2024-02-01T00:00:00.000Z",
+             "granted": 10, "used": 4}
+    cases = [  # now, in effect, shown status, balance
+        ("2023-12-31T23:59:59.999Z", False, "ACTIVE", 6),  # not started: not usable, yet not expired either
+        ("2024-01-01T00:00:00.000Z", True, "ACTIVE", 6),  # effectiveFrom counts
+        ("2024-01-31T23:59:59.999Z", True, "ACTIVE", 6),
+        ("2024-02-01T00:00:00.000Z", False, "EXPIRED", 0),  # expiring exactly now: expired already
+        ("2024-02-01T00:00:00.001Z", False, "EXPIRED", 0),
+    ]
+    for now, live, status, left in cases:
+        shown = render_entry(entry, now)
+        assert (in_effect(entry, now), shown_status(entry, now), shown["status"], shown["balance"]) == (
+            live, status, status, left), now
+    assert not in_effect({**entry, "status": "VOIDED"}, "2024-01-15T00:00:00.000Z")

@@ -7,7 +7,8 @@ import pytest
 from conftest import Api
 from plans import associate, meter_ids, new_plan, usage_card, windows
 
-from mock_server.domain.pricing.engine import price_meter, schedule_at
+from mock_server.domain.pricing.engine import price_meter
+from mock_server.domain.pricing.schedules import next_start, schedule_at
 
 
 def test_an_association_cuts_what_it_covers(api: Api) -> None:
@@ -162,6 +163,22 @@ def test_schedule_at_gives_the_plan_and_cycle_of_an_instant(api: Api) -> None:
     assert price_meter(eur, meters["Ride count"], 120).total == 52  # type: ignore[union-attr]  # 45 + 20 * 0.35
     assert schedule_at(store, "ACME-US", datetime(2023, 12, 31, tzinfo=UTC)) is None
     assert schedule_at(store, "GLOBEX-US", datetime(2024, 2, 10, tzinfo=UTC)) is None
+
+
+def test_next_start_jumps_over_the_time_without_a_plan(api: Api) -> None:
+    store = api.app.state.store
+    a, b = new_plan(api, "A"), new_plan(api, "B")
+    associate(api, "GLOBEX-US", a["id"], "2024-01-01", "2024-03-01")
+    associate(api, "GLOBEX-US", b["id"], "2030-06-01", "2031-01-01")
+    day = lambda y, m, d: datetime(y, m, d, tzinfo=UTC)  # noqa: E731
+    assert next_start(store, "GLOBEX-US", day(2023, 5, 1)) == day(2024, 1, 1)
+    # Strictly after: at a start (or inside a window), the next one; the years between are skipped.
+    assert next_start(store, "GLOBEX-US", day(2024, 1, 1)) == day(2030, 6, 1)
+    assert next_start(store, "GLOBEX-US", day(2024, 3, 1)) == day(2030, 6, 1)
+    assert schedule_at(store, "GLOBEX-US", day(2030, 5, 31)) is None
+    assert schedule_at(store, "GLOBEX-US", day(2030, 6, 1)) is not None
+    assert next_start(store, "GLOBEX-US", day(2030, 6, 1)) is None
+    assert next_start(store, "ACME-EU-no-such-account", day(2024, 1, 1)) is None
 
 
 def test_associations_are_counted_exported_imported_and_reset(api: Api) -> None:

@@ -4,7 +4,9 @@ The area: credits, wallets, payments, invoices, entitlements, purchases and lice
 """
 from __future__ import annotations
 
-from ..domain.ledger import credits, entitlements, invoices, licenses, payments, purchases, wallets
+from ..domain.ledger import credits, invoices, licenses, payments, wallets
+from . import entitlements as entitlement_handlers
+from . import purchases as purchase_handlers
 from .binding import Binding
 
 CREDITS = Binding(
@@ -30,14 +32,14 @@ ENTITLEMENTS = Binding(
     path_param="account_id",
     list="listFeatureCreditEntries",  # granted by purchases; changed, voided and consumed below
     handlers={
-        "listFeatureCreditEntries": entitlements.list_entries,
-        "UpdateFeatureCreditEntry": entitlements.update_entry,
-        "VoidFeatureCreditEntry": entitlements.void_entry,
-        "getFeatureCredits": entitlements.feature_credits,
-        "getEntitlements": entitlements.entitlements,
-        "getEntitlementValue": entitlements.entitlement_value,
-        "validateEntitlementValue": entitlements.validate_value,
-        "ingestEntitledEvent": entitlements.ingest_entitled,
+        "listFeatureCreditEntries": entitlement_handlers.list_entries,
+        "UpdateFeatureCreditEntry": entitlement_handlers.update_entry,
+        "VoidFeatureCreditEntry": entitlement_handlers.void_entry,
+        "getFeatureCredits": entitlement_handlers.feature_credits,
+        "getEntitlements": entitlement_handlers.list_entitlements,
+        "getEntitlementValue": entitlement_handlers.entitlement_value,
+        "validateEntitlementValue": entitlement_handlers.validate_value,
+        "ingestEntitledEvent": entitlement_handlers.ingest_entitled,
     },
 )
 
@@ -104,9 +106,9 @@ PURCHASES = Binding(
     list="listAccountPurchases",  # Togai has no update or delete of purchases
     fixture_params=("account_id",),
     handlers={
-        "initiateOneTimeEntitlementPlan": purchases.create_purchase,
-        "getPurchase": purchases.get_purchase,
-        "listAccountPurchases": purchases.list_purchases,
+        "initiateOneTimeEntitlementPlan": purchase_handlers.create_purchase,
+        "getPurchase": purchase_handlers.get_purchase,
+        "listAccountPurchases": purchase_handlers.list_purchases,
     },
 )
 
@@ -118,10 +120,10 @@ PROPOSALS = Binding(
     list="listAccountProposals",  # answered with updateProposalStatus; no update or delete
     fixture_params=("account_id",),
     handlers={
-        "createProposal": purchases.create_proposal,
-        "getProposal": purchases.get_proposal,
-        "listAccountProposals": purchases.list_proposals,
-        "updateProposalStatus": purchases.update_proposal_status,
+        "createProposal": purchase_handlers.create_proposal,
+        "getProposal": purchase_handlers.get_proposal,
+        "listAccountProposals": purchase_handlers.list_proposals,
+        "updateProposalStatus": purchase_handlers.update_proposal_status,
     },
 )
 

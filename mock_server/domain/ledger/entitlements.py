@@ -1,22 +1,20 @@
 """Entitlements and feature credits: what an account may use of each feature.
 
 Feature credit entries are granted per (account, feature) -- by purchases
-(``store/purchases.py``) -- and consumed by ``POST /entitled`` events. An
+(:mod:`.purchases`) -- and consumed by ``POST /entitled`` events. An
 entry's ``balance``, its shown ``status`` (``EXPIRED`` once ``effectiveUntil``
 has passed), an account's feature credits and its entitlement values are all
 derived from the entries when shown; nothing is stored twice.
 """
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
-from ..core.cursors import paginate
+from ..core import lookup
 from ..core.errors import Conflict, Invalid, NotFound, Violation
 from ..core.resource import ImportContext, Resource
 from ..core.store import Record, Store
+from ..core.times import parse_time, stamp
 from ..parties.accounts import require_account
 
 # Index: account id -> feature id -> ids of its entries, oldest first.
@@ -25,62 +23,15 @@ ENTRIES = "feature_credit_entries"
 EVENTS = "entitled_event_ids"
 # Togai: "Max page size cannot be more than 50" for the entries of a feature.
 MAX_PAGE = 50
-_DURATION = re.compile(
-    r"P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?"
-)
-
-
-_LEAP_SECOND = re.compile(r"(?<=:)60(?=(\.\d+)?([Z+-]|$))")
-
-
-def parse_time(text: str, field: str = "effectiveUntil") -> datetime:
-    """An RFC 3339 date-time (or a date, at midnight UTC); a leap second counts as :59.
-
-    One the schema's pattern lets through but no calendar has (February 30)
-    is a 400 naming ``field``.
-    """
-    try:
-        moment = datetime.fromisoformat(_LEAP_SECOND.sub("59", text.upper()))
-    except ValueError:
-        raise Invalid.at(field, f"{text!r} is not a real date-time") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def stamp(moment: datetime) -> str:
-    """A moment as the mock's clock writes it: UTC, milliseconds, ``Z``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def add_duration(moment: datetime, text: str) -> datetime | None:
-    """``moment`` plus an ISO 8601 duration (``P1M``, ``P30D``, ``PT12H``), or ``None`` if it is not one."""
-    match = _DURATION.fullmatch(text)
-    if match is None or text in ("P", "PT") or text.endswith("T"):
-        return None
-    part = {k: int(v or 0) for k, v in match.groupdict().items()}
-    months = moment.month - 1 + part["months"] + 12 * part["years"]
-    year = moment.year + months // 12
-    if year > 9999:
-        return None
-    month = months % 12 + 1
-    day = min(moment.day, _days_in(year, month))
-    try:
-        return moment.replace(year=year, month=month, day=day) + timedelta(
-            weeks=part["weeks"], days=part["days"], hours=part["hours"], minutes=part["minutes"],
-            seconds=part["seconds"],
-        )
-    except OverflowError:
-        return None
-
-
-def _days_in(year: int, month: int) -> int:
-    following = datetime(year + month // 12, month % 12 + 1, 1)
-    return (following - timedelta(days=1)).day
 
 
 def shown_status(entry: Record, now: str) -> str:
-    """``EXPIRED`` for an active entry whose time has passed; the stored status otherwise."""
+    """``EXPIRED`` for an active entry whose time has passed; the stored status otherwise.
+
+    An entry ends at its ``effectiveUntil``: at that very instant it is
+    EXPIRED already (as :func:`in_effect` counts it out), like Togai's
+    credits, whose window is ``[effectiveFrom, effectiveUntil)``.
+    """
     if entry["status"] == "ACTIVE" and parse_time(entry["effectiveUntil"]) <= parse_time(now):
         return "EXPIRED"
     status: str = entry["status"]
@@ -88,7 +39,7 @@ def shown_status(entry: Record, now: str) -> str:
 
 
 def in_effect(entry: Record, now: str) -> bool:
-    """Active, started and not yet ended."""
+    """Active, started (``effectiveFrom`` counts) and not yet ended (``effectiveUntil`` does not)."""
     moment = parse_time(now)
     return (
         entry["status"] == "ACTIVE"
@@ -122,20 +73,19 @@ def entries_of(store: Store, account_id: str, feature_id: str) -> list[Record]:
     return [items[key] for key in store.indexes[ENTRIES].get(account_id, {}).get(feature_id, ())]
 
 
-def _require(store: Store, call: Call) -> tuple[str, str]:
-    """The path's account and feature, each a 404 when unknown."""
-    account_id, feature_id = require_account(store, call.params["account_id"])["id"], call.params["feature_id"]
-    if store.collections["features"].get(feature_id) is None:
-        raise NotFound.at("feature_id", f"no feature with id {feature_id!r}")
+def require_feature(store: Store, account_id: str, feature_id: str) -> tuple[str, str]:
+    """The path's account and feature, each a :class:`NotFound` when unknown."""
+    account_id = require_account(store, account_id)["id"]
+    lookup.require(store, "features", feature_id, "feature_id", "feature")
     return account_id, feature_id
 
 
-def _require_entry(store: Store, call: Call) -> Record:
-    account_id, feature_id = _require(store, call)
-    entry: Record | None = store.collections["featureCreditEntries"].get(call.params["entry_id"])
+def require_entry(store: Store, account_id: str, feature_id: str, entry_id: str) -> Record:
+    """One entry of the account's feature, or a :class:`NotFound` (the account's, the feature's or the entry's)."""
+    account_id, feature_id = require_feature(store, account_id, feature_id)
+    entry: Record | None = store.collections["featureCreditEntries"].get(entry_id)
     if entry is None or entry["accountId"] != account_id or entry["featureId"] != feature_id:
-        rule = f"no entry {call.params['entry_id']!r} of feature {feature_id!r} for account {account_id!r}"
-        raise NotFound.at("entry_id", rule)
+        raise NotFound.at("entry_id", f"no entry {entry_id!r} of feature {feature_id!r} for account {account_id!r}")
     return entry
 
 
@@ -145,66 +95,38 @@ def balance(store: Store, account_id: str, feature_id: str, now: str) -> tuple[f
     return sum(e["granted"] for e in live), sum(e["granted"] - e["used"] for e in live)
 
 
-def list_entries(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/features/{id}/entries``: oldest first, at most 50 a page."""
-    account_id, feature_id = _require(store, call)
-    page, extra = paginate(
-        store.collections["featureCreditEntries"],
-        call.params.get("nextToken"),
-        call.params.get("pageSize"),
-        context=False,  # GetFeatureCreditEntriesPaginatedResponse is closed without it
-        keep=lambda e: e["accountId"] == account_id and e["featureId"] == feature_id,
-        limit=MAX_PAGE,
-    )
-    now = store.clock.now()
-    return {"data": [render_entry(e, now) for e in page], **extra}
-
-
-def update_entry(store: Store, call: Call) -> dict[str, Any]:
-    """``PATCH .../entries/{id}``: ``granted`` (not below what was used) and ``effectiveUntil``
-    (after ``effectiveFrom``) of an active entry."""
-    entry = _require_entry(store, call)
-    now = store.clock.now()
-    status = shown_status(entry, now)
+def update_entry(store: Store, account_id: str, feature_id: str, entry_id: str, granted: float | None = None,
+                 effective_until: str | None = None) -> Record:
+    """Change ``granted`` (not below what was used) and ``effectiveUntil`` (after ``effectiveFrom``) of an
+    active entry; ``None`` leaves a field as it is."""
+    entry = require_entry(store, account_id, feature_id, entry_id)
+    status = shown_status(entry, store.clock.now())
     if status != "ACTIVE":
         raise Invalid.at("entry_id", f"entry {entry['id']!r} is {status}; only an ACTIVE one can be changed")
     changes: dict[str, Any] = {}
     problems: list[Violation] = []
-    if "granted" in call.body:
-        granted = call.body["granted"]
+    if granted is not None:
         if granted < entry["used"]:
             problems.append(Violation("granted", f"must be at least what was used ({value_text(entry['used'])})"))
         changes["granted"] = granted
-    if "effectiveUntil" in call.body:
-        until = parse_time(call.body["effectiveUntil"])
+    if effective_until is not None:
+        until = parse_time(effective_until, "effectiveUntil")
         if until <= parse_time(entry["effectiveFrom"]):
             problems.append(Violation("effectiveUntil", "must be after effectiveFrom"))
         changes["effectiveUntil"] = stamp(until)
     if problems:
         raise Invalid(problems)
     entry.update(changes)
-    return render_entry(entry, now)
+    return entry
 
 
-def void_entry(store: Store, call: Call) -> dict[str, Any]:
-    """``POST .../entries/{id}/void``: an active entry's credits are gone."""
-    entry = _require_entry(store, call)
+def void_entry(store: Store, account_id: str, feature_id: str, entry_id: str) -> None:
+    """An active entry's credits are gone (it is VOIDED)."""
+    entry = require_entry(store, account_id, feature_id, entry_id)
     status = shown_status(entry, store.clock.now())
     if status != "ACTIVE":
         raise Invalid.at("entry_id", f"entry {entry['id']!r} is {status}; only an ACTIVE one can be voided")
     entry["status"] = "VOIDED"
-    return {"success": True}
-
-
-def feature_credits(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/features/{id}``: granted and left of the entries in effect.
-
-    Overage comes from price plans' overage rate cards, which the mock does
-    not apply: ``usedOverage`` is 0 and there is no ``overageLimit``.
-    """
-    account_id, feature_id = _require(store, call)
-    granted, left = balance(store, account_id, feature_id, store.clock.now())
-    return {"accountId": account_id, "featureId": feature_id, "granted": granted, "balance": left, "usedOverage": 0}
 
 
 def value_text(amount: float) -> str:
@@ -212,16 +134,16 @@ def value_text(amount: float) -> str:
     return str(int(amount)) if float(amount).is_integer() else repr(float(amount))
 
 
-def entitlements(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/entitlements``: each feature with credits in effect, valued at what is left."""
-    account_id = require_account(store, call.params["account_id"])["id"]
+def entitlements(store: Store, account_id: str) -> list[tuple[str, str]]:
+    """Each feature of the account with credits in effect, and its value (what is left), as of now."""
+    account_id = require_account(store, account_id)["id"]
     now = store.clock.now()
-    data = []
+    out = []
     for feature_id in store.indexes[ENTRIES].get(account_id, {}):
         value = _value(store, account_id, feature_id, now)
         if value is not None:
-            data.append({"featureId": feature_id, "value": value})
-    return {"data": data}
+            out.append((feature_id, value))
+    return out
 
 
 def _value(store: Store, account_id: str, feature_id: str, now: str) -> str | None:
@@ -229,44 +151,35 @@ def _value(store: Store, account_id: str, feature_id: str, now: str) -> str | No
     return value_text(sum(e["granted"] - e["used"] for e in live)) if live else None
 
 
-def entitlement_value(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/entitlements/{id}``: one item, or none when the account is not entitled."""
-    account_id, feature_id = _require(store, call)
-    value = _value(store, account_id, feature_id, store.clock.now())
-    return {"data": [] if value is None else [{"featureId": feature_id, "value": value}]}
+def entitlement_value(store: Store, account_id: str, feature_id: str) -> str | None:
+    """The account's entitlement value of the feature now; None when it is not entitled."""
+    account_id, feature_id = require_feature(store, account_id, feature_id)
+    return _value(store, account_id, feature_id, store.clock.now())
 
 
-def validate_value(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /accounts/{id}/entitlements/{id}``: is the account entitled to ``value``?
-
-    A number is valid up to what is left; any other value must equal the
-    entitlement value.
-    """
-    account_id, feature_id = _require(store, call)
-    value = _value(store, account_id, feature_id, store.clock.now())
-    wanted = call.body["value"]
+def validate_value(store: Store, account_id: str, feature_id: str, wanted: str) -> bool:
+    """Is the account entitled to ``wanted``? A number is, up to what is left; any other value must equal
+    the entitlement value."""
+    value = entitlement_value(store, account_id, feature_id)
     if value is None:
-        return {"success": False}
+        return False
     try:
-        return {"success": float(wanted) <= float(value)}
+        return float(wanted) <= float(value)
     except ValueError:
-        return {"success": wanted == value}
+        return wanted == value
 
 
-def ingest_entitled(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /entitled``: take an event only if its account is entitled to it, consuming credits.
+def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
+    """Take an event only if its account is entitled to it, consuming credits.
 
     The features linked to the event's schema (their ``schemaAssociations``)
     each consume the value of their linked attribute (1 when the event does
     not carry it) from the account's entries in effect, soonest-ending
-    first. If any feature lacks the credits, nothing is consumed (400). An
-    event ``id`` already taken is a 409.
+    first. If any feature lacks the credits, nothing is consumed
+    (:class:`Invalid`). An event ``id`` already taken is a :class:`Conflict`.
     """
-    event = call.body["event"]
     account_id, event_id = event["accountId"], event.get("id")
-    account = store.collections["accounts"].get(account_id)
-    if account is None:
-        raise NotFound.at("event.accountId", f"no account with id {account_id!r}")
+    account = lookup.require(store, "accounts", account_id, "event.accountId", "account")
     if account["status"] == "ARCHIVED":
         raise Invalid.at("event.accountId", f"account {account_id!r} is archived")
     if event_id is not None and event_id in store.indexes[EVENTS]:
@@ -275,7 +188,7 @@ def ingest_entitled(store: Store, call: Call) -> dict[str, Any]:
     now = store.clock.now()
     needs: list[tuple[str, float]] = []
     problems: list[Violation] = []
-    # Features are a small catalogue; linking them to schemas has no index.
+    # Features are a small catalogue kept by the catalog area; linking them to schemas has no index.
     for feature in store.collections["features"].items.values():
         names = [a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == event["schemaName"]]
         if not names:
@@ -299,7 +212,6 @@ def ingest_entitled(store: Store, call: Call) -> dict[str, Any]:
             amount -= taken
     if event_id is not None:
         store.indexes[EVENTS][event_id] = True
-    return {"success": True}
 
 
 def check_import(ctx: ImportContext) -> None:
@@ -311,7 +223,8 @@ def check_import(ctx: ImportContext) -> None:
         if not 0 <= entry["used"] <= entry.get("granted", -1):
             ctx.problems.append(Violation(f"{where}.used", "must be between 0 and granted"))
         try:
-            if parse_time(entry["effectiveUntil"]) <= parse_time(entry["effectiveFrom"]):
+            until = parse_time(entry["effectiveUntil"], "effectiveUntil")
+            if until <= parse_time(entry["effectiveFrom"], "effectiveFrom"):
                 ctx.problems.append(Violation(f"{where}.effectiveUntil", "must be after effectiveFrom"))
         except Invalid as exc:
             ctx.problems.extend(Violation(f"{where}.{v.field}", v.rule) for v in exc.violations)

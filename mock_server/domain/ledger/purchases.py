@@ -15,13 +15,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
-from ..core.errors import Invalid, NotFound, Violation
+from ..core import lookup
+from ..core.errors import Invalid, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
+from ..core.times import add_duration, parse_time, stamp
 from ..parties.accounts import AccountRecord, require_account
 from ..pricing.plans import latest_version, version_of
-from .entitlements import add_duration, insert_entry, parse_time, render_entry, stamp
+from .entitlements import insert_entry
 
 PURCHASE_IDS = IdScheme("purchase")
 PROPOSAL_IDS = IdScheme("proposal")
@@ -33,10 +34,6 @@ GRANT = "ENTITLEMENT_GRANT"
 # The fields of a purchase request a purchase or proposal keeps as sent.
 _KEPT = ("pricePlanId", "quantity", "rateCardQuantities", "idempotencyKey", "associationOverride",
          "walletTopupDetails", "effectiveFrom", "effectiveUntil", "expiryDate", "type")
-_LISTED = ("id", "pricePlanId", "quantity", "rateCardQuantities", "pricePlanVersion", "status", "idempotencyKey",
-           "walletTopupDetails", "price", "invoiceCurrency", "createdAt", "updatedAt", "type")
-_PROPOSAL_LISTED = ("id", "pricePlanId", "pricePlanVersion", "status", "walletTopupDetails", "idempotencyKey",
-                    "createdAt", "updatedAt", "expiryDate", "paymentMode", "type")
 
 
 def _account(store: Store, account_id: str) -> AccountRecord:
@@ -158,21 +155,21 @@ def insert_purchase(store: Store, record: dict[str, Any]) -> None:
     store.reserved.add(record["id"])
 
 
-def create_purchase(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /accounts/{id}/purchases``: grant now; a repeated ``idempotencyKey`` answers the earlier purchase."""
-    account = _account(store, call.params["account_id"])
-    key = call.body.get("idempotencyKey")
+def purchase(store: Store, account_id: str, request: dict[str, Any]) -> Record:
+    """Grant now what a ``PurchaseRequest`` buys; a repeated ``idempotencyKey`` is the earlier purchase."""
+    account = _account(store, account_id)
+    key = request.get("idempotencyKey")
     earlier = store.indexes[KEYS].get(account["id"], {}).get(key) if key is not None else None
     if earlier is not None:
-        return dict(store.collections["purchases"].items[earlier])
+        found: Record = store.collections["purchases"].items[earlier]
+        return found
     now = store.clock.now()
-    return dict(make_purchase(store, account, call.body, grants(store, account, call.body, now), now))
+    return make_purchase(store, account, request, grants(store, account, request, now), now)
 
 
-def _require_purchase(store: Store, purchase_id: str) -> Record:
-    record: Record | None = store.collections["purchases"].get(purchase_id)
-    if record is None:
-        raise NotFound.at("purchase_id", f"no purchase with id {purchase_id!r}")
+def require_purchase(store: Store, purchase_id: str) -> Record:
+    """The purchase, or a :class:`~mock_server.domain.core.errors.NotFound`."""
+    record: Record = lookup.require(store, "purchases", purchase_id, "purchase_id", "purchase")
     return record
 
 
@@ -185,48 +182,32 @@ def granted_entries(store: Store, purchase: Record) -> list[Record]:
     return out
 
 
-def get_purchase(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /purchases/{id}``: the purchase with what each of its grants has left."""
-    purchase = _require_purchase(store, call.params["purchase_id"])
-    now = store.clock.now()
-    features = []
-    for entry in granted_entries(store, purchase):
-        shown = render_entry(entry, now)
-        features.append({
-            "id": entry["featureId"], "name": store.collections["features"].items[entry["featureId"]]["name"],
-            "creditsGranted": entry["granted"], "creditsAvailable": shown["balance"],
-            "updatedAt": purchase["updatedAt"],
-            "effectiveFrom": entry["effectiveFrom"], "effectiveUntil": entry["effectiveUntil"],
-        })
-    return {**purchase, "features": features}
-
-
-def list_purchases(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/purchases``: all of them, oldest first (the operation takes no page token)."""
-    account_id = require_account(store, call.params["account_id"])["id"]
+def purchases_of(store: Store, account_id: str) -> list[Record]:
+    """The account's purchases, oldest first."""
+    account_id = require_account(store, account_id)["id"]
     items = store.collections["purchases"].items
-    rows = [items[key] for key in store.indexes[BY_ACCOUNT].get(account_id, ())]
-    return {"data": [{k: r[k] for k in _LISTED if k in r} for r in rows]}
+    return [items[key] for key in store.indexes[BY_ACCOUNT].get(account_id, ())]
 
 
-def create_proposal(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /accounts/{id}/purchase_proposals``: checked as a purchase would be, granted when approved."""
-    account = _account(store, call.params["account_id"])
+def propose(store: Store, account_id: str, request: dict[str, Any]) -> Record:
+    """A proposal of a purchase (a ``CreatePurchaseProposalRequest``): checked as the purchase would be,
+    granted when approved."""
+    account = _account(store, account_id)
     now = store.clock.now()
-    grants(store, account, call.body, now)
+    grants(store, account, request, now)
     record: dict[str, Any] = {
         "id": store.new_id(PROPOSAL_IDS, store.collections["purchaseProposals"]),
         "accountId": account["id"],
-        **_echo(call.body),
-        "pricePlanVersion": latest_version(store.collections["pricePlans"].items[call.body["pricePlanId"]]),
-        "paymentMode": call.body["paymentMode"],
+        **_echo(request),
+        "pricePlanVersion": latest_version(store.collections["pricePlans"].items[request["pricePlanId"]]),
+        "paymentMode": request["paymentMode"],
         "invoiceCurrency": account["invoiceCurrency"],
         "status": "PROPOSAL_ACTIVE",
         "createdAt": now,
         "updatedAt": now,
     }
     insert_proposal(store, record)
-    return show_proposal(record, now)
+    return record
 
 
 def insert_proposal(store: Store, record: dict[str, Any]) -> None:
@@ -245,36 +226,29 @@ def show_proposal(record: Record, now: str) -> dict[str, Any]:
     return out
 
 
-def _require_proposal(store: Store, proposal_id: str) -> Record:
-    record: Record | None = store.collections["purchaseProposals"].get(proposal_id)
-    if record is None:
-        raise NotFound.at("purchase_proposal_id", f"no purchase proposal with id {proposal_id!r}")
+def require_proposal(store: Store, proposal_id: str) -> Record:
+    """The proposal, or a :class:`~mock_server.domain.core.errors.NotFound`."""
+    record: Record = lookup.require(store, "purchaseProposals", proposal_id, "purchase_proposal_id",
+                                    "purchase proposal")
     return record
 
 
-def get_proposal(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /purchase_proposals/{id}``."""
-    return show_proposal(_require_proposal(store, call.params["purchase_proposal_id"]), store.clock.now())
-
-
-def list_proposals(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/purchase_proposals``: all of them, oldest first (no page token taken)."""
-    account_id = require_account(store, call.params["account_id"])["id"]
+def proposals_of(store: Store, account_id: str) -> list[dict[str, Any]]:
+    """The account's proposals, oldest first, as shown now."""
+    account_id = require_account(store, account_id)["id"]
     items, now = store.collections["purchaseProposals"].items, store.clock.now()
-    rows = [show_proposal(items[key], now) for key in store.indexes[PROPOSALS_BY_ACCOUNT].get(account_id, ())]
-    return {"data": [{k: r[k] for k in _PROPOSAL_LISTED if k in r} for r in rows]}
+    return [show_proposal(items[key], now) for key in store.indexes[PROPOSALS_BY_ACCOUNT].get(account_id, ())]
 
 
-def update_proposal_status(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /purchase_proposals/{id}/update_status``: an active proposal is approved (the purchase is
-    made, its entitlements granted) or declined, once."""
-    record = _require_proposal(store, call.params["purchase_proposal_id"])
+def answer_proposal(store: Store, proposal_id: str, approve: bool) -> Record:
+    """An active proposal is approved (the purchase is made, its entitlements granted) or declined, once."""
+    record = require_proposal(store, proposal_id)
     now = store.clock.now()
     status = show_proposal(record, now)["status"]
     if status != "PROPOSAL_ACTIVE":
         rule = f"proposal {record['id']!r} is {status}; only an active one is answered"
         raise Invalid.at("purchase_proposal_id", rule)
-    if call.body["status"] == "APPROVE":
+    if approve:
         account = _account(store, record["accountId"])
         request = {k: v for k, v in record.items() if k in _KEPT or k == "purchasePlanOverride"}
         make_purchase(store, account, request, grants(store, account, request, now), now)
@@ -282,7 +256,7 @@ def update_proposal_status(store: Store, call: Call) -> dict[str, Any]:
     else:
         record["status"] = "PROPOSAL_DECLINED"
     record["proposalResponseDate"] = record["updatedAt"] = now
-    return dict(record)
+    return record
 
 
 def check_purchases(ctx: ImportContext) -> None:

@@ -7,11 +7,11 @@ What other modules call:
   slabs), exactly, in :class:`~decimal.Decimal`.
 - :func:`cycle_at` gives the pricing cycle of a pricing-cycle config that
   holds an instant.
-- :func:`schedule_at` gives, for an account and an instant, the price plan
-  version, its effective details and the cycle that apply (metrics'
-  ``REVENUE_FOR_CYCLE``, the event pipeline's info).
-- :func:`price_meter` prices a meter's usage with what :func:`schedule_at`
-  found (the usage rate card of that meter, in the account's currency).
+- :class:`ScheduleAt` is what prices an account at an instant (its
+  association, plan version, effective details and cycle);
+  :func:`~mock_server.domain.pricing.schedules.schedule_at` finds it.
+- :func:`price_meter` prices a meter's usage with a :class:`ScheduleAt`
+  (the usage rate card of that meter, in the account's currency).
 - :func:`rate_card_problems` checks a rate card's slabs and rates (the
   price-plan and association rules use it).
 
@@ -27,16 +27,17 @@ units charges. Nothing is rounded.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..core.errors import Violation
-
-if TYPE_CHECKING:
-    from ..core.store import Store
+from ..core.errors import DomainError, Violation
+from ..core.money import exact
+from ..core.money import to_json as to_json  # re-exported: the usage area reaches it through here
+from ..core.store import Store
+from ..core.times import parse_time
 
 # Where Togai's schedules end when they have no end.
 FOREVER = "9999-01-01T00:00:00Z"
@@ -47,16 +48,6 @@ DEFAULT_CYCLE: dict[str, Any] = {
     "gracePeriod": 0,
     "anniversaryCycle": False,
 }
-
-
-def number(value: Any) -> Decimal:
-    """A JSON number (or numeric string) as the Decimal it was written as (``12.5``, not its binary float)."""
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def to_json(value: Decimal) -> int | float:
-    """A Decimal as a JSON number: an int when integral."""
-    return int(value) if value == value.to_integral_value() else float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +98,14 @@ def price_usage(quantity: Any, card: Mapping[str, Any], currency: str) -> Priced
     value = rate_value(card, currency)
     if value is None:
         raise KeyError(currency)
-    return price_slabs(number(quantity), card["ratePlan"], value)
+    return price_slabs(exact(quantity), card["ratePlan"], value)
 
 
 def price_slabs(quantity: Decimal, plan: Mapping[str, Any], value: Mapping[str, Any]) -> PricedUsage:
     """Price ``quantity`` with a rate plan (model and slabs) and one currency's slab rates."""
     slabs = sorted(plan["slabs"], key=lambda s: s["order"])
     rates = {r["order"]: r for r in value["slabRates"]}
-    bounds = [number(s["startAfter"]) for s in slabs]
+    bounds = [exact(s["startAfter"]) for s in slabs]
     tops: list[Decimal | None] = [*bounds[1:], None]
     out: list[SlabRevenue] = []
     volume = plan["pricingModel"] == "VOLUME"
@@ -129,7 +120,7 @@ def price_slabs(quantity: Decimal, plan: Mapping[str, Any], value: Mapping[str, 
 
 
 def _charge(slab: Mapping[str, Any], rate: Mapping[str, Any], units: Decimal) -> SlabRevenue:
-    price = number(rate["rate"])
+    price = exact(rate["rate"])
     packages: int | None = None
     if units <= 0:
         revenue = Decimal(0)
@@ -155,14 +146,14 @@ def _charge(slab: Mapping[str, Any], rate: Mapping[str, Any], units: Decimal) ->
 
 def _bound(text: Any) -> Decimal | None:
     try:
-        return None if text is None else number(text)
+        return None if text is None else exact(text)
     except InvalidOperation:
         return None
 
 
 def package_size(slab: Mapping[str, Any]) -> Decimal:
     """A PACKAGE slab's ``slabConfig.packageSize`` (checked positive when the plan was written)."""
-    return number((slab.get("slabConfig") or {})["packageSize"])
+    return exact((slab.get("slabConfig") or {})["packageSize"])
 
 
 def rate_card_problems(card: Mapping[str, Any], where: str, currencies: Sequence[str]) -> list[Violation]:
@@ -182,7 +173,7 @@ def rate_card_problems(card: Mapping[str, Any], where: str, currencies: Sequence
     previous: Decimal | None = None
     for i, slab in ranked:
         here = f"{where}.ratePlan.slabs[{i}]"
-        start = number(slab["startAfter"])
+        start = exact(slab["startAfter"])
         if previous is None and start != 0:
             out.append(Violation(f"{here}.startAfter", "must be 0 for the first slab"))
         elif previous is not None and start <= previous:
@@ -191,7 +182,7 @@ def rate_card_problems(card: Mapping[str, Any], where: str, currencies: Sequence
         if slab["priceType"] == "PACKAGE":
             size = (slab.get("slabConfig") or {}).get("packageSize")
             try:
-                ok = size is not None and number(size) > 0
+                ok = size is not None and exact(size) > 0
             except InvalidOperation:
                 ok = False
             if not ok:
@@ -208,25 +199,12 @@ def rate_card_problems(card: Mapping[str, Any], where: str, currencies: Sequence
         if sorted(given) != sorted(set(orders)) or len(given) != len(set(given)):
             out.append(Violation(f"{here}.slabRates", f"must give one rate for each slab order {sorted(set(orders))}"))
         for k, rate in enumerate(value["slabRates"]):
-            if number(rate["rate"]) < 0:
+            if exact(rate["rate"]) < 0:
                 out.append(Violation(f"{here}.slabRates[{k}].rate", "must not be negative"))
     return out
 
 
 # -- Pricing cycles -----------------------------------------------------------------------------
-
-
-def parse_instant(text: str) -> datetime:
-    """An RFC 3339 date-time or a date (midnight UTC) as an aware datetime."""
-    if len(text) == 10:
-        return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def stamp(moment: datetime) -> str:
-    """An instant as Togai writes schedule bounds: ``2024-01-01T00:00:00Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _day(offset: str, year: int, month: int) -> int:
@@ -313,25 +291,6 @@ class ScheduleAt:
     cycle_end: datetime
 
 
-def schedule_at(store: Store, account_id: str, instant: datetime) -> ScheduleAt | None:
-    """The association, plan version, effective details and pricing cycle of ``account_id`` at ``instant``.
-
-    None when the account has no price plan then. The cycle is clipped to
-    the association (a first or last cycle may be shorter).
-    """
-    from . import schedules  # the association rules live there; this module stays free of them
-
-    found = schedules.effective(store, account_id, instant)
-    if found is None:
-        return None
-    schedule, plan, version, details = found
-    begin, end = parse_instant(schedule["startDate"]), parse_instant(schedule["endDate"])
-    config = details.get("pricingCycleConfig") or DEFAULT_CYCLE
-    start, stop = cycle_at(config, instant, begin)
-    currency = store.collections["accounts"].items[account_id]["invoiceCurrency"]
-    return ScheduleAt(account_id, schedule, plan, version, details, currency, max(start, begin), min(stop, end))
-
-
 def price_meter(found: ScheduleAt, meter_id: str, quantity: Any) -> PricedUsage | None:
     """``quantity`` of ``meter_id`` priced by the account's plan at that instant, in its invoice currency.
 
@@ -341,3 +300,35 @@ def price_meter(found: ScheduleAt, meter_id: str, quantity: Any) -> PricedUsage 
     if card is None or rate_value(card, found.currency) is None:
         return None
     return price_usage(quantity, card, found.currency)
+
+
+# -- Compatibility for the usage area (aggregates, events), which reaches these through this module --------
+# They are not pricing arithmetic; remove them once those callers use core.times.parse_time and
+# schedules.schedule_at directly.
+
+ScheduleLocator = Callable[[Store, str, datetime], "ScheduleAt | None"]
+_locator: list[ScheduleLocator] = []
+
+
+def provide_locator(locate: ScheduleLocator) -> None:
+    """Register how an account's association is found (:mod:`.schedules` does, as it is imported).
+
+    The association rules sit above this module; this hands :func:`schedule_at`
+    their lookup without an import back up.
+    """
+    _locator[:] = [locate]
+
+
+def schedule_at(store: Store, account_id: str, instant: datetime) -> ScheduleAt | None:
+    """Deprecated: :func:`mock_server.domain.pricing.schedules.schedule_at`."""
+    if not _locator:
+        raise RuntimeError("mock_server.domain.pricing.schedules is not loaded")
+    return _locator[0](store, account_id, instant)
+
+
+def parse_instant(text: str) -> datetime:
+    """Deprecated: :func:`~mock_server.domain.core.times.parse_time` (this raises ``ValueError``, as it did)."""
+    try:
+        return parse_time(text)
+    except DomainError as error:
+        raise ValueError(str(error)) from None

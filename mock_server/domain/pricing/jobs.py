@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
-from ..core.cursors import paginate
-from ..core.errors import DomainError, Invalid, NotFound, Violation
+from ..core import lookup
+from ..core.errors import DomainError, Invalid, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from . import plans as price_plans
@@ -32,10 +31,8 @@ SETTLED = ("COMPLETED", "FAILED", "CANCELLED")
 
 
 def require(store: Store, job_id: str) -> Record:
-    """The job in the path, or a 404."""
-    job: Record | None = store.collections[NAME].get(job_id)
-    if job is None:
-        raise NotFound.at(PARAM, f"no job with id {job_id!r}")
+    """The job in the path, or :class:`NotFound`."""
+    job: Record = lookup.require(store, NAME, job_id, PARAM, "job")
     return job
 
 
@@ -128,60 +125,44 @@ def run(store: Store, job: Record) -> None:
     job["settledAt"] = job["updatedAt"] = now
 
 
-def create_migration(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /price_plans/migration``: a job (see the module); answers ``{"success": true}``.
-
-    A fixture entry with ``by: name`` names its plans by name: it cannot know their ids.
-    """
-    body = call.body
-    if call.params.get("by") == "name":
-        plans = {p["name"]: p["id"] for p in store.collections[price_plans.NAME].items.values()}
-        body = {**body, **{k: plans.get(body[k], body[k]) for k in ("sourceId", "targetId") if k in body}}
-    start_migration(store, migration_config(store, body), bool(body.get("requireConfirmation")))
-    return {"success": True}
+def migrate(store: Store, request: dict[str, Any]) -> Record:
+    """A migration job for a ``PricePlanMigrationConfig`` (checked), waiting if it ``requireConfirmation``."""
+    return start_migration(store, migration_config(store, request), bool(request.get("requireConfirmation")))
 
 
-def _waiting(store: Store, call: Call) -> Record:
-    job = require(store, call.params[PARAM])
+def update_plan(store: Store, plan_id: str, changes: dict[str, Any], mode: str = "NONE",
+                versions_to_migrate: str = "LATEST_VERSION") -> Record:
+    """A plan PATCH (:func:`.plans.update`), then a migration job for each version whose associations move."""
+    plan, migrations = price_plans.update(store, plan_id, changes, mode, versions_to_migrate)
+    for config in migrations:
+        start_migration(store, config)
+    return plan
+
+
+def _waiting(store: Store, job_id: str) -> Record:
+    job = require(store, job_id)
     if job["status"] != "WAITING_FOR_CONFIRMATION":
         raise Invalid.at(PARAM, f"job {job['id']!r} is {job['status']}; only a job WAITING_FOR_CONFIRMATION "
                                 "can be confirmed or rejected")
     return job
 
 
-def confirm(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /jobs/{id}/confirm``: runs a waiting job."""
-    job = _waiting(store, call)
+def confirm(store: Store, job_id: str) -> Record:
+    """Run a waiting job."""
+    job = _waiting(store, job_id)
     run(store, job)
-    return render(store, job)
+    return job
 
 
-def reject(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /jobs/{id}/reject``: a waiting job and its entries are CANCELLED; nothing moves."""
-    job = _waiting(store, call)
+def reject(store: Store, job_id: str) -> Record:
+    """A waiting job and its entries are CANCELLED; nothing moves."""
+    job = _waiting(store, job_id)
     now = store.clock.now()
     for entry in entries_of(store, job["id"]):
         entry["status"], entry["comments"] = "CANCELLED", "the job was rejected"
     job["status"] = "CANCELLED"
     job["settledAt"] = job["updatedAt"] = now
-    return render(store, job)
-
-
-def read(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /jobs/{id}``."""
-    return render(store, require(store, call.params[PARAM]))
-
-
-def list_(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /jobs``: oldest first, without counts."""
-    records, extra = paginate(store.collections[NAME], call.params.get("nextToken"), call.params.get("pageSize"))
-    return {"data": [{k: job[k] for k in ("id", "type", "status", "updatedAt")} for job in records], **extra}
-
-
-def list_entries(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /jobs/{id}/entries``: the job's entries in order (the operation takes no paging parameters)."""
-    job = require(store, call.params[PARAM])
-    return {"data": [render_entry(e) for e in entries_of(store, job["id"])]}
+    return job
 
 
 def check_jobs(ctx: ImportContext) -> None:

@@ -5,8 +5,9 @@ entry per version, with its own ``sch.`` id, details and pricing rules; a
 version's ``startDate`` is when it was made and its ``endDate`` when the
 next one was). A plan is created DRAFT; ``activate`` makes currencies
 active and the plan ACTIVE; a PATCH edits a DRAFT in place and gives an
-ACTIVE plan a new version (optionally migrating its associations); DELETE
-archives. ``createdAt``/``updatedAt`` are kept beside the record (the
+ACTIVE plan a new version (the migration of its associations that may go
+with it is :func:`.jobs.update_plan`'s); archiving checks associations, so it
+is :func:`.schedules.archive_plan`. ``createdAt``/``updatedAt`` are kept beside the record (the
 ``PricePlan`` schema is closed without them) and shown in lists.
 """
 from __future__ import annotations
@@ -16,8 +17,7 @@ import json
 import re
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
-from ..core.cursors import paginate
+from ..core import lookup
 from ..core.errors import Invalid, NotFound, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
@@ -41,12 +41,19 @@ DEFERRED_FORBIDDEN = ("creditGrantRateCards", "billingEntitlementRateCards", "en
 
 
 def require(store: Store, plan_id: str, param: str = PARAM) -> Record:
-    """The plan, or a 404 (a 400 when ``param`` is a body field)."""
-    record: Record | None = store.collections[NAME].get(plan_id)
-    if record is None:
-        error = NotFound if param == PARAM else Invalid
-        raise error.at(param, f"no price plan with id {plan_id!r}")
+    """The plan, or :class:`NotFound` naming the path's ``param`` (:class:`Invalid` when it is a body field)."""
+    try:
+        record: Record = lookup.require(store, NAME, plan_id, param, "price plan")
+    except NotFound as missing:
+        if param == PARAM:
+            raise
+        raise Invalid(missing.violations) from None
     return record
+
+
+def named(store: Store, name: str) -> str | None:
+    """The id of the first plan called ``name`` (fixtures name plans: they cannot know the made ids)."""
+    return next((p["id"] for p in store.collections[NAME].items.values() if p["name"] == name), None)
 
 
 def version_of(plan: Record, version: int | None = None) -> dict[str, Any] | None:
@@ -201,15 +208,15 @@ def _new_version(store: Store, number: int, details: dict[str, Any], rules: list
             "isOverriden": False, "pricePlanDetails": details, "pricingRules": rules}
 
 
-def create(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /price_plans``: a DRAFT plan at version 1, once its rate cards check out.
+def create(store: Store, request: dict[str, Any], fixture_status: str | None = None,
+           dry_run: bool = False) -> Record:
+    """A DRAFT plan at version 1 (``request`` is a ``CreatePricePlanRequest``), once its rate cards check out.
 
-    ``dry_run`` answers the plan it would create and keeps nothing. A
+    ``dry_run`` makes the plan it would create and keeps nothing. A
     fixture entry's ``status: ACTIVE`` activates its supported currencies.
     """
-    body = copy.deepcopy(call.body)
+    body = copy.deepcopy(request)
     details = body["pricePlanDetails"]
-    fixture_status = call.params.get("status")
     if fixture_status is not None:
         _resolve_fixture_meters(store, details)
     details.setdefault("pricingCycleConfig", dict(DEFAULT_CYCLE))
@@ -220,7 +227,7 @@ def create(store: Store, call: Call) -> dict[str, Any]:
     plan_type = body.get("type", "BILLING")
     details["activeCurrencies"] = []
     details.setdefault("type", plan_type)
-    maker = store.sibling() if call.params.get("dry_run") else store  # a dry run draws no ids
+    maker = store.sibling() if dry_run else store  # a dry run draws no ids
     now = store.clock.now()
     record: dict[str, Any] = {"id": maker.new_id(IDS, store.collections[NAME]), "name": body["name"], "type": plan_type}
     if "description" in body:
@@ -232,24 +239,17 @@ def create(store: Store, call: Call) -> dict[str, Any]:
         _activate(record, details["supportedCurrencies"])
     elif fixture_status not in (None, "DRAFT"):
         raise Invalid.at("status", "must be DRAFT or ACTIVE")
-    if not call.params.get("dry_run"):
+    if not dry_run:
         store.collections[NAME].add(record["id"], record)
-    return render(record)
+    return record
 
 
-def read(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /price_plans/{id}``: the latest version, or the one ``version`` asks for."""
-    plan = require(store, call.params[PARAM])
-    wanted = call.params.get("version")
-    if wanted is not None and version_of(plan, wanted) is None:
-        raise Invalid.at("version", f"price plan {plan['id']!r} has no version {wanted}")
-    return render(plan, wanted)
-
-
-def list_(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /price_plans``: oldest first, each at its latest version."""
-    records, extra = paginate(store.collections[NAME], call.params.get("nextToken"), call.params.get("pageSize"))
-    return {"data": [list_item(r) for r in records], **extra}
+def require_version(store: Store, plan_id: str, version: int | None) -> Record:
+    """The plan, checked to have ``version`` (any plan has its latest, None)."""
+    plan = require(store, plan_id)
+    if version is not None and version_of(plan, version) is None:
+        raise Invalid.at("version", f"price plan {plan['id']!r} has no version {version}")
+    return plan
 
 
 def _refuse_archived(plan: Record) -> None:
@@ -257,19 +257,21 @@ def _refuse_archived(plan: Record) -> None:
         raise Invalid.at(PARAM, f"price plan {plan['id']!r} is archived and cannot be changed")
 
 
-def update(store: Store, call: Call) -> dict[str, Any]:
-    """``PATCH /price_plans/{id}``: a DRAFT in place; an ACTIVE plan gets a new version.
+def update(store: Store, plan_id: str, changes: dict[str, Any], mode: str = "NONE",
+           versions_to_migrate: str = "LATEST_VERSION") -> tuple[Record, list[dict[str, Any]]]:
+    """A DRAFT changed in place; an ACTIVE plan gets a new version. Returns the plan and the migrations due.
 
-    The new version keeps the active currencies (each must still be
-    supported and priced). ``migrationMode`` other than NONE moves the
-    associations of the previous version (``versionsToMigrate``
-    LATEST_VERSION, the default) or of every version (ALL_VERSION) to it.
+    ``changes`` holds the ``description``, ``pricePlanDetails`` and
+    ``pricingRules`` of an ``UpdatePricePlanRequest``. The new version keeps
+    the active currencies (each must still be supported and priced). A
+    ``mode`` other than NONE asks to move the associations of the previous
+    version (``versions_to_migrate`` LATEST_VERSION) or of every version
+    (ALL_VERSION) to it: the migration configs returned, which
+    :func:`.jobs.update_plan` starts (a DRAFT has none).
     """
-    from . import jobs  # migrations are jobs; jobs need plans
-
-    plan = require(store, call.params[PARAM])
+    plan = require(store, plan_id)
     _refuse_archived(plan)
-    body = copy.deepcopy(call.body)
+    body = copy.deepcopy(changes)
     latest = version_of(plan)
     assert latest is not None
     details = {**latest["pricePlanDetails"], **body.get("pricePlanDetails", {})}
@@ -282,7 +284,6 @@ def update(store: Store, call: Call) -> dict[str, Any]:
         elif missing_rates(details, currency):
             where = missing_rates(details, currency)[0]
             problems.append(Violation(f"pricePlanDetails.{where}", f"needs rates in active currency {currency}"))
-    mode = body.get("migrationMode", "NONE")
     if plan["status"] == "DRAFT" and mode != "NONE":
         problems.append(Violation("migrationMode", "a DRAFT plan has no associations to migrate"))
     if problems:
@@ -291,6 +292,7 @@ def update(store: Store, call: Call) -> dict[str, Any]:
     if "description" in body:
         plan["description"] = body["description"]
     rules = make_rules(store, body["pricingRules"]) if "pricingRules" in body else latest.get("pricingRules", [])
+    migrations: list[dict[str, Any]] = []
     if plan["status"] == "DRAFT":
         latest["pricePlanDetails"], latest["pricingRules"] = details, rules
     else:
@@ -299,14 +301,12 @@ def update(store: Store, call: Call) -> dict[str, Any]:
         plan["pricingSchedule"].append(fresh)
         if mode != "NONE":
             versions = [v["version"] for v in plan["pricingSchedule"][:-1]]
-            if body.get("versionsToMigrate", "LATEST_VERSION") == "LATEST_VERSION":
+            if versions_to_migrate == "LATEST_VERSION":
                 versions = versions[-1:]
-            for version in versions:
-                config = {"sourceId": plan["id"], "sourceVersion": version, "targetId": plan["id"],
-                          "targetVersion": fresh["version"], "migrationMode": mode}
-                jobs.start_migration(store, config)
+            migrations = [{"sourceId": plan["id"], "sourceVersion": version, "targetId": plan["id"],
+                           "targetVersion": fresh["version"], "migrationMode": mode} for version in versions]
     plan["updatedAt"] = now
-    return render(plan)
+    return plan, migrations
 
 
 def _activate(plan: Record, currencies: list[str]) -> None:
@@ -316,16 +316,16 @@ def _activate(plan: Record, currencies: list[str]) -> None:
     plan["status"] = "ACTIVE"
 
 
-def activate(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /price_plans/{id}/activate``: the currencies become active, the plan ACTIVE.
+def activate(store: Store, plan_id: str, currencies: list[str]) -> Record:
+    """The ``currencies`` become active, the plan ACTIVE.
 
     Each must be supported, and every rate card must have rates in it.
     """
-    plan = require(store, call.params[PARAM])
+    plan = require(store, plan_id)
     _refuse_archived(plan)
     details = plan["pricingSchedule"][-1]["pricePlanDetails"]
     problems: list[Violation] = []
-    for i, currency in enumerate(call.body["currencies"]):
+    for i, currency in enumerate(currencies):
         if currency not in details["supportedCurrencies"]:
             problems.append(Violation(f"currencies[{i}]", f"{currency!r} is not a supported currency of the plan"))
         else:
@@ -333,9 +333,9 @@ def activate(store: Store, call: Call) -> dict[str, Any]:
                          for where in missing_rates(details, currency)]
     if problems:
         raise Invalid(problems)
-    _activate(plan, call.body["currencies"])
+    _activate(plan, currencies)
     plan["updatedAt"] = store.clock.now()
-    return render(plan)
+    return plan
 
 
 # addCurrencyToPricePlan: which rate cards each list of the request prices, and by which field.
@@ -344,16 +344,15 @@ _RATES = {"usageRates": ("usageRateCards", "usageMeterId"), "licenseRates": ("li
           "entitlementOverageRates": ("entitlementOverageRateCards", "featureId")}
 
 
-def add_currency(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /price_plans/{id}/currencies``: a supported (not yet active) currency with its rates.
+def add_currency(store: Store, plan_id: str, currency: str, rates: dict[str, Any]) -> Record:
+    """A supported (not yet active) ``currency`` with its rates (an ``AddCurrencyToPricePlanRequest``'s lists).
 
     Rates may be given for the plan's rate cards only; a rate card left
     without rates keeps the currency from being activated.
     """
-    plan = require(store, call.params[PARAM])
+    plan = require(store, plan_id)
     _refuse_archived(plan)
-    body = call.body
-    currency = body["currency"]
+    body = rates
     details = copy.deepcopy(plan["pricingSchedule"][-1]["pricePlanDetails"])
     problems: list[Violation] = []
     if not CURRENCY.match(currency):
@@ -397,14 +396,13 @@ def add_currency(store: Store, call: Call) -> dict[str, Any]:
         raise Invalid(problems)
     plan["pricingSchedule"][-1]["pricePlanDetails"] = details
     plan["updatedAt"] = store.clock.now()
-    return render(plan)
+    return plan
 
 
-def remove_currency(store: Store, call: Call) -> dict[str, Any]:
-    """``DELETE /price_plans/{id}/currencies/{currency}``: only a supported, not active currency; not the last."""
-    plan = require(store, call.params[PARAM])
+def remove_currency(store: Store, plan_id: str, currency: str) -> Record:
+    """Drop ``currency`` and its rates: only a supported, not active currency; not the last."""
+    plan = require(store, plan_id)
     _refuse_archived(plan)
-    currency = call.params["currency_id"]
     details = copy.deepcopy(plan["pricingSchedule"][-1]["pricePlanDetails"])
     if currency not in details["supportedCurrencies"]:
         raise Invalid.at("currency_id", f"{currency!r} is not a supported currency of the plan")
@@ -427,29 +425,7 @@ def remove_currency(store: Store, call: Call) -> dict[str, Any]:
             del details["minimumCommitment"]
     plan["pricingSchedule"][-1]["pricePlanDetails"] = details
     plan["updatedAt"] = store.clock.now()
-    return render(plan)
-
-
-def archive(store: Store, call: Call) -> dict[str, Any]:
-    """``DELETE /price_plans/{id}``: archives, unless an account's association has not ended yet."""
-    from . import schedules
-
-    plan = require(store, call.params[PARAM])
-    if plan["status"] == "ARCHIVED":
-        raise Invalid.at(PARAM, f"price plan {plan['id']!r} is already archived")
-    users = schedules.accounts_on(store, plan["id"], store.clock.now())
-    if users:
-        raise Invalid.at(PARAM, f"price plan {plan['id']!r} is associated with account(s) {', '.join(users)}")
-    plan["status"] = "ARCHIVED"
-    plan["updatedAt"] = store.clock.now()
-    return {"success": True}
-
-
-def calculate_revenue(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /revenue_calculator`` (see :mod:`.revenue`)."""
-    from . import revenue  # it reads associations, which need plans
-
-    return revenue.calculate(store, call)
+    return plan
 
 
 def check_import(ctx: ImportContext) -> None:

@@ -1,4 +1,4 @@
-"""``POST /revenue_calculator``: what a price plan would charge, computed with :mod:`.pricing`.
+"""The revenue calculator: what a price plan would charge, computed with :mod:`.engine`.
 
 The plan comes from the request (CUSTOM), a stored plan (PRICE_PLAN, the
 version in effect at ``effectiveOn``) or an account's association at
@@ -12,15 +12,41 @@ proration); billing-entitlement and credit-grant rate cards are not priced.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Invalid
+from ..core.money import exact
 from ..core.store import Store
+from ..core.times import parse_time
 from . import plans as price_plans
 from . import schedules
-from .engine import number, parse_instant, price_usage, rate_value, to_json
+from .engine import PricedUsage, price_usage, rate_value
+
+# The rate cards priced, as the answer's RevenueInfo names them.
+USAGE, FIXED_FEE, LICENSE = "usageRateCard", "fixedFeeRateCard", "licenseRateCard"
+OVERAGE = "entitlementOverageRateCard"
+
+
+@dataclass(frozen=True, slots=True)
+class CardRevenue:
+    """What one rate card charges: the quantity it was given (keyed by the card's id) and its price."""
+
+    kind: str  # USAGE, FIXED_FEE, LICENSE or OVERAGE
+    card: dict[str, Any]
+    key: str | None  # the meter, license or feature the quantity is of; None for a fixed fee
+    quantity: Decimal
+    priced: PricedUsage  # a fixed fee: its rate, in one slab-less total
+
+
+@dataclass(frozen=True, slots=True)
+class Revenue:
+    """The plan's details as priced, in ``currency``, and each priced rate card."""
+
+    currency: str
+    details: dict[str, Any]
+    cards: list[CardRevenue]
 
 
 def _currency(store: Store, config: dict[str, Any]) -> str:
@@ -43,7 +69,7 @@ def _account(store: Store, config: dict[str, Any], where: str) -> Any:
 
 def _details(store: Store, config: dict[str, Any]) -> dict[str, Any]:
     where = "pricePlanDetailsConfig"
-    moment = parse_instant(config["effectiveOn"]) if "effectiveOn" in config else parse_instant(store.clock.now())
+    moment = parse_time(config["effectiveOn"] if "effectiveOn" in config else store.clock.now(), f"{where}.effectiveOn")
     if config["mode"] == "CUSTOM":
         if "pricePlanDetails" not in config:
             raise Invalid.at(f"{where}.pricePlanDetails", "is required when mode is CUSTOM")
@@ -57,7 +83,7 @@ def _details(store: Store, config: dict[str, Any]) -> dict[str, Any]:
             raise Invalid.at(f"{where}.pricePlanId", "is required when mode is PRICE_PLAN")
         plan = price_plans.require(store, config["pricePlanId"], f"{where}.pricePlanId")
         version = next((v for v in plan["pricingSchedule"]
-                        if parse_instant(v["startDate"]) <= moment < parse_instant(v["endDate"])), None)
+                        if parse_time(v["startDate"]) <= moment < parse_time(v["endDate"])), None)
         chosen = version or price_plans.version_of(plan)
         assert chosen is not None
         return dict(chosen["pricePlanDetails"])
@@ -74,10 +100,10 @@ def _quantities(config: dict[str, Any] | None, where: str, needed: bool, key: st
         totals: dict[str, Decimal] = defaultdict(Decimal)
         if config is not None and key == "usageMap":
             for ident, quantity in config.get("usageMap", {}).items():
-                totals[ident] += number(quantity)
+                totals[ident] += exact(quantity)
         elif config is not None:
             for entry in config.get("custom", []):
-                totals[entry[field]] += number(entry["quantity"])
+                totals[entry[field]] += exact(entry["quantity"])
         return totals
     if needed:
         raise Invalid.at(f"{where}.mode", f"{config['mode']} needs recorded usage, which the mock does not keep; "
@@ -85,45 +111,42 @@ def _quantities(config: dict[str, Any] | None, where: str, needed: bool, key: st
     return {}
 
 
-def calculate(store: Store, call: Call) -> dict[str, Any]:
-    """The revenue of each priced rate card of the plan, in the chosen currency."""
-    body = call.body
-    currency = _currency(store, body["currencyConfig"])
-    details = _details(store, body["pricePlanDetailsConfig"])
+def calculate(store: Store, currency_config: dict[str, Any], details_config: dict[str, Any],
+              usage_config: dict[str, Any] | None, license_config: dict[str, Any] | None,
+              overage_config: dict[str, Any] | None = None) -> Revenue:
+    """The revenue of each priced rate card of the plan, in the chosen currency.
+
+    The configs are the ``RevenueCalculatorRequest``'s ``currencyConfig``,
+    ``pricePlanDetailsConfig``, ``usageConfig``, ``licenseEntriesConfig`` and
+    ``entitlementOverageConfig``.
+    """
+    currency = _currency(store, currency_config)
+    details = _details(store, details_config)
     if currency not in details["supportedCurrencies"]:
         raise Invalid.at("currencyConfig", f"the price plan does not support {currency}")
     usage_cards = details.get("usageRateCards", [])
     license_cards = details.get("licenseRateCards", [])
     overage_cards = details.get("entitlementOverageRateCards", [])
-    usages = _quantities(body["usageConfig"], "usageConfig", bool(usage_cards), "usageMap", "")
-    licenses = _quantities(body["licenseEntriesConfig"], "licenseEntriesConfig", bool(license_cards), "custom",
-                           "licenseId")
-    overages = _quantities(body.get("entitlementOverageConfig"), "entitlementOverageConfig", bool(overage_cards),
-                           "custom", "featureId")
+    usages = _quantities(usage_config, "usageConfig", bool(usage_cards), "usageMap", "")
+    licenses = _quantities(license_config, "licenseEntriesConfig", bool(license_cards), "custom", "licenseId")
+    overages = _quantities(overage_config, "entitlementOverageConfig", bool(overage_cards), "custom", "featureId")
     missing = [f"{kind}[{i}]" for kind in ("usageRateCards", "licenseRateCards", "entitlementOverageRateCards")
                for i, card in enumerate(details.get(kind, [])) if rate_value(card, currency) is None]
     missing += [f"fixedFeeRateCards[{i}]" for i, card in enumerate(details.get("fixedFeeRateCards", []))
                 if all(v["currency"] != currency for v in card["rateValues"])]
     if missing:
         raise Invalid.at(f"pricePlanDetailsConfig.{missing[0]}", f"has no rates in {currency}")
-    info: list[dict[str, Any]] = []
+    out: list[CardRevenue] = []
     for card in usage_cards:
         quantity = usages.get(card["usageMeterId"], Decimal(0))
-        priced = price_usage(quantity, card, currency)
-        info.append({"usageRateCard": card, "usages": {card["usageMeterId"]: to_json(quantity)},
-                     "slabRevenueSummaries": [s.to_json() for s in priced.slabs]})
+        out.append(CardRevenue(USAGE, card, card["usageMeterId"], quantity, price_usage(quantity, card, currency)))
     for card in details.get("fixedFeeRateCards", []):
-        rate = next(v["rate"] for v in card["rateValues"] if v["currency"] == currency)
-        info.append({"fixedFeeRateCard": card, "usages": {}, "fixedFeeRevenueSummary": {"revenue": rate}})
+        rate = exact(next(v["rate"] for v in card["rateValues"] if v["currency"] == currency))
+        out.append(CardRevenue(FIXED_FEE, card, None, Decimal(1), PricedUsage(rate)))  # charged whole
     for card in license_cards:
         quantity = licenses.get(card["id"], Decimal(0))
-        priced = price_usage(quantity, card, currency)
-        info.append({"licenseRateCard": card, "usages": {card["id"]: to_json(quantity)},
-                     "licenseRevenueSummary": [s.to_json() for s in priced.slabs]})
+        out.append(CardRevenue(LICENSE, card, card["id"], quantity, price_usage(quantity, card, currency)))
     for card in overage_cards:
         quantity = overages.get(card["featureId"], Decimal(0))
-        priced = price_usage(quantity, card, currency)
-        info.append({"entitlementOverageRateCard": card, "usages": {card["featureId"]: to_json(quantity)},
-                     "entitlementOverageRevenueSummary": {"revenue": to_json(priced.total)},
-                     "slabRevenueSummaries": [s.to_json() for s in priced.slabs]})
-    return {"currency": currency, "pricePlanDetails": details, "revenueInfo": info}
+        out.append(CardRevenue(OVERAGE, card, card["featureId"], quantity, price_usage(quantity, card, currency)))
+    return Revenue(currency, details, out)

@@ -11,6 +11,10 @@ are dates: a schedule starts at ``effectiveFrom`` 00:00 UTC and ends at
 The version a schedule is on is kept beside it (``PlanOverride`` has no
 field for it): an exported association imports back on its plan's latest
 version.
+
+What prices an account at an instant (:func:`schedule_at`) and when its next
+association starts (:func:`next_start`) are read from here. A plan is
+archived here too (:func:`archive_plan`): only once no association uses it.
 """
 from __future__ import annotations
 
@@ -18,13 +22,13 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
-from ..core.cursors import page_of
-from ..core.errors import Invalid, NotFound, Violation
+from ..core import lookup
+from ..core.errors import DomainError, Invalid, NotFound, Violation
 from ..core.resource import ImportContext, Resource
 from ..core.store import Record, Store
+from ..core.times import parse_time, stamp_seconds
 from . import plans as price_plans
-from .engine import anniversary_offsets, cycle_at, parse_instant, stamp
+from .engine import DEFAULT_CYCLE, ScheduleAt, anniversary_offsets, cycle_at, provide_locator
 
 NAME = "accountSchedules"
 PARAM = "account_id"
@@ -35,9 +39,7 @@ SCHEDULE_ACCOUNTS = "scheduleAccounts"
 
 
 def _account(store: Store, account_id: str) -> Record:
-    account: Record | None = store.collections["accounts"].get(account_id)
-    if account is None:
-        raise NotFound.at(PARAM, f"no account with id {account_id!r}")
+    account: Record = lookup.require(store, "accounts", account_id, PARAM, "account")
     return account
 
 
@@ -61,20 +63,69 @@ def effective(store: Store, account_id: str, instant: datetime) -> tuple[dict[st
                                                                           dict[str, Any]] | None:
     """The schedule in effect for the account at ``instant``, its plan, version and effective details."""
     for schedule in timeline(store, account_id):
-        if parse_instant(schedule["startDate"]) <= instant < parse_instant(schedule["endDate"]):
+        if parse_time(schedule["startDate"]) <= instant < parse_time(schedule["endDate"]):
             plan, details, _ = details_of(store, schedule)
             return schedule, plan, schedule["version"], details
     return None
 
 
+def schedule_at(store: Store, account_id: str, instant: datetime) -> ScheduleAt | None:
+    """The association, plan version, effective details and pricing cycle of ``account_id`` at ``instant``.
+
+    None when the account has no price plan then. The cycle is clipped to
+    the association (a first or last cycle may be shorter).
+    """
+    found = effective(store, account_id, instant)
+    if found is None:
+        return None
+    schedule, plan, version, details = found
+    begin, end = parse_time(schedule["startDate"]), parse_time(schedule["endDate"])
+    config = details.get("pricingCycleConfig") or DEFAULT_CYCLE
+    start, stop = cycle_at(config, instant, begin)
+    currency = store.collections["accounts"].items[account_id]["invoiceCurrency"]
+    return ScheduleAt(account_id, schedule, plan, version, details, currency, max(start, begin), min(stop, end))
+
+
+provide_locator(schedule_at)  # engine.schedule_at's callers (the usage area) reach it through there
+
+
+def next_start(store: Store, account_id: str, instant: datetime) -> datetime | None:
+    """When the account's first association starting strictly after ``instant`` starts; None when none does
+    (nor for an account without associations).
+
+    Where :func:`schedule_at` finds no plan, nothing is priced until then: a
+    caller walking through time jumps there instead of stepping. The
+    timeline is the account's own record (no scan of other accounts) and
+    is short; an association starts at 00:00 UTC of a day.
+    """
+    for schedule in timeline(store, account_id):  # oldest first: the first one later is the next
+        begin = parse_time(schedule["startDate"])
+        if begin > instant:
+            return begin
+    return None
+
+
 def accounts_on(store: Store, plan_id: str, now: str, version: int | None = None) -> list[str]:
     """Accounts with a schedule on the plan (of ``version``, if given) that has not ended at ``now``."""
-    moment = parse_instant(now)
+    moment = parse_time(now)
     return sorted(
         account_id for account_id in store.indexes[PLAN_ACCOUNTS].get(plan_id, ())
         if any(s["pricePlanId"] == plan_id and (version is None or s["version"] == version)
-               and parse_instant(s["endDate"]) > moment for s in timeline(store, account_id))
+               and parse_time(s["endDate"]) > moment for s in timeline(store, account_id))
     )
+
+
+def archive_plan(store: Store, plan_id: str) -> None:
+    """Archive a plan, unless an account's association with it has not ended yet."""
+    plan = price_plans.require(store, plan_id)
+    if plan["status"] == "ARCHIVED":
+        raise Invalid.at(price_plans.PARAM, f"price plan {plan['id']!r} is already archived")
+    users = accounts_on(store, plan["id"], store.clock.now())
+    if users:
+        raise Invalid.at(price_plans.PARAM, f"price plan {plan['id']!r} is associated with account(s) "
+                                            f"{', '.join(users)}")
+    plan["status"] = "ARCHIVED"
+    plan["updatedAt"] = store.clock.now()
 
 
 def _save(store: Store, account_id: str, schedules: list[dict[str, Any]]) -> None:
@@ -115,11 +166,11 @@ def render(store: Store, account_id: str, schedules: list[dict[str, Any]] | None
 
 def _carve(schedules: list[dict[str, Any]], start: str, end: str, new_id: Any) -> tuple[list[dict[str, Any]], bool]:
     """The schedules with ``[start, end)`` cut out, and whether anything was there."""
-    begin, stop = parse_instant(start), parse_instant(end)
+    begin, stop = parse_time(start), parse_time(end)
     out: list[dict[str, Any]] = []
     touched = False
     for schedule in schedules:
-        s_begin, s_stop = parse_instant(schedule["startDate"]), parse_instant(schedule["endDate"])
+        s_begin, s_stop = parse_time(schedule["startDate"]), parse_time(schedule["endDate"])
         if s_stop <= begin or s_begin >= stop:
             out.append(schedule)
             continue
@@ -134,7 +185,7 @@ def _carve(schedules: list[dict[str, Any]], start: str, end: str, new_id: Any) -
 
 def _covering(schedules: list[dict[str, Any]], moment: datetime) -> dict[str, Any] | None:
     return next((s for s in schedules
-                 if parse_instant(s["startDate"]) <= moment < parse_instant(s["endDate"])), None)
+                 if parse_time(s["startDate"]) <= moment < parse_time(s["endDate"])), None)
 
 
 def retained_cycle(store: Store, old: dict[str, Any], details: dict[str, Any], where: str) -> dict[str, Any]:
@@ -149,7 +200,7 @@ def retained_cycle(store: Store, old: dict[str, Any], details: dict[str, Any], w
                                 f"{new_cycle['interval']}: start offsets cannot be retained")
     offsets = old_cycle.get("startOffset")
     if old_cycle.get("anniversaryCycle"):
-        offsets = anniversary_offsets(old_cycle, parse_instant(old["startDate"]))
+        offsets = anniversary_offsets(old_cycle, parse_time(old["startDate"]))
     cycle = {**new_cycle, "anniversaryCycle": False}
     if offsets is not None:
         cycle["startOffset"] = offsets
@@ -191,7 +242,7 @@ def apply_edit(store: Store, maker: Store, account: Record, schedules: list[dict
     if problems:
         raise Invalid(problems)
     if edit.get("retainStartOffsets"):
-        old = _covering(schedules, parse_instant(start))
+        old = _covering(schedules, parse_time(start))
         if old is None:
             raise Invalid.at(f"{where}retainStartOffsets", f"no plan is associated on {edit['effectiveFrom']} "
                                                            "to retain the start offsets of")
@@ -202,7 +253,7 @@ def apply_edit(store: Store, maker: Store, account: Record, schedules: list[dict
         schedule["pricePlanDetailsOverride"] = override
     if "pricingRulesOverride" in edit:
         schedule["pricingRulesOverride"] = price_plans.make_rules(maker, edit["pricingRulesOverride"])
-    return sorted([*carve(), schedule], key=lambda s: parse_instant(s["startDate"]))
+    return sorted([*carve(), schedule], key=lambda s: parse_time(s["startDate"]))
 
 
 def _refuse_archived(account: Record) -> None:
@@ -210,91 +261,58 @@ def _refuse_archived(account: Record) -> None:
         raise Invalid.at(PARAM, f"account {account['id']!r} is archived")
 
 
-def update_schedule(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /accounts/{id}/price_plans``: associate or disassociate one window.
+def associate(store: Store, account_id: str, edit: dict[str, Any]) -> None:
+    """Associate or disassociate one window (``edit``: an ``UpdatePricingScheduleRequest``).
 
     ``preActions`` (granting licenses) are accepted and not acted on: licenses answer canned.
     """
-    account = _account(store, call.params[PARAM])
+    account = _account(store, account_id)
     _refuse_archived(account)
-    body = call.body
-    if "plan" in call.params:  # a fixture names the plan by name (it cannot know the generated id)
-        plans = store.collections[price_plans.NAME].items.values()
-        named = [p["id"] for p in plans if p["name"] == call.params["plan"]]
-        body = {**body, "pricePlanId": named[0] if named else call.params["plan"]}
-    schedules = apply_edit(store, store, account, timeline(store, account["id"]), body, "")
-    _save(store, account["id"], schedules)
-    return render(store, account["id"])
+    _save(store, account["id"], apply_edit(store, store, account, timeline(store, account["id"]), edit, ""))
 
 
-def edit_schedules(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /accounts/{id}/edit_schedules``: the edits in order, all or none; ``dry_run`` keeps nothing."""
-    account = _account(store, call.params[PARAM])
+def edit_timeline(store: Store, account_id: str, edits: list[dict[str, Any]], dry_run: bool = False
+                  ) -> list[dict[str, Any]]:
+    """The edits in order, all or none; the timeline they make (``dry_run`` keeps it not)."""
+    account = _account(store, account_id)
     _refuse_archived(account)
     # A first pass draws ids from a scratch store: a refused batch (or a dry run) uses up none.
     for maker in (store.sibling(), store):
         schedules = timeline(store, account["id"])
-        for i, edit in enumerate(call.body["edits"]):
+        for i, edit in enumerate(edits):
             schedules = apply_edit(store, maker, account, schedules, edit, f"edits[{i}].")
-        if call.params.get("dry_run"):
-            return render(store, account["id"], schedules)
+        if dry_run:
+            return schedules
     _save(store, account["id"], schedules)
-    return render(store, account["id"])
+    return schedules
 
 
-def _date_param(call: Call, name: str) -> datetime | None:
-    text = call.params.get(name)
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise Invalid.at(name, "must be a date (YYYY-MM-DD) or an RFC 3339 date-time") from None
+def overlapping(store: Store, account_id: str, since: datetime | None, until: datetime | None
+                ) -> list[dict[str, Any]]:
+    """The account's schedules, oldest first, that end after ``since`` and start by ``until`` (when given)."""
+    account = _account(store, account_id)
+    return [s for s in timeline(store, account["id"])
+            if (since is None or parse_time(s["endDate"]) > since)
+            and (until is None or parse_time(s["startDate"]) <= until)]
 
 
-def list_schedules(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/pricing_schedules``: oldest first, those overlapping ``start_date``..``end_date``."""
-    account = _account(store, call.params[PARAM])
-    since, until = _date_param(call, "start_date"), _date_param(call, "end_date")
-    shown = [s for s in timeline(store, account["id"])
-             if (since is None or parse_instant(s["endDate"]) > since)
-             and (until is None or parse_instant(s["startDate"]) <= until)]
-    page, extra = page_of(shown, call.params.get("nextToken"), call.params.get("pageSize"))
-    compact, info = call.params.get("compact"), call.params.get("include_price_plan_info")
-    data = []
-    for schedule in page:
-        plan, details, rules = details_of(store, schedule)
-        item: dict[str, Any] = {"id": schedule["id"]}
-        if not compact:
-            item |= {"pricePlanDetails": details, "pricingRules": rules}
-        item |= {"startDate": schedule["startDate"], "endDate": schedule["endDate"], "version": schedule["version"],
-                 "isOverriden": "pricePlanDetailsOverride" in schedule or "pricingRulesOverride" in schedule,
-                 "pricePlanId": plan["id"], "pricePlanName": plan["name"]}
-        if info:
-            item["pricePlanInfo"] = {"name": plan["name"]}
-        data.append(item)
-    return {"data": data, **extra}
+def rules_of(store: Store, plan_id: str, schedule_id: str, timing: str | None = None) -> list[dict[str, Any]]:
+    """The pricing rules of one of the plan's versions or of an account's association with the plan.
 
-
-def list_rules(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /price_plans/{id}/pricing_schedules/{id}/pricing_rules``.
-
-    The schedule is one of the plan's versions or an account's association
-    with the plan. A rule without ``invoiceTiming`` counts as IN_ARREARS.
+    A rule without ``invoiceTiming`` counts as IN_ARREARS; ``timing`` keeps those of one timing.
     """
-    plan = price_plans.require(store, call.params[price_plans.PARAM])
-    wanted = call.params["pricing_schedule_id"]
-    version = next((v for v in plan["pricingSchedule"] if v["id"] == wanted), None)
+    plan = price_plans.require(store, plan_id)
+    version = next((v for v in plan["pricingSchedule"] if v["id"] == schedule_id), None)
     if version is not None:
-        rules = version.get("pricingRules", [])
+        rules: list[dict[str, Any]] = version.get("pricingRules", [])
     else:
-        account_id = store.indexes[SCHEDULE_ACCOUNTS].get(wanted)
-        schedule = next((s for s in timeline(store, account_id) if s["id"] == wanted), None) if account_id else None
+        owner = store.indexes[SCHEDULE_ACCOUNTS].get(schedule_id)
+        schedule = next((s for s in timeline(store, owner) if s["id"] == schedule_id), None) if owner else None
         if schedule is None or schedule["pricePlanId"] != plan["id"]:
-            raise NotFound.at("pricing_schedule_id", f"price plan {plan['id']!r} has no pricing schedule {wanted!r}")
+            raise NotFound.at("pricing_schedule_id", f"price plan {plan['id']!r} has no pricing schedule "
+                                                     f"{schedule_id!r}")
         rules = details_of(store, schedule)[2]
-    timing = call.params.get("invoice_timing")
-    return {"data": [r for r in rules if timing is None or r.get("invoiceTiming", "IN_ARREARS") == timing]}
+    return [r for r in rules if timing is None or r.get("invoiceTiming", "IN_ARREARS") == timing]
 
 
 def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: str) -> str:
@@ -312,11 +330,11 @@ def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: 
     assert target_version is not None
     if account["invoiceCurrency"] not in target_version["pricePlanDetails"]["activeCurrencies"]:
         raise Invalid.at("accountId", f"the target plan is not active in {account['invoiceCurrency']}")
-    moment = parse_instant(now)
+    moment = parse_time(now)
     mode = config["migrationMode"]
     schedules, moved = [], 0
     for schedule in timeline(store, account_id):
-        begin, end = parse_instant(schedule["startDate"]), parse_instant(schedule["endDate"])
+        begin, end = parse_time(schedule["startDate"]), parse_time(schedule["endDate"])
         on_source = schedule["pricePlanId"] == config["sourceId"] and schedule["version"] == config["sourceVersion"]
         if not on_source or end <= moment:
             schedules.append(schedule)
@@ -339,8 +357,9 @@ def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: 
         if begin >= cut:
             schedules.append(moved_part)
         elif end > cut:
-            schedules.append({**schedule, "endDate": stamp(cut)})
-            schedules.append({**moved_part, "id": store.new_id(price_plans.SCHEDULE_IDS), "startDate": stamp(cut)})
+            fresh = store.new_id(price_plans.SCHEDULE_IDS)
+            schedules.append({**schedule, "endDate": stamp_seconds(cut)})
+            schedules.append({**moved_part, "id": fresh, "startDate": stamp_seconds(cut)})
         else:
             schedules.append(schedule)  # ends before the next cycle: nothing left to move
             moved -= 1
@@ -374,8 +393,8 @@ def check_import(ctx: ImportContext) -> None:
                 ctx.problems.append(Violation(f"{where}.id", f"{schedule['id']!r} is used twice"))
             seen.add(schedule["id"])
             try:
-                begin, end = parse_instant(schedule["startDate"]), parse_instant(schedule["endDate"])
-            except ValueError:
+                begin, end = parse_time(schedule["startDate"]), parse_time(schedule["endDate"])
+            except DomainError:
                 ctx.problems.append(Violation(f"{where}.startDate", "is not a date-time"))
                 continue
             if end <= begin:
