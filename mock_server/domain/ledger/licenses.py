@@ -110,11 +110,11 @@ def _insert(store: Store, entry: Record) -> None:
     collection = store.collections[NAME]
     collection.add(entry["id"], entry)
     # Entries are never removed, so the new one is the last of the order.
-    position = len(collection) - 1
-    if not collection.holds_at(position, entry["id"]):  # only if that ever changes: find it
-        position = collection.position_of(entry["id"]) or 0
-    store.indexes[BY_ACCOUNT].setdefault(entry["accountId"], []).append(position)
-    store.indexes[BY_LICENSE].setdefault(entry["licenseId"], []).append(position)
+    place = len(collection) - 1
+    if not collection.holds_at(place, entry["id"]):  # only if that ever changes: find it
+        place = collection.position_of(entry["id"]) or 0
+    store.indexes[BY_ACCOUNT].setdefault(entry["accountId"], []).append(place)
+    store.indexes[BY_LICENSE].setdefault(entry["licenseId"], []).append(place)
     keys = store.indexes[TIMELINE].setdefault(_pair(entry["licenseId"], entry["accountId"]), [])
     at = instant(entry["effectiveFrom"])
     items = store.collections[NAME].items
@@ -230,12 +230,15 @@ class _Positions(Collection):
         self._positions = positions
 
     def holds_at(self, position: int, key: str) -> bool:
+        """As the whole collection: tokens name its positions."""
         return self._whole.holds_at(position, key)
 
     def key_at(self, position: int) -> str:
+        """As the whole collection."""
         return self._whole.key_at(position)
 
     def position_of(self, key: str) -> int | None:
+        """As the whole collection."""
         return self._whole.position_of(key)
 
     def page(
