@@ -4,7 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.catalog import features, files
+from ..domain.core.store import Store
 from .binding import Binding
+from .call import Answer, Call
 
 
 def feature_list_item(record: dict[str, Any]) -> dict[str, Any]:
@@ -14,11 +16,28 @@ def feature_list_item(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def download_url(store: Store, call: Call) -> str:
+    """The mock's own URL of the file the path names, on the host the client called (so the link
+    works where the client is)."""
+    host = call.headers.get("host") or "127.0.0.1"
+    return f"http://{host}{files.download_path(store, call.params['file_id'])}"
+
+
+def get_file(store: Store, call: Call) -> Answer:
+    """``GET /files/{file_id}``: a redirect to the file's download URL."""
+    return Answer(None, {"location": download_url(store, call)}, 302)
+
+
+def get_download_url(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /files/{file_id}/download_url``."""
+    return {"downloadUrl": download_url(store, call)}
+
+
 FILES = Binding(
     resource=files.NAME,
     path_param="file_id",
     read="getDownloadUrl",  # Togai's API only reads files; the state import and the fixtures add them
-    handlers={"getFile": files.get_file, "getDownloadUrl": files.get_download_url},
+    handlers={"getFile": get_file, "getDownloadUrl": get_download_url},
 )
 
 SETTINGS = Binding(

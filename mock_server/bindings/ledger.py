@@ -4,10 +4,14 @@ The area: credits, wallets, payments, invoices, entitlements, purchases and lice
 """
 from __future__ import annotations
 
+from typing import Any
+
+from ..domain.core.store import Store
 from ..domain.ledger import credits, invoices, licenses, payments, wallets
 from . import entitlements as entitlement_handlers
 from . import purchases as purchase_handlers
 from .binding import Binding
+from .call import Call
 
 CREDITS = Binding(
     resource="credits",
@@ -72,10 +76,11 @@ LICENSES = Binding(
     create="addLicenseUpdateEntry",
     list="getLicenseUpdates",
     update="updateLicenseEntryDetails",  # Togai has no read or delete of a license update
+    # Lambdas: the handlers are defined at the end of the module (see "payments and licenses").
     handlers={
-        "addLicenseUpdateEntry": licenses.add_update,
-        "getLicenseUpdates": licenses.list_updates,
-        "updateLicenseEntryDetails": licenses.update_details,
+        "addLicenseUpdateEntry": lambda s, c: add_license_update(s, c),
+        "getLicenseUpdates": lambda s, c: list_license_updates(s, c),
+        "updateLicenseEntryDetails": lambda s, c: update_license_details(s, c),
     },
 )
 
@@ -95,7 +100,7 @@ PAYMENTS = Binding(
     renames={"externalPaymentReference": "externalPaymentReferences"},
     list_context=False,  # ListPaymentResponse is closed without it
     max_page_size=payments.MAX_PAGE,
-    handlers={"getPayment": payments.get_payment},
+    handlers={"getPayment": lambda s, c: get_payment(s, c)},  # defined at the end of the module
 )
 
 PURCHASES = Binding(
@@ -148,3 +153,41 @@ WALLET_ENTRIES = Binding(
     list="WalletEntriesForAccount",  # made by top-ups; read as a page of the wallet's ledger
     handlers={"WalletEntriesForAccount": wallets.list_entries},
 )
+
+
+# -- payments and licenses --
+
+
+def get_payment(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /payments/{payment_id}``, of ``version`` if asked."""
+    return dict(payments.get_payment(store, call.params["payment_id"], call.params.get("version")))
+
+
+def add_license_update(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /license_updates``: the entry with its derived quantity."""
+    return licenses.render(store, licenses.add_update(store, call.body))
+
+
+def list_license_updates(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /license_updates``: each entry with its derived quantity."""
+    params = call.params
+    page, extra = licenses.list_updates(
+        store,
+        params.get("account_id"),
+        params.get("licenseId"),
+        params.get("effectiveFrom"),
+        params.get("nextToken"),
+        params.get("pageSize"),
+    )
+    derived = licenses.quantities(store, page)
+    return {"data": [licenses.render(store, e, derived[e["id"]]) for e in page], **extra}
+
+
+def update_license_details(store: Store, call: Call) -> dict[str, Any]:
+    """``PATCH /license_updates/{license_id}`` (the license may be named in the query instead)."""
+    body = call.body
+    entry = licenses.update_details(
+        store, call.params["license_id"], call.params.get("licenseId"), body["accountId"], body["effectiveFrom"],
+        body["metadata"],
+    )
+    return licenses.render(store, entry)

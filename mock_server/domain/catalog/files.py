@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
-from ...bindings.call import Answer, Call  # TEMPORARY: handlers move to mock_server/bindings
-from ..core.errors import NotFound, Violation
+from ..core import lookup
+from ..core.errors import Violation
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
@@ -25,10 +24,8 @@ ROUTE = "/__mock/files/"
 
 
 def require_file(store: Store, file_id: str) -> Record:
-    """The file, or a 404."""
-    record: Record | None = store.collections[NAME].get(file_id)
-    if record is None:
-        raise NotFound.at("file_id", f"no file with id {file_id!r}")
+    """The file, or a :class:`NotFound`."""
+    record: Record = lookup.require(store, NAME, file_id, "file_id", "file")
     return record
 
 
@@ -40,22 +37,9 @@ def content(record: Record) -> bytes:
     return data
 
 
-def download_url(call: Call, file_id: str) -> str:
-    """The mock's own URL of the file, on the host the client called (so the link works where the client is)."""
-    host = call.headers.get("host") or "127.0.0.1"
-    return f"http://{host}{ROUTE}{file_id}"
-
-
-def get_file(store: Store, call: Call) -> Answer:
-    """``GET /files/{id}``: a redirect to the file's download URL."""
-    record = require_file(store, call.params["file_id"])
-    return Answer(None, {"location": download_url(call, record["id"])}, 302)
-
-
-def get_download_url(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /files/{id}/download_url``."""
-    record = require_file(store, call.params["file_id"])
-    return {"downloadUrl": download_url(call, record["id"])}
+def download_path(store: Store, file_id: str) -> str:
+    """Where the mock serves the file's bytes, below whatever host the client called (it must exist)."""
+    return f"{ROUTE}{require_file(store, file_id)['id']}"
 
 
 def attachment(record: Record) -> tuple[str, str, bytes]:

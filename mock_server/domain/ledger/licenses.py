@@ -16,16 +16,18 @@ state import and the fixtures.
 """
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
+from ..core.collection import Collection
 from ..core.cursors import paginate
 from ..core.errors import DomainError, Invalid, NotFound, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
+from ..core.times import parse_time
 
 NAME = "licenseUpdates"
 # The path segment of PATCH /license_updates/{license_id} as togai-client sends it.
@@ -33,11 +35,15 @@ UNFILLED = "{license_id}"
 # (license, account) -> entry keys in effective order; idempotencyKey -> entry key.
 TIMELINE = "license_timeline"
 IDEMPOTENCY = "license_idempotency"
+# account id -> positions of its entries in the collection, ascending; license id -> the same.
+# Positions, not keys: list pages are in collection order, and their tokens name positions.
+BY_ACCOUNT = "license_entries_by_account"
+BY_LICENSE = "license_entries_by_license"
 
 
-def instant(value: str) -> datetime:
-    """A date-time of the API as an aware UTC datetime (the spec checked its format)."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+def instant(value: str, field: str = "effectiveFrom") -> datetime:
+    """A date-time of the API as an aware UTC datetime; one no calendar has is an error naming ``field``."""
+    return parse_time(value, field).astimezone(UTC)
 
 
 def entry_key(license_id: str, account_id: str, effective_from: str) -> str:
@@ -99,8 +105,16 @@ def render(store: Store, entry: Record, quantity: float | None = None) -> dict[s
 
 
 def _insert(store: Store, entry: Record) -> None:
-    """Store an entry and place it in its timeline (after entries effective at the same instant)."""
-    store.collections[NAME].add(entry["id"], entry)
+    """Store an entry, index it by account and license, and place it in its timeline (after
+    entries effective at the same instant). Creation and import both come here."""
+    collection = store.collections[NAME]
+    collection.add(entry["id"], entry)
+    # Entries are never removed, so the new one is the last of the order.
+    place = len(collection) - 1
+    if not collection.holds_at(place, entry["id"]):  # only if that ever changes: find it
+        place = collection.position_of(entry["id"]) or 0
+    store.indexes[BY_ACCOUNT].setdefault(entry["accountId"], []).append(place)
+    store.indexes[BY_LICENSE].setdefault(entry["licenseId"], []).append(place)
     keys = store.indexes[TIMELINE].setdefault(_pair(entry["licenseId"], entry["accountId"]), [])
     at = instant(entry["effectiveFrom"])
     items = store.collections[NAME].items
@@ -157,12 +171,12 @@ def _check_new(store: Store, body: dict[str, Any], effective_from: str) -> None:
             raise Invalid.at("quantity", rule)
 
 
-def add_update(store: Store, call: Call) -> dict[str, Any]:
+def add_update(store: Store, body: dict[str, Any]) -> Record:
     """``POST /license_updates``: record an update; an ``idempotencyKey`` seen before answers that entry again."""
-    body = call.body
     earlier = store.indexes[IDEMPOTENCY].get(body["idempotencyKey"]) if "idempotencyKey" in body else None
     if earlier is not None:
-        return render(store, store.collections[NAME].items[earlier])
+        found: Record = store.collections[NAME].items[earlier]
+        return found
     clock = copy.copy(store.clock)
     now = store.clock.now()
     effective_from = body.get("effectiveFrom", now)
@@ -185,12 +199,11 @@ def add_update(store: Store, call: Call) -> dict[str, Any]:
         entry["idempotencyKey"] = body["idempotencyKey"]
     entry["createdAt"] = now
     _insert(store, entry)
-    return render(store, entry)
+    return entry
 
 
-def _keep(params: dict[str, Any]) -> Callable[[Record], bool] | None:
+def _keep(account: str | None, license_id: str | None, since: str | None) -> Callable[[Record], bool] | None:
     """The list filters asked for: ``account_id``, ``licenseId``, and updates effective from ``effectiveFrom`` on."""
-    account, license_id, since = params.get("account_id"), params.get("licenseId"), params.get("effectiveFrom")
     if account is None and license_id is None and since is None:
         return None
     start = instant(since) if since is not None else None
@@ -201,23 +214,90 @@ def _keep(params: dict[str, Any]) -> Callable[[Record], bool] | None:
     )
 
 
-def list_updates(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /license_updates``: oldest first, filtered, each with its derived quantity."""
-    page, extra = paginate(
-        store.collections[NAME],
-        call.params.get("nextToken"),
-        call.params.get("pageSize"),
+class _Positions(Collection):
+    """The entries of ``collection`` at ``positions`` (ascending), as :func:`paginate` pages a collection.
+
+    A filtered list pages over the entries an index names instead of the
+    whole collection; keys, positions and so page tokens are the
+    collection's, so a token works with or without the filters.
+    """
+
+    __slots__ = ("_whole", "_positions")
+
+    def __init__(self, collection: Collection, positions: list[int]) -> None:
+        super().__init__()
+        self._whole = collection
+        self._positions = positions
+
+    def holds_at(self, position: int, key: str) -> bool:
+        """As the whole collection: tokens name its positions."""
+        return self._whole.holds_at(position, key)
+
+    def key_at(self, position: int) -> str:
+        """As the whole collection."""
+        return self._whole.key_at(position)
+
+    def position_of(self, key: str) -> int | None:
+        """As the whole collection."""
+        return self._whole.position_of(key)
+
+    def page(
+        self, after: int | None, size: int, keep: Callable[[Any], bool] | None = None
+    ) -> tuple[list[Any], int | None]:
+        """As :meth:`Collection.page`, visiting only the indexed positions."""
+        out: list[Any] = []
+        items, positions = self._whole.items, self._positions
+        i = 0 if after is None else bisect.bisect_right(positions, after)
+        n, last = len(positions), -1
+        while i < n and len(out) < size:
+            record = items.get(self._whole.key_at(positions[i]))
+            if record is not None and (keep is None or keep(record)):
+                out.append(record)
+                last = positions[i]
+            i += 1
+        # No token when nothing the list would show is left.
+        while i < n:
+            record = items.get(self._whole.key_at(positions[i]))
+            if record is not None and (keep is None or keep(record)):
+                break
+            i += 1
+        return out, (last if i < n and out else None)
+
+
+def list_updates(
+    store: Store,
+    account: str | None,
+    license_id: str | None,
+    since: str | None,
+    next_token: str | None,
+    page_size: int | None,
+) -> tuple[list[Record], dict[str, Any]]:
+    """``GET /license_updates``: one page, oldest first, of the updates of ``account`` and
+    ``license_id`` effective from ``since`` on (each when given), and its ``nextToken``."""
+    collection = store.collections[NAME]
+    narrowed: Collection = collection
+    candidates = [
+        store.indexes[index].get(value, [])
+        for index, value in ((BY_ACCOUNT, account), (BY_LICENSE, license_id))
+        if value is not None
+    ]
+    if candidates:
+        # The shorter list; the filters drop what it holds of other accounts or licenses.
+        narrowed = _Positions(collection, min(candidates, key=len))
+    return paginate(
+        narrowed,
+        next_token,
+        page_size,
         context=False,  # GetLicenseUpdatesResponse is closed without it
-        keep=_keep(call.params),
+        keep=_keep(account, license_id, since),
     )
-    derived = quantities(store, page)
-    return {"data": [render(store, e, derived[e["id"]]) for e in page], **extra}
 
 
-def update_details(store: Store, call: Call) -> dict[str, Any]:
-    """``PATCH /license_updates/{license_id}``: new metadata for the entry at ``accountId``, ``effectiveFrom``."""
-    license_id, body = call.params["license_id"], call.body
-    asked = call.params.get("licenseId")
+def update_details(
+    store: Store, license_id: str, asked: str | None, account_id: str, effective_from: str, metadata: Any
+) -> Record:
+    """``PATCH /license_updates/{license_id}``: new ``metadata`` for the entry at ``account_id``,
+    ``effective_from``; ``asked`` is the license the query names (``licenseId``), if any."""
     if asked is not None:
         # Togai's generated clients send the template unfilled (the published path
         # never declares license_id) and name the license in the query.
@@ -227,15 +307,15 @@ def update_details(store: Store, call: Call) -> dict[str, Any]:
     problem = license_problem(store.collections["addOns"].get(license_id), license_id)
     if problem is not None:
         raise NotFound.at("license_id", problem)
-    if store.collections["accounts"].get(body["accountId"]) is None:
-        raise Invalid.at("accountId", f"no account with id {body['accountId']!r}")
-    entry: Record | None = store.collections[NAME].get(entry_key(license_id, body["accountId"], body["effectiveFrom"]))
+    if store.collections["accounts"].get(account_id) is None:
+        raise Invalid.at("accountId", f"no account with id {account_id!r}")
+    entry: Record | None = store.collections[NAME].get(entry_key(license_id, account_id, effective_from))
     if entry is None:
-        rule = f"license {license_id!r} has no update for account {body['accountId']!r} " \
-               f"effective from {body['effectiveFrom']}"
+        rule = f"license {license_id!r} has no update for account {account_id!r} " \
+               f"effective from {effective_from}"
         raise NotFound.at("license_id", rule)
-    entry["metadata"] = body["metadata"]
-    return render(store, entry)
+    entry["metadata"] = metadata
+    return entry
 
 
 def check_import(ctx: ImportContext) -> None:
@@ -273,12 +353,13 @@ RESOURCE = Resource(
     name=NAME,
     schema="LicenseUpdateResponse",
     references={"accountId": "accounts", "licenseId": "addOns"},
-    indexes=(TIMELINE, IDEMPOTENCY),
+    indexes=(TIMELINE, IDEMPOTENCY, BY_ACCOUNT, BY_LICENSE),
     export=render,
     check_import=check_import,
     complete_import=complete_import,
     restore=restore,
 )
+
 
 def check_named(ctx: ImportContext) -> None:
     """A named license is of a license add-on, and its window does not end before it starts."""
@@ -289,7 +370,9 @@ def check_named(ctx: ImportContext) -> None:
         if problem is not None and record["licenseId"] in addons:
             ctx.problems.append(Violation(f"{where}.licenseId", problem))
         start, until = record.get("effectiveFrom"), record.get("effectiveUntil")
-        if start is not None and until is not None and instant(until) < instant(start):
+        if start is None or until is None:
+            continue
+        if instant(until, f"{where}.effectiveUntil") < instant(start, f"{where}.effectiveFrom"):
             ctx.problems.append(Violation(f"{where}.effectiveUntil", "is before effectiveFrom"))
 
 

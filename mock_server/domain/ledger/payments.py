@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
+from ..core import lookup
 from ..core.errors import Invalid, NotFound, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
-from ..core.store import Store
+from ..core.store import Record, Store
 
 # Who recorded a payment: the mock has API keys, not users.
 CREATED_BY = "api"
@@ -46,15 +46,12 @@ def check_payment(store: Store, record: dict[str, Any]) -> None:
         raise Invalid(problems)
 
 
-def get_payment(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /payments/{id}``: the mock keeps one version of a payment, its latest."""
-    record = store.collections["payments"].get(call.params["payment_id"])
-    if record is None:
-        raise NotFound.at("payment_id", f"no payment with id {call.params['payment_id']!r}")
-    version = call.params.get("version")
+def get_payment(store: Store, payment_id: str, version: int | None) -> Record:
+    """``GET /payments/{id}``, of ``version`` if asked: the mock keeps one version of a payment, its latest."""
+    record: Record = lookup.require(store, "payments", payment_id, "payment_id", "payment")
     if version is not None and version != record["version"]:
         raise NotFound.at("version", f"payment {record['id']!r} has no version {version} (latest: {record['version']})")
-    return dict(record)
+    return record
 
 
 def check_import(ctx: ImportContext) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ..core import lookup
 from ..core.cursors import paginate
-from ..core.errors import Conflict, Invalid, NotFound, Violation
+from ..core.errors import Conflict, Invalid, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import BASE_CURRENCY, Record, SlottedRecord, Store
 from .aliases import attach, detach
@@ -18,8 +19,6 @@ GroupRecord = SlottedRecord
 TOGAI_ACCOUNT_IDS = IdScheme("account", 8, 5, mixed_case=False)
 
 MAX_ALIASES = 10
-# An account's invoiceGroupDetails: its group without the timestamps.
-_NOT_IN_DETAILS = ("createdAt", "updatedAt")
 
 
 def normalize_tags(tags: list[str]) -> list[str]:
@@ -28,10 +27,8 @@ def normalize_tags(tags: list[str]) -> list[str]:
 
 
 def require_account(store: Store, account_id: str, field: str = "account_id") -> AccountRecord:
-    """The account, or a 404 naming ``field``."""
-    record: AccountRecord | None = store.collections["accounts"].get(account_id)
-    if record is None:
-        raise NotFound.at(field, f"no account with id {account_id!r}")
+    """The account, or a :class:`NotFound` naming ``field``."""
+    record: AccountRecord = lookup.require(store, "accounts", account_id, field, "account")
     return record
 
 
@@ -84,43 +81,26 @@ def insert_account(store: Store, record: AccountRecord) -> None:
     attach(store, record["id"], [a["alias"] for a in record["aliases"]])
 
 
-def create_account(store: Store, body: dict[str, Any]) -> dict[str, Any]:
+def create_account(store: Store, body: dict[str, Any]) -> AccountRecord:
     """``POST /accounts``: an account for an existing, active customer."""
-    customer = store.collections["customers"].get(body["customerId"])
-    if customer is None:
-        # 404 is kept for the resource in the path; a bad reference in the body is a 400.
-        raise NotFound.at("customerId", f"no customer with id {body['customerId']!r}")
+    # A NotFound that is a 400: the edge keeps 404 for the resource named in the path.
+    customer = lookup.require(store, "customers", body["customerId"], "customerId", "customer")
     if customer["status"] == "ARCHIVED":
         raise Invalid.at("customerId", f"customer {customer['id']!r} is archived")
     aliases = check_new_account(store, body)
     record = build_account(store, body, customer, aliases)
     insert_account(store, record)
-    return render_account(store, record)
+    return record
 
 
-def render_account(store: Store, record: AccountRecord, with_group: bool = False) -> dict[str, Any]:
-    """The account as the API shows it."""
-    out = record.to_dict()
-    if with_group:
-        group_id = store.indexes["account_group"].get(record["id"])
-        if group_id is not None:
-            group = store.collections["invoiceGroups"].items[group_id]
-            out["invoiceGroupDetails"] = {k: group[k] for k in group.FIELDS if k not in _NOT_IN_DETAILS and k in group}
-    return out
+def list_accounts(
+    store: Store, next_token: str | None, page_size: int | None
+) -> tuple[list[AccountRecord], dict[str, Any]]:
+    """``GET /accounts``: one page, oldest first, and the page's ``nextToken`` and ``context``."""
+    return paginate(store.collections["accounts"], next_token, page_size)
 
 
-def get_account(store: Store, account_id: str, include_group: bool) -> dict[str, Any]:
-    """``GET /accounts/{id}``."""
-    return render_account(store, require_account(store, account_id), include_group)
-
-
-def list_accounts(store: Store, next_token: str | None, page_size: int | None) -> dict[str, Any]:
-    """``GET /accounts``: one page, oldest first."""
-    records, extra = paginate(store.collections["accounts"], next_token, page_size)
-    return {"data": [render_account(store, r) for r in records], **extra}
-
-
-def update_account(store: Store, account_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def update_account(store: Store, account_id: str, changes: dict[str, Any]) -> AccountRecord:
     """``PATCH /accounts/{id}``: change only the fields sent."""
     record = require_account(store, account_id)
     require_active(record)
@@ -133,7 +113,7 @@ def update_account(store: Store, account_id: str, changes: dict[str, Any]) -> di
         )
     for key, value in changes.items():
         record[key] = normalize_tags(value) if key == "tags" else value
-    return render_account(store, record)
+    return record
 
 
 def archive_account(store: Store, record: AccountRecord) -> None:
@@ -142,36 +122,35 @@ def archive_account(store: Store, record: AccountRecord) -> None:
     leave_group(store, record["id"], store.clock.now())
 
 
-def delete_account(store: Store, account_id: str) -> dict[str, Any]:
+def delete_account(store: Store, account_id: str) -> None:
     """``DELETE /accounts/{id}``: archive, as Togai does."""
     record = require_account(store, account_id)
     if record["status"] == "ARCHIVED":
         raise Invalid.at("account_id", f"account {account_id!r} is already archived")
     archive_account(store, record)
-    return {"success": True}
 
 
-def add_aliases(store: Store, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """``POST /accounts/{id}/add_aliases``."""
+def add_aliases(store: Store, account_id: str, wanted: list[str]) -> AccountRecord:
+    """``POST /accounts/{id}/add_aliases``: the account holds ``wanted`` too (those it holds are skipped)."""
     record = require_account(store, account_id)
     require_active(record)
     current = [a["alias"] for a in record["aliases"]]
-    wanted = [*body.get("aliases", []), *(a["value"] for a in body.get("accountAliases", []))]
     added = _check_new_aliases(store, account_id, current, wanted, "aliases")
     record["aliases"] = (*record["aliases"], *({"alias": alias} for alias in added))
     for alias in added:
         store.indexes["alias_owner"][alias] = account_id
     attach(store, account_id, added)
-    return render_account(store, record)
+    return record
 
 
-def remove_aliases(store: Store, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """``POST /accounts/{id}/remove_aliases``; an alias is named by its value."""
+def remove_aliases(store: Store, account_id: str, aliases: list[str], alias_ids: list[str]) -> AccountRecord:
+    """``POST /accounts/{id}/remove_aliases``: ``aliases`` and ``alias_ids`` (``accountAliases[].id``)
+    both name an alias by its value."""
     record = require_account(store, account_id)
     require_active(record)
     current = {a["alias"] for a in record["aliases"]}
-    named = [("aliases", i, v) for i, v in enumerate(body.get("aliases", []))]
-    named += [("accountAliases", i, a["id"]) for i, a in enumerate(body.get("accountAliases", []))]
+    named = [("aliases", i, v) for i, v in enumerate(aliases)]
+    named += [("accountAliases", i, v) for i, v in enumerate(alias_ids)]
     problems = [
         Violation(f"{field}[{i}]", f"alias {value!r} is not an alias of account {account_id!r}")
         for field, i, value in named
@@ -184,7 +163,7 @@ def remove_aliases(store: Store, account_id: str, body: dict[str, Any]) -> dict[
     for alias in gone:
         store.indexes["alias_owner"].pop(alias, None)
     detach(store, gone)
-    return render_account(store, record)
+    return record
 
 
 def _check_new_aliases(

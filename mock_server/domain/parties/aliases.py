@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
+from ..core import lookup
 from ..core.errors import Conflict, NotFound, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
@@ -76,9 +76,8 @@ def require_alias(store: Store, value: str) -> Record:
     return record
 
 
-def create_aliases(store: Store, call: Call) -> dict[str, Any]:
+def create_aliases(store: Store, values: list[str]) -> list[Record]:
     """``POST /aliases``: new tenant aliases, all or none; an alias in use is refused."""
-    values = [a["value"] for a in call.body["aliases"]]
     problems: list[Violation] = []
     seen: dict[str, int] = {}
     for i, value in enumerate(values):
@@ -94,13 +93,12 @@ def create_aliases(store: Store, call: Call) -> dict[str, Any]:
     now = store.clock.now()
     for value in values:
         register(store, value, now)
-    return {"data": [dict(store.collections["aliases"].items[v]) for v in values]}
+    return [store.collections["aliases"].items[v] for v in values]
 
 
-def delete_alias(store: Store, call: Call) -> dict[str, Any]:
+def delete_alias(store: Store, value: str) -> None:
     """``DELETE /aliases/{alias}``: the tenant's alias is gone, and so from the account holding it
     (archived or not: aliases are managed for the whole organisation); that account's history closes."""
-    value = call.params["alias"]
     require_alias(store, value)
     owner = store.indexes["alias_owner"].pop(value, None)
     if owner is not None:
@@ -108,23 +106,17 @@ def delete_alias(store: Store, call: Call) -> dict[str, Any]:
         account["aliases"] = tuple(a for a in account["aliases"] if a["alias"] != value)
         detach(store, [value])
     store.collections["aliases"].remove(value)
-    return {"success": True}
 
 
-def account_history(store: Store, call: Call) -> dict[str, Any]:
+def account_history(store: Store, account_id: str) -> list[Record]:
     """``GET /accounts/{id}/account_aliases``: every alias the account held or holds, oldest first.
 
     The operation takes no page token, so the whole history is one page.
     """
-    account_id = call.params["account_id"]
-    if store.collections["accounts"].get(account_id) is None:
-        raise NotFound.at("account_id", f"no account with id {account_id!r}")
+    # Not accounts.require_account: accounts imports this module.
+    lookup.require(store, "accounts", account_id, "account_id", "account")
     items = store.collections["accountAliases"].items
-    return {"data": [_shown(items[key]) for key in store.indexes[HISTORY].get(account_id, ())]}
-
-
-def _shown(record: Record) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "accountId"}
+    return [items[key] for key in store.indexes[HISTORY].get(account_id, ())]
 
 
 def _held(ctx: ImportContext) -> dict[str, str]:

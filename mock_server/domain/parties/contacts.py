@@ -8,31 +8,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
-from ..core.errors import Conflict, Invalid, NotFound, Violation
+from ..core import lookup
+from ..core.errors import Conflict, Invalid, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
-from ..core.store import Store
+from ..core.store import Record, Store
 
 CONTACT_IDS = IdScheme("contact")
-# Index: customer id -> usernames of its contacts.
+# Indexes: customer id -> usernames of its contacts; customer id and lowercased email -> username
+# (an email is unique among a customer's contacts, whatever its case).
 BY_CUSTOMER = "customer_contacts"
+BY_EMAIL = "customer_contact_emails"
 
 
-def create_contact(store: Store, call: Call) -> dict[str, Any]:
+def _email_key(customer_id: str, email: str) -> str:
+    return f"{customer_id}\n{email.lower()}"
+
+
+def create_contact(store: Store, customer_id: str, body: dict[str, Any]) -> Record:
     """A contact of an active customer; its username (``preferredUsername``, else made) is unique
-    in the tenant, its email among the customer's contacts."""
-    customer_id, body = call.params["customer_id"], call.body
-    customer = store.collections["customers"].get(customer_id)
-    if customer is None:
-        raise NotFound.at("customer_id", f"no customer with id {customer_id!r}")
+    in the tenant, its email among the customer's contacts. ``body`` is the request's (its password
+    is dropped)."""
+    customer = lookup.require(store, "customers", customer_id, "customer_id", "customer")
     if customer["status"] == "ARCHIVED":
         raise Invalid.at("customer_id", f"customer {customer_id!r} is archived")
     contacts = store.collections["customerContacts"]
     wanted = body.get("preferredUsername")
     if wanted is not None and contacts.get(wanted) is not None:
         raise Conflict.at("preferredUsername", f"username {wanted!r} is taken")
-    email = body["email"].lower()
-    if any(contacts.items[u]["email"].lower() == email for u in store.indexes[BY_CUSTOMER].get(customer_id, ())):
+    if _email_key(customer_id, body["email"]) in store.indexes[BY_EMAIL]:
         raise Conflict.at("email", f"customer {customer_id!r} already has a contact with email {body['email']!r}")
     username = wanted if wanted is not None else store.new_id(CONTACT_IDS, contacts)
     record: dict[str, Any] = {"username": username, "customerId": customer_id}
@@ -42,18 +45,17 @@ def create_contact(store: Store, call: Call) -> dict[str, Any]:
     record["createdBy"] = "api"  # the mock knows API keys, not users
     record["createdAt"] = store.clock.now()
     restore_contact(store, record)
-    return shown(record)
-
-
-def shown(record: dict[str, Any]) -> dict[str, Any]:
-    """The contact as the API answers it (its customer is in the path)."""
-    return {k: v for k, v in record.items() if k != "customerId"}
+    stored: Record = contacts.items[username]
+    return stored
 
 
 def restore_contact(store: Store, record: dict[str, Any]) -> None:
-    """Store a contact under its username and index it by customer."""
+    """Store a contact under its username and index it by customer and by email (creation and import)."""
     store.collections["customerContacts"].add(record["username"], dict(record))
     store.indexes[BY_CUSTOMER].setdefault(record["customerId"], []).append(record["username"])
+    # A contact without email never gets here (check_import refuses it); the guard keeps restore total.
+    if isinstance(record.get("email"), str):
+        store.indexes[BY_EMAIL].setdefault(_email_key(record["customerId"], record["email"]), record["username"])
 
 
 def check_import(ctx: ImportContext) -> None:
@@ -87,7 +89,7 @@ RESOURCE = Resource(
     key_field="username",
     owner_fields=("customerId",),
     references={"customerId": "customers"},
-    indexes=(BY_CUSTOMER,),
+    indexes=(BY_CUSTOMER, BY_EMAIL),
     defaults={"verified": False, "loginAccess": False},
     check_import=check_import,
     restore=restore_contact,

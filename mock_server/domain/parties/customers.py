@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core import lookup
 from ..core.cursors import paginate
-from ..core.errors import Conflict, Invalid, NotFound
+from ..core.errors import Conflict, Invalid
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
-from .accounts import archive_account, build_account, check_new_account, insert_account, render_account
+from .accounts import AccountRecord, archive_account, build_account, check_new_account, insert_account
 
 TOGAI_CUSTOMER_IDS = IdScheme("customer", 8, 5, mixed_case=False)
 
@@ -23,15 +24,13 @@ def billing_address(address: dict[str, str]) -> str:
 
 
 def require_customer(store: Store, customer_id: str) -> Record:
-    """The customer, or a 404."""
-    record: Record | None = store.collections["customers"].get(customer_id)
-    if record is None:
-        raise NotFound.at("customer_id", f"no customer with id {customer_id!r}")
+    """The customer, or a :class:`NotFound`."""
+    record: Record = lookup.require(store, "customers", customer_id, "customer_id", "customer")
     return record
 
 
-def create_customer(store: Store, body: dict[str, Any]) -> dict[str, Any]:
-    """``POST /customers``; an ``account`` in the body is created too."""
+def create_customer(store: Store, body: dict[str, Any]) -> tuple[Record, AccountRecord | None]:
+    """``POST /customers``; an ``account`` in the body is created too. The new customer, and its account."""
     customer_id = body["id"]
     if customer_id in store.collections["customers"].items:
         raise Conflict.at("id", f"a customer with id {customer_id!r} already exists")
@@ -51,28 +50,19 @@ def create_customer(store: Store, body: dict[str, Any]) -> dict[str, Any]:
         "updatedAt": now,
     }
     store.collections["customers"].add(customer_id, record)
-    response = {k: record[k] for k in ("id", "togaiCustomerId", "name", "primaryEmail", "billingAddress", "address")}
-    if "settings" in body:
-        response["settings"] = body["settings"]
+    account = None
     if fields is not None:
         account = build_account(store, fields, record, aliases)
         insert_account(store, account)
-        response["account"] = render_account(store, account)
-    return response
+    return record, account
 
 
-def get_customer(store: Store, customer_id: str) -> dict[str, Any]:
-    """``GET /customers/{id}``."""
-    return dict(require_customer(store, customer_id))
+def list_customers(store: Store, next_token: str | None, page_size: int | None) -> tuple[list[Record], dict[str, Any]]:
+    """``GET /customers``: one page, oldest first, and the page's ``nextToken`` and ``context``."""
+    return paginate(store.collections["customers"], next_token, page_size)
 
 
-def list_customers(store: Store, next_token: str | None, page_size: int | None) -> dict[str, Any]:
-    """``GET /customers``: one page, oldest first."""
-    records, extra = paginate(store.collections["customers"], next_token, page_size)
-    return {"data": [dict(r) for r in records], **extra}
-
-
-def update_customer(store: Store, customer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def update_customer(store: Store, customer_id: str, changes: dict[str, Any]) -> Record:
     """``PATCH /customers/{id}``: change only the fields sent."""
     record = require_customer(store, customer_id)
     if record["status"] == "ARCHIVED":
@@ -82,10 +72,10 @@ def update_customer(store: Store, customer_id: str, changes: dict[str, Any]) -> 
         if "address" in changes:
             record["billingAddress"] = billing_address(changes["address"])
         record["updatedAt"] = store.clock.now()
-    return dict(record)
+    return record
 
 
-def delete_customer(store: Store, customer_id: str) -> dict[str, Any]:
+def delete_customer(store: Store, customer_id: str) -> None:
     """``DELETE /customers/{id}``: archive the customer and all its accounts."""
     record = require_customer(store, customer_id)
     if record["status"] == "ARCHIVED":
@@ -96,7 +86,6 @@ def delete_customer(store: Store, customer_id: str) -> dict[str, Any]:
             archive_account(store, account)
     record["status"] = "ARCHIVED"
     record["updatedAt"] = store.clock.now()
-    return {"success": True}
 
 
 def restore_customer(store: Store, record: dict[str, Any]) -> None:

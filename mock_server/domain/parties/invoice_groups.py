@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core import lookup
 from ..core.cursors import paginate
-from ..core.errors import Invalid, NotFound, Violation
+from ..core.errors import Invalid, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import BASE_CURRENCY, SlottedRecord, Store
 
@@ -15,20 +16,23 @@ GROUP_IDS = IdScheme("inv_group", 11, 5, mixed_case=True)
 
 
 def require_group(store: Store, group_id: str) -> GroupRecord:
-    """The invoice group, or a 404."""
-    record: GroupRecord | None = store.collections["invoiceGroups"].get(group_id)
-    if record is None:
-        raise NotFound.at("invoice_group_id", f"no invoice group with id {group_id!r}")
+    """The invoice group, or a :class:`NotFound`."""
+    record: GroupRecord = lookup.require(store, "invoiceGroups", group_id, "invoice_group_id", "invoice group")
     return record
 
 
-def render_group(store: Store, record: GroupRecord, with_accounts: bool = False) -> dict[str, Any]:
-    """The group as the API shows it; ``accountsCount`` is counted, never stored."""
-    members = store.indexes["group_members"].get(record["id"], {})
-    out = {**record.to_dict(), "accountsCount": len(members)}
-    if with_accounts:
-        out["accounts"] = list(members)
-    return out
+def members(store: Store, group_id: str) -> list[str]:
+    """The ids of the group's accounts, in the order they joined."""
+    return list(store.indexes["group_members"].get(group_id, {}))
+
+
+def group_of(store: Store, account_id: str) -> GroupRecord | None:
+    """The invoice group the account belongs to, if any."""
+    group_id = store.indexes["account_group"].get(account_id)
+    if group_id is None:
+        return None
+    group: GroupRecord = store.collections["invoiceGroups"].items[group_id]
+    return group
 
 
 def join_group(store: Store, account_id: str, group_id: str) -> None:
@@ -85,7 +89,7 @@ def _check_joiners(
     return joiners, {r["invoiceCurrency"] for r in joiners}
 
 
-def create_group(store: Store, body: dict[str, Any]) -> dict[str, Any]:
+def create_group(store: Store, body: dict[str, Any]) -> GroupRecord:
     """``POST /invoice_groups``: 1-100 free, non-archived accounts of one currency."""
     joiners, currencies = _check_joiners(store, _unique(body["accountIds"]), None)
     if len(currencies) > 1:
@@ -106,32 +110,29 @@ def create_group(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     }
     if "netTermDays" in body:
         fields["netTermDays"] = body["netTermDays"]
-    record = store.new_record("invoiceGroups", fields)
+    record: GroupRecord = store.new_record("invoiceGroups", fields)
     store.collections["invoiceGroups"].add(group_id, record)
     for account in joiners:
         join_group(store, account["id"], group_id)
-    return render_group(store, record)
+    return record
 
 
-def get_group(store: Store, group_id: str) -> dict[str, Any]:
-    """``GET /invoice_groups/{id}``, with the ids of its accounts."""
-    return render_group(store, require_group(store, group_id), with_accounts=True)
+def list_groups(
+    store: Store, next_token: str | None, page_size: int | None
+) -> tuple[list[GroupRecord], dict[str, Any]]:
+    """``GET /invoice_groups``: one page, oldest first, and its ``nextToken`` (InvoiceGroup lists have
+    no ``context``)."""
+    return paginate(store.collections["invoiceGroups"], next_token, page_size, context=False)
 
 
-def list_groups(store: Store, next_token: str | None, page_size: int | None) -> dict[str, Any]:
-    """``GET /invoice_groups``: one page, oldest first."""
-    records, extra = paginate(store.collections["invoiceGroups"], next_token, page_size, context=False)
-    return {"data": [render_group(store, r) for r in records], **extra}
-
-
-def add_accounts(store: Store, group_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def add_accounts(store: Store, group_id: str, account_ids: list[str]) -> GroupRecord:
     """``POST /invoice_groups/{id}/add_accounts``: same rules as creation."""
     record = require_group(store, group_id)
-    account_ids = _unique(body["accountIds"])
-    joiners, _ = _check_joiners(store, account_ids, group_id)
+    unique = _unique(account_ids)
+    joiners, _ = _check_joiners(store, unique, group_id)
     wrong = [
         Violation(
-            f"accountIds[{account_ids[a['id']]}]",
+            f"accountIds[{unique[a['id']]}]",
             f"account {a['id']!r} is invoiced in {a['invoiceCurrency']}, the group in {record['invoiceCurrency']}",
         )
         for a in joiners
@@ -143,15 +144,15 @@ def add_accounts(store: Store, group_id: str, body: dict[str, Any]) -> dict[str,
         for account in joiners:
             join_group(store, account["id"], group_id)
         record["updatedAt"] = store.clock.now()
-    return render_group(store, record)
+    return record
 
 
-def remove_accounts(store: Store, group_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def remove_accounts(store: Store, group_id: str, account_ids: list[str]) -> None:
     """``POST /invoice_groups/{id}/remove_accounts``; the last one out deletes the group."""
     require_group(store, group_id)
-    account_ids = _unique(body["accountIds"])
+    unique = _unique(account_ids)
     problems: list[Violation] = []
-    for account_id, i in account_ids.items():
+    for account_id, i in unique.items():
         field = f"accountIds[{i}]"
         if account_id not in store.collections["accounts"].items:
             problems.append(Violation(field, f"no account with id {account_id!r}"))
@@ -160,14 +161,13 @@ def remove_accounts(store: Store, group_id: str, body: dict[str, Any]) -> dict[s
     if problems:
         raise Invalid(problems)
     now = store.clock.now()
-    for account_id in account_ids:
+    for account_id in unique:
         leave_group(store, account_id, now)
-    return {"success": True}
 
 
 def export_group(store: Store, record: GroupRecord) -> dict[str, Any]:
     """A group as exported: its fields and the ids of its accounts (the count is derived)."""
-    return {**record.to_dict(), "accounts": list(store.indexes["group_members"].get(record["id"], {}))}
+    return {**record.to_dict(), "accounts": members(store, record["id"])}
 
 
 def check_import(ctx: ImportContext) -> None:

@@ -19,12 +19,11 @@ import binascii
 import hashlib
 import hmac
 import json
-from datetime import datetime
 from typing import Any
 
-from ...bindings.call import Call, Handler  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.errors import Invalid, Violation
 from ..core.store import Store
+from ..core.times import epoch_seconds
 
 SIGNING_KEY = b"togai-mock-server"  # public on purpose: a mock's tokens prove nothing
 ISSUER = "togai-mock"
@@ -64,43 +63,40 @@ def claims_of(token: str) -> dict[str, Any] | None:
     return claims
 
 
-def bearer(call: Call) -> str:
-    """The caller's bearer token (the security stage made sure there is one)."""
-    return call.headers.get("authorization", "").strip().partition(" ")[2].strip()
-
-
-def _seconds(store: Store) -> int:
-    return int(datetime.fromisoformat(store.clock.now().replace("Z", "+00:00")).timestamp())
-
-
-def authenticate(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /authenticate``: a JWT is answered back; an API key gets a JWT valid for 24 hours."""
-    token = bearer(call)
+def authenticate(store: Store, token: str) -> str:
+    """``POST /authenticate`` called with ``token``: a JWT is answered back; an API key gets a JWT
+    valid for 24 hours."""
     if claims_of(token) is not None:
-        return {"token": token}
-    issued = _seconds(store)
+        return token
+    issued = epoch_seconds(store.clock.now())
     key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     claims = {"iss": ISSUER, "sub": f"apikey:{key}", "iat": issued, "exp": issued + API_TOKEN_LIFETIME}
-    return {"token": sign(claims)}
+    return sign(claims)
 
 
-def portal_token(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /portal/token``: a delegate token for one customer and some or all of its accounts.
+def portal_token(
+    store: Store,
+    caller: str,
+    customer_id: str,
+    account_ids: list[str],
+    every: bool,
+    expiry: int | None,
+) -> str:
+    """``POST /portal/token`` called with the bearer token ``caller``: a delegate token for one
+    customer and some or all of its accounts.
 
-    The customer must exist and not be archived; ``accountIds`` (at most 5,
+    The customer must exist and not be archived; ``account_ids`` (at most 5,
     a repeat counts once) must be its own, not archived accounts, unless
-    ``allAccountsAccess`` asks for all of them (not both, not neither).
+    ``every`` (``allAccountsAccess``) asks for all of them (not both, not neither).
     ``expiry`` is the lifetime in seconds; without it, the calling token's
     (a JWT's ``exp``), else 24 hours.
     """
-    body = call.body
-    customer = store.collections["customers"].get(body["customerId"])
+    customer = store.collections["customers"].get(customer_id)
     if customer is None:
-        raise Invalid.at("customerId", f"no customer with id {body['customerId']!r}")
+        raise Invalid.at("customerId", f"no customer with id {customer_id!r}")
     if customer["status"] == "ARCHIVED":
         raise Invalid.at("customerId", f"customer {customer['id']!r} is archived")
-    wanted = list(dict.fromkeys(body.get("accountIds", [])))
-    every = body.get("allAccountsAccess", False)
+    wanted = list(dict.fromkeys(account_ids))
     problems: list[Violation] = []
     if every and wanted:
         problems.append(Violation("accountIds", "must be left out with allAccountsAccess: true"))
@@ -108,7 +104,7 @@ def portal_token(store: Store, call: Call) -> dict[str, Any]:
         problems.append(Violation("accountIds", "must name at least one account, or set allAccountsAccess: true"))
     if len(wanted) > MAX_PORTAL_ACCOUNTS:
         problems.append(Violation("accountIds", f"must name at most {MAX_PORTAL_ACCOUNTS} accounts"))
-    for i, account_id in enumerate(body.get("accountIds", [])):
+    for i, account_id in enumerate(account_ids):
         account = store.collections["accounts"].get(account_id)
         if account is None:
             problems.append(Violation(f"accountIds[{i}]", f"no account with id {account_id!r}"))
@@ -117,17 +113,16 @@ def portal_token(store: Store, call: Call) -> dict[str, Any]:
                                       f"{account['customerId']!r}, not {customer['id']!r}"))
         elif account["status"] == "ARCHIVED":
             problems.append(Violation(f"accountIds[{i}]", f"account {account_id!r} is archived"))
-    expiry = body.get("expiry")
     if expiry is not None and expiry <= 0:
         problems.append(Violation("expiry", "must be greater than 0 (seconds)"))
     if problems:
         raise Invalid(problems)
-    issued = _seconds(store)
-    caller = claims_of(bearer(call)) or {}
+    issued = epoch_seconds(store.clock.now())
+    calling = claims_of(caller) or {}
     if expiry is not None:
         expires = issued + expiry
-    elif isinstance(caller.get("exp"), int):
-        expires = caller["exp"]
+    elif isinstance(calling.get("exp"), int):
+        expires = calling["exp"]
     else:
         expires = issued + API_TOKEN_LIFETIME
     claims: dict[str, Any] = {"iss": ISSUER, "aud": "customer-portal", "sub": customer["id"], "iat": issued,
@@ -136,7 +131,4 @@ def portal_token(store: Store, call: Call) -> dict[str, Any]:
         claims["allAccountsAccess"] = True
     else:
         claims["accountIds"] = wanted
-    return {"token": sign(claims)}
-
-
-HANDLERS: dict[str, Handler] = {"authenticate": authenticate, "getCustomerPortalDelegateToken": portal_token}
+    return sign(claims)
