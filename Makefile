@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install lint run test conformance bench clean
+.PHONY: install lint run test conformance conformance-deep bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,13 @@ lint: $(STAMP)  ## ruff, mypy --strict and import-linter (layers, no cycles), ze
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 
-test: $(STAMP) lint  ## the linters, then the default, derandomized test suite (what CI runs)
-	$(PY) -m pytest -q -n 2 $(ARGS)
+test: $(STAMP) lint  ## the linters, then the derandomized test suite but the long Schemathesis runs
+	$(PY) -m pytest -q -n 2 -m "not conformance" $(ARGS)
 
-conformance: $(STAMP)  ## the deeper property-based profile, for local use
+conformance: $(STAMP)  ## the long Schemathesis runs over HTTP, both contracts, every phase (CI runs it after make test)
+	$(PY) -m pytest -q -n 2 -m conformance $(ARGS)
+
+conformance-deep: $(STAMP)  ## the deeper property-based profile of every property-based test, for local use
 	MOCK_TEST_PROFILE=deep $(PY) -m pytest -q -n 2 tests/test_conformance.py tests/test_state_machine.py tests/test_bad_input.py $(ARGS)
 
 bench: $(STAMP)  ## throughput, latency, start-up, memory and reset figures

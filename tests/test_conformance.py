@@ -73,6 +73,7 @@ def _operation_count(path: Path) -> int:
     return sum(1 for item in doc["paths"].values() for method in item if method in ("get", "put", "post", "patch", "delete"))
 
 
+@pytest.mark.conformance  # minutes of fuzzing: `make conformance`, which CI runs after `make test`
 @pytest.mark.parametrize(
     ("contract", "hooks"),
     [
