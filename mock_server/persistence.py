@@ -63,6 +63,10 @@ BACKOFF = 4
 _RETRY_S = 1.0
 
 
+# The fields of Store.generator_state(), as its errors name them.
+_GENERATOR_FIELDS = ("rng", "sequence", "idOffset", "clock")
+
+
 class StateFileError(Exception):
     """The state file cannot be used; the message names the file and the problem."""
 
@@ -71,7 +75,10 @@ class StateFile:
     """Loads the tenants from a file, then keeps the file up to date."""
 
     def __init__(self, path: str | Path, tenants: Tenants, debounce: float = DEBOUNCE_S) -> None:
-        self.path = Path(path)
+        self.path = Path(path)  # as the user named it, for messages
+        # The file itself: a symbolic link is followed, so the lock and every write are the target's
+        # (another name of the same file cannot slip past the lock, and the link stays a link).
+        self.target = self.path.resolve()
         self.tenants = tenants
         self.debounce = debounce
         self.writes = 0  # files written, and the time spent encoding and writing them
@@ -91,10 +98,10 @@ class StateFile:
         """Take the file's lock and load it if it exists; :class:`StateFileError` otherwise."""
         self._take_lock()
         try:
-            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            for stale in self.target.parent.glob(f".{self.target.name}.*.tmp"):
                 with suppress(OSError):  # left by a kill -9 in the middle of a write
                     stale.unlink()
-            if self.path.exists():
+            if self.target.exists():
                 self._load()
         except BaseException:
             self._release_lock()
@@ -106,7 +113,15 @@ class StateFile:
         return StateFileError(f"{self.path}: {problem}")
 
     def _take_lock(self) -> None:
-        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        if self.target.is_dir():
+            raise self._fail("is a folder, not a file")
+        with suppress(FileNotFoundError):
+            links = self.target.stat().st_nlink
+            if links > 1:
+                # Each write replaces the file, so the other names would keep an old copy, and a second
+                # server reaching it by another name would take another lock: refused, not guessed.
+                raise self._fail(f"has {links} hard links; use one name for it (a symbolic link is fine)")
+        lock_path = self.target.with_name(f".{self.target.name}.lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -126,7 +141,7 @@ class StateFile:
 
     def _load(self) -> None:
         try:
-            raw = self.path.read_bytes()
+            raw = self.target.read_bytes()
         except OSError as exc:
             raise self._fail(f"cannot read: {exc.strerror}") from None
         doc = _parse(raw)
@@ -176,7 +191,13 @@ class StateFile:
         try:
             tenant.store.set_generator_state(entry.get("generator"))
         except ValueError as exc:
-            raise self._fail(f"{where}.generator.{exc}") from None
+            text = str(exc)
+            joined = "." if text.partition(":")[0] in _GENERATOR_FIELDS else ": "
+            raise self._fail(f"{where}.generator{joined}{text}") from None
+        if tenant.store.seed is None:
+            # Ids answered after the last write (a kill -9) are not in the file: an unseeded tenant
+            # draws the random part of its next ids afresh, so it never hands one of them out again.
+            tenant.store.fresh_randomness()
         if self.tenants.mode == TOKEN:
             self.tenants.add(tenant)
 
@@ -217,7 +238,7 @@ class StateFile:
             for key in dirty:
                 self._fragments.pop(key, None)
             try:
-                _atomic_write(self.path, self._document())
+                _atomic_write(self.target, self._document())
             except OSError as exc:
                 log.error("cannot write the state file %s: %s (retrying)", self.path, exc.strerror or exc)
                 with self._dirty_lock:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,8 @@ DEFAULT_TIMEOUT = 10.0
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 # Larger answers are parsed and checked off the event loop.
 _INLINE_CHECK = 64 * 1024
+# Encoded bytes per decoding step: deflate inflates at most about 1000:1, so a step yields at most ~1 MB.
+_SLICE = 1024
 # Headers of one connection, not of the message (RFC 9110, 7.6.1); never forwarded either way.
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
@@ -127,6 +129,10 @@ class Upstream:
     async def forward(self, op: Operation, scope: MutableMapping[str, Any], body: bytes) -> Forwarded:
         """Forward one validated request; the upstream's answer, checked, or a 502/504 ``ApiError``."""
         raw_path = scope.get("raw_path") or scope["path"].encode()
+        if _has_dot_segment(raw_path):
+            # The request was validated as the path it names; a client library would send the path with
+            # "." and ".." resolved (GET /accounts/.. becomes GET /), which is not the operation checked.
+            raise ApiError.of(400, "path", "must not have '.' or '..' segments: the proxy forwards what it checked")
         query = scope.get("query_string", b"")
         target = self.base.copy_with(raw_path=self._prefix + raw_path + (b"?" + query if query else b""))
         headers = _request_headers(scope["headers"])
@@ -143,7 +149,9 @@ class Upstream:
             raise self._error(502, f"broke the connection: {_reason(exc)}") from None
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             raise self._error(502, _reason(exc)) from None
-        if len(content) > _INLINE_CHECK:
+        if len(content) > _INLINE_CHECK or "content-encoding" in answer_headers:
+            # Decoding and checking a large (or compressed, so maybe large) answer takes milliseconds
+            # to seconds; meanwhile the event loop keeps serving others.
             problems = await asyncio.to_thread(check_answer, op, status, answer_headers, content)
         else:
             problems = check_answer(op, status, answer_headers, content)
@@ -176,6 +184,12 @@ class Upstream:
 
     def _error(self, status: int, reason: str) -> ApiError:
         return ApiError.of(status, "upstream", f"{self.url} {reason}")
+
+
+def _has_dot_segment(raw_path: bytes) -> bool:
+    """Whether a path has a ``.`` or ``..`` segment, percent-encoded or not."""
+    path = raw_path.partition(b"?")[0].lower().replace(b"%2e", b".")
+    return any(segment in (b".", b"..") for segment in path.split(b"/"))
 
 
 def _reason(exc: BaseException) -> str:
@@ -221,6 +235,8 @@ def check_answer(op: Operation, status: int, headers: httpx.Headers, content: by
     try:
         text = _decoded(status, headers, content).decode("utf-8")
         body = STRICT_JSON.decode(text)
+    except AnswerTooLarge as exc:
+        return [*problems, Violation("body", str(exc))]
     except (ValueError, httpx.DecodingError) as exc:
         return [*problems, Violation("body", f"is not JSON ({exc})")]
     except RecursionError:
@@ -230,11 +246,39 @@ def check_answer(op: Operation, status: int, headers: httpx.Headers, content: by
     return problems + check_response(op, status, body, headers)
 
 
+class AnswerTooLarge(ValueError):
+    """An encoded answer that decodes to more than :data:`MAX_ANSWER_BYTES`."""
+
+
+class _Slices(httpx.SyncByteStream):
+    """Encoded bytes fed to the decoder a little at a time, so that no single step inflates much."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, len(self.content), _SLICE):
+            yield self.content[start : start + _SLICE]
+
+
 def _decoded(status: int, headers: httpx.Headers, content: bytes) -> bytes:
-    """The body with its Content-Encoding (gzip, br, ...) undone, for checking only."""
+    """The body with its Content-Encoding (gzip, br, ...) undone, for checking only.
+
+    Decoded in slices and stopped past :data:`MAX_ANSWER_BYTES`: the cap on
+    what the upstream may send counts encoded bytes, and 28 KB of gzip can
+    inflate to hundreds of megabytes.
+    """
     if "content-encoding" not in headers:
         return content
-    return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content)).read()
+    response = httpx.Response(status, headers=headers, stream=_Slices(content))
+    parts: list[bytes] = []
+    size = 0
+    for part in response.iter_bytes():
+        size += len(part)
+        if size > MAX_ANSWER_BYTES:
+            raise AnswerTooLarge(f"decodes to more than {MAX_ANSWER_BYTES} bytes; not checked")
+        parts.append(part)
+    return b"".join(parts)
 
 
 def _same_media_type(given: str, declared: str) -> bool:

@@ -207,6 +207,17 @@ class Store:
             if moment is not None:
                 self.clock.set_last(moment)
 
+    def fresh_randomness(self) -> None:
+        """Draw the random part of new ids from a new, unseeded generator.
+
+        An unseeded tenant reloaded from its state file may have answered ids
+        after the file was last written; with a fresh first part, none of them
+        is issued again (the sequence part goes on as saved).
+        """
+        if self.seed is None:
+            with self.lock:
+                self.rng = random.Random()
+
     _STATE_FIELDS = ("rng", "clock", "collections", "indexes", "derived", "reserved", "_sequence", "_id_offset")
 
     def snapshot(self) -> dict[str, Any]:

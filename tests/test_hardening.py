@@ -1,0 +1,162 @@
+"""Issue 21 (hardening, third round): each test fails on the code before its fix."""
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import make_api
+from starlette.testclient import TestClient
+
+from mock_server import Config, create_app
+from mock_server.config import DEFAULT_SPEC
+from mock_server.openapi.spec import load_spec
+from mock_server.persistence import StateFileError
+from mock_server.proxy import MAX_ANSWER_BYTES, check_answer
+
+AUTH = {"Authorization": "Bearer t"}
+GROUP = {"name": "G", "email": "g@example.com", "dailyInvoiceConsolidation": True, "accountIds": ["ACME-US"],
+         "address": {"country": "US"}}
+CUSTOMER = {"id": "LATE", "name": "Late", "primaryEmail": "late@example.com", "address": {"country": "US"}}
+
+
+# -- item 7: a compressed answer is decoded in bounded steps ------------------------------------------
+
+
+def test_a_gzip_bomb_from_the_upstream_is_not_inflated_past_the_cap() -> None:
+    """28 KB of gzip that inflates to 256 MB: checking it stops at the 32 MiB cap, quickly."""
+    bomb = gzip.compress(b" " * (256 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 300_000
+    op = load_spec(DEFAULT_SPEC).operation("getAccount")
+    headers = httpx.Headers({"content-type": "application/json", "content-encoding": "gzip"})
+    tracemalloc.start()
+    started = time.perf_counter()
+    problems = check_answer(op, 200, headers, bomb)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert [p.field for p in problems] == ["body"]
+    assert f"decodes to more than {MAX_ANSWER_BYTES} bytes" in problems[0].rule
+    assert peak < 3 * MAX_ANSWER_BYTES  # before: the whole 256 MB, at once
+    assert elapsed < 5
+
+
+def test_a_small_gzip_answer_is_still_checked_decoded() -> None:
+    op = load_spec(DEFAULT_SPEC).operation("getAccount")
+    headers = httpx.Headers({"content-type": "application/json", "content-encoding": "gzip"})
+    assert check_answer(op, 200, headers, gzip.compress(json.dumps({"id": 5}).encode()))[0].field != "body"
+
+
+# -- item 14: the proxy forwards only the path it checked ----------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/accounts/%2e%2E", "/accounts/%2E", "/customers/%2e%2e"])
+def test_encoded_dot_segments_are_refused_in_proxy_mode_never_forwarded(path: str) -> None:
+    # The upstream is a closed port: a forwarded request would be a 502, a refused one is a 400.
+    for api in make_api(proxy="http://127.0.0.1:9", log="quiet"):
+        r = api.get(path)
+        assert r.status_code == 400, r.text
+        assert r.json()["message"].startswith("path: must not have '.' or '..' segments")
+
+
+@pytest.mark.parametrize("raw_path", [b"/accounts/..", b"/accounts/.", b"/customers/C1/.."])
+def test_literal_dot_segments_are_refused_in_proxy_mode(raw_path: bytes) -> None:
+    """HTTP clients resolve literal dot segments themselves; a raw request can still send them."""
+    app = create_app(Config(proxy="http://127.0.0.1:9", log="quiet"))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": raw_path.decode(), "raw_path": raw_path, "query_string": b"",
+             "headers": [(b"authorization", b"Bearer t"), (b"host", b"localhost")], "http_version": "1.1",
+             "scheme": "http", "server": ("127.0.0.1", 4010), "client": ("127.0.0.1", 5000), "root_path": ""}
+    asyncio.run(app(scope, receive, send))
+    status = sent[0]["status"]
+    assert status in (400, 404)  # never forwarded (a 502 from the closed upstream)
+    if status == 400:
+        assert json.loads(sent[1]["body"])["message"].startswith("path: must not have")
+
+
+# -- item 11: the state file's lock is the real file's ---------------------------------------------------
+
+
+def _app(path: Path, **config: Any) -> Any:
+    return create_app(Config(self_check=True, log="quiet", state_file=path, **config))
+
+
+def test_a_symlinked_state_file_stays_a_link_and_shares_the_lock(tmp_path: Path) -> None:
+    target = tmp_path / "real.json"
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    first = _app(link, seed=1)
+    try:
+        with TestClient(first, base_url="http://localhost") as client:
+            assert client.post("/invoice_groups", json=GROUP, headers=AUTH).status_code == 200
+        # A second server on the target's own name is refused: one lock per real file.
+        with pytest.raises(StateFileError, match="in use by another mock server"):
+            _app(target, seed=1)
+    finally:
+        assert first.state.state_file.close()
+    assert link.is_symlink() and link.resolve() == target.resolve()  # before: replaced by a plain file
+    assert len(json.loads(target.read_text())["tenants"]["shared"]["state"]["invoiceGroups"]) == 2
+
+
+def test_a_hard_linked_state_file_is_refused(tmp_path: Path) -> None:
+    first = tmp_path / "a.json"
+    app = _app(first, seed=1)
+    with TestClient(app, base_url="http://localhost") as client:
+        client.post("/invoice_groups", json=GROUP, headers=AUTH)
+    assert app.state.state_file.close()
+    os.link(first, tmp_path / "b.json")
+    with pytest.raises(StateFileError, match="has 2 hard links"):
+        _app(tmp_path / "b.json", seed=1)
+
+
+# -- item 13: after a crash, an unseeded server never hands out an id it answered before -----------------
+
+
+def test_an_unseeded_reload_never_reissues_an_id_answered_after_the_last_write(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    crashed = tmp_path / "as-left-by-kill-9.json"
+    app = _app(path)  # unseeded
+    with TestClient(app, base_url="http://localhost") as client:
+        client.post("/invoice_groups", json=GROUP, headers=AUTH)
+        assert app.state.state_file.flush()
+        crashed.write_bytes(path.read_bytes())  # what a kill -9 right now would leave
+        # A server-made id answered after the last write: a customer's togaiCustomerId.
+        lost = client.post("/customers", json=CUSTOMER, headers=AUTH).json()["togaiCustomerId"]
+        app.state.state_file.close()
+    reloaded = _app(crashed)
+    try:
+        with TestClient(reloaded, base_url="http://localhost") as client:
+            again = client.post("/customers", json=CUSTOMER, headers=AUTH).json()["togaiCustomerId"]
+            assert again != lost  # before: the same generator state drew the same id
+    finally:
+        reloaded.state.state_file.close()
+
+
+# -- item 16: a state-file error names its field with a separator ---------------------------------------
+
+
+def test_a_malformed_generator_is_named_with_a_separator(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    app = _app(path, seed=1)
+    with TestClient(app, base_url="http://localhost") as client:
+        client.post("/invoice_groups", json=GROUP, headers=AUTH)
+    assert app.state.state_file.close()
+    doc = json.loads(path.read_text())
+    doc["tenants"]["shared"]["generator"] = "nonsense"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(StateFileError, match=r"tenants\['shared'\]\.generator: must be an object"):
+        _app(path, seed=1)
