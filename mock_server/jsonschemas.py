@@ -9,6 +9,7 @@ integer beyond 64 bits), which also keeps its ~8 MB out of a fresh server.
 """
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
@@ -23,14 +24,24 @@ try:  # optional accelerator, see the README's performance section
     import jsonschema_rs as _rs
 except ImportError:  # pragma: no cover - depends on the environment
     _rs = None  # type: ignore[assignment]
-# (effectiveOn) leave it out.
+# RFC 3339 date-time: "T"/"Z" in either case (its section 5.6 allows lowercase) or a space, a fraction
+# of any length; the offset may be left out (Togai's own examples of effectiveOn leave it out, and
+# the mock reads such a time as UTC). No leap second: Togai's Java services refuse second 60.
 _DATE_TIME = re.compile(
-    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]"
-    r"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
+    r"^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]"
+    r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
 )
 
+
 def _is_date_time(value: object) -> bool:
-    return not isinstance(value, str) or _DATE_TIME.match(value) is not None
+    """An RFC 3339 date-time of a real calendar day (no 31 June, no 29 February 2023, no year 0)."""
+    if not isinstance(value, str):
+        return True
+    match = _DATE_TIME.match(value)
+    if match is None:
+        return False
+    year, month, day = int(match[1]), int(match[2]), int(match[3])
+    return year >= 1 and day <= calendar.monthrange(year, month)[1]
 
 
 # The formats this spec relies on, checked alike by both engines.

@@ -160,3 +160,45 @@ def test_a_malformed_generator_is_named_with_a_separator(tmp_path: Path) -> None
     path.write_text(json.dumps(doc))
     with pytest.raises(StateFileError, match=r"tenants\['shared'\]\.generator: must be an object"):
         _app(path, seed=1)
+
+
+# -- item 1: one date-time rule, a real calendar, checked before anything is applied ---------------------
+
+
+def _ride(event_id: str, timestamp: str) -> dict[str, Any]:
+    return {"id": event_id, "schemaName": "rides", "accountId": "ACME-US", "timestamp": timestamp,
+            "attributes": [{"name": "distance", "value": "1"}], "dimensions": {"city": "x"}}
+
+
+@pytest.mark.parametrize("moment", ["2024-02-30T00:00:00Z", "2023-02-29T12:00:00Z", "2024-06-31T00:00:00Z",
+                                    "2024-01-01T23:59:60Z", "0000-01-01T00:00:00Z"])
+def test_an_impossible_date_in_a_batch_refuses_the_whole_batch_and_applies_nothing(api: Any, moment: str) -> None:
+    before = api.state()
+    batch = {"events": [_ride("ok-1", "2024-03-01T00:00:00Z"), _ride("bad", moment), _ride("ok-2", "2024-03-02T00:00:00Z")]}
+    r = api.post("/ingestBatch", json=batch)
+    assert r.status_code == 400, r.text  # before: 500 and half applied
+    assert r.json()["message"].startswith("events[1].timestamp: must be a valid date-time")
+    assert api.state() == before
+    assert api.get("/__mock/state").status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("POST", "/metrics", {"startTime": "2024-02-30T00:00:00Z", "endTime": "2024-04-01T00:00:00Z",
+                          "metricQueries": [{"id": "e", "name": "EVENTS", "aggregationPeriod": "DAY"}]}, "startTime"),
+    ("PATCH", "/accounts/ACME-US/wallet", {"effectiveFrom": "2024-04-31T00:00:00Z"}, "effectiveFrom"),
+])
+def test_an_impossible_date_is_a_400_naming_the_field(api: Any, method: str, path: str, body: Any, field: str) -> None:
+    api.post("/accounts/ACME-US/wallet_topup", json={"topupAmount": 10})
+    before = api.state()
+    r = api.request(method, path, json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["message"].startswith(f"{field}: must be a valid date-time")
+    assert api.state() == before
+
+
+def test_lowercase_t_and_z_are_rfc_3339_and_accepted(api: Any) -> None:
+    r = api.post("/ingest", json={"event": _ride("lower", "2024-03-01t10:00:00z")})
+    assert r.status_code == 202, r.text
+    shown = api.get("/events", params={"account_id": "ACME-US", "pageSize": 50}).json()["events"]
+    assert [e["ingestionStatus"]["status"] for e in shown if e["eventPayload"]["id"] == "lower"] == [
+        "INGESTION_COMPLETED_EVENT_METERED"]
