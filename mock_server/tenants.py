@@ -159,6 +159,19 @@ class Tenants:
         if self.on_change is not None and tenant.key in self._by_key:
             self.on_change(tenant)
 
+    def check_reset_all(self) -> None:
+        """Refuse ``reset?all=true`` unless the server names its tokens (``--token``).
+
+        Without ``--token`` any bearer token makes a tenant, so any caller could
+        wipe everyone else's; with it, only the operator's tokens have tenants.
+        """
+        if self.tokens is None:
+            raise ApiError.of(
+                403, "all",
+                "resetting every tenant needs a bearer token given with --token (any token makes a tenant "
+                "here); reset your own tenant without all=true",
+            )
+
     def reset_all(self, empty: bool = False) -> None:
         """``POST /__mock/reset?all=true``: every tenant back to the fixtures (or empty)."""
         for tenant in self:
@@ -199,9 +212,10 @@ def _control_handlers(tenants: Tenants, tenant: Tenant) -> dict[str, Handler]:
 
     def reset(_: Store, call: Call) -> Any:
         empty = call.params.get("empty", False)
-        if call.params.get("all", False):
+        if call.params.get("all", False) and tenants.mode == TOKEN:
+            tenants.check_reset_all()
             tenants.reset_all(empty)
-        else:
+        else:  # shared mode: "every tenant" is this one
             control.reset(empty)
         return {"success": True}
 
@@ -239,8 +253,10 @@ def _anonymous_control(tenants: Tenants, base: Pipeline) -> Pipeline:
     def reset(store: Store, call: Call) -> Any:
         if not call.params.get("all", False):
             refuse(store, call)
-        tenants.reset_all(call.params.get("empty", False))
-        return {"success": True}
+        raise ApiError.of(
+            403, "all",
+            "resetting every tenant needs a bearer token given with --token; without one, reset your own tenant",
+        )
 
     def health(_: Store, __: Call) -> Any:
         return {"status": "ok", "tenants": len(tenants)}

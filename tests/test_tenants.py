@@ -81,13 +81,13 @@ def test_control_calls_act_on_the_callers_tenant(token_api: Api) -> None:
     assert [e["path"] for e in b_journal] == ["/accounts"]
     assert api.get("/__mock/health", auth=False, headers=A).json()["tenants"] == 2
 
-    # B's reset leaves A alone; reset?all=true resets both.
+    # B's reset leaves A alone; so does B's reset?all=true: any token makes a tenant here (no --token).
     api.post("/__mock/reset", auth=False, headers={**B, **JSON})
     assert api.get("/accounts/ACME-US", auth=False, headers=A).json()["name"] == "Changed by A"
     assert api.get("/__mock/overrides", auth=False, headers=A).json()["overrides"] != []
-    assert api.post("/__mock/reset?all=true", auth=False, headers={**B, **JSON}).json() == {"success": True}
-    assert api.get("/accounts/ACME-US", auth=False, headers=A).json()["name"] == "ACME US operations"
-    assert api.get("/__mock/overrides", auth=False, headers=A).json() == {"overrides": []}
+    refused = api.post("/__mock/reset?all=true", auth=False, headers={**B, **JSON})
+    assert refused.status_code == 403 and refused.json()["message"].startswith("all: resetting every tenant needs")
+    assert api.get("/accounts/ACME-US", auth=False, headers=A).json()["name"] == "Changed by A"
     # PUT /__mock/state replaces only the caller's tenant.
     api.request("PUT", "/__mock/state", auth=False, headers={**A, **JSON}, json={})
     assert api.get("/__mock/health", auth=False, headers=A).json()["customers"] == 0
@@ -103,8 +103,8 @@ def test_without_a_token_control_calls_are_refused_but_health_and_reset_all(toke
     assert "bearer token" in r.json()["message"]
     assert api.post("/__mock/reset", auth=False, headers=JSON).status_code == 401
     assert api.get("/__mock/health", auth=False).json() == {"status": "ok", "tenants": 1}
-    assert api.post("/__mock/reset?all=true", auth=False, headers=JSON).status_code == 200
-    assert api.get("/customers/Z", auth=False, headers=A).status_code == 404
+    assert api.post("/__mock/reset?all=true", auth=False, headers=JSON).status_code == 403  # wiped nobody
+    assert api.get("/customers/Z", auth=False, headers=A).status_code == 200
     # A Togai call without a token is a 401, as always, and creates no tenant.
     assert api.get("/accounts", auth=False).status_code == 401
     assert api.get("/__mock/health", auth=False).json()["tenants"] == 1
@@ -127,6 +127,15 @@ def test_the_number_of_tenants_is_bounded(token_api: Api) -> None:
     assert api.get("/accounts", auth=False, headers={"Authorization": "Bearer t-new"}).status_code == 200
     assert api.delete("/__mock/tenant", auth=False, headers={"Authorization": "Bearer t-new", **JSON}).status_code == 200
     assert api.get("/customers/Q", auth=False, headers={"Authorization": "Bearer t0"}).status_code == 404
+
+
+def test_with_a_token_list_a_listed_token_resets_every_tenant() -> None:
+    a, b = {"Authorization": "Bearer token-a"}, {"Authorization": "Bearer token-b"}
+    for api in make_api(tenancy="token", tokens=("token-a", "token-b")):
+        api.post("/customers", auth=False, headers=a, json={"id": "Z", "name": "Zed Inc", "primaryEmail": "z@x.io", "address": {}})
+        assert api.post("/__mock/reset?all=true", auth=False, headers={**b, **JSON}).json() == {"success": True}
+        assert api.get("/customers/Z", auth=False, headers=a).status_code == 404
+        assert api.post("/__mock/reset?all=true", auth=False, headers=JSON).status_code == 401  # no token at all
 
 
 def test_with_a_token_list_only_those_tokens_get_tenants() -> None:
