@@ -80,9 +80,13 @@ async def _lifespan(receive: Receive, send: Send, upstream: Upstream | None = No
             return
 
 
-def create_app(config: Config | None = None) -> MockApp:
+def create_app(config: Config | None = None, *, state_file: StateFile | None = None) -> MockApp:
     """Build the ASGI app; raises ``SpecError``/``FixtureError``/``StateFileError`` on bad input files,
-    ValueError on a bad proxy URL."""
+    ValueError on a bad proxy URL.
+
+    ``state_file``: an open state file to take over instead of opening ``config.state_file`` (``--watch``
+    rebuilds the app while the old one holds the file's lock); its tenants are not loaded again.
+    """
     config = config or Config()
     spec = load_spec(config.spec)
     schemas = spec.document.get("components", {}).get("schemas", {})
@@ -133,8 +137,8 @@ def create_app(config: Config | None = None) -> MockApp:
     cors: dict[str, Any] = {"policy": CorsPolicy(config.cors_origins), "log": config.log, "journal": journal}
     # Tenancy and the state file (mock_server/tenants.py, persistence.py); this tenant is the template.
     template = Tenant(SHARED, store, journal, overrides, epoch, control, togai, control_pipeline)
-    tenants, state_file, togai_app, control_app = serve_tenants(
-        template, config.tenancy, state_file=config.state_file, max_tenants=config.max_tenants,
+    tenants, persisted, togai_app, control_app = serve_tenants(
+        template, config.tenancy, state_file=config.state_file, adopted=state_file, max_tenants=config.max_tenants,
         tokens=frozenset(config.tokens) or None, journal_size=config.journal_size,
         # The dashboard's own control calls act on the caller's tenant too.
         extra_control=lambda tenant: (
@@ -142,7 +146,7 @@ def create_app(config: Config | None = None) -> MockApp:
         ),
     )
     state = State({"pipeline": togai, "control": control, "store": store, "config": config, "info": info,
-                   "upstream": upstream, "tenants": tenants, "state_file": state_file})
+                   "upstream": upstream, "tenants": tenants, "state_file": persisted})
     return MockApp(togai_app, Dashboard(control_app, access), cors, state)
 
 
@@ -151,12 +155,14 @@ def serve_tenants(
     mode: str = SHARED,
     *,
     state_file: Path | None = None,
+    adopted: StateFile | None = None,
     max_tenants: int = DEFAULT_MAX_TENANTS,
     tokens: frozenset[str] | None = None,
     journal_size: int = 1000,
     extra_control: Callable[[Tenant], dict[str, Handler]] | None = None,
 ) -> tuple[Tenants, StateFile | None, ASGIApp, ASGIApp]:
-    """The tenants of a server, its state file (loaded and writing), and the Togai and control apps.
+    """The tenants of a server, its state file (loaded and writing, or ``adopted`` from an app it
+    replaces), and the Togai and control apps.
 
     Raises :class:`~mock_server.persistence.StateFileError` when the state file cannot be used.
     """
@@ -164,7 +170,10 @@ def serve_tenants(
         template, mode, max_tenants=max_tenants, tokens=tokens, journal_size=journal_size, extra_control=extra_control
     )
     persisted = None
-    if state_file is not None:
+    if adopted is not None:
+        persisted = adopted
+        adopted.attach(tenants)
+    elif state_file is not None:
         persisted = StateFile(state_file, tenants)
         persisted.open()
         persisted.start()

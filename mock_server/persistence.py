@@ -32,7 +32,8 @@ import os
 import tempfile
 import threading
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ class StateFile:
         self.encode_seconds = 0.0  # of the last write: the time requests may have waited
         self._dirty: set[str] = set()
         self._dirty_lock = threading.Lock()
-        self._write_lock = threading.Lock()  # the writer thread, and close() or a test
+        self._write_lock = threading.RLock()  # the writer thread, close(), a test, or a --watch handover
         self._fragments: dict[str, bytes] = {}  # each tenant's encoded entry, until it changes
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -200,6 +201,27 @@ class StateFile:
             tenant.store.fresh_randomness()
         if self.tenants.mode == TOKEN:
             self.tenants.add(tenant)
+
+    def attach(self, tenants: Tenants) -> None:
+        """Keep the file of ``tenants`` from now on (``--watch`` swapped in a new app): same lock,
+        same writer; the tenants are carried over by the caller, and :meth:`mark_all` writes them."""
+        tenants.salt = self.tenants.salt  # tenants' keys in the file are fingerprints with this salt
+        self.tenants = tenants
+        tenants.on_change = self.mark
+        tenants.on_drop = self._mark_key
+        with self._write_lock:
+            self._fragments.clear()  # the old app's records, as they were encoded
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No write while inside (``--watch`` swaps the app the file is written from)."""
+        with self._write_lock:
+            yield
+
+    def mark_all(self) -> None:
+        """Every tenant may have changed: write them all within about a second."""
+        for tenant in self.tenants:
+            self.mark(tenant)
 
     # -- writing -------------------------------------------------------------------
     def start(self) -> None:

@@ -7,14 +7,17 @@ If that fails (broken YAML, a fixture that breaks the new schemas) the old
 app keeps serving and the error is logged and shown on the dashboard. If it
 works, it replaces the old one between two requests and keeps:
 
-- the journal and the overrides in force;
-- the state, when only the spec changed: each record that still matches its
-  resource's schema in the new spec is kept, the others are dropped (and
-  counted in the log); if what is kept breaks a business rule of the store
-  (say an account whose customer was dropped), the state starts again from
-  the fixtures, and the log says why;
-- when a fixture file changed, the state is the new fixtures' (that is what
-  editing a fixture asks for).
+- every tenant (the shared one, or each token's with ``--tenancy token``),
+  with its journal and the overrides in force;
+- each tenant's state, when only the spec changed: each record that still
+  matches its resource's schema in the new spec is kept, the others are
+  dropped (and counted in the log); if what is kept breaks a business rule of
+  the store (say an account whose customer was dropped), that tenant starts
+  again from the fixtures, and the log says why;
+- when a fixture file changed, each tenant's state is the new fixtures' (that
+  is what editing a fixture asks for);
+- ``--state-file``: the new app takes over the old one's open file (its lock
+  and writer) and writes the carried tenants to it.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,11 @@ from starlette.types import Receive, Scope, Send
 
 from .app import MockApp, create_app
 from .config import Config
+from .control import Control
+from .domain.core.store import Store
 from .errors import ApiError
+from .persistence import StateFile
+from .tenants import SHARED, Tenants
 
 POLL_S = 0.25
 Signature = tuple[tuple[str, int, int], ...]
@@ -88,30 +96,65 @@ class Reloader:
         with self.lock:
             old = self.app
             what = " and ".join(n for n, c in (("spec", spec_changed), ("fixtures", fixtures_changed)) if c)
-            try:
-                new = create_app(self.config)
-            except Exception as exc:  # SpecError, FixtureError, or anything a broken file can cause
-                message = str(exc) or type(exc).__name__
-                old.state.info.error = message
-                self.log(f"{what} changed, reload failed, still serving the previous version: {message}")
-                return False
-            with old.state.store.lock:  # requests on the old app wait; the state moves as a whole
-                kept = self._carry_state(old, new, keep_state=not fixtures_changed)
-                new.state.control.journal.adopt(old.state.control.journal)
-                new.state.control.overrides.adopt(old.state.control.overrides)
-                info = new.state.info
-                info.watching, info.reloads = True, old.state.info.reloads + 1
-                info.last_reload = f"{what} changed: {_operations_diff(old, new)}; {kept}"
-                self.app = new
+            state_file: StateFile | None = old.state.state_file
+            # The writer waits until the new app holds every tenant: it never writes a half-built one.
+            with state_file.held() if state_file is not None else nullcontext():
+                try:
+                    new = create_app(self.config, state_file=state_file)
+                except Exception as exc:  # SpecError, FixtureError, or anything a broken file can cause
+                    if state_file is not None:
+                        state_file.attach(old.state.tenants)  # the old app keeps its file
+                    message = str(exc) or type(exc).__name__
+                    old.state.info.error = message
+                    self.log(f"{what} changed, reload failed, still serving the previous version: {message}")
+                    return False
+                # Requests on the old app wait (every tenant's lock): the state moves as a whole.
+                with ExitStack() as stack:
+                    for tenant in old.state.tenants:
+                        stack.enter_context(tenant.store.lock)
+                    kept = self._carry_tenants(old, new, keep_state=not fixtures_changed)
+                    info = new.state.info
+                    info.watching, info.reloads = True, old.state.info.reloads + 1
+                    info.last_reload = f"{what} changed: {_operations_diff(old, new)}; {kept}"
+                    self.app = new
+                    for tenant in old.state.tenants:
+                        tenant.epoch.bump()  # a request that waited on the old app applies nothing
+                if state_file is not None:
+                    state_file.mark_all()
             self.log(f"reloaded: {info.last_reload}")
             return True
 
-    def _carry_state(self, old: MockApp, new: MockApp, *, keep_state: bool) -> str:
-        """Move the old tenant into the new app where it still fits; say what happened."""
+    def _carry_tenants(self, old: MockApp, new: MockApp, *, keep_state: bool) -> str:
+        """Move every tenant of the old app into the new one; say what happened (to the first tenant)."""
+        old_tenants: Tenants = old.state.tenants
+        new_tenants: Tenants = new.state.tenants
+        new_tenants.salt = old_tenants.salt  # token tenants are keyed by fingerprints with this salt
+        said = []
+        for tenant in old_tenants:
+            if new_tenants.mode == SHARED:
+                target = new_tenants.shared
+                assert target is not None
+            else:
+                target = new_tenants.new_tenant(tenant.key, fixtures=not keep_state)
+            said.append(self._carry_state(tenant.store, target.control, keep_state=keep_state))
+            if tenant.journal is not None and target.journal is not None:
+                target.journal.adopt(tenant.journal)
+            if tenant.overrides is not None and target.overrides is not None:
+                target.overrides.adopt(tenant.overrides)
+            if new_tenants.mode != SHARED:
+                new_tenants.add(target)
+        if not said:
+            return "state: no tenant yet"
+        more = f" (and {len(said) - 1} more tenants)" if len(said) > 1 else ""
+        return said[0] + more
+
+    @staticmethod
+    def _carry_state(store: Store, control: Control, *, keep_state: bool) -> str:
+        """Move one old tenant's records into its new control where they still fit; say what happened."""
         if not keep_state:
             return "state: the new fixtures"
-        exported: dict[str, list[dict[str, Any]]] = old.state.store.export()
-        validators = new.state.control.record_validators
+        exported: dict[str, list[dict[str, Any]]] = store.export()
+        validators = control.record_validators
         kept: dict[str, list[dict[str, Any]]] = {}
         dropped: list[str] = []
         first_reason = ""
@@ -131,7 +174,7 @@ class Reloader:
             if len(fits) < len(records):
                 dropped.append(f"{len(records) - len(fits)} {name}")
         try:
-            new.state.control.import_state(kept)
+            control.import_state(kept)
         except ApiError as exc:
             return f"state: back to the fixtures, the kept records break a rule ({exc.message})"
         counts = ", ".join(f"{len(v)} {k}" for k, v in kept.items())

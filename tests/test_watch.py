@@ -120,3 +120,54 @@ def test_the_real_server_reloads_within_about_a_second(files: tuple[Path, Path])
             time.sleep(0.05)
         assert time.monotonic() - started < 1.5
         assert "mock-server: reloaded: spec changed: 122 operations +1 (getUsage)" in mock.output()
+
+
+# -- issue 21, item 4: every tenant, and the state file, survive a reload --------------------------------
+
+
+def test_a_reload_keeps_every_token_tenant_its_journal_and_overrides(files: tuple[Path, Path]) -> None:
+    spec, fixtures = files
+    config = Config(spec=spec, fixtures=fixtures, self_check=True, watch=True, tenancy="token")
+    lines: list[str] = []
+    reloader = Reloader(config, create_app(config), log=lines.append)
+    client = TestClient(reloader, base_url="http://localhost")
+    a, b = {"Authorization": "Bearer token-a"}, {"Authorization": "Bearer token-b"}
+    for who, cid in ((a, "ONLY-A"), (b, "ONLY-B")):
+        r = client.post("/customers", headers=who, json={"id": cid, "name": cid, "primaryEmail": "k@x.io", "address": {}})
+        assert r.status_code == 201
+    client.post("/__mock/overrides", headers={**a, **JSON}, json={"method": "GET", "path": "/accounts", "status": 429})
+
+    _edit_spec(spec, lambda doc: doc["paths"].__setitem__("/usage", USAGE))
+    assert reloader.check()
+    assert "(and 1 more tenants)" in lines[-1]
+    assert client.get("/customers/ONLY-A", headers=a).status_code == 200  # before: every tenant's records gone
+    assert client.get("/customers/ONLY-B", headers=b).status_code == 200
+    assert client.get("/customers/ONLY-A", headers=b).status_code == 404  # still apart
+    assert client.get("/accounts", headers=a).status_code == 429  # A's override
+    assert client.get("/accounts", headers=b).status_code == 200
+    journal = client.get("/__mock/requests", headers=a).json()["requests"]
+    assert "/customers" in [e["path"] for e in journal]
+
+
+def test_a_reload_with_a_state_file_takes_the_file_over_and_writes_the_carried_state(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    spec, fixtures = files
+    path = tmp_path / "state.json"
+    config = Config(spec=spec, fixtures=fixtures, self_check=True, watch=True, state_file=path)
+    lines: list[str] = []
+    reloader = Reloader(config, create_app(config), log=lines.append)
+    client = TestClient(reloader, base_url="http://localhost")
+    client.post("/customers", headers=AUTH, json={"id": "KEEP", "name": "Kept Inc", "primaryEmail": "k@x.io", "address": {}})
+    _edit_spec(spec, lambda doc: doc["paths"].__setitem__("/usage", USAGE))
+    assert reloader.check()
+    assert lines[-1].startswith("reloaded:"), lines  # before: "is in use by another mock server", no reload
+    assert client.get("/usage", headers=AUTH).json() == {"units": 3}
+    client.post("/customers", headers=AUTH, json={"id": "AFTER", "name": "After Inc", "primaryEmail": "a@x.io", "address": {}})
+    assert reloader.app.state.state_file.close()
+    reopened = create_app(Config(spec=spec, fixtures=fixtures, state_file=path))
+    try:
+        ids = {c["id"] for c in reopened.state.store.export()["customers"]}
+        assert {"KEEP", "AFTER"} <= ids
+    finally:
+        reopened.state.state_file.close()
