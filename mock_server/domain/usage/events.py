@@ -71,7 +71,8 @@ from ..core.errors import Invalid, Violation
 from ..core.lookup import require as lookup
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Store
-from ..pricing import engine as pricing
+from ..core.times import parse_time
+from ..pricing import schedules
 from . import aggregates as usage
 from . import metering, statuses
 from . import meters as usage_meters
@@ -179,8 +180,10 @@ def plan_of(store: Store, account_id: str, timestamp: str) -> dict[str, Any] | N
     association edited later moves it); ``cycleEnd`` is the cycle's last day.
     """
     try:
-        found = pricing.schedule_at(store, account_id, pricing.parse_instant(timestamp))
-    except ValueError:  # a timestamp the schedules cannot place
+        found = schedules.schedule_at(store, account_id, parse_time(timestamp))
+    except Invalid:  # a timestamp no calendar has (one an import let through): no plan to show
+        return None
+    except ValueError:  # a cycle past year 9999, which datetime cannot hold
         return None
     if found is None:
         return None
