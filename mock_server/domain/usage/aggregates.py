@@ -21,7 +21,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -658,9 +658,16 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
                 continue
             at = frm
             while at < to:  # the bucket's part of each cycle it meets
-                found = schedules.schedule_at(store, account, datetime.fromtimestamp(at, UTC))
+                moment = datetime.fromtimestamp(at, UTC)
+                found = schedules.schedule_at(store, account, moment)
                 if found is None:
-                    at += HOUR
+                    # No plan until the next association starts: jump there (years without a
+                    # plan cost one look-up, not one per hour), to the first whole hour from
+                    # ``at`` at or after it, where stepping hour by hour would have found it.
+                    upcoming = schedules.next_start(store, account, moment)
+                    if upcoming is None:
+                        break
+                    at += -((moment - upcoming) // timedelta(hours=1)) * HOUR  # whole hours, rounded up: >= 1
                     continue
                 begin, stop = _floor_hour(found.cycle_start), min(to, _ceil_hour(found.cycle_end))
                 earned[n] += priced(found, begin, stop) - priced(found, begin, at)
