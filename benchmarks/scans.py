@@ -1,10 +1,17 @@
-"""A filtered ``GET /events`` page with 50 000 unrelated events in state, against the demo tenant alone.
+"""Operations that must not scan: a filtered ``GET /events`` page, and REVENUE over decades.
 
 A page filtered by account reads that account's events only (an index),
-so the unrelated events must not make it slower: the ratio of the two
-timings is the check (at most :data:`TARGET_RATIO`). The events go through
-``POST /ingestBatch`` of the in-process app (no socket), as a client's
-would, so every index ingestion keeps is as it would be.
+so 50 000 unrelated events must not make it slower: the ratio of the two
+timings against the demo tenant alone is the check (at most
+:data:`TARGET_RATIO`). The events go through ``POST /ingestBatch`` of the
+in-process app (no socket), as a client's would, so every index ingestion
+keeps is as it would be.
+
+``POST /metrics`` REVENUE by month over 24 years for one account with a
+plan in its last months only: the years without a plan are jumped over
+(``schedules.next_start``), not stepped through hour by hour, so the query
+costs a few milliseconds (at most :data:`TARGET_REVENUE_MS`); stepping
+took about 520-630 ms.
 
 ``python -m benchmarks.scans``
 """
@@ -12,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from mock_server import Config, create_app
 
-from .inprocess import _time
+from .inprocess import AUTH, _time
 
 UNRELATED = 50_000
 BATCH = 500  # the most an ingestBatch request holds
@@ -52,12 +60,82 @@ def measure() -> dict[str, float]:
     return {"demo_us": round(before, 1), "with_50k_us": round(after, 1), "ratio": round(after / before, 2)}
 
 
+# REVENUE by month over 24 years (288 buckets) for GLOBEX-US, on a plan from 2033-06-01 only.
+REVENUE_RANGE = ("2010-01-01T00:00:00Z", "2034-01-01T00:00:00Z")
+PLAN_WINDOW = ("2033-06-01", "2034-01-01")
+REVENUE_RUNS = 20
+TARGET_REVENUE_MS = 10.0
+
+
+async def _call(app: Any, method: str, path: str, body: Any) -> tuple[int, Any]:
+    """One in-process request with a JSON body: its status and JSON answer."""
+    raw = json.dumps(body).encode()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [*AUTH, (b"content-length", str(len(raw)).encode())]}
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(answer) if answer else None
+
+
+def _ok(app: Any, method: str, path: str, body: Any) -> Any:
+    status, answer = asyncio.run(_call(app, method, path, body))
+    if status >= 300:
+        raise RuntimeError(f"{method} {path}: {status} {answer}")
+    return answer
+
+
+def measure_revenue() -> dict[str, float]:
+    """Milliseconds per REVENUE query over :data:`REVENUE_RANGE`, the best of :data:`REVENUE_RUNS`."""
+    app = create_app(Config(log="quiet"))
+    meter = next(m["id"] for m in app.state.store.collections["usageMeters"].items.values()
+                 if m["name"] == "Ride count")
+    card = {"usageMeterId": meter,
+            "ratePlan": {"pricingModel": "TIERED", "slabs": [{"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]},
+            "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 1}]}]}
+    plan = _ok(app, "POST", "/price_plans", {"name": "Late", "pricePlanDetails": {
+        "supportedCurrencies": ["USD"], "usageRateCards": [card]}})
+    _ok(app, "POST", f"/price_plans/{plan['id']}/activate", {"currencies": ["USD"]})
+    _ok(app, "POST", "/accounts/GLOBEX-US/price_plans", {"mode": "ASSOCIATE", "pricePlanId": plan["id"],
+                                                         "effectiveFrom": PLAN_WINDOW[0],
+                                                         "effectiveUntil": PLAN_WINDOW[1]})
+    # Usage before the plan (unpriced) and in it, so the account has a key in the usage cube.
+    _ok(app, "POST", "/ingestBatch", {"events": [
+        {"id": f"rev-{i}", "schemaName": "rides", "accountId": "GLOBEX-US", "timestamp": ts,
+         "attributes": [{"name": "distance", "value": "3"}], "dimensions": {"city": "x"}}
+        for i, ts in enumerate(("2012-05-01T10:00:00Z", "2033-07-01T10:00:00Z"))]})
+    body = {"startTime": REVENUE_RANGE[0], "endTime": REVENUE_RANGE[1], "metricQueries": [
+        {"id": "r", "name": "REVENUE", "aggregationPeriod": "MONTH",
+         "filters": [{"fieldName": "ACCOUNT_ID", "fieldValues": ["GLOBEX-US"]}]}]}
+    values = _ok(app, "POST", "/metrics", body)["results"][0]["data"][0]["metricValues"]
+    if sum(values) != 1:  # the one ride in the plan, at 1
+        raise RuntimeError(f"REVENUE adds up to {sum(values)}, not 1")
+    best = float("inf")
+    for _ in range(REVENUE_RUNS):
+        started = time.perf_counter()
+        _ok(app, "POST", "/metrics", body)
+        best = min(best, time.perf_counter() - started)
+    return {"revenue_24y_ms": round(best * 1e3, 2)}
+
+
 def main() -> None:
     found = measure()
     verdict = "PASS" if found["ratio"] <= TARGET_RATIO else "MISS"
     print(f"GET /events?account_id=ACME-US&pageSize=10: demo tenant {found['demo_us']:.1f} µs, "
           f"with {UNRELATED} unrelated events {found['with_50k_us']:.1f} µs; "
           f"ratio {found['ratio']:.2f} ({verdict} <= {TARGET_RATIO:.0f})")
+    revenue = measure_revenue()["revenue_24y_ms"]
+    verdict = "PASS" if revenue <= TARGET_REVENUE_MS else "MISS"
+    print(f"POST /metrics REVENUE by month, {REVENUE_RANGE[0][:4]}-{REVENUE_RANGE[1][:4]}, one account on a plan "
+          f"from {PLAN_WINDOW[0]} only: {revenue:.2f} ms ({verdict} <= {TARGET_REVENUE_MS:.0f} ms)")
 
 
 if __name__ == "__main__":

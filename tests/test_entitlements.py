@@ -200,3 +200,50 @@ def test_an_entry_is_in_effect_from_its_start_and_expired_at_its_end() -> None:
         assert (in_effect(entry, now), shown_status(entry, now), shown["status"], shown["balance"]) == (
             live, status, status, left), now
     assert not in_effect({**entry, "status": "VOIDED"}, "2024-01-15T00:00:00.000Z")
+
+
+def linked_by_scan(api: Api) -> dict[str, list[str]]:
+    """What the features-by-schema index must hold, found by reading every feature (ids, creation order)."""
+    out: dict[str, list[str]] = {}
+    for f in api.app.state.store.collections["features"].items.values():
+        for schema in dict.fromkeys(a["schemaName"] for a in f["schemaAssociations"]):
+            out.setdefault(schema, []).append(f["id"])
+    return out
+
+
+def linked_by_index(api: Api) -> dict[str, list[str]]:
+    from mock_server.domain.catalog import features
+
+    store = api.app.state.store
+    return {schema: [f["id"] for f in features.linked_to(store, schema)] for schema in store.indexes[features.BY_SCHEMA]}
+
+
+def test_entitled_events_follow_features_relinked_to_schemas(api: Api) -> None:
+    """The index of features by schema follows generic updates and the import, in creation order."""
+    rides, tickets = feature(api, "Rides"), feature(api, "Support tickets")
+    assert linked_by_index(api) == linked_by_scan(api) == {"rides": [rides], "support": [tickets]}
+
+    def link(feature_id: str, *associations: tuple[str, str]) -> None:
+        body = {"schemaAssociations": [{"schemaName": s, "attributeName": a} for s, a in associations]}
+        assert api.patch(f"/features/{feature_id}", json=body).status_code == 200
+        assert linked_by_index(api) == linked_by_scan(api)
+
+    link(tickets, ("support", "tickets"), ("rides", "distance"))
+    link(rides)  # Rides no longer counts rides
+    assert api.post("/entitled", json=event(distance="3")).status_code == 200
+    assert (credits(api, "ACME-US", "Rides"), credits(api, "ACME-US", "Support tickets")) == ((100, 100), (5, 2))
+    link(rides, ("rides", "distance"))  # linked again: still listed before Support tickets, created after it
+    assert linked_by_index(api)["rides"] == [rides, tickets]
+    r = api.post("/entitled", json=event(distance="150"))
+    # Both lack credits; the answer names the first problem: Rides', the feature created first.
+    assert (r.status_code, r.json()["message"]) == (400, f"event.accountId: account 'ACME-US' is not entitled to 150 "
+                                                         f"of feature '{rides}' (100 left) (and 1 more)")
+    # Exported and imported: the index is rebuilt from the features, in the same order.
+    state = api.get("/__mock/state").json()
+    api.app.state.store.indexes["features_by_schema"].clear()
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
+    assert linked_by_index(api) == linked_by_scan(api) == {"rides": [rides, tickets], "support": [tickets]}
+    # (Whatever is left after the import: its seeded clock starts again, before the demo entries start.)
+    message = api.post("/entitled", json=event(distance="150")).json()["message"]
+    assert message.startswith(f"event.accountId: account 'ACME-US' is not entitled to 150 of feature '{rides}' (")
+    assert message.endswith(" (and 1 more)")

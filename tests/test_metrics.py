@@ -437,3 +437,39 @@ def test_each_tenant_has_its_own_aggregates() -> None:
         body = {"startTime": MARCH[0], "endTime": MARCH[1], "metricQueries": [query("EVENTS", "MONTH")]}
         seen = [one(api.post("/metrics", json=body, headers=h, auth=False).json()["results"][0])[1] for h in (a, b)]
         assert seen == [[1], [0]]
+
+
+def test_revenue_over_decades_with_a_plan_that_starts_late(api: Api) -> None:
+    """Years without a plan are jumped over, not stepped through: the numbers are those stepping gave.
+
+    GLOBEX-US has no plan until 2030-06-01 (a Saturday, inside a week bucket), then a monthly plan
+    pricing rides at 1 each up to 10 and 0.5 after (plans.usage_card), until 2031-01-01.
+    """
+    from plans import associate, new_plan
+
+    plan = new_plan(api, "Late")
+    assert associate(api, "GLOBEX-US", plan["id"], "2030-06-01", "2031-01-01").status_code == 200
+    june = [ride(f"j{i}", "1", f"2030-06-01T{5 + i:02d}:30:00Z", account="GLOBEX-US") for i in range(12)]
+    july = [ride(f"k{i}", "1", "2030-07-03T10:00:00Z", account="GLOBEX-US") for i in range(2)]
+    early = ride("e", "1", "2015-03-01T10:00:00Z", account="GLOBEX-US")  # no plan then: no revenue
+    after = ride("z", "1", "2031-02-01T10:00:00Z", account="GLOBEX-US")  # nor after it ended
+    r = api.post("/ingestBatch", json={"events": [*june, *july, early, after]})
+    assert r.status_code == 202, r.text
+    group = {"groupBy": "ACCOUNT_ID", "filters": [{"fieldName": "ACCOUNT_ID", "fieldValues": ["GLOBEX-US"]}]}
+    # 24 years of months (288 buckets), the plan in 7 of them.
+    monthly, cycle = metrics(api, "2010-01-01T00:00:00Z", "2034-01-01T00:00:00Z",
+                             query("REVENUE", "MONTH", "m", **group), query("REVENUE_FOR_CYCLE", "MONTH", "c", **group))
+    [months] = [d["metricValues"] for d in monthly["data"]]
+    june_at = (2030 - 2010) * 12 + 5
+    # June: 10 rides at 1, 2 at 0.5 = 11; July: a new cycle, 2 rides at 1.
+    assert len(months) == 288 and months[june_at:june_at + 2] == [11, 2]
+    assert sum(months) == 13
+    [running] = [d["metricValues"] for d in cycle["data"]]
+    assert running[june_at:june_at + 2] == [11, 2] and sum(running) == 13
+    # Weeks: the plan starts on the Saturday of the week from Monday 2030-05-27.
+    [weekly] = metrics(api, "2030-01-07T00:00:00Z", "2030-07-15T00:00:00Z", query("REVENUE", "WEEK", "w", **group))
+    [weeks] = [d["metricValues"] for d in weekly["data"]]
+    stamps = weekly["data"][0]["timestamps"]
+    assert weeks[stamps.index("2030-05-27T00:00:00Z")] == 11
+    assert weeks[stamps.index("2030-07-01T00:00:00Z")] == 2
+    assert sum(weeks) == 13

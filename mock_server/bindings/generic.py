@@ -65,6 +65,8 @@ def generic_handlers(resource: Resource, binding: Binding, schema: dict[str, Any
             record[stamp] = now
         derive(record)
         collection.add(key, record)
+        if resource.on_write is not None:
+            resource.on_write(store, record, None)
         return dict(record)
 
     def read(store: Store, call: Call) -> Any:
@@ -92,10 +94,13 @@ def generic_handlers(resource: Resource, binding: Binding, schema: dict[str, Any
         check_references(store, call.body)
         if resource.check is not None:
             resource.check(store, {**record, **call.body})
+        before = dict(record) if resource.on_write is not None else None  # the update replaces fields, never edits them
         record.update(call.body)
         if "updatedAt" in stamps:
             record["updatedAt"] = store.clock.now()
         derive(record)
+        if resource.on_write is not None:
+            resource.on_write(store, record, before)
         return dict(record)
 
     def delete(store: Store, call: Call) -> Any:

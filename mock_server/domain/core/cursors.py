@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import Invalid
@@ -35,6 +36,35 @@ def _decode_token(token: str) -> dict[str, Any]:
     return payload
 
 
+def _resume(collection: Collection, next_token: str | None, page_size: int | None) -> tuple[int | None, int]:
+    """Where a page starts (after this position of ``collection``; None: at the start) and its size."""
+    after = None
+    size = page_size or DEFAULT_PAGE_SIZE
+    if next_token:  # empty: the first page
+        payload = _decode_token(next_token)
+        after = payload["position"]
+        if not collection.holds_at(after, payload["lastItemId"]):
+            # Tombstones may have been swept since the token was issued.
+            found = collection.position_of(payload["lastItemId"])
+            if found is None:
+                raise Invalid.at("nextToken", "does not point into this list")
+            after = found
+        if page_size is None:
+            # The token carries the size it was issued with; a forged one can at
+            # most ask for the whole list.
+            size = max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE))
+    return after, size
+
+
+def _finish(
+    collection: Collection, records: list[Any], last: int | None, size: int, context: bool
+) -> tuple[list[Any], dict[str, Any]]:
+    extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}} if context else {}
+    if last is not None:
+        extra["nextToken"] = encode_token(collection.key_at(last), last, size)
+    return records, extra
+
+
 def paginate(
     collection: Collection,
     next_token: str | None,
@@ -52,28 +82,51 @@ def paginate(
     token may then point at any record. ``limit`` caps the page size where
     the response schema caps its items.
     """
-    after = None
-    size = page_size or DEFAULT_PAGE_SIZE
-    if next_token:  # empty: the first page
-        payload = _decode_token(next_token)
-        after = payload["position"]
-        if not collection.holds_at(after, payload["lastItemId"]):
-            # Tombstones may have been swept since the token was issued.
-            found = collection.position_of(payload["lastItemId"])
-            if found is None:
-                raise Invalid.at("nextToken", "does not point into this list")
-            after = found
-        if page_size is None:
-            # The token carries the size it was issued with; a forged one can at
-            # most ask for the whole list.
-            size = max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE))
+    after, size = _resume(collection, next_token, page_size)
     if limit is not None:
         size = min(size, limit)
     records, last = collection.page(after, size, keep)
-    extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}} if context else {}
-    if last is not None:
-        extra["nextToken"] = encode_token(collection.key_at(last), last, size)
-    return records, extra
+    return _finish(collection, records, last, size, context)
+
+
+def paginate_positions(
+    collection: Collection,
+    positions: Sequence[int],
+    next_token: str | None,
+    page_size: int | None,
+    *,
+    context: bool = True,
+    keep: Callable[[Any], bool] | None = None,
+    limit: int | None = None,
+) -> tuple[list[Any], dict[str, Any]]:
+    """As :func:`paginate`, visiting only the records of ``collection`` at ``positions``.
+
+    ``positions`` (ascending, no repeats) is what an index keeps of a
+    filtered list: the places of the records it may show in the collection's
+    order, so the page costs what the index lists, not the collection's size.
+    Tokens are :func:`paginate`'s own (the collection's position and key of
+    the last record shown), so a token of the unfiltered list goes on in a
+    filtered one and the reverse. ``keep`` still applies: an index may list
+    records the other filters leave out.
+    """
+    after, size = _resume(collection, next_token, page_size)
+    if limit is not None:
+        size = min(size, limit)
+    out: list[Any] = []
+    i, n, last = (0 if after is None else bisect_right(positions, after)), len(positions), -1
+    while i < n and len(out) < size:
+        record = collection.get(collection.key_at(positions[i]))
+        if record is not None and (keep is None or keep(record)):
+            out.append(record)
+            last = positions[i]
+        i += 1
+    # No token when nothing the list would show is left (as Collection.page).
+    while i < n:
+        record = collection.get(collection.key_at(positions[i]))
+        if record is not None and (keep is None or keep(record)):
+            break
+        i += 1
+    return _finish(collection, out, last if i < n and out else None, size, context)
 
 
 def page_of(

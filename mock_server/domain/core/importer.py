@@ -69,7 +69,10 @@ def import_state(store: Store, data: dict[str, Any], completers: dict[str, Compl
                 if resource.restore is not None:
                     resource.restore(store, record)
                 else:
-                    store.collections[resource.name].add(record[resource.key_field], dict(record))
+                    stored = dict(record)
+                    store.collections[resource.name].add(record[resource.key_field], stored)
+                    if resource.on_write is not None:
+                        resource.on_write(store, stored, None)
         for derived in store.registry.derived:
             derived.rebuild(store)
 

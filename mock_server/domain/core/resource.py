@@ -72,6 +72,12 @@ class Resource:
     export: Callable[[Store, Any], dict[str, Any]] | None = None
     check_import: Callable[[ImportContext], None] | None = None
     restore: Callable[[Store, dict[str, Any]], None] | None = None  # insert an imported record
+    # Called after the generic handlers create or update a record, and after an import adds one
+    # (without a ``restore`` of its own: that hook keeps its indexes itself), with the record as
+    # stored and as it was before (None when new): how a resource without rules of its own keeps
+    # its ``indexes`` in step with every write. Not called by the generic delete (removal or
+    # archiving): a resource with this hook must not be deletable through them (features are not).
+    on_write: Callable[[Store, dict[str, Any], dict[str, Any] | None], None] | None = None
     # Server-made fields besides the generic ones (id, timestamps, status, derived) that an
     # import may leave out, and the hook that fills them in ctx.data[name] as creation would.
     generated: tuple[str, ...] = ()

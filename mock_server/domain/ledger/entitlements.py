@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..catalog import features
 from ..core import lookup
 from ..core.errors import Conflict, Invalid, NotFound, Violation
 from ..core.resource import ImportContext, Resource
@@ -188,11 +189,9 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
     now = store.clock.now()
     needs: list[tuple[str, float]] = []
     problems: list[Violation] = []
-    # Features are a small catalogue kept by the catalog area; linking them to schemas has no index.
-    for feature in store.collections["features"].items.values():
+    # Only the features linked to the schema (an index of the catalog area), in creation order.
+    for feature in features.linked_to(store, event["schemaName"]):
         names = [a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == event["schemaName"]]
-        if not names:
-            continue
         amount = attributes.get(names[0], 1.0)
         if amount < 0:
             problems.append(Violation("event.attributes", f"{names[0]} must not be negative"))

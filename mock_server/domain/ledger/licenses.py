@@ -16,14 +16,12 @@ state import and the fixtures.
 """
 from __future__ import annotations
 
-import bisect
 import copy
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..core.collection import Collection
-from ..core.cursors import paginate
+from ..core.cursors import paginate, paginate_positions
 from ..core.errors import DomainError, Invalid, NotFound, Violation
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
@@ -214,56 +212,6 @@ def _keep(account: str | None, license_id: str | None, since: str | None) -> Cal
     )
 
 
-class _Positions(Collection):
-    """The entries of ``collection`` at ``positions`` (ascending), as :func:`paginate` pages a collection.
-
-    A filtered list pages over the entries an index names instead of the
-    whole collection; keys, positions and so page tokens are the
-    collection's, so a token works with or without the filters.
-    """
-
-    __slots__ = ("_whole", "_positions")
-
-    def __init__(self, collection: Collection, positions: list[int]) -> None:
-        super().__init__()
-        self._whole = collection
-        self._positions = positions
-
-    def holds_at(self, position: int, key: str) -> bool:
-        """As the whole collection: tokens name its positions."""
-        return self._whole.holds_at(position, key)
-
-    def key_at(self, position: int) -> str:
-        """As the whole collection."""
-        return self._whole.key_at(position)
-
-    def position_of(self, key: str) -> int | None:
-        """As the whole collection."""
-        return self._whole.position_of(key)
-
-    def page(
-        self, after: int | None, size: int, keep: Callable[[Any], bool] | None = None
-    ) -> tuple[list[Any], int | None]:
-        """As :meth:`Collection.page`, visiting only the indexed positions."""
-        out: list[Any] = []
-        items, positions = self._whole.items, self._positions
-        i = 0 if after is None else bisect.bisect_right(positions, after)
-        n, last = len(positions), -1
-        while i < n and len(out) < size:
-            record = items.get(self._whole.key_at(positions[i]))
-            if record is not None and (keep is None or keep(record)):
-                out.append(record)
-                last = positions[i]
-            i += 1
-        # No token when nothing the list would show is left.
-        while i < n:
-            record = items.get(self._whole.key_at(positions[i]))
-            if record is not None and (keep is None or keep(record)):
-                break
-            i += 1
-        return out, (last if i < n and out else None)
-
-
 def list_updates(
     store: Store,
     account: str | None,
@@ -275,7 +223,7 @@ def list_updates(
     """``GET /license_updates``: one page, oldest first, of the updates of ``account`` and
     ``license_id`` effective from ``since`` on (each when given), and its ``nextToken``."""
     collection = store.collections[NAME]
-    narrowed: Collection = collection
+    keep = _keep(account, license_id, since)
     candidates = [
         store.indexes[index].get(value, [])
         for index, value in ((BY_ACCOUNT, account), (BY_LICENSE, license_id))
@@ -283,14 +231,10 @@ def list_updates(
     ]
     if candidates:
         # The shorter list; the filters drop what it holds of other accounts or licenses.
-        narrowed = _Positions(collection, min(candidates, key=len))
-    return paginate(
-        narrowed,
-        next_token,
-        page_size,
-        context=False,  # GetLicenseUpdatesResponse is closed without it
-        keep=_keep(account, license_id, since),
-    )
+        return paginate_positions(collection, min(candidates, key=len), next_token, page_size,
+                                  context=False, keep=keep)
+    # GetLicenseUpdatesResponse is closed without the paging context.
+    return paginate(collection, next_token, page_size, context=False, keep=keep)
 
 
 def update_details(

@@ -27,17 +27,14 @@ units charges. Nothing is rounded.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
-from ..core.errors import DomainError, Violation
-from ..core.money import exact
-from ..core.money import to_json as to_json  # re-exported: the usage area reaches it through here
-from ..core.store import Store
-from ..core.times import parse_time
+from ..core.errors import Violation
+from ..core.money import exact, to_json
 
 # Where Togai's schedules end when they have no end.
 FOREVER = "9999-01-01T00:00:00Z"
@@ -300,35 +297,3 @@ def price_meter(found: ScheduleAt, meter_id: str, quantity: Any) -> PricedUsage 
     if card is None or rate_value(card, found.currency) is None:
         return None
     return price_usage(quantity, card, found.currency)
-
-
-# -- Compatibility for the usage area (aggregates, events), which reaches these through this module --------
-# They are not pricing arithmetic; remove them once those callers use core.times.parse_time and
-# schedules.schedule_at directly.
-
-ScheduleLocator = Callable[[Store, str, datetime], "ScheduleAt | None"]
-_locator: list[ScheduleLocator] = []
-
-
-def provide_locator(locate: ScheduleLocator) -> None:
-    """Register how an account's association is found (:mod:`.schedules` does, as it is imported).
-
-    The association rules sit above this module; this hands :func:`schedule_at`
-    their lookup without an import back up.
-    """
-    _locator[:] = [locate]
-
-
-def schedule_at(store: Store, account_id: str, instant: datetime) -> ScheduleAt | None:
-    """Deprecated: :func:`mock_server.domain.pricing.schedules.schedule_at`."""
-    if not _locator:
-        raise RuntimeError("mock_server.domain.pricing.schedules is not loaded")
-    return _locator[0](store, account_id, instant)
-
-
-def parse_instant(text: str) -> datetime:
-    """Deprecated: :func:`~mock_server.domain.core.times.parse_time` (this raises ``ValueError``, as it did)."""
-    try:
-        return parse_time(text)
-    except DomainError as error:
-        raise ValueError(str(error)) from None

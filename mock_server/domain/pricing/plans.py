@@ -196,7 +196,14 @@ def missing_rates(details: dict[str, Any], currency: str) -> list[str]:
 
 
 def _resolve_fixture_meters(store: Store, details: dict[str, Any]) -> None:
-    """In fixtures, a usage rate card may name its meter by name (fixtures cannot know generated ids)."""
+    """In fixtures, a usage rate card may name its meter by name (fixtures cannot know generated ids).
+
+    A scan of the meters, left so on purpose: it runs once per fixture plan as
+    the fixtures load, never for a request, and the usage area's
+    ``meters_by_name`` index sits above pricing (read by its string name, it
+    would tie pricing to usage's internals, and it orders a renamed meter
+    apart from the collection order this picks the last of a name by).
+    """
     by_name = {m["name"]: m["id"] for m in store.collections["usageMeters"].items.values()}
     for card in details.get("usageRateCards", []):
         card["usageMeterId"] = by_name.get(card["usageMeterId"], card["usageMeterId"])

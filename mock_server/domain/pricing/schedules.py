@@ -28,7 +28,7 @@ from ..core.resource import ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp_seconds
 from . import plans as price_plans
-from .engine import DEFAULT_CYCLE, ScheduleAt, anniversary_offsets, cycle_at, provide_locator
+from .engine import DEFAULT_CYCLE, ScheduleAt, anniversary_offsets, cycle_at
 
 NAME = "accountSchedules"
 PARAM = "account_id"
@@ -84,9 +84,6 @@ def schedule_at(store: Store, account_id: str, instant: datetime) -> ScheduleAt 
     start, stop = cycle_at(config, instant, begin)
     currency = store.collections["accounts"].items[account_id]["invoiceCurrency"]
     return ScheduleAt(account_id, schedule, plan, version, details, currency, max(start, begin), min(stop, end))
-
-
-provide_locator(schedule_at)  # engine.schedule_at's callers (the usage area) reach it through there
 
 
 def next_start(store: Store, account_id: str, instant: datetime) -> datetime | None:

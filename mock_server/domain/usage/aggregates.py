@@ -21,12 +21,12 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeAlias
 
 from ..core.errors import Invalid, Violation
-from ..core.money import exact
+from ..core.money import exact, to_json
 from ..core.resource import Derived
 from ..core.store import BASE_CURRENCY, Store
 from ..core.times import epoch_seconds, parse_time, stamp_seconds
@@ -652,15 +652,22 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
         earned = [ZERO] * len(spans)
         for n, (_, frm, to) in enumerate(spans):
             if query.name == "REVENUE_FOR_CYCLE":
-                found = pricing.schedule_at(store, account, datetime.fromtimestamp(to - HOUR, UTC))
+                found = schedules.schedule_at(store, account, datetime.fromtimestamp(to - HOUR, UTC))
                 if found is not None:
                     earned[n] = priced(found, _floor_hour(found.cycle_start), to)
                 continue
             at = frm
             while at < to:  # the bucket's part of each cycle it meets
-                found = pricing.schedule_at(store, account, datetime.fromtimestamp(at, UTC))
+                moment = datetime.fromtimestamp(at, UTC)
+                found = schedules.schedule_at(store, account, moment)
                 if found is None:
-                    at += HOUR
+                    # No plan until the next association starts: jump there (years without a
+                    # plan cost one look-up, not one per hour), to the first whole hour from
+                    # ``at`` at or after it, where stepping hour by hour would have found it.
+                    upcoming = schedules.next_start(store, account, moment)
+                    if upcoming is None:
+                        break
+                    at += -((moment - upcoming) // timedelta(hours=1)) * HOUR  # whole hours, rounded up: >= 1
                     continue
                 begin, stop = _floor_hour(found.cycle_start), min(to, _ceil_hour(found.cycle_end))
                 earned[n] += priced(found, begin, stop) - priced(found, begin, at)
@@ -683,7 +690,7 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
     stamps = [rfc3339(label) for label, _, _ in spans]
     out = []
     for label in sorted(values):
-        points: dict[str, Any] = {"timestamps": stamps, "metricValues": [pricing.to_json(v) for v in values[label]]}
+        points: dict[str, Any] = {"timestamps": stamps, "metricValues": [to_json(v) for v in values[label]]}
         if query.group is not None:
             points = {"groupedBy": {"fieldName": query.group, "fieldValue": label}, **points}
         out.append(points)
@@ -710,7 +717,7 @@ def bill_lines(store: Store, start: str, end: str) -> list[tuple[str, list[dict[
     out: dict[str, list[dict[str, Any]]] = {}
     for kid, (account, _, meter) in enumerate(cube.keys):
         used = cube.key_total(kid, begin, stop)
-        found = pricing.schedule_at(store, account, at) if used else None
+        found = schedules.schedule_at(store, account, at) if used else None
         card = _rate_card(found, meter) if found is not None else None
         if found is None or card is None:
             continue
@@ -718,10 +725,10 @@ def bill_lines(store: Store, start: str, end: str) -> list[tuple[str, list[dict[
         record = meters.get(meter)
         name = card.get("displayName") or (record["name"] if record is not None else meter)
         out.setdefault(account, []).append({
-            "description": f"{name}: {pricing.to_json(quantity)} units, {found.plan['name']}",
+            "description": f"{name}: {to_json(quantity)} units, {found.plan['name']}",
             "type": "USAGE_RATE_CARD_AMOUNT",
-            "quantity": pricing.to_json(quantity),
-            "value": pricing.to_json(pricing.price_usage(quantity, card, found.currency).total),
+            "quantity": to_json(quantity),
+            "value": to_json(pricing.price_usage(quantity, card, found.currency).total),
         })
     return sorted(out.items())
 

@@ -57,8 +57,8 @@ from __future__ import annotations
 import gc
 import time
 from array import array
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -66,13 +66,13 @@ from decimal import Decimal
 from sys import intern
 from typing import Any
 
-from ..core.collection import Collection
-from ..core.cursors import paginate
+from ..core.cursors import paginate, paginate_positions
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require as lookup
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Store
-from ..pricing import engine as pricing
+from ..core.times import parse_time
+from ..pricing import schedules
 from . import aggregates as usage
 from . import metering, statuses
 from . import meters as usage_meters
@@ -180,8 +180,10 @@ def plan_of(store: Store, account_id: str, timestamp: str) -> dict[str, Any] | N
     association edited later moves it); ``cycleEnd`` is the cycle's last day.
     """
     try:
-        found = pricing.schedule_at(store, account_id, pricing.parse_instant(timestamp))
-    except ValueError:  # a timestamp the schedules cannot place
+        found = schedules.schedule_at(store, account_id, parse_time(timestamp))
+    except Invalid:  # a timestamp no calendar has (one an import let through): no plan to show
+        return None
+    except ValueError:  # a cycle past year 9999, which datetime cannot hold
         return None
     if found is None:
         return None
@@ -426,55 +428,6 @@ def _index_remove(index: dict[str, array[int]], key: str, position: int) -> None
             del index[key]
 
 
-class _Listed(Collection):
-    """The events of a collection at the positions an index lists, for :func:`paginate`.
-
-    Positions are the collection's, so page tokens are the collection's own:
-    a token of the unfiltered list goes on in a filtered one, and the reverse.
-    """
-
-    __slots__ = ("_events", "_positions")
-
-    def __init__(self, events: Collection, positions: Sequence[int]) -> None:
-        super().__init__()
-        self._events = events
-        self._positions = positions
-
-    def holds_at(self, position: int, key: str) -> bool:
-        """As the collection's."""
-        return self._events.holds_at(position, key)
-
-    def key_at(self, position: int) -> str:
-        """As the collection's."""
-        return self._events.key_at(position)
-
-    def position_of(self, key: str) -> int | None:
-        """As the collection's."""
-        return self._events.position_of(key)
-
-    def page(
-        self, after: int | None, size: int, keep: Callable[[Any], bool] | None = None
-    ) -> tuple[list[Any], int | None]:
-        """Up to ``size`` listed events after position ``after`` (those ``keep`` accepts), and where to continue."""
-        positions, events = self._positions, self._events
-        i, n = (0 if after is None else bisect_right(positions, after)), len(positions)
-        out: list[Any] = []
-        last = -1
-        while i < n and len(out) < size:
-            event = events.get(events.key_at(positions[i]))
-            if event is not None and (keep is None or keep(event)):
-                out.append(event)
-                last = positions[i]
-            i += 1
-        # No token when nothing the list would show is left.
-        while i < n:
-            event = events.get(events.key_at(positions[i]))
-            if event is not None and (keep is None or keep(event)):
-                break
-            i += 1
-        return out, (last if i < n and out else None)
-
-
 # -- reading ---------------------------------------------------------------------------------
 
 
@@ -519,15 +472,14 @@ def page(
                 and (status is None or (e.status.startswith(prefix) if prefix else e.status == status)))
 
     collection = store.collections[NAME]
-    listed: Collection = collection
     lists = [store.indexes[index].get(key, ()) for index, key in ((BY_ACCOUNT, account), (BY_SCHEMA, schema))
              if key is not None]
-    if lists:
-        listed = _Listed(collection, min(lists, key=len))
     filtering = account is not None or schema is not None or status is not None
-    events, extra = paginate(listed, next_token, page_size or MAX_PAGE,
-                             context=False, keep=keep if filtering else None, limit=MAX_PAGE)
-    return events, extra
+    kept = keep if filtering else None
+    if lists:
+        return paginate_positions(collection, min(lists, key=len), next_token, page_size or MAX_PAGE,
+                                  context=False, keep=kept, limit=MAX_PAGE)
+    return paginate(collection, next_token, page_size or MAX_PAGE, context=False, keep=kept, limit=MAX_PAGE)
 
 
 # -- corrections -----------------------------------------------------------------------------
