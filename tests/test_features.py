@@ -1,10 +1,11 @@
 """Features: create, read, list with derived fields, update -- over HTTP and with Togai's client."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import togai_client
-from conftest import Api
+from conftest import Api, make_api
 
 ASSOCIATIONS = [
     {"schemaName": "rides", "attributeName": "distance"},
@@ -85,3 +86,16 @@ def test_features_with_togais_client(sdk: togai_client.ApiClient) -> None:
         if not token:
             break
     assert (created.id, 1) in seen
+
+
+def test_a_fixture_may_pin_a_feature_id_and_entitled_events_still_find_it(tmp_path: Path) -> None:
+    """Features keep an index of positions (by linked schema); pinning an id keeps the feature's place."""
+    (tmp_path / "f.yaml").write_text(
+        "features:\n"
+        "  - {id: FEAT-PINNED, name: Pinned, schemaAssociations: [{schemaName: rides, attributeName: distance}]}\n"
+    )
+    for api in make_api(fixtures=tmp_path):
+        assert api.get("/features/FEAT-PINNED").json()["name"] == "Pinned"
+        index = api.app.state.store.indexes["features_by_schema"]
+        collection = api.app.state.store.collections["features"]
+        assert [collection.key_at(p) for p in index["rides"]] == ["FEAT-PINNED"]

@@ -38,6 +38,17 @@ class Collection:
         self.items[key] = record
         self._order.append(key)
 
+    def rename(self, key: str, new_key: str) -> None:
+        """Give the record under ``key`` the unused ``new_key``, in the same place of the order.
+
+        Indexes that hold positions stay right (a fixture pins a server-made id this way).
+        """
+        record = self.items.pop(key)
+        if new_key in self._removed:
+            self._sweep()
+        self.items[new_key] = record
+        self._order[self._order.index(key)] = new_key  # a scan, but of fixture loading only
+
     def remove(self, key: str) -> None:
         """Drop a record, keeping its place for page tokens until the next sweep."""
         if self.items.pop(key, None) is None:
