@@ -202,3 +202,91 @@ def test_lowercase_t_and_z_are_rfc_3339_and_accepted(api: Any) -> None:
     shown = api.get("/events", params={"account_id": "ACME-US", "pageSize": 50}).json()["events"]
     assert [e["ingestionStatus"]["status"] for e in shown if e["eventPayload"]["id"] == "lower"] == [
         "INGESTION_COMPLETED_EVENT_METERED"]
+
+
+# -- item 10: a rate card's numbers in strings are checked when the plan is written -------------------------
+
+
+def _plan_card(**slab_rate_config: str) -> dict[str, Any]:
+    rate: dict[str, Any] = {"order": 1, "rate": 0.5}
+    if slab_rate_config:
+        rate["slabRateConfig"] = slab_rate_config
+    return {"usageMeterId": "um.x", "ratePlan": {"pricingModel": "TIERED", "slabs": [
+        {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"},
+        {"order": 2, "startAfter": 10, "priceType": "PACKAGE", "slabConfig": {"packageSize": "10"}}]},
+        "rateValues": [{"currency": "USD", "slabRates": [rate, {"order": 2, "rate": 3}]}]}
+
+
+@pytest.mark.parametrize(("config", "field", "rule"), [
+    ({"minimumRate": "NaN"}, "slabRateConfig.minimumRate", "'NaN' is not a finite number"),
+    ({"maximumRate": "Infinity"}, "slabRateConfig.maximumRate", "'Infinity' is not a finite number"),
+    ({"minimumRate": "sNaN"}, "slabRateConfig.minimumRate", "'sNaN' is not a finite number"),
+    ({"minimumRate": "1e999999"}, "slabRateConfig.minimumRate", "must be within 1e-100 and 1e100"),
+    ({"minimumRate": "ten"}, "slabRateConfig.minimumRate", "'ten' is not a number"),
+    ({"minimumRate": "-1"}, "slabRateConfig.minimumRate", "must not be negative"),
+    ({"minimumRate": "5", "maximumRate": "2"}, "slabRateConfig.minimumRate", "must not be above maximumRate"),
+])
+def test_slab_rate_bounds_must_be_usable_decimals(config: dict[str, str], field: str, rule: str) -> None:
+    from mock_server.domain.pricing.engine import rate_card_problems
+
+    problems = rate_card_problems(_plan_card(**config), "card", ["USD"])
+    assert [(p.field, p.rule) for p in problems] == [(f"card.rateValues[0].slabRates[0].{field}", rule)]
+
+
+@pytest.mark.parametrize(("size", "rule"), [
+    ("1e-999999", "must be within 1e-100 and 1e100"), ("NaN", "'NaN' is not a finite number"),
+    ("0", "must be a number above 0 for a PACKAGE slab"), ("1" * 60, "must have at most 38 significant digits"), ("1" * 90, "must have at most 38 digits"),
+])
+def test_a_package_size_must_be_a_usable_positive_decimal(size: str, rule: str) -> None:
+    from mock_server.domain.pricing.engine import rate_card_problems
+
+    card = _plan_card()
+    card["ratePlan"]["slabs"][1]["slabConfig"] = {"packageSize": size}
+    problems = rate_card_problems(card, "card", ["USD"])
+    assert [(p.field, p.rule) for p in problems] == [("card.ratePlan.slabs[1].slabConfig.packageSize", rule)]
+
+
+def test_a_plan_with_a_nan_bound_is_refused_by_the_api_and_changes_nothing(api: Any) -> None:
+    meter = api.get("/usage_meters").json()["data"][0]["id"]
+    card = {**_plan_card(minimumRate="NaN"), "usageMeterId": meter}
+    body = {"name": "Bad bounds", "pricePlanDetails": {"supportedCurrencies": ["USD"], "usageRateCards": [card]}}
+    before = api.state()
+    r = api.post("/price_plans", json=body)
+    assert r.status_code == 400, r.text
+    assert "slabRateConfig.minimumRate: 'NaN' is not a finite number" in r.json()["message"]
+    assert api.state() == before
+
+
+# -- item 16: a file's URL never follows a host name the request made up; a forged token gets a full page at most --
+
+
+@pytest.mark.parametrize(("host", "url"), [
+    ("localhost:4010", "http://localhost:4010/__mock/files/{id}"),
+    ("127.0.0.1:4010", "http://127.0.0.1:4010/__mock/files/{id}"),
+    ("192.168.1.20:4010", "http://192.168.1.20:4010/__mock/files/{id}"),
+    ("[::1]:4010", "http://[::1]:4010/__mock/files/{id}"),
+    ("evil.example", "/__mock/files/{id}"),
+    ("evil.example:80", "/__mock/files/{id}"),
+    ("localhost:99999", "/__mock/files/{id}"),
+])
+def test_a_file_redirect_names_only_an_address_host(api: Any, host: str, url: str) -> None:
+    file_id = api.get("/__mock/state").json()["files"][0]["id"]
+    r = api.get(f"/files/{file_id}", headers={"Host": host}, follow_redirects=False)
+    assert r.status_code == 302
+    assert r.headers["location"] == url.format(id=file_id)  # before: http://evil.example/...
+    shown = api.get(f"/files/{file_id}/download_url", headers={"Host": host}).json()["downloadUrl"]
+    assert shown == url.format(id=file_id)
+
+
+def test_a_forged_page_token_gets_at_most_a_full_page(api: Any) -> None:
+    import base64
+
+    for i in range(120):
+        r = api.post("/customers", json={**CUSTOMER, "id": f"FORGED-{i:03d}"})
+        assert r.status_code == 201, r.text
+    first = api.get("/customers", params={"pageSize": 1}).json()
+    payload = json.loads(base64.b64decode(first["nextToken"]))
+    payload["pageSize"] = 10**9
+    forged = base64.b64encode(json.dumps(payload).encode()).decode()
+    page = api.get("/customers", params={"nextToken": forged}).json()
+    assert len(page["data"]) == 100  # before: every alias left

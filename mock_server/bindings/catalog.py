@@ -1,6 +1,7 @@
 """Which operation reaches which rule, for add-ons, features, settings and files."""
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from ..domain.catalog import features, files
@@ -18,9 +19,35 @@ def feature_list_item(record: dict[str, Any]) -> dict[str, Any]:
 
 def download_url(store: Store, call: Call) -> str:
     """The mock's own URL of the file the path names, on the host the client called (so the link
-    works where the client is)."""
+    works where the client is), when that host is an address: ``localhost``, an IP literal.
+
+    A name (``Host: evil.example``) could send the client anywhere (an open redirect, a rebinding
+    name): then the URL is the path alone, which resolves against the address the client called.
+    """
+    path = files.download_path(store, call.params["file_id"])
     host = call.headers.get("host") or "127.0.0.1"
-    return f"http://{host}{files.download_path(store, call.params['file_id'])}"
+    return f"http://{host}{path}" if _is_address(host) else path
+
+
+def _is_address(host: str) -> bool:
+    """Whether ``host`` (``name[:port]``) is ``localhost`` or an IP address, with a valid port if any."""
+    name, port = host, ""
+    if host.startswith("["):  # [v6]:port
+        name, _, rest = host[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:]
+    elif host.count(":") == 1:
+        name, port = host.split(":")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    if name.lower() == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def get_file(store: Store, call: Call) -> Answer:

@@ -13,6 +13,8 @@ from .errors import Invalid
 from .store import Collection
 
 DEFAULT_PAGE_SIZE = 10
+# The largest page a request may ask for (the spec's pageSize maximum): a token cannot ask for more.
+MAX_PAGE_SIZE = 100
 
 
 def encode_token(last_id: str, position: int, page_size: int) -> str:
@@ -50,9 +52,8 @@ def _resume(collection: Collection, next_token: str | None, page_size: int | Non
                 raise Invalid.at("nextToken", "does not point into this list")
             after = found
         if page_size is None:
-            # The token carries the size it was issued with; a forged one can at
-            # most ask for the whole list.
-            size = max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE))
+            # The token carries the size it was issued with; a forged one gets at most a full page.
+            size = min(MAX_PAGE_SIZE, max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE)))
     return after, size
 
 
@@ -144,7 +145,7 @@ def page_of(
             raise Invalid.at("nextToken", "does not point into this list")
         start = position + 1
         if page_size is None:
-            size = max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE))
+            size = min(MAX_PAGE_SIZE, max(1, payload.get("pageSize", DEFAULT_PAGE_SIZE)))
     page = items[start : start + size]
     extra: dict[str, Any] = {"context": {"pageSize": size, "sortOrder": "ASC"}} if context else {}
     if start + size < len(items):

@@ -1,9 +1,14 @@
 """Money and units: exact decimals in, JSON numbers out."""
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+# Bounds on a number a client writes as text (a rate bound, a package size): a BigDecimal column of
+# Togai's holds 38 digits, and a number far beyond them only costs time (1e999999 took ~55 s to
+# price, a 300 000-digit fraction seconds to meter).
+MAX_DIGITS = 38
+MAX_EXPONENT = 100  # the power of ten of the leading digit, either way
 # Beyond this an integral Decimal is written as a float, which a JSON reader holds as a double anyway.
 _EXACT_INTS = 2**53
 
@@ -18,3 +23,26 @@ def to_json(value: Decimal) -> int | float:
     if abs(value) < _EXACT_INTS and value == value.to_integral_value():
         return int(value)
     return float(value)
+
+
+def decimal_problem(value: Any) -> str | None:
+    """Why ``value`` (a JSON number, or a numeral in a string) is not a usable decimal, or ``None``.
+
+    Finite, at most :data:`MAX_DIGITS` significant digits, and its leading digit
+    within 10**±:data:`MAX_EXPONENT`; ``NaN``, ``Infinity`` and text are refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return "must be a number"
+    if isinstance(value, str) and len(value) > 2 * MAX_DIGITS + 8:
+        return f"must have at most {MAX_DIGITS} digits"
+    try:
+        number = exact(value.strip() if isinstance(value, str) else value)
+    except (InvalidOperation, ValueError):
+        return f"{value!r} is not a number"
+    if not number.is_finite():
+        return f"{value!r} is not a finite number"
+    if len(number.as_tuple().digits) > MAX_DIGITS:
+        return f"must have at most {MAX_DIGITS} significant digits"
+    if number and abs(number.adjusted()) > MAX_EXPONENT:
+        return f"must be within 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT}"
+    return None

@@ -30,11 +30,11 @@ import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from ..core.errors import Violation
-from ..core.money import exact, to_json
+from ..core.money import decimal_problem, exact, to_json
 
 # Where Togai's schedules end when they have no end.
 FOREVER = "9999-01-01T00:00:00Z"
@@ -142,10 +142,8 @@ def _charge(slab: Mapping[str, Any], rate: Mapping[str, Any], units: Decimal) ->
 
 
 def _bound(text: Any) -> Decimal | None:
-    try:
-        return None if text is None else exact(text)
-    except InvalidOperation:
-        return None
+    # Checked when the plan was written (rate_card_problems); a stored one that is not usable is ignored.
+    return None if text is None or decimal_problem(text) is not None else exact(text)
 
 
 def package_size(slab: Mapping[str, Any]) -> Decimal:
@@ -170,6 +168,10 @@ def rate_card_problems(card: Mapping[str, Any], where: str, currencies: Sequence
     previous: Decimal | None = None
     for i, slab in ranked:
         here = f"{where}.ratePlan.slabs[{i}]"
+        problem = decimal_problem(slab["startAfter"])
+        if problem is not None:
+            out.append(Violation(f"{here}.startAfter", problem))
+            continue
         start = exact(slab["startAfter"])
         if previous is None and start != 0:
             out.append(Violation(f"{here}.startAfter", "must be 0 for the first slab"))
@@ -178,12 +180,11 @@ def rate_card_problems(card: Mapping[str, Any], where: str, currencies: Sequence
         previous = start
         if slab["priceType"] == "PACKAGE":
             size = (slab.get("slabConfig") or {}).get("packageSize")
-            try:
-                ok = size is not None and exact(size) > 0
-            except InvalidOperation:
-                ok = False
-            if not ok:
-                out.append(Violation(f"{here}.slabConfig.packageSize", "must be a number above 0 for a PACKAGE slab"))
+            problem = "must be a number above 0 for a PACKAGE slab" if size is None else decimal_problem(size)
+            if problem is None and exact(size) <= 0:
+                problem = "must be a number above 0 for a PACKAGE slab"
+            if problem is not None:
+                out.append(Violation(f"{here}.slabConfig.packageSize", problem))
     seen: set[str] = set()
     for j, value in enumerate(card.get("rateValues", [])):
         here = f"{where}.rateValues[{j}]"
@@ -196,8 +197,29 @@ def rate_card_problems(card: Mapping[str, Any], where: str, currencies: Sequence
         if sorted(given) != sorted(set(orders)) or len(given) != len(set(given)):
             out.append(Violation(f"{here}.slabRates", f"must give one rate for each slab order {sorted(set(orders))}"))
         for k, rate in enumerate(value["slabRates"]):
-            if exact(rate["rate"]) < 0:
-                out.append(Violation(f"{here}.slabRates[{k}].rate", "must not be negative"))
+            out.extend(_rate_problems(rate, f"{here}.slabRates[{k}]"))
+    return out
+
+
+def _rate_problems(rate: Mapping[str, Any], here: str) -> list[Violation]:
+    """A slab's rate and its ``slabRateConfig`` bounds: usable decimals, not negative, minimum <= maximum."""
+    problem = decimal_problem(rate["rate"])
+    if problem is None and exact(rate["rate"]) < 0:
+        problem = "must not be negative"
+    out = [] if problem is None else [Violation(f"{here}.rate", problem)]
+    config = rate.get("slabRateConfig") or {}
+    bounds: dict[str, Decimal] = {}
+    for key in ("minimumRate", "maximumRate"):
+        if key in config:
+            problem = decimal_problem(config[key])
+            if problem is None and exact(config[key]) < 0:
+                problem = "must not be negative"
+            if problem is None:
+                bounds[key] = exact(config[key])
+            else:
+                out.append(Violation(f"{here}.slabRateConfig.{key}", problem))
+    if len(bounds) == 2 and bounds["minimumRate"] > bounds["maximumRate"]:
+        out.append(Violation(f"{here}.slabRateConfig.minimumRate", "must not be above maximumRate"))
     return out
 
 
