@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.core.store import Store
-from ..domain.ledger import invoices, licenses, payments
+from ..domain.ledger import licenses, payments
 from . import credits as credit_handlers
 from . import entitlements as entitlement_handlers
+from . import invoices as invoice_handlers
 from . import purchases as purchase_handlers
 from . import wallets as wallet_handlers
 from .binding import Binding
@@ -56,16 +57,16 @@ INVOICES = Binding(
     update="updateInvoice",
     delete="deleteCustomInvoice",  # removes: only a CUSTOM invoice in DRAFT
     handlers={
-        "createCustomInvoice": invoices.create_custom_invoice,
-        "getInvoice": invoices.get_invoice,
-        "listInvoices": invoices.list_invoices,
-        "updateInvoice": invoices.update_invoice,
-        "deleteCustomInvoice": invoices.delete_custom_invoice,
-        "listInvoicesForBillRun": invoices.list_for_bill_run,
-        "createInvoiceBillRun": invoices.bill_run,
-        "manageMiscellaneousChargesInInvoice": invoices.charges_on_invoice,
-        "manageMiscellaneousChargesInAccount": invoices.charges_on_account,
-        "listPricingRuleLogs": invoices.pricing_rule_logs,
+        "createCustomInvoice": invoice_handlers.create_custom_invoice,
+        "getInvoice": invoice_handlers.get_invoice,
+        "listInvoices": invoice_handlers.list_invoices,
+        "updateInvoice": invoice_handlers.update_invoice,
+        "deleteCustomInvoice": invoice_handlers.delete_custom_invoice,
+        "listInvoicesForBillRun": invoice_handlers.list_for_bill_run,
+        "createInvoiceBillRun": invoice_handlers.bill_run,
+        "manageMiscellaneousChargesInInvoice": invoice_handlers.charges_on_invoice,
+        "manageMiscellaneousChargesInAccount": invoice_handlers.charges_on_account,
+        "listPricingRuleLogs": invoice_handlers.pricing_rule_logs,
     },
 )
 
