@@ -1,6 +1,7 @@
 """Credits: grants, filters, voiding, derived transactions and balance -- over HTTP and with Togai's client."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -131,3 +132,89 @@ def test_credits_with_togais_client(sdk: togai_client.ApiClient) -> None:
     assert credits.void_credit(created.id).status == "VOIDED"
     page = credits.list_credits(account_id="ACME-EU", status="VOIDED", page_size=1)
     assert [c.id for c in page.data] == [created.id]
+
+
+def _at(api: Api, now: str) -> None:
+    """Set the seeded clock so that the next request reads ``now`` (it ticks a second per reading)."""
+    api.app.state.store.clock.set_last(datetime.fromisoformat(now) - timedelta(seconds=1))
+
+
+def _import_credit(api: Api, **changes: Any) -> dict[str, Any]:
+    state = api.get("/__mock/state").json()
+    credit = {"accountId": "GLOBEX-US", "purpose": "Promo", "priority": 1, "effectiveFrom": "2024-01-01",
+              "effectiveUntil": "2024-03-01", "creditAmount": 100, "id": "credit.boundary", "customerId": "GLOBEX",
+              "status": "ACTIVE", "creditUnit": "USD", "holdAmount": 0, "consumedAmount": 0,
+              "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": "2024-01-01T00:00:00.000Z", **changes}
+    r = api.request("PUT", "/__mock/state", json={**state, "credits": [*state["credits"], credit]})
+    assert r.status_code == 200, r.text
+    return credit
+
+
+@pytest.mark.parametrize(
+    ("now", "active", "available", "inapplicable", "status"),
+    [
+        # Hand-worked: usable in [2024-01-01T00:00Z, 2024-03-01T00:00Z) (dates at midnight UTC).
+        ("2023-12-31T23:59:59.999+00:00", 1, 0, 100, "ACTIVE"),  # not started: held back, not expired
+        ("2024-01-01T00:00:00.000+00:00", 1, 100, 0, "ACTIVE"),  # effectiveFrom counts
+        ("2024-02-29T23:59:59.999+00:00", 1, 100, 0, "ACTIVE"),  # the last millisecond it is usable
+        ("2024-03-01T00:00:00.000+00:00", 0, 0, 0, "EXPIRED"),  # expiring exactly now: expired already
+        ("2024-03-01T00:00:00.001+00:00", 0, 0, 0, "EXPIRED"),
+    ],
+)
+def test_a_credit_is_usable_from_effective_from_until_effective_until(
+    api: Api, now: str, active: int, available: int, inapplicable: int, status: str
+) -> None:
+    _import_credit(api)
+    _at(api, now)
+    shown = balance(api)
+    assert (shown["activeCredits"], shown["availableBalance"], shown["runningBalance"], shown["inapplicableCredits"]) \
+        == (active, available, available + inapplicable, inapplicable)
+    _at(api, now)
+    details = api.get("/credits/credit.boundary").json()
+    assert details["status"] == status
+    kinds = [(t["transactionType"], t["amount"], t["createdAt"]) for t in details["transactions"]]
+    expiry = [("EXPIRED", 100, "2024-03-01T00:00:00.000Z")] if status == "EXPIRED" else []
+    assert kinds == [("CREDITED", 100, "2024-01-01T00:00:00.000Z"), *expiry]
+    _at(api, now)
+    listed = api.get("/credits", params={"account_id": "GLOBEX-US", "status": status}).json()["data"]
+    assert [(c["id"], c["status"]) for c in listed] == [("credit.boundary", status)]
+    _at(api, now)
+    voided = api.post("/credits/credit.boundary/void")
+    assert voided.status_code == (200 if status == "ACTIVE" else 400)
+
+
+def test_credit_balances_are_exact(api: Api) -> None:
+    # Hand-computed: 0.1 + 0.2 = 0.3 granted; then 0.3 more, 0.1 of it on hold: 0.6 left, 0.5 available
+    # (in floats 0.1 + 0.2 + 0.3 is 0.6000000000000001).
+    create(api, grant(creditAmount=0.1), grant(creditAmount=0.2))
+    shown = balance(api)
+    assert (shown["runningBalance"], shown["availableBalance"]) == (0.3, 0.3)
+    _import_credit(api, creditAmount=0.3, holdAmount=0.1, effectiveUntil="2099-01-01")
+    shown = balance(api)
+    assert (shown["runningBalance"], shown["availableBalance"]) == (0.6, 0.5)
+
+
+def test_imported_credits_are_indexed_by_key_and_account(api: Api) -> None:
+    _import_credit(api, idempotencyKey="imported-1", effectiveUntil="2099-01-01")
+    (again,) = create(api, grant(idempotencyKey="imported-1", creditAmount=5))
+    assert again["id"] == "credit.boundary"
+    (new,) = create(api, grant(creditAmount=5))
+    assert [c["id"] for c in api.get("/credits", params={"account_id": "GLOBEX-US"}).json()["data"]] == [
+        "credit.boundary", new["id"]]
+    assert balance(api)["runningBalance"] == 105
+    assert api.post("/__mock/reset", headers={"Content-Type": "application/json"}).json() == {"success": True}
+    (fresh,) = create(api, grant(idempotencyKey="imported-1", creditAmount=5))
+    assert fresh["id"] != "credit.boundary" and fresh["creditAmount"] == 5
+
+
+def test_a_filtered_credit_list_pages_with_tokens(api: Api) -> None:
+    made = create(api, *(grant(creditAmount=n) for n in range(1, 6)))
+    create(api, grant(accountId="GLOBEX-UK"))  # another account's, interleaved after
+    seen, query = [], {"account_id": "GLOBEX-US", "pageSize": 2}
+    while True:
+        page = api.get("/credits", params=query).json()
+        seen += [c["id"] for c in page["data"]]
+        if "nextToken" not in page:
+            break
+        query = {"account_id": "GLOBEX-US", "nextToken": page["nextToken"]}
+    assert seen == [c["id"] for c in made]

@@ -443,3 +443,55 @@ def test_invoices_with_togais_client(sdk: togai_client.ApiClient) -> None:
     assert api.list_invoices_for_bill_run().data == []
     (billed,) = api.list_invoices(owner_id="GLOBEX-UK").data
     assert (billed.id, billed.status.value, billed.total_amount) == (eligible.id, "DUE", 20)
+
+
+# ---- indexes ------------------------------------------------------------------------
+
+
+def _ids(api: Api, **query: Any) -> list[str]:
+    """Every invoice id a filtered list shows, page by page (the filters on every page)."""
+    seen: list[str] = []
+    params: dict[str, Any] = {"pageSize": 1, **query}
+    while True:
+        page = api.get("/invoices", params=params).json()
+        seen += [item["id"] for item in page["data"]]
+        if "nextToken" not in page:
+            return seen
+        params = {**query, "nextToken": page["nextToken"]}
+
+
+def test_a_deleted_invoice_forgets_its_idempotency_key(api: Api) -> None:
+    first = create(api, idempotencyKey="k-del")
+    api.delete(f"/invoices/{first['id']}")
+    again = create(api, idempotencyKey="k-del")
+    assert again["id"] != first["id"]
+    assert create(api, idempotencyKey="k-del")["id"] == again["id"]
+
+
+def test_filtered_lists_follow_creation_deletion_and_import(api: Api) -> None:
+    before = _ids(api, owner_id="GLOBEX-US")
+    a, b, c = (create(api)["id"] for _ in range(3))
+    create(api, accountId="GLOBEX-UK")  # another owner's, same customer
+    assert _ids(api, owner_id="GLOBEX-US") == [*before, a, b, c]
+    api.delete(f"/invoices/{b}")
+    assert _ids(api, owner_id="GLOBEX-US") == [*before, a, c]
+    everything = _ids(api)
+    by_customer = _ids(api, customer_id="GLOBEX")
+    assert by_customer == [i for i in everything if api.get(f"/invoices/{i}").json()["customerId"] == "GLOBEX"]
+    assert _ids(api, owner_id="GLOBEX-US", status="DRAFT") == [a, c]
+    state = api.get("/__mock/state").json()
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
+    assert _ids(api, owner_id="GLOBEX-US") == [*before, a, c]
+    assert _ids(api, customer_id="GLOBEX") == by_customer
+    assert _ids(api, owner_id="NO-SUCH") == []
+
+
+def test_the_bill_run_list_pages_over_the_ongoing_invoices(api: Api) -> None:
+    charge = [{"name": "Support", "value": "10"}]
+    for account in ("GLOBEX-UK", "ACME-US", "GLOBEX-US"):
+        assert put(api, f"/accounts/{account}/miscellaneous_charges", charge).status_code == 200
+    owners = [i["ownerId"] for i in api.get("/invoices/bill_runs", params={"pageSize": 50}).json()["data"]]
+    assert owners == ["GLOBEX-UK", "ACME-US", "GLOBEX-US"]
+    page = api.get("/invoices/bill_runs", params={"pageSize": 2}).json()
+    rest = api.get("/invoices/bill_runs", params={"nextToken": page["nextToken"]}).json()
+    assert [i["ownerId"] for i in page["data"] + rest["data"]] == owners

@@ -11,6 +11,9 @@ from conftest import Api
 from mock_server import Config, create_app
 from mock_server.fixtures import FixtureError
 
+# The control API wants a JSON content type (see test_control.py).
+CONTROL = {"Content-Type": "application/json"}
+
 
 def top_up(api: Api, amount: float, account: str = "GLOBEX-UK") -> Any:
     return api.post(f"/accounts/{account}/wallet_topup", json={"topupAmount": amount})
@@ -133,3 +136,58 @@ def test_a_fixture_top_up_must_name_its_account(tmp_path: Path) -> None:
     (tmp_path / "tenant.yaml").write_text("wallets:\n  - {topupAmount: 5}\n", encoding="utf-8")
     with pytest.raises(FixtureError, match=r"wallets\[0\]: needs account_id \(a string\) beside the request body"):
         create_app(Config(fixtures=tmp_path))
+
+
+def test_160_top_ups_of_a_tenth_make_exactly_16(api: Api) -> None:
+    # 160 x 0.1 = 16, exactly (summed in floats it is 15.99999999999996).
+    for _ in range(160):
+        top_up(api, 0.1)
+    assert api.get("/accounts/GLOBEX-UK/wallet").json()["balance"] == 16
+    page = api.get("/accounts/GLOBEX-UK/wallet/entries", params={"pageSize": 50}).json()
+    assert [e["closingBalance"] for e in page["data"][:3]] == [0.1, 0.2, 0.3]
+    while "nextToken" in page:
+        last = page["data"][-1]
+        page = api.get("/accounts/GLOBEX-UK/wallet/entries", params={"nextToken": page["nextToken"]}).json()
+    assert (last if not page["data"] else page["data"][-1])["closingBalance"] == 16
+
+
+def _wallet_import(state: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
+    wallet = {"id": "wallet.uk", "accountId": "GLOBEX-UK", "customerId": "GLOBEX", "creditUnit": "GBP",
+              "status": "ACTIVE", "effectiveFrom": "2024-01-01T00:00:00.000Z", "createdAt": "2024-01-01T00:00:00.000Z",
+              "updatedAt": "2024-01-01T00:00:00.000Z"}
+    return {**state, "wallets": [*state["wallets"], wallet], "walletEntries": [*state["walletEntries"], *entries]}
+
+
+def test_a_completed_debit_lowers_the_balance(api: Api) -> None:
+    # Hand-computed: 100 credited, then 30 debited (completed): 100, then 70.
+    state = api.get("/__mock/state").json()
+    entry = {"walletId": "wallet.uk", "status": "COMPLETED", "createdAt": "2024-01-01T00:00:00.000Z"}
+    entries = [{**entry, "id": "wallet_entry.in", "transactionType": "CREDITED", "amount": 100},
+               {**entry, "id": "wallet_entry.out", "transactionType": "DEBITED", "amount": 30}]
+    r = api.request("PUT", "/__mock/state", json=_wallet_import(state, entries))
+    assert r.status_code == 200, r.text
+    assert api.get("/accounts/GLOBEX-UK/wallet").json()["balance"] == 70
+    shown = api.get("/accounts/GLOBEX-UK/wallet/entries").json()["data"]
+    assert [(e["id"], e["closingBalance"]) for e in shown] == [("wallet_entry.in", 100), ("wallet_entry.out", 70)]
+    # The import indexed the entries: a top-up adds to them, and the other wallets' are not mixed in.
+    assert top_up(api, 5).json()["balance"] == 75
+    assert [e["closingBalance"] for e in api.get("/accounts/GLOBEX-UK/wallet/entries").json()["data"]] == [100, 70, 75]
+    assert len(api.get("/accounts/ACME-US/wallet/entries").json()["data"]) == 2
+
+
+def test_a_held_debit_is_on_hold_not_off_the_balance(api: Api) -> None:
+    state = api.get("/__mock/state").json()
+    entry = {"walletId": "wallet.uk", "createdAt": "2024-01-01T00:00:00.000Z"}
+    entries = [{**entry, "id": "wallet_entry.in", "transactionType": "CREDITED", "status": "COMPLETED", "amount": 100},
+               {**entry, "id": "wallet_entry.held", "transactionType": "DEBITED", "status": "ON_HOLD", "amount": 0.3}]
+    assert api.request("PUT", "/__mock/state", json=_wallet_import(state, entries)).status_code == 200
+    wallet = api.get("/accounts/GLOBEX-UK/wallet").json()
+    assert (wallet["balance"], wallet["holdAmount"]) == (100, 0.3)
+
+
+def test_a_reset_forgets_the_entries_index(api: Api) -> None:
+    top_up(api, 7)
+    assert api.post("/__mock/reset", headers=CONTROL).json() == {"success": True}
+    assert api.get("/accounts/GLOBEX-UK/wallet/entries").status_code == 404
+    top_up(api, 3)
+    assert [e["closingBalance"] for e in api.get("/accounts/GLOBEX-UK/wallet/entries").json()["data"]] == [3]

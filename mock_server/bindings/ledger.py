@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.core.store import Store
-from ..domain.ledger import credits, invoices, licenses, payments, wallets
+from ..domain.ledger import licenses, payments
+from . import credits as credit_handlers
 from . import entitlements as entitlement_handlers
+from . import invoices as invoice_handlers
 from . import purchases as purchase_handlers
+from . import wallets as wallet_handlers
 from .binding import Binding
 from .call import Call
 
@@ -20,14 +23,12 @@ CREDITS = Binding(
     read="getCreditDetails",
     list="listCredits",  # voided with voidCredit; Togai has no update or delete
     created_path=("credits", 0),
-    filters={"status": "status", "account_id": "accountId", "id": "id"},
-    list_context=False,  # ListCreditsResponse is closed without it
-    max_page_size=credits.MAX_PAGE,
     handlers={
-        "createCredit": credits.create_credits,
-        "getCreditDetails": credits.get_credit,
-        "voidCredit": credits.void_credit,
-        "CreditBalanceForAccount": credits.credit_balance,
+        "createCredit": credit_handlers.create_credits,
+        "getCreditDetails": credit_handlers.get_credit,
+        "listCredits": credit_handlers.list_credits,  # filters by account over an index; status as shown now
+        "voidCredit": credit_handlers.void_credit,
+        "CreditBalanceForAccount": credit_handlers.credit_balance,
     },
 )
 
@@ -56,16 +57,16 @@ INVOICES = Binding(
     update="updateInvoice",
     delete="deleteCustomInvoice",  # removes: only a CUSTOM invoice in DRAFT
     handlers={
-        "createCustomInvoice": invoices.create_custom_invoice,
-        "getInvoice": invoices.get_invoice,
-        "listInvoices": invoices.list_invoices,
-        "updateInvoice": invoices.update_invoice,
-        "deleteCustomInvoice": invoices.delete_custom_invoice,
-        "listInvoicesForBillRun": invoices.list_for_bill_run,
-        "createInvoiceBillRun": invoices.bill_run,
-        "manageMiscellaneousChargesInInvoice": invoices.charges_on_invoice,
-        "manageMiscellaneousChargesInAccount": invoices.charges_on_account,
-        "listPricingRuleLogs": invoices.pricing_rule_logs,
+        "createCustomInvoice": invoice_handlers.create_custom_invoice,
+        "getInvoice": invoice_handlers.get_invoice,
+        "listInvoices": invoice_handlers.list_invoices,
+        "updateInvoice": invoice_handlers.update_invoice,
+        "deleteCustomInvoice": invoice_handlers.delete_custom_invoice,
+        "listInvoicesForBillRun": invoice_handlers.list_for_bill_run,
+        "createInvoiceBillRun": invoice_handlers.bill_run,
+        "manageMiscellaneousChargesInInvoice": invoice_handlers.charges_on_invoice,
+        "manageMiscellaneousChargesInAccount": invoice_handlers.charges_on_account,
+        "listPricingRuleLogs": invoice_handlers.pricing_rule_logs,
     },
 )
 
@@ -141,9 +142,9 @@ WALLETS = Binding(
     read="WalletBalanceForAccount",
     update="updateWalletForAccount",  # Togai has no list or delete of wallets
     handlers={
-        "topUpWalletForAccount": wallets.top_up,
-        "WalletBalanceForAccount": wallets.get_wallet,
-        "updateWalletForAccount": wallets.update_wallet,
+        "topUpWalletForAccount": wallet_handlers.top_up,
+        "WalletBalanceForAccount": wallet_handlers.get_wallet,
+        "updateWalletForAccount": wallet_handlers.update_wallet,
     },
 )
 
@@ -151,7 +152,7 @@ WALLET_ENTRIES = Binding(
     resource="walletEntries",
     path_param="account_id",
     list="WalletEntriesForAccount",  # made by top-ups; read as a page of the wallet's ledger
-    handlers={"WalletEntriesForAccount": wallets.list_entries},
+    handlers={"WalletEntriesForAccount": wallet_handlers.list_entries},
 )
 
 

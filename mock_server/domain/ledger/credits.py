@@ -1,34 +1,83 @@
-"""Credits: amounts granted to an account, consumed by its invoices, voidable.
+"""Credits: amounts granted to an account, consumed by its invoices, voidable, expiring.
 
-A credit's transactions and an account's credit balance are derived from
-the credit records whenever they are shown; nothing is stored twice.
+A credit's transactions, its shown status and an account's credit balance
+are derived from the credit records whenever they are shown; nothing is
+stored twice. Amounts are summed exactly (Decimal).
+
+A credit is usable in ``[effectiveFrom, effectiveUntil)``: from the first
+instant of ``effectiveFrom`` (a date, at midnight UTC) until, not including,
+the first instant of ``effectiveUntil``, as Togai's feature credit entries
+(:mod:`.entitlements`). From that instant on an ACTIVE credit shows EXPIRED.
 """
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
-from ..core.errors import Invalid, NotFound, Violation
+from ..core.collection import Collection
+from ..core.cursors import paginate
+from ..core.errors import Invalid, Violation
+from ..core.lookup import require
+from ..core.money import exact
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
+from ..core.times import parse_time, stamp
+from .licenses import _Positions as Positions
 
 CREDIT_IDS = IdScheme("credit")
 # ListCreditsResponse holds at most 50 credits.
 MAX_PAGE = 50
+# idempotencyKey -> the id of the credit it created.
+BY_KEY = "credit_idempotency"
+# account id -> positions of its credits in the collection, ascending. Positions, not keys: list
+# pages are in collection order and their tokens name positions; credits are never removed.
+BY_ACCOUNT = "credits_by_account"
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """An account's credit balance (``CreditBalanceResponse``), exact."""
+
+    active_credits: int
+    available: Decimal
+    running: Decimal
+    inapplicable: Decimal
+    unit: str
+    last_updated_at: str
 
 
 def require_credit(store: Store, credit_id: str) -> Record:
-    """The credit, or a 404."""
-    record: Record | None = store.collections["credits"].get(credit_id)
-    if record is None:
-        raise NotFound.at("credit_id", f"no credit with id {credit_id!r}")
-    return record
+    """The credit, or NotFound at ``credit_id``."""
+    credit: Record = require(store, "credits", credit_id, "credit_id", "credit")
+    return credit
 
 
-def remaining(credit: Record) -> float:
+def remaining(credit: Record) -> Decimal:
     """What is left of a credit to consume."""
-    left: float = credit["creditAmount"] - credit["consumedAmount"]
-    return left
+    return exact(credit["creditAmount"]) - exact(credit["consumedAmount"])
+
+
+def _until(credit: Record) -> datetime | None:
+    until = credit.get("effectiveUntil")
+    return None if until is None else parse_time(until, "effectiveUntil")
+
+
+def shown_status(credit: Record, moment: datetime) -> str:
+    """``EXPIRED`` for an ACTIVE credit whose ``effectiveUntil`` has come (at that instant already)."""
+    until = _until(credit)
+    if credit["status"] == "ACTIVE" and until is not None and until <= moment:
+        return "EXPIRED"
+    status: str = credit["status"]
+    return status
+
+
+def in_effect(credit: Record, moment: datetime) -> bool:
+    """Active and within ``[effectiveFrom, effectiveUntil)`` at ``moment``: usable now."""
+    return shown_status(credit, moment) == "ACTIVE" and parse_time(credit["effectiveFrom"], "effectiveFrom") <= moment
 
 
 def request_problems(store: Store, request: dict[str, Any], where: str) -> list[Violation]:
@@ -50,17 +99,30 @@ def request_problems(store: Store, request: dict[str, Any], where: str) -> list[
 
 
 def by_idempotency_key(store: Store, key: str) -> Record | None:
-    """The credit an earlier request created with this ``idempotencyKey``."""
-    return next((c for c in store.collections["credits"].items.values() if c.get("idempotencyKey") == key), None)
+    """The credit an earlier request created with this ``idempotencyKey`` (from the index)."""
+    credit_id = store.indexes[BY_KEY].get(key)
+    found: Record | None = None if credit_id is None else store.collections["credits"].get(credit_id)
+    return found
 
 
-def create_credits(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /credits``: one credit per request entry, all or none.
+def _insert(store: Store, credit: Record) -> None:
+    """Store a credit and index it by account and idempotency key (creation and import both come here)."""
+    collection = store.collections["credits"]
+    collection.add(credit["id"], credit)
+    place = len(collection) - 1  # credits are never removed: the new one is the last of the order
+    if not collection.holds_at(place, credit["id"]):
+        place = collection.position_of(credit["id"]) or 0
+    store.indexes[BY_ACCOUNT].setdefault(credit["accountId"], []).append(place)
+    if "idempotencyKey" in credit:
+        store.indexes[BY_KEY].setdefault(credit["idempotencyKey"], credit["id"])  # the first one answers
 
-    An entry whose ``idempotencyKey`` an earlier credit has answers that
+
+def create_credits(store: Store, requests: list[dict[str, Any]]) -> list[Record]:
+    """Grant one credit per request (``creditRequests``), all or none.
+
+    A request whose ``idempotencyKey`` an earlier credit has answers that
     credit again instead of granting a second one.
     """
-    requests = call.body["creditRequests"]
     problems: list[Violation] = []
     keys: dict[str, int] = {}
     for i, request in enumerate(requests):
@@ -71,11 +133,11 @@ def create_credits(store: Store, call: Call) -> dict[str, Any]:
             problems.append(Violation(f"{where}.idempotencyKey", f"is also creditRequests[{keys[key]}]'s"))
     if problems:
         raise Invalid(problems)
-    answered: list[dict[str, Any]] = []
+    answered: list[Record] = []
     for request in requests:
         earlier = by_idempotency_key(store, request["idempotencyKey"]) if "idempotencyKey" in request else None
         if earlier is not None:
-            answered.append(dict(earlier))
+            answered.append(earlier)
             continue
         account = store.collections["accounts"].items[request["accountId"]]
         now = store.clock.now()
@@ -90,70 +152,98 @@ def create_credits(store: Store, call: Call) -> dict[str, Any]:
             "createdAt": now,
             "updatedAt": now,
         }
-        store.collections["credits"].add(record["id"], record)
-        answered.append(dict(record))
-    return {"credits": answered}
+        _insert(store, record)
+        answered.append(record)
+    return answered
 
 
-def transactions(credit: Record) -> list[dict[str, Any]]:
-    """A credit's transactions, derived from it: the grant, what was consumed, the void."""
-    out = [_transaction(credit, "CREDITED", credit["creditAmount"], credit["createdAt"])]
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One of a credit's transactions (``CreditTransaction``), derived from the credit."""
+
+    kind: str
+    amount: Decimal
+    at: str
+
+
+def transactions(credit: Record, moment: datetime) -> list[Transaction]:
+    """A credit's transactions at ``moment``: the grant, what was consumed, the void or the expiry."""
+    out = [Transaction("CREDITED", exact(credit["creditAmount"]), credit["createdAt"])]
     if credit["consumedAmount"]:
-        out.append(_transaction(credit, "DEBITED", credit["consumedAmount"], credit["updatedAt"]))
-    if credit["status"] in ("VOIDED", "EXPIRED"):
-        out.append(_transaction(credit, credit["status"], remaining(credit), credit["updatedAt"]))
+        out.append(Transaction("DEBITED", exact(credit["consumedAmount"]), credit["updatedAt"]))
+    status = shown_status(credit, moment)
+    if status in ("VOIDED", "EXPIRED"):
+        until = _until(credit)
+        # An expiry derived now happened at effectiveUntil; a stored status at the last change.
+        at = stamp(until) if status != credit["status"] and until is not None else credit["updatedAt"]
+        out.append(Transaction(status, remaining(credit), at))
     return out
 
 
-def _transaction(credit: Record, kind: str, amount: float, at: str) -> dict[str, Any]:
-    return {"id": f"{credit['id']}.{kind}", "creditId": credit["id"], "transactionType": kind,
-            "amount": amount, "createdAt": at}
-
-
-def get_credit(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /credits/{id}``: the credit with its transactions."""
-    credit = require_credit(store, call.params["credit_id"])
-    return {**credit, "transactions": transactions(credit)}
-
-
-def void_credit(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /credits/{id}/void``: only an active credit can be voided; what is left of it is gone."""
-    credit = require_credit(store, call.params["credit_id"])
-    if credit["status"] != "ACTIVE":
-        rule = f"credit {credit['id']!r} is {credit['status']}; only an ACTIVE one can be voided"
-        raise Invalid.at("credit_id", rule)
-    credit["status"] = "VOIDED"
-    credit["updatedAt"] = store.clock.now()
-    return dict(credit)
-
-
-def credit_balance(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/credit_balance``, summed from the account's credits.
-
-    Of the ACTIVE credits: ``activeCredits`` is how many there are,
-    ``runningBalance`` what is left of them, ``inapplicableCredits`` the part
-    of that not in effect today, and ``availableBalance`` the rest less what
-    is on hold.
-    """
-    account_id = call.params["account_id"]
-    account = store.collections["accounts"].get(account_id)
-    if account is None:
-        raise NotFound.at("account_id", f"no account with id {account_id!r}")
+def void_credit(store: Store, credit_id: str) -> Record:
+    """Void an active credit: what is left of it is gone."""
+    credit = require_credit(store, credit_id)
+    clock = copy.copy(store.clock)
     now = store.clock.now()
-    today = now[:10]
-    mine = [c for c in store.collections["credits"].items.values() if c["accountId"] == account_id]
-    active = [c for c in mine if c["status"] == "ACTIVE"]
-    in_effect = [c for c in active if c["effectiveFrom"] <= today <= c.get("effectiveUntil", today)]
-    running = sum(remaining(c) for c in active)
-    usable = sum(remaining(c) for c in in_effect)
-    return {
-        "activeCredits": len(active),
-        "availableBalance": usable - sum(c["holdAmount"] for c in in_effect),
-        "runningBalance": running,
-        "inapplicableCredits": running - usable,
-        "unit": account["invoiceCurrency"],
-        "lastUpdatedAt": max((c["updatedAt"] for c in mine), default=now),
-    }
+    status = shown_status(credit, parse_time(now))
+    if status != "ACTIVE":
+        store.clock = clock  # a refused request does not move the (seeded) clock
+        raise Invalid.at("credit_id", f"credit {credit['id']!r} is {status}; only an ACTIVE one can be voided")
+    credit["status"] = "VOIDED"
+    credit["updatedAt"] = now
+    return credit
+
+
+def _account_credits(store: Store, account_id: str) -> list[Record]:
+    collection = store.collections["credits"]
+    return [collection.items[collection.key_at(p)] for p in store.indexes[BY_ACCOUNT].get(account_id, [])]
+
+
+def credit_balance(store: Store, account_id: str) -> Balance:
+    """The account's credit balance now, summed from its credits (the index, not every credit).
+
+    Of the credits that show ACTIVE: ``active_credits`` is how many there
+    are, ``running`` what is left of them, ``inapplicable`` the part of that
+    not in effect yet, and ``available`` the rest less what is on hold.
+    """
+    account = require(store, "accounts", account_id, "account_id", "account")
+    now = store.clock.now()
+    moment = parse_time(now)
+    mine = _account_credits(store, account_id)
+    active = [c for c in mine if shown_status(c, moment) == "ACTIVE"]
+    usable = [c for c in active if in_effect(c, moment)]
+    running = sum((remaining(c) for c in active), Decimal(0))
+    left = sum((remaining(c) for c in usable), Decimal(0))
+    return Balance(
+        active_credits=len(active),
+        available=left - sum((exact(c["holdAmount"]) for c in usable), Decimal(0)),
+        running=running,
+        inapplicable=running - left,
+        unit=account["invoiceCurrency"],
+        last_updated_at=max((c["updatedAt"] for c in mine), default=now),
+    )
+
+
+def list_credits(
+    store: Store,
+    account_id: str | None,
+    status: str | None,
+    credit_id: str | None,
+    moment: datetime,
+    next_token: str | None,
+    page_size: int | None,
+) -> tuple[list[Record], dict[str, Any]]:
+    """One page of credits, oldest first, of ``account_id``, in ``status`` (as shown at ``moment``), with
+    id ``credit_id`` (each when given). With an account it pages over that account's credits only."""
+    collection: Collection = store.collections["credits"]
+    if account_id is not None:
+        collection = Positions(collection, store.indexes[BY_ACCOUNT].get(account_id, []))
+    keep: Callable[[Record], bool] | None = None
+    if status is not None or credit_id is not None:
+        keep = lambda c: (  # noqa: E731
+            (credit_id is None or c["id"] == credit_id) and (status is None or shown_status(c, moment) == status)
+        )
+    return paginate(collection, next_token, page_size, context=False, keep=keep, limit=MAX_PAGE)
 
 
 def check_import(ctx: ImportContext) -> None:
@@ -174,10 +264,17 @@ def check_import(ctx: ImportContext) -> None:
                 ctx.problems.append(Violation(f"{where}.{key}", "is required (the API always sets it)"))
 
 
+def restore(store: Store, credit: dict[str, Any]) -> None:
+    """Insert an imported credit and index it (by account, and by its idempotency key)."""
+    _insert(store, dict(credit))
+
+
 RESOURCE = Resource(
     name="credits",
     schema="Credit",
     ids=CREDIT_IDS,
     references={"accountId": "accounts"},
+    indexes=(BY_KEY, BY_ACCOUNT),
     check_import=check_import,
+    restore=restore,
 )

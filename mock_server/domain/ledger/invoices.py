@@ -17,15 +17,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
+from ..core.collection import Collection
 from ..core.cursors import paginate
-from ..core.errors import Invalid, NotFound, Violation
+from ..core.errors import Invalid, Violation
+from ..core.lookup import require
+from ..core.money import exact, to_json
 from ..core.resource import IdScheme, ImportContext, Resource
-from ..core.store import Record, Store, stamp
+from ..core.store import Record, Store
+from ..core.times import parse_time, stamp
+from ..usage import aggregates as usage
 
 INVOICE_IDS = IdScheme("inv")
 LINE_IDS = IdScheme("inv_line", 8, 4)
@@ -53,6 +58,17 @@ RANK = {"DRAFT": 0, "DUE": 1, "PARTIALLY_PAID": 2, "UN_COLLECTIBLE": 3, "PAID": 
 # Fields of a custom invoice that only a DRAFT custom invoice may change.
 DRAFT_FIELDS = ("startDate", "endDate", "lineItems", "autoAdvance")
 
+# Indexes. Account id -> the id of its ongoing STANDARD invoice (DRAFT, this month's).
+ONGOING = "ongoing_invoice"
+# idempotencyKey -> the id of the custom invoice it made; and back, so a delete forgets its key.
+KEYS = "invoice_keys"
+KEY_OF = "invoice_key_of"
+# owner id (account or invoice group) -> its invoices' ids, oldest first; customer id -> the same.
+# Ids, not positions: a custom invoice can be deleted, and a sweep of the collection's tombstones
+# would move every later position.
+BY_OWNER = "invoices_by_owner"
+BY_CUSTOMER = "invoices_by_customer"
+
 # The seam where price plans plug in: for a bill run, each account id with the lines
 # its plan prices for the period (start, end); a test may replace it.
 PlanPricing = Callable[[Store, str, str], Iterable[tuple[str, list[dict[str, Any]]]]]
@@ -60,8 +76,6 @@ PlanPricing = Callable[[Store, str, str], Iterable[tuple[str, list[dict[str, Any
 
 def plan_pricing(store: Store, start: str, end: str) -> Iterable[tuple[str, list[dict[str, Any]]]]:
     """Each account's metered usage of the period priced by its plan (``usage.bill_lines``)."""
-    from ..usage import aggregates as usage  # the usage pipeline is wired to invoices here only
-
     return usage.bill_lines(store, start, end)
 
 
@@ -70,18 +84,6 @@ PLAN_PRICING: PlanPricing = plan_pricing
 
 # The largest amount a computed charge may reach: beyond it a JSON number is no longer a float.
 MAX_AMOUNT = Decimal("1e300")
-
-
-def dec(value: Any) -> Decimal:
-    """A JSON number as an exact decimal (so 0.1 + 0.2 is 0.3)."""
-    return Decimal(str(value))
-
-
-def number(value: Decimal) -> float | int:
-    """A decimal back as a JSON number; whole amounts a float carries exactly as integers."""
-    if abs(value) < 2**53 and value == value.to_integral_value():
-        return int(value)
-    return float(value)
 
 
 # ---- lines and charges -------------------------------------------------------------
@@ -96,9 +98,9 @@ def line_problems(items: list[dict[str, Any]], where: str) -> list[Violation]:
         has_rate = "quantity" in item and "valuePerQuantity" in item
         if "value" not in item and not has_rate:
             problems.append(Violation(at, "needs value, or quantity and valuePerQuantity"))
-        elif has_rate and "value" in item and dec(item["value"]) != product(item):
+        elif has_rate and "value" in item and exact(item["value"]) != product(item):
             problems.append(Violation(f"{at}.value", "is not quantity x valuePerQuantity"))
-        elif abs(dec(item["value"]) if "value" in item else product(item)) > MAX_AMOUNT:
+        elif abs(exact(item["value"]) if "value" in item else product(item)) > MAX_AMOUNT:
             problems.append(Violation(f"{at}.value", f"is beyond {MAX_AMOUNT:.0e}"))
         if "id" in item and ids.setdefault(item["id"], i) != i:
             problems.append(Violation(f"{at}.id", f"is also {where}[{ids[item['id']]}]'s"))
@@ -107,7 +109,7 @@ def line_problems(items: list[dict[str, Any]], where: str) -> list[Violation]:
 
 def product(item: dict[str, Any]) -> Decimal:
     """A line's quantity times its value per quantity."""
-    return dec(item["quantity"]) * dec(item["valuePerQuantity"])
+    return exact(item["quantity"]) * exact(item["valuePerQuantity"])
 
 
 def make_lines(store: Store | None, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -121,7 +123,7 @@ def make_lines(store: Store | None, items: list[dict[str, Any]]) -> list[dict[st
         for key in ("quantity", "valuePerQuantity"):
             if key in item:
                 line[key] = item[key]
-        line["value"] = item["value"] if "value" in item else number(product(item))
+        line["value"] = item["value"] if "value" in item else to_json(product(item))
         lines.append(line)
     return lines
 
@@ -150,7 +152,7 @@ def evaluate(expression: Any, variables: dict[str, Decimal]) -> Decimal:
     if isinstance(expression, (int, float)):
         if not math.isfinite(expression):
             raise ValueError("is not a finite amount")
-        return dec(expression)
+        return exact(expression)
     if isinstance(expression, dict) and len(expression) == 1:
         op, args = next(iter(expression.items()))
         if op == "var":
@@ -175,7 +177,7 @@ def evaluate(expression: Any, variables: dict[str, Decimal]) -> Decimal:
 def charge_value(charge: dict[str, Any], variables: dict[str, Decimal]) -> Decimal:
     """What a charge adds to the invoice: rate x quantity, a number, or JSON logic over the lines."""
     if "value" not in charge:
-        return dec(charge["rate"]) * dec(charge["quantity"])
+        return exact(charge["rate"]) * exact(charge["quantity"])
     try:
         return evaluate(json.loads(charge["value"]), variables)
     except RecursionError:
@@ -186,7 +188,7 @@ def charge_value(charge: dict[str, Any], variables: dict[str, Decimal]) -> Decim
 
 def variables_of(lines: list[dict[str, Any]]) -> dict[str, Decimal]:
     """The line values a charge's JSON logic may name, by line id."""
-    return {line["id"]: dec(line["value"]) for line in lines if "id" in line}
+    return {line["id"]: exact(line["value"]) for line in lines if "id" in line}
 
 
 def charge_problems(charges: list[dict[str, Any]], lines: list[dict[str, Any]], where: str) -> list[Violation]:
@@ -214,15 +216,6 @@ def charge_problems(charges: list[dict[str, Any]], lines: list[dict[str, Any]], 
     return problems
 
 
-def shown_charge(charge: dict[str, Any]) -> dict[str, Any]:
-    """A charge as ``MiscellaneousChargesResponse`` shows it: a rate-and-quantity one with its value."""
-    out = dict(charge)
-    if "value" not in out:
-        out["value"] = str(number(dec(charge["rate"]) * dec(charge["quantity"])))
-    out.setdefault("considerForRevenue", False)
-    return out
-
-
 # ---- rendering -----------------------------------------------------------------
 
 
@@ -238,7 +231,7 @@ def revenue(invoice: Record) -> tuple[Decimal, dict[str, Any]]:
     """The invoice's total and its ``revenueInfo`` tree, from its lines and charges."""
     units = currency(invoice)
     children: list[dict[str, Any]] = [{**line, "units": units} for line in invoice["lines"]]
-    total = sum((dec(line["value"]) for line in invoice["lines"]), Decimal(0))
+    total = sum((exact(line["value"]) for line in invoice["lines"]), Decimal(0))
     if invoice["charges"]:
         variables = variables_of(invoice["lines"])
         leaves, charged = [], Decimal(0)
@@ -246,7 +239,7 @@ def revenue(invoice: Record) -> tuple[Decimal, dict[str, Any]]:
             value = charge_value(charge, variables)
             charged += value
             leaf: dict[str, Any] = {"description": charge["name"], "type": CHARGE_LINE, "units": units,
-                                    "value": number(value)}
+                                    "value": to_json(value)}
             if "rate" in charge:
                 leaf["valuePerQuantity"], leaf["quantity"] = charge["rate"], charge["quantity"]
             meta = {"considerForRevenue": charge.get("considerForRevenue", False)}
@@ -255,9 +248,9 @@ def revenue(invoice: Record) -> tuple[Decimal, dict[str, Any]]:
             leaf["metadata"] = meta
             leaves.append(leaf)
         children.append({"description": "Miscellaneous charges", "type": CHARGES_TOTAL, "units": units,
-                         "value": number(charged), "lineItems": leaves})
+                         "value": to_json(charged), "lineItems": leaves})
         total += charged
-    root: dict[str, Any] = {"description": "Total amount", "type": ROOT_LINE, "units": units, "value": number(total)}
+    root: dict[str, Any] = {"description": "Total amount", "type": ROOT_LINE, "units": units, "value": to_json(total)}
     if children:
         root["lineItems"] = children
     return total, root
@@ -268,27 +261,18 @@ def render(store: Store, invoice: Record) -> dict[str, Any]:
     total, tree = revenue(invoice)
     out = {k: v for k, v in invoice.items() if k not in INTERNAL}
     out["revenueInfo"] = tree
-    out["totalAmount"] = number(total)
+    out["totalAmount"] = to_json(total)
     if invoice["status"] in ("PAID", "REFUND_INITIATED", "REFUND_COMPLETED"):
-        out["paidAmount"] = number(max(total, Decimal(0)))  # a discount larger than the charges is not paid out
+        out["paidAmount"] = to_json(max(total, Decimal(0)))  # a discount larger than the charges is not paid out
     return out
-
-
-def summary(store: Store, invoice: Record) -> dict[str, Any]:
-    """An invoice as the lists show it (``InvoiceSummary``: no lines)."""
-    shown = render(store, invoice)
-    fields = (store.schemas or {}).get("InvoiceSummary", {}).get("properties", shown)
-    return {k: v for k, v in shown.items() if k in fields}
 
 
 # ---- helpers ---------------------------------------------------------------------
 
 
 def require_invoice(store: Store, invoice_id: str) -> Record:
-    """The invoice, or a 404."""
-    record: Record | None = store.collections["invoices"].get(invoice_id)
-    if record is None:
-        raise NotFound.at("invoice_id", f"no invoice with id {invoice_id!r}")
+    """The invoice, or NotFound at ``invoice_id``."""
+    record: Record = require(store, "invoices", invoice_id, "invoice_id", "invoice")
     return record
 
 
@@ -297,21 +281,9 @@ def kind(invoice: Record) -> str:
     return f"this one is {invoice['invoiceType']}, {invoice['status']}"
 
 
-def _parse(moment: str, field: str = "date") -> datetime:
-    """An RFC 3339 date-time (a leap second read as :59), or a 400 naming ``field``."""
-    text = moment.upper().replace("Z", "+00:00")
-    if text[17:19] == "60":
-        text = text[:17] + "59" + text[19:]
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise Invalid.at(field, f"{moment!r} is not a date-time the mock can read") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
 def _after_days(moment: str, days: int) -> str:
     try:
-        return stamp(_parse(moment) + timedelta(days=days))
+        return stamp(parse_time(moment) + timedelta(days=days))
     except OverflowError:
         return stamp(datetime.max.replace(tzinfo=UTC))
 
@@ -335,9 +307,7 @@ def details(store: Store, account: Record, group: Record | None) -> dict[str, An
 
 
 def _active_account(store: Store, account_id: str, field: str) -> Record:
-    account: Record | None = store.collections["accounts"].get(account_id)
-    if account is None:
-        raise NotFound.at(field, f"no account with id {account_id!r}")
+    account: Record = require(store, "accounts", account_id, field, "account")
     if account["status"] == "ARCHIVED":
         raise Invalid.at(field, f"account {account_id!r} is archived")
     return account
@@ -350,23 +320,44 @@ def finalize(store: Store, invoice: Record, status: str, now: str) -> None:
     invoice["dueDate"] = _after_days(now, invoice["netTermDays"])
     invoice["finalizingStatus"] = "FINALIZED"
     if invoice.get("invoiceType") != "CUSTOM":
-        store.indexes["ongoing_invoice"].pop(invoice["ownerId"], None)
+        store.indexes[ONGOING].pop(invoice["ownerId"], None)
+
+
+# ---- indexes ------------------------------------------------------------------------
+
+
+def _insert(store: Store, invoice: Record) -> None:
+    """Store an invoice and index it by owner and customer (creation, opening and import come here)."""
+    store.collections["invoices"].add(invoice["id"], invoice)
+    store.indexes[BY_OWNER].setdefault(invoice["ownerId"], []).append(invoice["id"])
+    store.indexes[BY_CUSTOMER].setdefault(invoice["customerId"], []).append(invoice["id"])
+
+
+def _forget(store: Store, invoice: Record) -> None:
+    """Remove an invoice and every index entry naming it."""
+    store.collections["invoices"].remove(invoice["id"])
+    for index, field in ((BY_OWNER, "ownerId"), (BY_CUSTOMER, "customerId")):
+        ids = store.indexes[index].get(invoice[field], [])
+        if invoice["id"] in ids:
+            ids.remove(invoice["id"])
+    key = store.indexes[KEY_OF].pop(invoice["id"], None)
+    if key is not None:
+        store.indexes[KEYS].pop(key, None)
 
 
 # ---- operations -------------------------------------------------------------------
 
 
-def create_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /invoices``: a CUSTOM invoice for an active account, or its invoice group.
+def create_custom_invoice(store: Store, body: dict[str, Any]) -> Record:
+    """A CUSTOM invoice for an active account, or its invoice group (``body``: the validated request).
 
     An ``idempotencyKey`` used before answers that invoice again.
     """
-    body = call.body
     key = body.get("idempotencyKey")
-    if key is not None and key in store.indexes["invoice_keys"]:
-        earlier = store.collections["invoices"].get(store.indexes["invoice_keys"][key])
+    if key is not None and key in store.indexes[KEYS]:
+        earlier: Record | None = store.collections["invoices"].get(store.indexes[KEYS][key])
         if earlier is not None:
-            return render(store, earlier)
+            return earlier
     account = _active_account(store, body["accountId"], "accountId")
     group = None
     if body.get("ownerType") == "INVOICE_GROUP":
@@ -375,7 +366,7 @@ def create_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
             raise Invalid.at("ownerType", f"account {account['id']!r} belongs to no invoice group")
         group = store.collections["invoiceGroups"].items[group_id]
     problems = line_problems(body["lineItems"], "lineItems")
-    if _parse(body["endDate"], "endDate") < _parse(body["startDate"], "startDate"):
+    if parse_time(body["endDate"], "endDate") < parse_time(body["startDate"], "startDate"):
         problems.insert(0, Violation("endDate", "is before startDate"))
     if problems:
         raise Invalid(problems)
@@ -402,44 +393,66 @@ def create_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
     }
     if body["status"] != "DRAFT":
         finalize(store, record, body["status"], now)
-    store.collections["invoices"].add(record["id"], record)
+    _insert(store, record)
     if key is not None:
-        store.indexes["invoice_keys"][key] = record["id"]
-    return render(store, record)
+        store.indexes[KEYS][key] = record["id"]
+        store.indexes[KEY_OF][record["id"]] = key
+    return record
 
 
-def get_invoice(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /invoices/{id}``."""
-    return render(store, require_invoice(store, call.params["invoice_id"]))
-
-
-def _window(call: Call) -> tuple[str | None, str | None]:
-    start, end = call.params.get("start_time"), call.params.get("end_time")
-    if start is not None and end is not None and end < start:
-        raise Invalid.at("end_time", "is before start_time")
-
-    def moment_of(ms: int | None) -> str | None:
-        if ms is None:
-            return None
-        try:
-            return stamp(datetime.fromtimestamp(ms / 1000, UTC))
-        except (OverflowError, OSError, ValueError):
-            # Beyond the calendar: before or after every invoice.
-            return "0000" if ms < 0 else "9999"
-
-    return moment_of(start), moment_of(end)
-
-
-def _list(store: Store, call: Call, eligible: bool) -> dict[str, Any]:
-    """One page of invoices (their summaries), filtered as Togai's lists are.
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What an invoice list keeps: each filter when given.
 
     ``start_time``/``end_time`` (epoch milliseconds) keep the invoices whose
     ``invoiceDate`` falls in ``[start_time, end_time)``. ``eligible``: only the
     invoices a bill run would finalize (the accounts' ongoing invoices).
     """
-    status, owner, customer = (call.params.get(k) for k in ("status", "owner_id", "customer_id"))
-    start, end = _window(call)
-    ongoing = store.indexes["ongoing_invoice"]
+
+    status: str | None = None
+    owner_id: str | None = None
+    customer_id: str | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+    eligible: bool = False
+
+
+def _moment_of(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    try:
+        return stamp(datetime.fromtimestamp(ms / 1000, UTC))
+    except (OverflowError, OSError, ValueError):
+        # Beyond the calendar: before or after every invoice.
+        return "0000" if ms < 0 else "9999"
+
+
+def _candidates(store: Store, filters: Filters) -> list[str] | None:
+    """The ids an index narrows the list to (the shortest), oldest first; ``None``: every invoice."""
+    lists = []
+    if filters.eligible:
+        lists.append(list(store.indexes[ONGOING].values()))  # opened in collection order
+    if filters.owner_id is not None:
+        lists.append(store.indexes[BY_OWNER].get(filters.owner_id, []))
+    if filters.customer_id is not None:
+        lists.append(store.indexes[BY_CUSTOMER].get(filters.customer_id, []))
+    return min(lists, key=len) if lists else None
+
+
+def list_invoices(
+    store: Store, filters: Filters, next_token: str | None, page_size: int | None
+) -> tuple[list[Record], dict[str, Any]]:
+    """One page of invoices, oldest first, as Togai's lists filter them, and its ``nextToken``.
+
+    A filter on owner, customer or eligibility pages over what its index
+    holds, not over every invoice; tokens then carry positions in that list
+    (one that no longer holds its invoice there is found by the invoice's id).
+    """
+    if filters.start_time is not None and filters.end_time is not None and filters.end_time < filters.start_time:
+        raise Invalid.at("end_time", "is before start_time")
+    status, owner, customer, eligible = filters.status, filters.owner_id, filters.customer_id, filters.eligible
+    start, end = _moment_of(filters.start_time), _moment_of(filters.end_time)
+    ongoing = store.indexes[ONGOING]
 
     def keep(invoice: Record) -> bool:
         return (
@@ -451,38 +464,34 @@ def _list(store: Store, call: Call, eligible: bool) -> dict[str, Any]:
             and (not eligible or ongoing.get(invoice["ownerId"]) == invoice["id"])
         )
 
-    page, extra = paginate(
-        store.collections["invoices"],
-        call.params.get("nextToken"),
-        call.params.get("pageSize") or (None if call.params.get("nextToken") else MAX_PAGE),
+    collection = store.collections["invoices"]
+    ids = _candidates(store, filters)
+    if ids is not None:
+        narrowed = Collection()
+        for invoice_id in ids:
+            narrowed.add(invoice_id, collection.items[invoice_id])
+        collection = narrowed
+    return paginate(
+        collection,
+        next_token,
+        page_size or (None if next_token else MAX_PAGE),
         context=False,  # ListInvoicesResponse is closed without it
         keep=keep,
         limit=MAX_PAGE,
     )
-    return {"data": [summary(store, invoice) for invoice in page], **extra}
 
 
-def list_invoices(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /invoices``."""
-    return _list(store, call, eligible=False)
-
-
-def list_for_bill_run(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /invoices/bill_runs``: the ongoing invoices the next bill run would finalize."""
-    return _list(store, call, eligible=True)
-
-
-def update_invoice(store: Store, call: Call) -> dict[str, Any]:
-    """``PATCH /invoices/{id}``: a DRAFT custom invoice's fields; any invoice's status, forward only."""
-    invoice = require_invoice(store, call.params["invoice_id"])
-    body = call.body
+def update_invoice(store: Store, invoice_id: str, changes: dict[str, Any]) -> Record:
+    """Change a DRAFT custom invoice's fields, or any invoice's status, forward only (``changes``: the body)."""
+    invoice = require_invoice(store, invoice_id)
+    body = changes
     editable = invoice["invoiceType"] == "CUSTOM" and invoice["status"] == "DRAFT"
     problems: list[Violation] = []
     for field in DRAFT_FIELDS:
         if field in body and not editable:
             problems.append(Violation(field, f"only a CUSTOM invoice in DRAFT can change it ({kind(invoice)})"))
     start, end = body.get("startDate", invoice.get("startDate")), body.get("endDate", invoice.get("endDate"))
-    if start is not None and end is not None and _parse(end, "endDate") < _parse(start, "startDate"):
+    if start is not None and end is not None and parse_time(end, "endDate") < parse_time(start, "startDate"):
         problems.append(Violation("endDate", "is before startDate"))
     if "lineItems" in body:
         problems += line_problems(body["lineItems"], "lineItems")
@@ -490,7 +499,6 @@ def update_invoice(store: Store, call: Call) -> dict[str, Any]:
     if target is not None and target != invoice["status"] and target not in TRANSITIONS.get(invoice["status"], ()):
         allowed = ", ".join(sorted(TRANSITIONS.get(invoice["status"], ()))) or "none: it is final"
         problems.append(Violation("status", f"cannot go from {invoice['status']} to {target} (allowed: {allowed})"))
-    lines = invoice["lines"]
     if not problems and "lineItems" in body:
         # The charges' JSON logic must still compute over the new lines.
         problems += charge_problems(invoice["charges"], make_lines(None, body["lineItems"]), "lineItems (charges)")
@@ -498,8 +506,7 @@ def update_invoice(store: Store, call: Call) -> dict[str, Any]:
         raise Invalid(problems)
     now = store.clock.now()
     if "lineItems" in body:
-        lines = make_lines(store, body["lineItems"])
-        invoice["lines"] = lines
+        invoice["lines"] = make_lines(store, body["lineItems"])
     for field in ("startDate", "endDate", "autoAdvance"):
         if field in body:
             invoice[field] = body[field]
@@ -509,41 +516,38 @@ def update_invoice(store: Store, call: Call) -> dict[str, Any]:
         else:
             invoice["status"] = target
     invoice["updatedAt"] = now
-    return render(store, invoice)
+    return invoice
 
 
-def delete_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
-    """``DELETE /invoices/{id}``: only a CUSTOM invoice still in DRAFT."""
-    invoice = require_invoice(store, call.params["invoice_id"])
+def delete_custom_invoice(store: Store, invoice_id: str) -> None:
+    """Remove a CUSTOM invoice still in DRAFT (and forget its idempotency key)."""
+    invoice = require_invoice(store, invoice_id)
     if invoice["invoiceType"] != "CUSTOM" or invoice["status"] != "DRAFT":
         raise Invalid.at("invoice_id", f"only a CUSTOM invoice in DRAFT can be deleted ({kind(invoice)})")
-    store.collections["invoices"].remove(invoice["id"])
-    keys = store.indexes["invoice_keys"]
-    for key in [k for k, v in keys.items() if v == invoice["id"]]:
-        del keys[key]
-    return {"success": True}
+    _forget(store, invoice)
 
 
-def _set_charges(store: Store, invoice: Record, items: list[dict[str, Any]], now: str) -> dict[str, Any]:
+def _set_charges(invoice: Record, items: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
     problems = charge_problems(items, invoice["lines"], "items")
     if problems:
         raise Invalid(problems)
     invoice["charges"] = [dict(item) for item in items]
     invoice["updatedAt"] = now
-    return {"data": [shown_charge(c) for c in invoice["charges"]]}
+    charges: list[dict[str, Any]] = invoice["charges"]
+    return charges
 
 
-def charges_on_invoice(store: Store, call: Call) -> dict[str, Any]:
-    """``PUT /invoices/{id}/miscellaneous_charges``: replaces a DRAFT invoice's charges."""
-    invoice = require_invoice(store, call.params["invoice_id"])
+def charges_on_invoice(store: Store, invoice_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replace a DRAFT invoice's miscellaneous charges with ``items``; the charges as stored."""
+    invoice = require_invoice(store, invoice_id)
     if invoice["status"] != "DRAFT":
         raise Invalid.at("invoice_id", f"invoice {invoice['id']!r} is {invoice['status']}; charges need a DRAFT one")
-    return _set_charges(store, invoice, call.body["items"], store.clock.now())
+    return _set_charges(invoice, items, store.clock.now())
 
 
 def month_of(now: str) -> tuple[str, str]:
     """The calendar month (UTC) holding ``now``: its first instant and the next month's."""
-    moment = _parse(now)
+    moment = parse_time(now)
     start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
     return stamp(start), stamp(end)
@@ -551,7 +555,7 @@ def month_of(now: str) -> tuple[str, str]:
 
 def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
     """The account's ongoing STANDARD invoice of this month, opened if it has none."""
-    existing = store.indexes["ongoing_invoice"].get(account["id"])
+    existing = store.indexes[ONGOING].get(account["id"])
     if existing is not None:
         record: Record = store.collections["invoices"].items[existing]
         return record
@@ -568,7 +572,7 @@ def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
         "autoAdvance": True,
         "startDate": start,
         "endDate": end,
-        "endDateInclusive": stamp(_parse(end) - timedelta(milliseconds=1)),
+        "endDateInclusive": stamp(parse_time(end) - timedelta(milliseconds=1)),
         "invoiceDate": end,
         "updatedAt": now,
         "paidAmount": 0,
@@ -576,29 +580,26 @@ def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
         "lines": [],
         "charges": [],
     }
-    store.collections["invoices"].add(record["id"], record)
-    store.indexes["ongoing_invoice"][account["id"]] = record["id"]
+    _insert(store, record)
+    store.indexes[ONGOING][account["id"]] = record["id"]
     return record
 
 
-def charges_on_account(store: Store, call: Call) -> dict[str, Any]:
-    """``PUT /accounts/{id}/miscellaneous_charges``: the charges of the account's upcoming invoice.
-
-    They replace those of its ongoing invoice, which is opened when the account has none.
-    """
-    account = _active_account(store, call.params["account_id"], "account_id")
-    items = call.body["items"]
-    existing = store.indexes["ongoing_invoice"].get(account["id"])
+def charges_on_account(store: Store, account_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The charges of the account's upcoming invoice: they replace those of its ongoing invoice,
+    which is opened when the account has none. The charges as stored."""
+    account = _active_account(store, account_id, "account_id")
+    existing = store.indexes[ONGOING].get(account["id"])
     lines = store.collections["invoices"].items[existing]["lines"] if existing else []
     problems = charge_problems(items, lines, "items")
     if problems:
         raise Invalid(problems)
     now = store.clock.now()
-    return _set_charges(store, ongoing_invoice(store, account, now), items, now)
+    return _set_charges(ongoing_invoice(store, account, now), items, now)
 
 
-def bill_run(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /invoices/bill_runs``: finalize every ongoing invoice now (DRAFT -> DUE).
+def bill_run(store: Store) -> None:
+    """Finalize every ongoing invoice now (DRAFT -> DUE).
 
     What :data:`PLAN_PRICING` prices is added to the account's ongoing invoice
     (opened if needed) first. ``require_confirmation`` is accepted, but the
@@ -611,17 +612,10 @@ def bill_run(store: Store, call: Call) -> dict[str, Any]:
         if account is not None and account["status"] != "ARCHIVED" and lines:
             made = [line if "id" in line else {"id": store.new_id(LINE_IDS), **line} for line in lines]
             ongoing_invoice(store, account, now)["lines"].extend(made)
-    for invoice_id in list(store.indexes["ongoing_invoice"].values()):
+    for invoice_id in list(store.indexes[ONGOING].values()):
         invoice = store.collections["invoices"].items[invoice_id]
         finalize(store, invoice, "DUE", now)
         invoice["updatedAt"] = now
-    return {"success": True}
-
-
-def pricing_rule_logs(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /invoice/{id}/pricing_rules_logs``: no pricing rule runs in the mock, so none for any invoice."""
-    require_invoice(store, call.params["invoice_id"])
-    return {"data": []}
 
 
 # ---- export and import -------------------------------------------------------------
@@ -684,9 +678,9 @@ def check_import(ctx: ImportContext) -> None:
         total, shown = revenue({**invoice, "lines": lines, "charges": charges})
         if invoice.get("revenueInfo") is not None and invoice["revenueInfo"] != shown:
             ctx.problems.append(Violation(f"{where}.revenueInfo", "values do not add up as the API computes them"))
-        if "totalAmount" in invoice and dec(invoice["totalAmount"]) != total:
-            ctx.problems.append(Violation(f"{where}.totalAmount", f"is not the sum of its lines ({number(total)})"))
-        if not 0 <= dec(invoice["paidAmount"]) <= max(total, Decimal(0)):
+        if "totalAmount" in invoice and exact(invoice["totalAmount"]) != total:
+            ctx.problems.append(Violation(f"{where}.totalAmount", f"is not the sum of its lines ({to_json(total)})"))
+        if not 0 <= exact(invoice["paidAmount"]) <= max(total, Decimal(0)):
             ctx.problems.append(Violation(f"{where}.paidAmount", "must be between 0 and totalAmount"))
         group = (invoice.get("invoiceDetails") or {}).get("invoiceGroup")
         account = accounts.get(invoice.get("ownerId", ""))
@@ -709,10 +703,10 @@ def restore(store: Store, invoice: dict[str, Any]) -> None:
     lines, charges = _from_tree(invoice.get("revenueInfo") or {})
     stored = {k: v for k, v in invoice.items() if k not in ("revenueInfo", "totalAmount")}
     stored["lines"], stored["charges"] = lines, charges
-    store.collections["invoices"].add(stored["id"], stored)
+    _insert(store, stored)
     store.reserved.add(stored["id"])
     if stored.get("invoiceType") != "CUSTOM" and stored["status"] == "DRAFT":
-        store.indexes["ongoing_invoice"][stored["ownerId"]] = stored["id"]
+        store.indexes[ONGOING][stored["ownerId"]] = stored["id"]
 
 
 def complete_import(store: Store, ctx: ImportContext) -> None:
@@ -728,7 +722,7 @@ RESOURCE = Resource(
     references={"customerId": "customers"},
     defaults={"invoiceClass": "INVOICE", "invoiceType": "CUSTOM", "paidAmount": 0, "netTermDays": 0},
     generated=("invoiceDate",),
-    indexes=("ongoing_invoice", "invoice_keys"),
+    indexes=(ONGOING, KEYS, KEY_OF, BY_OWNER, BY_CUSTOMER),
     not_exported=("totalAmount",),
     complete_import=complete_import,
     export=render,

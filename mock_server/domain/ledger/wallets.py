@@ -2,66 +2,107 @@
 
 The wallet's ``balance`` and ``holdAmount`` and each entry's
 ``closingBalance`` are derived from the wallet's entries whenever they are
-shown; nothing is stored twice. The first top-up of an account opens its
-wallet.
+shown, summed exactly (Decimal); nothing is stored twice. The first top-up
+of an account opens its wallet.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from ...bindings.call import Call  # TEMPORARY: handlers move to mock_server/bindings
 from ..core.cursors import paginate
 from ..core.errors import Invalid, NotFound, Violation
+from ..core.lookup import require
+from ..core.money import exact, to_json
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
+from .licenses import _Positions as Positions
 
 WALLET_IDS = IdScheme("wallet")
 ENTRY_IDS = IdScheme("wallet_entry")
 # WalletEntriesPaginatedResponse holds at most 50 entries.
 MAX_PAGE = 50
 TOPUP_DESCRIPTION = "Wallet top-up"
+# wallet id -> positions of its entries in the walletEntries collection, ascending.
+# Positions, not keys: entry pages are in collection order and their tokens name positions;
+# entries are never removed, so a position never moves.
+ENTRIES_BY_WALLET = "wallet_entries_by_wallet"
 
 
-def _account(store: Store, account_id: str) -> Record:
-    account: Record | None = store.collections["accounts"].get(account_id)
-    if account is None:
-        raise NotFound.at("account_id", f"no account with id {account_id!r}")
-    return account
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What a wallet holds, summed exactly from its entries."""
+
+    balance: Decimal
+    held: Decimal
 
 
 def require_wallet(store: Store, account_id: str) -> Record:
-    """The account's wallet (the wallets collection is keyed by account), or a 404."""
-    _account(store, account_id)
+    """The account's wallet (the wallets collection is keyed by account), or NotFound at ``account_id``."""
+    require(store, "accounts", account_id, "account_id", "account")
     wallet: Record | None = store.collections["wallets"].get(account_id)
     if wallet is None:
         raise NotFound.at("account_id", f"account {account_id!r} has no wallet (a top-up opens one)")
     return wallet
 
 
+def _positions(store: Store, wallet_id: str) -> list[int]:
+    positions: list[int] = store.indexes[ENTRIES_BY_WALLET].get(wallet_id, [])
+    return positions
+
+
 def entries_of(store: Store, wallet_id: str) -> list[Record]:
-    """A wallet's entries, oldest first."""
-    return [e for e in store.collections["walletEntries"].items.values() if e["walletId"] == wallet_id]
+    """A wallet's entries, oldest first (from the index, not a scan of every wallet's entries)."""
+    collection = store.collections["walletEntries"]
+    return [collection.items[collection.key_at(p)] for p in _positions(store, wallet_id)]
 
 
-def signed(entry: Record) -> float:
-    """What a completed entry adds to the balance (a held one adds nothing yet)."""
+def signed(entry: Record) -> Decimal:
+    """What a completed entry adds to the balance (a held one adds nothing yet), exactly."""
     if entry["status"] != "COMPLETED":
-        return 0
-    amount: float = entry["amount"]
+        return Decimal(0)
+    amount = exact(entry["amount"])
     return amount if entry["transactionType"] == "CREDITED" else -amount
 
 
-def render_wallet(store: Store, wallet: Record) -> dict[str, Any]:
-    """The wallet as the API shows it, with its balance and hold summed from its entries."""
+def totals(store: Store, wallet: Record) -> Totals:
+    """The wallet's balance and the amount on hold, from its entries."""
     entries = entries_of(store, wallet["id"])
-    held = sum(e["amount"] for e in entries if e["status"] == "ON_HOLD" and e["transactionType"] == "DEBITED")
-    return {**wallet, "balance": sum(signed(e) for e in entries), "holdAmount": held}
+    held = sum((exact(e["amount"]) for e in entries if e["status"] == "ON_HOLD" and e["transactionType"] == "DEBITED"),
+               Decimal(0))
+    return Totals(sum((signed(e) for e in entries), Decimal(0)), held)
 
 
-def top_up(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /accounts/{id}/wallet_topup``: a completed credit entry; opens the wallet if needed."""
-    account_id, amount = call.params["account_id"], call.body["topupAmount"]
-    account = _account(store, account_id)
+def render_wallet(store: Store, wallet: Record) -> dict[str, Any]:
+    """The wallet as the API shows (and the export writes) it, with its derived balance and hold."""
+    shown = totals(store, wallet)
+    return {**wallet, "balance": to_json(shown.balance), "holdAmount": to_json(shown.held)}
+
+
+def closing_balances(store: Store, wallet_id: str) -> dict[str, Decimal]:
+    """The balance after each of the wallet's entries, by entry id."""
+    closing: dict[str, Decimal] = {}
+    running = Decimal(0)
+    for entry in entries_of(store, wallet_id):
+        running += signed(entry)
+        closing[entry["id"]] = running
+    return closing
+
+
+def _add_entry(store: Store, entry: Record) -> None:
+    """Store an entry and index it under its wallet (creation and import both come here)."""
+    collection = store.collections["walletEntries"]
+    collection.add(entry["id"], entry)
+    place = len(collection) - 1  # entries are never removed: the new one is the last of the order
+    if not collection.holds_at(place, entry["id"]):
+        place = collection.position_of(entry["id"]) or 0
+    store.indexes[ENTRIES_BY_WALLET].setdefault(entry["walletId"], []).append(place)
+
+
+def top_up(store: Store, account_id: str, amount: float) -> Record:
+    """Add a completed credit entry of ``amount`` to the account's wallet, opening it if needed."""
+    account = require(store, "accounts", account_id, "account_id", "account")
     if account["status"] == "ARCHIVED":
         raise Invalid.at("account_id", f"account {account_id!r} is archived")
     if amount <= 0:
@@ -91,43 +132,35 @@ def top_up(store: Store, call: Call) -> dict[str, Any]:
         "amount": amount,
         "createdAt": now,
     }
-    store.collections["walletEntries"].add(entry["id"], entry)
-    return render_wallet(store, wallet)
+    _add_entry(store, entry)
+    return wallet
 
 
-def get_wallet(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/wallet``."""
-    return render_wallet(store, require_wallet(store, call.params["account_id"]))
-
-
-def update_wallet(store: Store, call: Call) -> dict[str, Any]:
-    """``PATCH /accounts/{id}/wallet``: its status and ``effectiveFrom``; not on an archived account."""
-    wallet = require_wallet(store, call.params["account_id"])
+def update_wallet(store: Store, account_id: str, changes: dict[str, Any]) -> Record:
+    """Change a wallet's status and ``effectiveFrom`` (``changes``, the validated body); not on an archived account."""
+    wallet = require_wallet(store, account_id)
     if store.collections["accounts"].items[wallet["accountId"]]["status"] == "ARCHIVED":
         raise Invalid.at("account_id", f"account {wallet['accountId']!r} is archived")
-    wallet.update(call.body)
+    wallet.update(changes)
     wallet["updatedAt"] = store.clock.now()
-    return render_wallet(store, wallet)
+    return wallet
 
 
-def list_entries(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/wallet/entries``: oldest first, each with the balance after it."""
-    wallet = require_wallet(store, call.params["account_id"])
-    entries = entries_of(store, wallet["id"])
-    closing: dict[str, float] = {}
-    running: float = 0
-    for entry in entries:
-        running += signed(entry)
-        closing[entry["id"]] = running
-    page, extra = paginate(
-        store.collections["walletEntries"],
-        call.params.get("nextToken"),
-        call.params.get("pageSize"),
+def entries_page(
+    store: Store, wallet: Record, next_token: str | None, page_size: int | None
+) -> tuple[list[Record], dict[str, Any]]:
+    """One page of the wallet's entries, oldest first, and its ``nextToken``.
+
+    It pages over the wallet's indexed positions, not over every wallet's
+    entries; tokens are positions of the whole collection.
+    """
+    return paginate(
+        Positions(store.collections["walletEntries"], _positions(store, wallet["id"])),
+        next_token,
+        page_size,
         context=False,  # WalletEntriesPaginatedResponse is closed without it
-        keep=lambda e: e["walletId"] == wallet["id"],
         limit=MAX_PAGE,
     )
-    return {"data": [{**e, "closingBalance": closing[e["id"]]} for e in page], **extra}
 
 
 def check_wallets(ctx: ImportContext) -> None:
@@ -152,12 +185,12 @@ def check_wallets(ctx: ImportContext) -> None:
 
 def check_entries(ctx: ImportContext) -> None:
     """Amounts are positive, and a wallet never goes below zero."""
-    running: dict[str, float] = {}
+    running: dict[str, Decimal] = {}
     for i, entry in enumerate(ctx.data["walletEntries"]):
         where = f"walletEntries[{i}]"
         if entry["amount"] <= 0:
             ctx.problems.append(Violation(f"{where}.amount", "must be greater than 0"))
-        running[entry["walletId"]] = running.get(entry["walletId"], 0) + signed(entry)
+        running[entry["walletId"]] = running.get(entry["walletId"], Decimal(0)) + signed(entry)
         if running[entry["walletId"]] < 0:
             ctx.problems.append(Violation(f"{where}.amount", "takes the wallet below zero"))
 
@@ -170,9 +203,9 @@ def restore_wallet(store: Store, wallet: dict[str, Any]) -> None:
 
 
 def restore_entry(store: Store, entry: dict[str, Any]) -> None:
-    """Insert an imported entry (its closing balance is derived)."""
+    """Insert an imported entry (its closing balance is derived) and index it under its wallet."""
     stored = {k: v for k, v in entry.items() if k != "closingBalance"}
-    store.collections["walletEntries"].add(stored["id"], stored)
+    _add_entry(store, stored)
     store.reserved.add(stored["id"])
 
 
@@ -182,7 +215,7 @@ WALLETS = Resource(
     ids=WALLET_IDS,
     references={"accountId": "accounts"},
     not_exported=("balance", "holdAmount"),
-    export=lambda store, wallet: render_wallet(store, wallet),
+    export=render_wallet,
     check_import=check_wallets,
     restore=restore_wallet,
 )
@@ -192,6 +225,7 @@ ENTRIES = Resource(
     schema="WalletEntry",
     ids=ENTRY_IDS,
     references={"walletId": "wallets"},
+    indexes=(ENTRIES_BY_WALLET,),
     not_exported=("closingBalance",),
     check_import=check_entries,
     restore=restore_entry,

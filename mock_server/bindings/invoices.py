@@ -1,0 +1,95 @@
+"""Handlers of invoices, miscellaneous charges and bill runs: requests to
+:mod:`mock_server.domain.ledger.invoices` rules, answers in the API's shapes."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.core.money import exact, to_json
+from ..domain.core.store import Record, Store
+from ..domain.ledger import invoices
+from .call import Call
+
+SUCCESS = {"success": True}
+
+
+def summary(store: Store, invoice: Record) -> dict[str, Any]:
+    """An invoice as the lists show it (``InvoiceSummary``: no lines).
+
+    Its fields are the spec's (``store.schemas``, handed in by the app), so
+    the summary follows the contract; without a spec, the whole invoice.
+    """
+    shown = invoices.render(store, invoice)
+    fields = (store.schemas or {}).get("InvoiceSummary", {}).get("properties", shown)
+    return {k: v for k, v in shown.items() if k in fields}
+
+
+def shown_charge(charge: dict[str, Any]) -> dict[str, Any]:
+    """A charge as ``MiscellaneousChargesResponse`` shows it: a rate-and-quantity one with its value."""
+    out = dict(charge)
+    if "value" not in out:
+        out["value"] = str(to_json(exact(charge["rate"]) * exact(charge["quantity"])))
+    out.setdefault("considerForRevenue", False)
+    return out
+
+
+def create_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /invoices``: a CUSTOM invoice; an ``idempotencyKey`` used before answers that invoice again."""
+    return invoices.render(store, invoices.create_custom_invoice(store, call.body))
+
+
+def get_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /invoices/{id}``."""
+    return invoices.render(store, invoices.require_invoice(store, call.params["invoice_id"]))
+
+
+def _list(store: Store, call: Call, eligible: bool) -> dict[str, Any]:
+    params = call.params
+    filters = invoices.Filters(params.get("status"), params.get("owner_id"), params.get("customer_id"),
+                               params.get("start_time"), params.get("end_time"), eligible)
+    page, extra = invoices.list_invoices(store, filters, params.get("nextToken"), params.get("pageSize"))
+    return {"data": [summary(store, invoice) for invoice in page], **extra}
+
+
+def list_invoices(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /invoices``: summaries, oldest first, filtered as Togai's lists are."""
+    return _list(store, call, eligible=False)
+
+
+def list_for_bill_run(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /invoices/bill_runs``: the ongoing invoices the next bill run would finalize."""
+    return _list(store, call, eligible=True)
+
+
+def update_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``PATCH /invoices/{id}``: a DRAFT custom invoice's fields; any invoice's status, forward only."""
+    return invoices.render(store, invoices.update_invoice(store, call.params["invoice_id"], call.body))
+
+
+def delete_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``DELETE /invoices/{id}``: only a CUSTOM invoice still in DRAFT."""
+    invoices.delete_custom_invoice(store, call.params["invoice_id"])
+    return dict(SUCCESS)
+
+
+def charges_on_invoice(store: Store, call: Call) -> dict[str, Any]:
+    """``PUT /invoices/{id}/miscellaneous_charges``: replaces a DRAFT invoice's charges."""
+    charges = invoices.charges_on_invoice(store, call.params["invoice_id"], call.body["items"])
+    return {"data": [shown_charge(c) for c in charges]}
+
+
+def charges_on_account(store: Store, call: Call) -> dict[str, Any]:
+    """``PUT /accounts/{id}/miscellaneous_charges``: the charges of the account's upcoming invoice."""
+    charges = invoices.charges_on_account(store, call.params["account_id"], call.body["items"])
+    return {"data": [shown_charge(c) for c in charges]}
+
+
+def bill_run(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /invoices/bill_runs``: finalize every ongoing invoice now (DRAFT -> DUE)."""
+    invoices.bill_run(store)
+    return dict(SUCCESS)
+
+
+def pricing_rule_logs(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /invoice/{id}/pricing_rules_logs``: no pricing rule runs in the mock, so none for any invoice."""
+    invoices.require_invoice(store, call.params["invoice_id"])
+    return {"data": []}
