@@ -19,14 +19,13 @@ from decimal import Decimal
 from typing import Any
 
 from ..core.collection import Collection
-from ..core.cursors import paginate
+from ..core.cursors import paginate, paginate_positions
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require
 from ..core.money import exact
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
-from .licenses import _Positions as Positions
 
 CREDIT_IDS = IdScheme("credit")
 # ListCreditsResponse holds at most 50 credits.
@@ -236,13 +235,15 @@ def list_credits(
     """One page of credits, oldest first, of ``account_id``, in ``status`` (as shown at ``moment``), with
     id ``credit_id`` (each when given). With an account it pages over that account's credits only."""
     collection: Collection = store.collections["credits"]
-    if account_id is not None:
-        collection = Positions(collection, store.indexes[BY_ACCOUNT].get(account_id, []))
     keep: Callable[[Record], bool] | None = None
     if status is not None or credit_id is not None:
         keep = lambda c: (  # noqa: E731
             (credit_id is None or c["id"] == credit_id) and (status is None or shown_status(c, moment) == status)
         )
+    if account_id is not None:
+        positions = store.indexes[BY_ACCOUNT].get(account_id, [])
+        return paginate_positions(collection, positions, next_token, page_size, context=False, keep=keep,
+                                  limit=MAX_PAGE)
     return paginate(collection, next_token, page_size, context=False, keep=keep, limit=MAX_PAGE)
 
 

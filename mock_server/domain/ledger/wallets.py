@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..core.cursors import paginate
+from ..core.cursors import paginate_positions
 from ..core.errors import Invalid, NotFound, Violation
 from ..core.lookup import require
 from ..core.money import exact, to_json
 from ..core.resource import IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
-from .licenses import _Positions as Positions
 
 WALLET_IDS = IdScheme("wallet")
 ENTRY_IDS = IdScheme("wallet_entry")
@@ -154,8 +153,9 @@ def entries_page(
     It pages over the wallet's indexed positions, not over every wallet's
     entries; tokens are positions of the whole collection.
     """
-    return paginate(
-        Positions(store.collections["walletEntries"], _positions(store, wallet["id"])),
+    return paginate_positions(
+        store.collections["walletEntries"],
+        _positions(store, wallet["id"]),
         next_token,
         page_size,
         context=False,  # WalletEntriesPaginatedResponse is closed without it
