@@ -149,13 +149,13 @@ class Pipeline:
             delay = rule.delay if rule is not None and rule.delay else self._latency()
             if delay:
                 await asyncio.sleep(delay)
-            if early is not None:
-                outcome = early
-            elif rule is not None and rule.fault is not None:
+            if rule is not None and rule.fault is not None:
                 outcome = Outcome(0, None, {}, violations=[Violation("fault", rule.fault)])
                 _drop_connection(scope, rule.fault)
             else:
-                if oversized:
+                if early is not None:
+                    outcome = early
+                elif oversized:
                     outcome = _rejection(_HEADERS_TOO_LARGE, None, "headers")
                 elif rule is not None and rule.status is not None:
                     outcome = self._forced(rule, scope, path, body)
