@@ -224,3 +224,32 @@ def test_output_is_capped_per_answer() -> None:
                                {"{{ request.body.text }}": template})
     assert len(rendered["a"]) == 50_000 and len(rendered["b"]) == ANSWER_LIMIT - 50_000
     assert [str(p) for p in rendering.problems] == [f"body.b: the templated answer was cut at {ANSWER_LIMIT} characters"]
+
+
+# -- the dashboard's form ---------------------------------------------------------------
+
+def test_dashboard_form_adds_a_rule_with_match() -> None:
+    import httpx
+    from browser import chrome, wait_for
+    from serverproc import running_server
+
+    driver = chrome()  # skips without chromedriver
+    try:
+        with running_server() as (url, mock):
+            driver.get(f"{url}/__mock/")
+            wait_for(lambda: driver.find_element("css selector", "body[data-ready=true]"), what="the dashboard")
+            form = driver.find_element("id", "override-form")
+            form.find_element("name", "path").send_keys("/accounts/{account_id}")
+            form.find_element("name", "status").send_keys("418")
+            form.find_element("name", "match").send_keys('{"query": {"x": "1"}}')
+            form.find_element("name", "body").send_keys('{"id": "{{ request.path.account_id }}"}')
+            driver.find_element("id", "add-override").click()
+            wait_for(lambda: driver.find_elements("css selector", "#overrides tbody tr"), what="the rule")
+            [rule] = mock._call("GET", "/__mock/overrides")["overrides"]
+            assert rule["match"] == {"query": {"x": "1"}}
+            auth = {"Authorization": "Bearer dev"}
+            assert httpx.get(f"{url}/accounts/ACME-US", headers=auth).status_code == 200
+            forced = httpx.get(f"{url}/accounts/ACME-US?x=1", headers=auth)
+            assert (forced.status_code, forced.json()) == (418, {"id": "ACME-US"})
+    finally:
+        driver.quit()
