@@ -224,3 +224,29 @@ def test_a_failed_verify_tells_the_consumer_what_was_close(tmp_path: Path) -> No
     assert "AssertionError: expected at least 1 request(s) matching" in proc.stdout
     assert '"body": {"name": "H"}}, found 0' in proc.stdout
     assert "failed body.name" in proc.stdout
+
+
+# -- the control spec ------------------------------------------------------------------
+
+def test_control_examples_match_their_schemas_and_the_answers_theirs(api: Api) -> None:
+    from mock_server.config import CONTROL_SPEC
+    from mock_server.openapi.spec import load_spec
+
+    spec = load_spec(CONTROL_SPEC)
+    checked = 0
+    for op_id in ("findRequests", "countRequests", "nearMisses", "addOverride"):
+        op = spec.operation(op_id)
+        for status, response in op.responses.items():
+            for name, example in response.examples.items():
+                assert not response.validator.violations(example, "body"), f"{op_id} {status} {name}"
+                checked += 1
+        body = spec.document["paths"][op.path][op.method.lower()]["requestBody"]
+        for name, example in body["content"]["application/json"]["examples"].items():
+            assert op.body is not None and not op.body.validator.violations(example["value"]), f"{op_id} {name}"
+            answer = api.post(op.path, json=example["value"], headers=CONTROL)
+            assert answer.status_code in (200, 201), f"{op_id} {name}: {answer.text}"
+            declared = op.response_for(answer.status_code)
+            assert declared is not None and declared.validator is not None
+            assert not declared.validator.violations(answer.json(), "body"), f"{op_id} {name}: {answer.text}"
+            checked += 1
+    assert checked >= 11
