@@ -1,4 +1,4 @@
-"""The control API under ``/__mock``: health, reset, state, journal, overrides.
+"""The control API under ``/__mock``: health, reset, state, journal (and finding requests in it), overrides.
 
 It is served by a second :class:`~mock_server.pipeline.Pipeline` built from
 ``spec/control.yaml``, so its routing, validation and errors work exactly
@@ -19,7 +19,7 @@ from .drift import Drift
 from .epoch import Epoch
 from .errors import ApiError
 from .handlers import Call, Handler
-from .journal import Journal
+from .journal import Journal, Matcher
 from .jsonschemas import SchemaValidator
 from .openapi.spec import Spec
 from .overrides import Overrides, Route
@@ -125,6 +125,13 @@ class Control:
             self.drift.clear()
             return ok
 
+        def find_requests(_: Store, call: Call) -> Any:
+            params = call.params
+            found = self.journal.find(
+                Matcher.parse(call.body), params.get("after", 0), params.get("before"), params.get("limit")
+            )
+            return {"requests": found}
+
         def remove_override(_: Store, call: Call) -> Any:
             if not self.overrides.remove(call.params["override_id"]):
                 raise ApiError.of(404, "override_id", f"no override {call.params['override_id']!r}")
@@ -137,6 +144,9 @@ class Control:
             "importState": import_,
             "listRequests": lambda s, c: {"requests": self.journal.entries()},
             "clearRequests": clear_requests,
+            "findRequests": find_requests,
+            "countRequests": lambda s, c: {"count": self.journal.count(Matcher.parse(c.body))},
+            "nearMisses": lambda s, c: {"nearMisses": self.journal.near_misses(Matcher.parse(c.body))},
             "listOverrides": lambda s, c: {"overrides": self.overrides.list()},
             "addOverride": lambda s, c: self.overrides.add(c.body, self.routes).to_json(),
             "clearOverrides": clear_overrides,

@@ -1,8 +1,12 @@
-"""A bounded record of what came in and what went out.
+"""A bounded record of what came in and what went out, and how to find requests in it.
 
 The hot path only appends a small tuple-like entry; the JSON view (with the
 bodies decoded) is built when a client asks for it. Each entry keeps at most
 64 KiB of each body and 16 KiB of request headers, and says what it cut.
+
+A :class:`Matcher` (``POST /__mock/requests/find``, ``count``, ``near-misses``;
+an override's ``match``) compares requests as the journal shows them:
+credentials masked, bodies decoded. A part the journal cut cannot match.
 """
 from __future__ import annotations
 
@@ -10,12 +14,15 @@ import json
 import math
 import threading
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
+from urllib.parse import parse_qsl
 
-from .errors import Violation
-from .validation.body import deeper_than
+from .errors import ApiError, Violation
+from .pathtemplate import PathTemplate, parse_template
+from .validation.body import MAX_DEPTH, deeper_than
 
 _BODY_LIMIT = 64 * 1024
 _HEADERS_LIMIT = 16 * 1024
@@ -43,6 +50,10 @@ class Entry:
     override: str | None
     truncated: tuple[str, ...] = ()  # which of requestHeaders, requestBody, responseBody were cut
     rejected_by: str | None = None  # the stage that refused the request (X-Mock-Rejected-By)
+
+    def body_value(self) -> Any:
+        """The request body as the journal shows it: JSON, text when cut or not JSON, None when empty."""
+        return _decode(self.request_body, "requestBody" in self.truncated)
 
     def to_json(self) -> dict[str, Any]:
         """The entry as ``GET /__mock/requests`` shows it."""
@@ -107,6 +118,11 @@ def _decode(raw: bytes, cut: bool) -> Any:
     return text if deeper_than(value) else value  # the listing must encode it
 
 
+def decode_body(raw: bytes) -> Any:
+    """A whole request body as matchers and templates see it: JSON when it parses, else text; None when empty."""
+    return _decode(raw, False)
+
+
 def _bounded_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]] | None:
     """The headers up to :data:`_HEADERS_LIMIT` bytes, or None when all fit."""
     total = 0
@@ -115,6 +131,128 @@ def _bounded_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, by
         if total > _HEADERS_LIMIT:
             return headers[:i]
     return None
+
+
+# -- matching ---------------------------------------------------------------------
+# Near misses listed for an assertion message, and failed parts named per request.
+NEAR_MISSES = 5
+_FAILURES_SHOWN = 10
+
+
+class _Absent:
+    """No ``body`` in a matcher (``null`` means "an empty body")."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Final = _Absent()
+
+
+def shown_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """Request headers as the journal shows them: lower-case names, credentials masked."""
+    return [(k.decode("latin-1").lower(), _masked(k.lower(), v)) for k, v in headers]
+
+
+def query_failures(expected: Mapping[str, str], query: str) -> list[str]:
+    """The ``query.NAME`` parts of ``expected`` that the raw query string lacks (any of a repeated name may match)."""
+    if not expected:
+        return []
+    pairs = set(parse_qsl(query, keep_blank_values=True))
+    return [f"query.{name}" for name, value in expected.items() if (name, value) not in pairs]
+
+
+def header_failures(expected: Mapping[str, str], headers: Sequence[tuple[str, str]]) -> list[str]:
+    """The ``headers.NAME`` parts of ``expected`` (lower-case names) that ``headers`` (as shown) lack."""
+    if not expected:
+        return []
+    present = set(headers)
+    return [f"headers.{name}" for name, value in expected.items() if (name, value) not in present]
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """JSON equality: ``true`` is not ``1``, ``1`` is ``1.0``, arrays and objects compare whole."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    return type(a) is type(b) and a == b
+
+
+def body_failures(expected: Any, actual: Any, where: str = "body") -> list[str]:
+    """Where ``actual`` is not a superset of ``expected``: every key given must be there with
+    an equal value, recursively into objects; anything else (arrays included) must be equal."""
+    if isinstance(expected, dict) and expected:
+        if not isinstance(actual, dict):
+            return [where]
+        failed: list[str] = []
+        for key, value in expected.items():
+            if key not in actual:
+                failed.append(f"{where}.{key}")
+            else:
+                failed += body_failures(value, actual[key], f"{where}.{key}")
+        return failed
+    return [] if same_json(expected, actual) else [where]
+
+
+def check_matcher_body(body: Any, where: str) -> None:
+    """Refuse (400) a ``body`` to match that the validators would not take from a request either."""
+    if deeper_than(body):
+        raise ApiError.of(400, where, f"is nested more than {MAX_DEPTH} levels deep")
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """What ``POST /__mock/requests/find`` looks for: each part given must match."""
+
+    spec: dict[str, Any]  # as given, for messages
+    method: str | None = None
+    template: PathTemplate | None = None
+    operation_id: str | None = None
+    status: int | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    body: Any = ABSENT
+
+    @classmethod
+    def parse(cls, spec: dict[str, Any]) -> Matcher:
+        """A matcher from a schema-valid ``RequestMatcher``; a 400 naming the field when a part cannot match."""
+        path = spec.get("path")
+        body = spec.get("body", ABSENT)
+        if body is not ABSENT:
+            check_matcher_body(body, "body")
+        return cls(
+            spec=spec,
+            method=spec["method"].upper() if "method" in spec else None,
+            template=parse_template(path) if path is not None else None,
+            operation_id=spec.get("operationId"),
+            status=spec.get("status"),
+            query=dict(spec.get("query", {})),
+            headers={k.lower(): v for k, v in spec.get("headers", {}).items()},
+            body=body,
+        )
+
+    def failures(self, entry: Entry) -> list[str]:
+        """The parts of the matcher ``entry`` fails (empty: it matches), cheapest checks first."""
+        failed: list[str] = []
+        if self.method is not None and entry.method != self.method:
+            failed.append("method")
+        # The journal keeps the decoded path: split it, do not decode again.
+        if self.template is not None and not self.template.matches(entry.path.split("/")[1:]):
+            failed.append("path")
+        if self.operation_id is not None and entry.operation_id != self.operation_id:
+            failed.append("operationId")
+        if self.status is not None and entry.status != self.status:
+            failed.append("status")
+        failed += query_failures(self.query, entry.query)
+        failed += header_failures(self.headers, shown_headers(entry.headers))
+        if self.body is not ABSENT:
+            failed += body_failures(self.body, entry.body_value())
+        return failed[:_FAILURES_SHOWN]
 
 
 class Journal:
@@ -167,6 +305,35 @@ class Journal:
                     break
                 kept.append(entry)
         return [e.to_json() for e in reversed(kept)], oldest
+
+    def _kept(self) -> list[Entry]:
+        with self._lock:
+            return list(self._entries)
+
+    def find(
+        self, matcher: Matcher, after: int = 0, before: int | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The entries ``matcher`` matches, newest first: ids above ``after`` and below ``before``, at most ``limit``.
+
+        A client pages back in time by passing the last id it got as ``before``.
+        """
+        found: list[dict[str, Any]] = []
+        for entry in reversed(self._kept()):
+            if entry.id <= after or (limit is not None and len(found) >= limit):
+                break
+            if (before is None or entry.id < before) and not matcher.failures(entry):
+                found.append(entry.to_json())
+        return found
+
+    def count(self, matcher: Matcher) -> int:
+        """How many kept entries ``matcher`` matches."""
+        return sum(1 for entry in self._kept() if not matcher.failures(entry))
+
+    def near_misses(self, matcher: Matcher, limit: int = NEAR_MISSES) -> list[dict[str, Any]]:
+        """The entries ``matcher`` fails on the fewest parts (newest first among equals), with those parts."""
+        misses = [(failed, entry) for entry in self._kept() if (failed := matcher.failures(entry))]
+        misses.sort(key=lambda miss: (len(miss[0]), -miss[1].id))
+        return [{"request": entry.to_json(), "failed": failed} for failed, entry in misses[:limit]]
 
     def adopt(self, other: Journal) -> None:
         """Continue ``other``'s entries and ids (a ``--watch`` reload keeps the journal)."""

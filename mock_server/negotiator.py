@@ -6,7 +6,7 @@ from typing import Any
 
 from .errors import ApiError
 from .openapi.spec import Operation
-from .overrides import Override
+from .overrides import Override, Rendering
 
 # ASCII digits only: str.isdigit() also accepts "²" and "５", which int() then rejects or reads.
 _STATUS = re.compile(r"[0-9]{3}")
@@ -53,10 +53,13 @@ def preferred_answer(op: Operation, prefs: dict[str, str]) -> tuple[int, Any] | 
     raise ApiError.of(400, "Prefer", f"{op.operation_id} {status} has no example to answer with")
 
 
-def forced_answer(rule: Override) -> tuple[int, Any, dict[str, str]]:
-    """What an override with a ``status`` answers."""
+def forced_answer(rule: Override, rendering: Rendering | None = None) -> tuple[int, Any, dict[str, str]]:
+    """What an override with a ``status`` answers; its templates rendered over ``rendering``'s request."""
     assert rule.status is not None
-    body = rule.body
+    body, headers = rule.body, dict(rule.headers)
+    if rendering is not None and rule.templates:
+        body = rendering.value(body, rule.templates)
+        headers = {name: rendering.header(name, value, rule.templates) for name, value in headers.items()}
     if body is None and rule.status >= 400:
         body = {"message": f"forced by the mock (override {rule.id}): {rule.status}"}
-    return rule.status, body, dict(rule.headers)
+    return rule.status, body, headers

@@ -24,6 +24,7 @@ class Segment:
 
     prefix: str
     suffix: str | None = None
+    name: str | None = None  # the variable's name, for templated answers ({{ request.path.name }})
 
     def matches(self, text: str) -> bool:
         """Whether the decoded path segment ``text`` fits."""
@@ -56,6 +57,14 @@ class PathTemplate:
         elif len(parts) <= fixed or not parts[fixed].startswith(self.rest):
             return False
         return all(s.matches(p) for s, p in zip(self.segments, parts, strict=False))
+
+    def bind(self, parts: Sequence[str]) -> dict[str, str]:
+        """The variables' values in a path that :meth:`matches` (what each ``{name}`` matched)."""
+        values: dict[str, str] = {}
+        for segment, part in zip(self.segments, parts, strict=False):
+            if segment.name is not None and segment.suffix is not None:
+                values[segment.name] = part[len(segment.prefix): len(part) - len(segment.suffix)]
+        return values
 
     def meets_route(self, route: Sequence[str | None]) -> bool:
         """Whether some path fits both this and a route (its segments, ``None`` for variables)."""
@@ -95,7 +104,9 @@ def _segment(raw: str, template: str) -> Segment:
         shown = template if len(template) <= 100 else template[:100] + "…"
         raise ApiError.of(400, "path", f"at most one {{name}} per segment ({shown!r} is ambiguous)")
     var = variables[0]
-    return Segment(unquote(raw[: var.start()], errors="replace"), unquote(raw[var.end():], errors="replace"))
+    return Segment(
+        unquote(raw[: var.start()], errors="replace"), unquote(raw[var.end():], errors="replace"), var.group()[1:-1]
+    )
 
 
 def route_segments(path: str) -> tuple[str | None, ...]:

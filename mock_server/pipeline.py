@@ -33,11 +33,12 @@ from .errors import (
     violations_header,
 )
 from .handlers import Answer, Call, Handler
-from .journal import Journal
+from .journal import ABSENT, Journal, decode_body, shown_headers
 from .negotiator import forced_answer, parse_prefer, preferred_answer
 from .openapi.router import Router
 from .openapi.spec import Operation, Spec
-from .overrides import Override, Overrides
+from .overrides import Override, Overrides, Rendering, request_context
+from .pathtemplate import split_path
 from .proxy import Forwarded, Upstream
 from .requestlog import LogLine
 from .validation.body import parse_body
@@ -134,23 +135,30 @@ class Pipeline:
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         oversized = sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES
-        rule = self.overrides.take(scope["method"], path) if self.overrides and not oversized else None
-        delay = rule.delay if rule is not None and rule.delay else self._latency()
+        rule: Override | None = None
+        early: Outcome | None = None  # reading the body for an override failed: 413, or the client left
         answering = False
         sent = b""
+        raw_body = b""
         try:
+            body: Any = ABSENT
+            if self.overrides and not oversized:
+                rule, raw_body, body, early = await self._take_override(scope, receive, path)
+                if body is not ABSENT:  # read already: the stages below read it again from here
+                    receive = _replay(raw_body, receive)
+            delay = rule.delay if rule is not None and rule.delay else self._latency()
             if delay:
                 await asyncio.sleep(delay)
-            raw_body = b""
             if rule is not None and rule.fault is not None:
                 outcome = Outcome(0, None, {}, violations=[Violation("fault", rule.fault)])
                 _drop_connection(scope, rule.fault)
             else:
-                if oversized:
+                if early is not None:
+                    outcome = early
+                elif oversized:
                     outcome = _rejection(_HEADERS_TOO_LARGE, None, "headers")
                 elif rule is not None and rule.status is not None:
-                    status, body, headers = forced_answer(rule)
-                    outcome = Outcome(status, body, headers)
+                    outcome = self._forced(rule, scope, path, body)
                 else:
                     outcome, raw_body = await self.handle(scope, receive, path, epoch)
                 if outcome.status:  # 0: the client went away, there is no one to answer
@@ -167,6 +175,52 @@ class Pipeline:
             self._record(scope, raw_body, outcome, sent, elapsed, rule)
         if self.log_line is not None:
             self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations)
+
+    async def _take_override(
+        self, scope: Scope, receive: Receive, path: str
+    ) -> tuple[Override | None, bytes, Any, Outcome | None]:
+        """The override for this request, the body read to decide it (b"" and ABSENT when not
+        needed), and the answer when reading it failed.
+
+        Only when the first rule that may apply matches on the body (or renders it) is the body
+        read here, before the other stages; a request that does not match uses up no ``times``.
+        """
+        assert self.overrides is not None
+        method, headers = scope["method"], scope["headers"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        if not self.overrides.needs_body(method, path, query, headers):
+            return self.overrides.take(method, path, query, headers), b"", ABSENT, None
+        try:
+            raw = await read_body(receive, {k.decode("latin-1"): v.decode("latin-1") for k, v in headers},
+                                  self.max_body)
+        except ApiError as exc:
+            return None, b"", ABSENT, _rejection(exc, None, "body")
+        except ClientGone as exc:
+            return None, b"", ABSENT, Outcome(0, None, {}, violations=[Violation("body", str(exc))])
+        body = await asyncio.to_thread(decode_body, raw) if len(raw) > _INLINE_BODY else decode_body(raw)
+        return self.overrides.take(method, path, query, headers, body), raw, body, None
+
+    def _forced(self, rule: Override, scope: Scope, path: str, body: Any) -> Outcome:
+        """An override's answer, its templates rendered over the request."""
+        if not rule.templates:
+            status, answer, headers = forced_answer(rule)
+            return Outcome(status, answer, headers)
+        params: dict[str, str] = {}
+        try:  # the operation's parameter names, then the override's own
+            params.update(self.router.match(scope["method"], path)[1])
+        except ApiError:
+            pass
+        if rule.template is not None:
+            params.update(rule.template.bind(split_path(path)))
+        now = None
+        if rule.uses_now:
+            with self.store.lock:  # a seeded clock ticks
+                now = self.store.clock.now()
+        query = scope.get("query_string", b"").decode("latin-1")
+        shown = shown_headers(scope["headers"])
+        rendering = Rendering(request_context(params, query, shown, None if body is ABSENT else body, now))
+        status, answer, headers = forced_answer(rule, rendering)
+        return Outcome(status, answer, headers, violations=rendering.problems or None)
 
     async def handle(
         self, scope: Scope, receive: Receive, path: str, epoch: int | None = None
@@ -290,6 +344,20 @@ class Pipeline:
             override=rule.id if rule is not None else None,
             rejected_by=outcome.headers.get(STAGE_HEADER),
         )
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` with ``body``, already read, given again first."""
+    given = False
+
+    async def again() -> MutableMapping[str, Any]:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
 
 
 class ClientGone(Exception):

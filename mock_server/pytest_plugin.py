@@ -40,6 +40,53 @@ from typing import Any
 import pytest
 
 _URL_PREFIX = "http://"
+_UNSET: Any = object()  # body=None matches an empty body, so "not given" needs its own value
+
+
+def _matcher(
+    method: str | None, path: str | None, operation_id: str | None, status: int | None,
+    query: dict[str, Any] | None, headers: dict[str, Any] | None, body: Any,
+) -> dict[str, Any]:
+    """The ``RequestMatcher`` of ``POST /__mock/requests/find`` from the helpers' keyword arguments."""
+    def text(value: Any) -> str:
+        return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+    matcher: dict[str, Any] = {}
+    if method is not None:
+        matcher["method"] = method.upper()
+    if path is not None:
+        matcher["path"] = path
+    if operation_id is not None:
+        matcher["operationId"] = operation_id
+    if status is not None:
+        matcher["status"] = status
+    if query:
+        matcher["query"] = {name: text(value) for name, value in query.items()}
+    if headers:
+        matcher["headers"] = {name: text(value) for name, value in headers.items()}
+    if body is not _UNSET:
+        matcher["body"] = body
+    return matcher
+
+
+def _expectation(times: int | None, at_least: int | None, at_most: int | None) -> tuple[int, int | None, str]:
+    """The bounds on a count, and how to say them."""
+    if times is not None:
+        if at_least is not None or at_most is not None:
+            raise TypeError("verify(): give times, or at_least/at_most, not both")
+        return times, times, f"exactly {times}"
+    low = 1 if at_least is None and at_most is None else (at_least or 0)
+    if at_most is None:
+        return low, None, f"at least {low}"
+    return low, at_most, f"at most {at_most}" if low == 0 else f"between {low} and {at_most}"
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    """One journal entry on one line, for an assertion message."""
+    query = f"?{entry['query']}" if entry.get("query") else ""
+    body = json.dumps(entry.get("requestBody"), separators=(",", ":"))
+    body = body if len(body) <= 120 else body[:119] + "…"
+    return f"#{entry['id']} {entry['method']} {entry['path']}{query} -> {entry['status']} body={body}"
 
 
 class TogaiMockError(RuntimeError):
@@ -70,10 +117,64 @@ class TogaiMock:
         """Back to the fixtures (or an empty tenant); clears journal and overrides."""
         self._call("POST", "/__mock/reset" + ("?empty=true" if empty else ""))
 
-    def requests(self) -> list[dict[str, Any]]:
-        """The journal, newest last: dicts with method, path, query, status, bodies..."""
-        requests: list[dict[str, Any]] = self._call("GET", "/__mock/requests")["requests"]
-        return requests
+    def requests(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        body: Any = _UNSET,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        operation_id: str | None = None,
+        status: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The journal, newest last: dicts with method, path, query, status, bodies...
+
+        With arguments, only the entries that match them all (as :meth:`verify` counts them).
+        """
+        matcher = _matcher(method, path, operation_id, status, query, headers, body)
+        if not matcher:
+            requests: list[dict[str, Any]] = self._call("GET", "/__mock/requests")["requests"]
+            return requests
+        found: list[dict[str, Any]] = self._call("POST", "/__mock/requests/find", matcher)["requests"]
+        return found[::-1]  # find answers newest first
+
+    def verify(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        body: Any = _UNSET,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        operation_id: str | None = None,
+        status: int | None = None,
+        times: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+    ) -> int:
+        """Assert how many journaled requests match (default: at least one); return that count.
+
+        ``path`` may be a template (``/accounts/{account_id}``); ``body`` is a JSON subset
+        (every key given must be there, equal); ``headers`` names are case-insensitive.
+        The ``AssertionError`` says what was expected, how many matched, and the
+        closest requests with the parts each failed.
+        """
+        matcher = _matcher(method, path, operation_id, status, query, headers, body)
+        low, high, wanted = _expectation(times, at_least, at_most)
+        count: int = self._call("POST", "/__mock/requests/count", matcher)["count"]
+        if count >= low and (high is None or count <= high):
+            return count
+        lines = [f"expected {wanted} request(s) matching {json.dumps(matcher)}, found {count}"]
+        if high is not None and count > high:  # too many: show the newest of them
+            found = self._call("POST", "/__mock/requests/find?limit=5", matcher)["requests"]
+            lines.append("matched (newest first):")
+            lines += [f"  {_describe(entry)}" for entry in found]
+        else:
+            misses = self._call("POST", "/__mock/requests/near-misses", matcher)["nearMisses"]
+            lines.append("near misses (closest first):" if misses else "near misses: none (no other request journaled)")
+            lines += [f"  {_describe(m['request'])}: failed {', '.join(m['failed'])}" for m in misses]
+        raise AssertionError("\n".join(lines))
 
     def clear_requests(self) -> None:
         """Empty the journal."""

@@ -210,10 +210,11 @@ async function refreshOverrides() {
   if (!changed("overrides", overrides)) return;
   const keys = ["id", "method", "path", "status", "delayMs", "fault", "remaining"];
   $("overrides").replaceChildren(
-    el("thead", {}, el("tr", {}, ...keys.map((k) => el("th", {}, k)), el("th", {}, "body"), el("th", {}))),
+    el("thead", {}, el("tr", {}, ...keys.map((k) => el("th", {}, k)), el("th", {}, "match"), el("th", {}, "body"), el("th", {}))),
     el("tbody", {}, ...overrides.map((o) =>
       el("tr", { dataset: { id: o.id } },
         ...keys.map((k) => el("td", {}, k === "remaining" && o[k] === null ? "∞" : short(o[k]))),
+        el("td", {}, short(o.match)),
         el("td", {}, short(o.body)),
         el("td", {}, el("button", { type: "button", class: "remove", onclick: () => removeOverride(o.id) }, "Remove")),
       ))),
@@ -234,11 +235,12 @@ async function addOverride(event) {
   for (const name of ["status", "delayMs", "times"]) if (form[name].value) rule[name] = Number(form[name].value);
   const message = $("override-error");
   message.textContent = "";
-  if (form.body.value.trim()) {
+  for (const name of ["match", "body"]) {
+    if (!form[name].value.trim()) continue;
     try {
-      rule.body = JSON.parse(form.body.value);
+      rule[name] = JSON.parse(form[name].value);
     } catch (error) {
-      message.textContent = "body: not JSON: " + error.message;
+      message.textContent = name + ": not JSON: " + error.message;
       return;
     }
   }
