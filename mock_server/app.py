@@ -20,7 +20,7 @@ from .drift import Drift
 from .epoch import Epoch
 from .fixtures import load_fixtures
 from .handlers import Handler, bind
-from .journal import Journal
+from .journal import Journal, JournalBudget
 from .jsonschemas import field_rules
 from .openapi.spec import load_spec
 from .overrides import Overrides
@@ -99,7 +99,8 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
     # what it cannot serve is skipped; fixtures the user chose must all load.
     bundled_fixtures = config.fixtures is not None and Path(config.fixtures).resolve() == DEFAULT_FIXTURES.resolve()
     canned = load_fixtures(config.fixtures, spec, store, handlers, strict=bundled or not bundled_fixtures)
-    journal = Journal(config.journal_size)
+    budget = JournalBudget(config.journal_bytes)  # shared by every tenant's journal
+    journal = Journal(config.journal_size, budget)
     overrides = Overrides()
     epoch = Epoch()  # bumped by reset and import; requests from before are not applied
     # --proxy: valid Togai requests go to the upstream, whose answers the drift report sums up.
@@ -139,7 +140,7 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
     template = Tenant(SHARED, store, journal, overrides, epoch, control, togai, control_pipeline)
     tenants, persisted, togai_app, control_app = serve_tenants(
         template, config.tenancy, state_file=config.state_file, adopted=state_file, max_tenants=config.max_tenants,
-        tokens=frozenset(config.tokens) or None, journal_size=config.journal_size,
+        tokens=frozenset(config.tokens) or None, journal_size=config.journal_size, journal_budget=budget,
         # The dashboard's own control calls act on the caller's tenant too.
         extra_control=lambda tenant: (
             dashboard_handlers(tenant.store, tenant.journal, info) if tenant.journal is not None else {}
@@ -159,6 +160,7 @@ def serve_tenants(
     max_tenants: int = DEFAULT_MAX_TENANTS,
     tokens: frozenset[str] | None = None,
     journal_size: int = 1000,
+    journal_budget: JournalBudget | None = None,
     extra_control: Callable[[Tenant], dict[str, Handler]] | None = None,
 ) -> tuple[Tenants, StateFile | None, ASGIApp, ASGIApp]:
     """The tenants of a server, its state file (loaded and writing, or ``adopted`` from an app it
@@ -167,7 +169,8 @@ def serve_tenants(
     Raises :class:`~mock_server.persistence.StateFileError` when the state file cannot be used.
     """
     tenants = Tenants(
-        template, mode, max_tenants=max_tenants, tokens=tokens, journal_size=journal_size, extra_control=extra_control
+        template, mode, max_tenants=max_tenants, tokens=tokens, journal_size=journal_size,
+        extra_control=extra_control, journal_budget=journal_budget,
     )
     persisted = None
     if adopted is not None:

@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one line per request on stderr: text (default), json or quiet")
     p.add_argument("--journal-size", type=int, default=1000, metavar="N",
                    help="how many requests GET /__mock/requests keeps (default 1000)")
+    p.add_argument("--journal-bytes", type=int, default=128 * 1024 * 1024, metavar="BYTES",
+                   help="memory every tenant's journal shares; past it the oldest entries of all go first "
+                        "(default 128 MiB)")
     p.add_argument("--proxy", type=parse_proxy, metavar="URL",
                    help="forward every valid Togai request to URL (e.g. Togai's sandbox) and check its answers")
     p.add_argument("--proxy-timeout", type=parse_timeout, default=10.0, metavar="SECONDS",
@@ -142,6 +145,8 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         parser.error("--max-body must not be negative")
     if args.journal_size < 0:
         parser.error("--journal-size must not be negative")
+    if args.journal_bytes < 64 * 1024:
+        parser.error("--journal-bytes must be at least 65536 (one request and its answer)")
     if args.spec_file is not None:
         if args.spec != DEFAULT_SPEC:
             parser.error("give the spec once: as SPEC or with --spec")
@@ -164,6 +169,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         cors_origins=tuple(args.cors_origin),
         log=args.log,
         journal_size=args.journal_size,
+        journal_bytes=args.journal_bytes,
         allow_hosts=tuple(args.allow_host),
         proxy=args.proxy,
         proxy_timeout=args.proxy_timeout,

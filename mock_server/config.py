@@ -36,6 +36,7 @@ class Config:
     cors_origins: tuple[str, ...] = ()  # empty: any localhost / 127.0.0.1 origin
     log: str = "text"  # text, json or quiet
     journal_size: int = 1000
+    journal_bytes: int = 128 * 1024 * 1024  # every tenant's journal together; the oldest entries go first
     allow_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback and `host`
     proxy: str | None = None  # forward valid Togai requests to this URL instead of answering them
     proxy_timeout: float = 10.0  # seconds for a whole upstream exchange; then 504

@@ -255,13 +255,80 @@ class Matcher:
         return failed[:_FAILURES_SHOWN]
 
 
-class Journal:
-    """The newest ``size`` entries, oldest first."""
+# Bytes every journal of a server shares (--journal-bytes): past it, the oldest entries of all
+# tenants go first. An entry costs its kept bodies and headers plus this much for the rest.
+DEFAULT_JOURNAL_BYTES = 128 * 1024 * 1024
+_ENTRY_OVERHEAD = 512
 
-    def __init__(self, size: int) -> None:
+
+def _cost(entry: Entry) -> int:
+    return (len(entry.request_body) + len(entry.response_body) + sum(len(k) + len(v) for k, v in entry.headers)
+            + _ENTRY_OVERHEAD)
+
+
+class JournalBudget:
+    """Memory shared by every tenant's journal: the oldest entries, whichever tenant's, are dropped first.
+
+    Each journal counts its own bytes; the budget keeps the order entries
+    arrived in across journals, so that going over the limit drops the
+    globally oldest. Lock order: a journal never holds its lock while it
+    calls the budget; the budget takes a journal's lock to drop from it.
+    """
+
+    def __init__(self, limit: int = DEFAULT_JOURNAL_BYTES) -> None:
+        self.limit = limit
+        self.used = 0  # bytes of the entries kept, all journals
+        self.kept = 0  # entries kept, all journals
+        self._arrivals: deque[tuple[Journal, int]] = deque()  # (journal, entry id), oldest first
+        self._lock = threading.Lock()
+
+    def added(self, journal: Journal, entry_id: int, cost: int) -> None:
+        """``journal`` kept an entry of ``cost`` bytes: drop the oldest of all until the total fits."""
+        with self._lock:
+            self.used += cost
+            self.kept += 1
+            self._arrivals.append((journal, entry_id))
+            while self.used > self.limit and self._arrivals:
+                owner, oldest = self._arrivals.popleft()
+                freed = owner.drop_oldest_if(oldest)
+                if freed:
+                    self.used -= freed
+                    self.kept -= 1
+            if len(self._arrivals) > 2 * self.kept + 64:
+                # Entries their journals dropped themselves (full, cleared) leave arrivals behind:
+                # swept now and then, so the cost stays a constant per entry.
+                self._arrivals = deque(a for a in self._arrivals if a[0].holds(a[1]))
+
+    def released(self, cost: int, count: int) -> None:
+        """A journal dropped ``count`` entries of ``cost`` bytes by itself (full, or cleared)."""
+        with self._lock:
+            self.used -= cost
+            self.kept -= count
+
+
+class Journal:
+    """The newest ``size`` entries, oldest first, within a byte budget shared with the other tenants."""
+
+    def __init__(self, size: int, budget: JournalBudget | None = None) -> None:
         self._entries: deque[Entry] = deque(maxlen=max(size, 0))
         self._next = 1
         self._lock = threading.Lock()
+        self._bytes = 0
+        self.budget = budget if budget is not None else JournalBudget()
+
+    def holds(self, entry_id: int) -> bool:
+        """Whether the entry with this id is still kept."""
+        with self._lock:
+            return bool(self._entries) and self._entries[0].id <= entry_id < self._next
+
+    def drop_oldest_if(self, entry_id: int) -> int:
+        """Drop the oldest entry if it is ``entry_id`` (the budget's oldest); the bytes it freed."""
+        with self._lock:
+            if not self._entries or self._entries[0].id != entry_id:
+                return 0  # already gone
+            cost = _cost(self._entries.popleft())
+            self._bytes -= cost
+            return cost
 
     def record(
         self, *, headers: list[tuple[bytes, bytes]], request_body: bytes, response_body: bytes, **fields: Any
@@ -278,12 +345,23 @@ class Journal:
         if len(response_body) > _BODY_LIMIT:
             response_body = response_body[:_BODY_LIMIT]
             truncated.append("responseBody")
+        entry = Entry(
+            id=self._next, headers=headers, request_body=request_body, response_body=response_body,
+            truncated=tuple(truncated), **fields,
+        )
+        cost, fell = _cost(entry), 0
+        if self._entries.maxlen == 0:
+            return
         with self._lock:
-            self._entries.append(Entry(
-                id=self._next, headers=headers, request_body=request_body, response_body=response_body,
-                truncated=tuple(truncated), **fields,
-            ))
+            entry.id = self._next
+            if len(self._entries) == self._entries.maxlen:
+                fell = _cost(self._entries[0])  # the oldest falls off this journal
+            self._entries.append(entry)
             self._next += 1
+            self._bytes += cost - fell
+        if fell:
+            self.budget.released(fell, 1)
+        self.budget.added(self, entry.id, cost)
 
     def entries(self) -> list[dict[str, Any]]:
         """Every kept entry as JSON data."""
@@ -339,11 +417,18 @@ class Journal:
         """Continue ``other``'s entries and ids (a ``--watch`` reload keeps the journal)."""
         with other._lock:
             entries, next_id = list(other._entries), other._next
+        for entry in entries:  # counted in this journal's budget, oldest first
+            with self._lock:
+                self._entries.append(entry)
+                self._bytes += _cost(entry)
+            self.budget.added(self, entry.id, _cost(entry))
         with self._lock:
-            self._entries.extend(entries)
             self._next = max(self._next, next_id)
 
     def clear(self) -> None:
         """Forget every entry."""
         with self._lock:
+            count = len(self._entries)
             self._entries.clear()
+            freed, self._bytes = self._bytes, 0
+        self.budget.released(freed, count)

@@ -118,6 +118,7 @@ class Pipeline:
         self.access = access  # the control API's own door (Host, token, JSON only)
         self.epoch = epoch or Epoch()
         self.proxy = proxy  # --proxy: valid requests go to this upstream instead of the store
+        self.drift = proxy.drift if proxy is not None else None  # the tenant's drift report (--proxy)
         # Looked up per request, so computed once.
         self._plans: dict[str, tuple[Handler | None, int, frozenset[str], int]] = {
             op.operation_id: (
@@ -263,7 +264,7 @@ class Pipeline:
                 outcome = Outcome(preferred[0], preferred[1], {}, op.operation_id)
             elif self.proxy is not None:
                 stage = "upstream"  # a 502/504: the upstream failed, not the request
-                answer = await self.proxy.forward(op, scope, raw)
+                answer = await self.proxy.forward(op, scope, raw, self.drift)
                 outcome = Outcome(answer.status, answer, answer.mock_headers(), op.operation_id, answer.violations)
             else:
                 outcome = self.dispatch(op, params, body, epoch, headers)

@@ -126,8 +126,14 @@ class Upstream:
         if client is not None:
             await client.aclose()
 
-    async def forward(self, op: Operation, scope: MutableMapping[str, Any], body: bytes) -> Forwarded:
-        """Forward one validated request; the upstream's answer, checked, or a 502/504 ``ApiError``."""
+    async def forward(
+        self, op: Operation, scope: MutableMapping[str, Any], body: bytes, drift: Drift | None = None
+    ) -> Forwarded:
+        """Forward one validated request; the upstream's answer, checked, or a 502/504 ``ApiError``.
+
+        ``drift``: the report of the tenant the request came from (its answers were fetched with its
+        key, so no other tenant may read or clear them); the upstream's own report otherwise.
+        """
         raw_path = scope.get("raw_path") or scope["path"].encode()
         if _has_dot_segment(raw_path):
             # The request was validated as the path it names; a client library would send the path with
@@ -156,7 +162,7 @@ class Upstream:
         else:
             problems = check_answer(op, status, answer_headers, content)
         path = scope["path"]
-        self.drift.record(
+        (drift if drift is not None else self.drift).record(
             Answer(op.operation_id, scope["method"], op.path, path, query.decode("latin-1"), status, content),
             problems,
         )

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from .control import Control
 from .domain.core.store import Store
+from .drift import Drift
 from .epoch import Epoch
 from .errors import STAGE_HEADER, ApiError
 from .handlers import Call, Handler
-from .journal import Journal
+from .journal import Journal, JournalBudget
 from .overrides import Overrides
 from .pipeline import Pipeline, Receive, Scope, Send, send_json
 
@@ -70,6 +71,7 @@ class Tenants:
         tokens: frozenset[str] | None = None,
         journal_size: int = 1000,
         extra_control: Callable[[Tenant], dict[str, Handler]] | None = None,
+        journal_budget: JournalBudget | None = None,
     ) -> None:
         if mode not in TENANCIES:
             raise ValueError(f"tenancy must be one of {', '.join(TENANCIES)}")
@@ -78,6 +80,7 @@ class Tenants:
         self.max_tenants = max_tenants
         self.tokens = tokens  # with --token, only these get tenants
         self.journal_size = journal_size
+        self.journal_budget = journal_budget  # the bytes every tenant's journal shares
         self.extra_control = extra_control  # more control handlers per tenant (the dashboard's)
         self.salt = os.urandom(16)  # the state file's, once one is loaded
         self.on_change: Callable[[Tenant], None] | None = None  # the state file marks it dirty
@@ -130,9 +133,13 @@ class Tenants:
         store = template.store.sibling()
         if fixtures:
             store.restore(template.control.fixtures)
-        journal, overrides, epoch = Journal(self.journal_size), Overrides(), Epoch()
-        control = dataclasses.replace(template.control, store=store, journal=journal, overrides=overrides, epoch=epoch)
-        togai = _rebind(template.togai, store=store, journal=journal, overrides=overrides, epoch=epoch)
+        journal, overrides, epoch = Journal(self.journal_size, self.journal_budget), Overrides(), Epoch()
+        # Each tenant's own drift report: the upstream answered it with that tenant's key.
+        drift = Drift(template.control.drift.upstream)
+        control = dataclasses.replace(
+            template.control, store=store, journal=journal, overrides=overrides, epoch=epoch, drift=drift
+        )
+        togai = _rebind(template.togai, store=store, journal=journal, overrides=overrides, epoch=epoch, drift=drift)
         tenant = Tenant(key, store, journal, overrides, epoch, control, togai, self._control_base)
         tenant.control_pipeline = _control_pipeline(self, tenant, self._control_base)
         return tenant

@@ -290,3 +290,51 @@ def test_a_forged_page_token_gets_at_most_a_full_page(api: Any) -> None:
     forged = base64.b64encode(json.dumps(payload).encode()).decode()
     page = api.get("/customers", params={"nextToken": forged}).json()
     assert len(page["data"]) == 100  # before: every alias left
+
+
+# -- item 5: the drift report is the tenant's ------------------------------------------------------------
+
+
+def test_each_token_tenant_has_its_own_drift_report() -> None:
+    from serverproc import running_server
+
+    a, b = {"Authorization": "Bearer key-a"}, {"Authorization": "Bearer key-b"}
+    json_ = {"Content-Type": "application/json"}
+    with running_server("--seed", "1", "--log", "quiet") as (url, _upstream):
+        for api in make_api(proxy=url, proxy_timeout=5, tenancy="token"):
+            assert api.get("/accounts/ACME-US", auth=False, headers=a).status_code == 200
+            assert api.get("/__mock/drift", auth=False, headers=a).json()["checked"] == 1
+            assert api.get("/__mock/drift", auth=False, headers=b).json()["checked"] == 0  # before: 1, A's answers
+            api.delete("/__mock/drift", auth=False, headers={**b, **json_})
+            assert api.get("/__mock/drift", auth=False, headers=a).json()["checked"] == 1  # B cannot clear A's
+
+
+# -- item 6: every tenant's journal shares one byte budget ---------------------------------------------------
+
+
+def test_journals_share_a_byte_budget_and_drop_the_oldest_of_all() -> None:
+    from mock_server.journal import Journal, JournalBudget
+
+    budget = JournalBudget(limit=400_000)
+    first, second = Journal(1000, budget), Journal(1000, budget)
+    body = b"x" * 60_000
+    for i in range(10):
+        for journal in (first, second):
+            journal.record(headers=[], request_body=body, response_body=b"", time=0.0, method="POST", path=f"/{i}",
+                           query="", status=400, operation_id=None, duration_ms=0.1, violations=None, override=None)
+    assert budget.used <= 400_000  # before: no budget, 1.2 MB kept
+    kept = [e["path"] for e in first.entries()] + [e["path"] for e in second.entries()]
+    assert sorted(kept) == sorted(["/7", "/8", "/9"] * 2)  # the newest of all, whichever journal
+    first.clear()
+    assert budget.used == sum(len(body) + 512 for _ in second.entries())
+
+
+def test_many_tenants_with_large_bodies_stay_within_the_journal_budget() -> None:
+    for api in make_api(tenancy="token", journal_bytes=1 << 20):
+        big = {"name": "x" * 100_000}
+        for token in range(16):
+            for _ in range(10):
+                api.post("/invoice_groups", auth=False, headers={"Authorization": f"Bearer t{token}"}, json=big)
+        budget = api.app.state.tenants.journal_budget
+        assert budget.used <= 1 << 20
+        assert budget.kept == sum(len(t.journal.entries()) for t in api.app.state.tenants if t.journal is not None)
