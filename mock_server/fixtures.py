@@ -72,7 +72,7 @@ def load_fixtures(
             if not isinstance(entries, list):
                 raise FixtureError(f"{path}: {resource.name}: must be a list")
             binding = bindings.by_resource.get(resource.name)
-            op_id = None if binding is None else binding.fixture_op or binding.create
+            op_id = None if binding is None else binding.fixtures.op or binding.create
             if op_id is None:
                 if entries and not strict:  # records of the bundled spec's resources; another spec has no use for them
                     skipped.append(f"{resource.name} (records of the bundled spec)")
@@ -91,7 +91,7 @@ def load_fixtures(
                 assert handler is not None and op_id is not None and binding is not None
                 where = f"{resource.name}[{i}]"
                 entry = _resolve(path, where, store, entry)
-                params, body = _split(path, where, binding.fixture_params, entry)
+                params, body = _split(path, where, binding.fixtures.params, entry)
                 pinned, body = _pinned_id(path, where, resource, body)
                 answer = _apply(path, where, spec, op_id, handler, store, body, params)
                 if pinned is not None:
@@ -154,7 +154,7 @@ def _pinned_id(path: Path, where: str, resource: Resource, body: Any) -> tuple[s
     """
     if resource.ids is None or not isinstance(body, dict) or "id" not in body:
         return None, body
-    if resource.indexes and resource.on_write is None:
+    if resource.indexes and resource.writes.on_write is None:
         # Rules keep these indexes by id, and a pinned id is given after creation. Indexes kept by
         # on_write hold positions (features), which the rename keeps.
         raise FixtureError(f"{path}: {where}: id: {resource.name} get their ids from the server")
@@ -166,7 +166,7 @@ def _pinned_id(path: Path, where: str, resource: Resource, body: Any) -> tuple[s
 
 def _rekey(path: Path, where: str, store: Store, name: str, binding: Binding, answer: Any, pinned: str) -> None:
     """Move the record just created to the id its fixture entry gives."""
-    for step in binding.created_path:
+    for step in binding.fixtures.created_path:
         answer = answer[step]
     collection = store.collections[name]
     if collection.get(pinned) is not None:

@@ -39,14 +39,14 @@ def record_validators(registry: Registry, togai: Spec) -> dict[str, SchemaValida
     validators = {}
     for resource in registry:
         schema = dict(schemas.get(resource.schema, {}))
-        if resource.owner_fields:
-            owners = {name: {"type": "string", "minLength": 1} for name in resource.owner_fields}
+        if resource.exchange.owner_fields:
+            owners = {name: {"type": "string", "minLength": 1} for name in resource.exchange.owner_fields}
             schema["properties"] = {**schema.get("properties", {}), **owners}
-            schema["required"] = [*schema.get("required", []), *resource.owner_fields]
-        optional = {*resource.not_exported, *resource.generated_fields(schema)}
+            schema["required"] = [*schema.get("required", []), *resource.exchange.owner_fields]
+        optional = {*resource.exchange.not_exported, *resource.generated_fields(schema)}
         schema["required"] = [r for r in schema.get("required", []) if r not in optional]
-        if resource.hidden:
-            schema["properties"] = {**schema.get("properties", {}), **resource.hidden}
+        if resource.exchange.hidden:
+            schema["properties"] = {**schema.get("properties", {}), **resource.exchange.hidden}
         validators[resource.name] = SchemaValidator(schema)
     return validators
 

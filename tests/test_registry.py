@@ -180,7 +180,7 @@ def test_every_resource_has_a_sample() -> None:
 def _create(api: Api, resource: Binding) -> dict[str, Any]:
     """Create the resource's sample; the new record."""
     assert resource.create is not None
-    return _make(api, resource.resource, resource.create, resource.created_path)
+    return _make(api, resource.resource, resource.create, resource.fixtures.created_path)
 
 
 def _body(api: Api, body: dict[str, Any]) -> Any:

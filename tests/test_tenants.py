@@ -41,7 +41,7 @@ def test_every_resource_is_isolated_between_two_tokens(token_api: Api, resource:
     created = call(api, A, resource.create, body=_body(api, body), params=PARAMS.get(resource.resource))
     assert created.status_code == SPEC.operation(resource.create).success_status, created.text
     record = created.json()
-    for step in resource.created_path:
+    for step in resource.fixtures.created_path:
         record = record[step]
     key = record[resource.path_field]
     if resource.read is not None:

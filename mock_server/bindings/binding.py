@@ -16,6 +16,28 @@ from .call import Handler
 
 
 @dataclass(frozen=True)
+class Shapes:
+    """Where a resource's requests and answers differ from its stored record (for the generic handlers)."""
+
+    renames: dict[str, str] = field(default_factory=dict)  # create-body field -> record field (Togai renames some)
+    filters: dict[str, str] = field(default_factory=dict)  # list query parameter -> record field it must equal
+    item: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # list items, when not the record
+    context: bool = True  # False where the list schema is closed without Togai's paging ``context``
+    max_page_size: int | None = None  # where the list schema holds fewer items than ``pageSize`` allows
+
+
+@dataclass(frozen=True)
+class FixtureShape:
+    """What a fixture entry of the resource is: the request body of ``op`` (default: the create), with
+    ``params`` (path parameters) beside the body; ``created_path`` says where the new record is in
+    the answer when it is not the answer itself (credits: ``("credits", 0)``)."""
+
+    params: tuple[str, ...] = ()
+    op: str | None = None
+    created_path: tuple[str | int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Binding:
     """The operations of one resource (named by ``resource``, the registry's collection name)."""
 
@@ -28,16 +50,8 @@ class Binding:
     update: str | None = None
     delete: str | None = None  # archives when the records have an ARCHIVED status, else removes
     handlers: dict[str, Handler] = field(default_factory=dict)  # operations with rules, by operationId
-    renames: dict[str, str] = field(default_factory=dict)  # create-body field -> record field (Togai renames some)
-    filters: dict[str, str] = field(default_factory=dict)  # list query parameter -> record field it must equal
-    list_item: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # list items, when not the record
-    list_context: bool = True  # False where the list schema is closed without Togai's paging ``context``
-    max_page_size: int | None = None  # where the list schema holds fewer items than ``pageSize`` allows
-    # Fixtures: where the new record is in the create answer (credits: a list), the path parameters an
-    # entry names beside the body (account_id), the operation an entry is a request body of (default: create).
-    created_path: tuple[str | int, ...] = ()
-    fixture_params: tuple[str, ...] = ()
-    fixture_op: str | None = None
+    shapes: Shapes = field(default_factory=Shapes)
+    fixtures: FixtureShape = field(default_factory=FixtureShape)
 
     def operations(self) -> dict[str, str]:
         """The declared operationIds by role."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..domain.catalog import features, files
 from ..domain.core.store import Store
-from .binding import Binding
+from .binding import Binding, Shapes
 from .call import Answer, Call
 
 
@@ -74,7 +74,9 @@ SETTINGS = Binding(
     read="getSetting",
     list="listSetting",
     update="updateSetting",  # Togai has no way to delete a setting
-    filters={"entity_type": "entityType", "entity_id": "entityId", "setting_id": "id", "namespace": "namespace"},
+    shapes=Shapes(
+        filters={"entity_type": "entityType", "entity_id": "entityId", "setting_id": "id", "namespace": "namespace"},
+    ),
 )
 
 ADD_ONS = Binding(
@@ -94,5 +96,7 @@ FEATURES = Binding(
     read="getFeature",
     list="getFeatures",
     update="updateFeature",  # Togai has no way to delete or archive a feature
-    list_item=feature_list_item,
+    shapes=Shapes(
+        item=feature_list_item,
+    ),
 )

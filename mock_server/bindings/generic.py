@@ -43,18 +43,18 @@ def generic_handlers(resource: Resource, binding: Binding, schema: dict[str, Any
             record[key] = compute(record)
 
     def create(store: Store, call: Call) -> Any:
-        body = {binding.renames.get(k, k): v for k, v in call.body.items()}
+        body = {binding.shapes.renames.get(k, k): v for k, v in call.body.items()}
         check_references(store, body)
         collection = store.collections[name]
         key = ""
         if resource.ids is None:
-            key = body["id"] if resource.make_id is None else resource.make_id(body)
+            key = body["id"] if resource.writes.make_id is None else resource.writes.make_id(body)
             if collection.get(key) is not None:
                 raise Invalid.at("id", f"a {singular(name)} with id {key!r} already exists")
         record: dict[str, Any] = {"id": key, **resource.defaults, **body}
         record["id"] = key  # a made id replaces the body's (settings)
-        if resource.check is not None:
-            resource.check(store, record)
+        if resource.writes.check is not None:
+            resource.writes.check(store, record)
         if resource.ids is not None:
             # Only now: a rejected request must not use up an id (the state includes the generator).
             record["id"] = key = store.new_id(resource.ids, collection)
@@ -65,24 +65,24 @@ def generic_handlers(resource: Resource, binding: Binding, schema: dict[str, Any
             record[stamp] = now
         derive(record)
         collection.add(key, record)
-        if resource.on_write is not None:
-            resource.on_write(store, record, None)
+        if resource.writes.on_write is not None:
+            resource.writes.on_write(store, record, None)
         return dict(record)
 
     def read(store: Store, call: Call) -> Any:
         return dict(require(store, call.params[param]))
 
-    item = binding.list_item or dict
+    item = binding.shapes.item or dict
 
     def list_(store: Store, call: Call) -> Any:
-        asked = {key: call.params[p] for p, key in binding.filters.items() if call.params.get(p) is not None}
+        asked = {key: call.params[p] for p, key in binding.shapes.filters.items() if call.params.get(p) is not None}
         keep = (lambda r: all(r.get(k) == v for k, v in asked.items())) if asked else None
         records, extra = paginate(
             store.collections[name],
             call.params.get("nextToken"),
             call.params.get("pageSize"),
-            context=binding.list_context,
-            limit=binding.max_page_size,
+            context=binding.shapes.context,
+            limit=binding.shapes.max_page_size,
             keep=keep,
         )
         return {"data": [item(r) for r in records], **extra}
@@ -92,15 +92,16 @@ def generic_handlers(resource: Resource, binding: Binding, schema: dict[str, Any
         if archives and record.get("status") == "ARCHIVED":
             raise Invalid.at(param, f"{singular(name)} {record['id']!r} is archived and cannot be changed")
         check_references(store, call.body)
-        if resource.check is not None:
-            resource.check(store, {**record, **call.body})
-        before = dict(record) if resource.on_write is not None else None  # the update replaces fields, never edits them
+        if resource.writes.check is not None:
+            resource.writes.check(store, {**record, **call.body})
+        # The update replaces fields, never edits them: a shallow copy is the record as it was.
+        before = dict(record) if resource.writes.on_write is not None else None
         record.update(call.body)
         if "updatedAt" in stamps:
             record["updatedAt"] = store.clock.now()
         derive(record)
-        if resource.on_write is not None:
-            resource.on_write(store, record, before)
+        if resource.writes.on_write is not None:
+            resource.writes.on_write(store, record, before)
         return dict(record)
 
     def delete(store: Store, call: Call) -> Any:

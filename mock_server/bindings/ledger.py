@@ -13,7 +13,7 @@ from . import entitlements as entitlement_handlers
 from . import invoices as invoice_handlers
 from . import purchases as purchase_handlers
 from . import wallets as wallet_handlers
-from .binding import Binding
+from .binding import Binding, FixtureShape, Shapes
 from .call import Call
 
 CREDITS = Binding(
@@ -22,7 +22,9 @@ CREDITS = Binding(
     create="createCredit",
     read="getCreditDetails",
     list="listCredits",  # voided with voidCredit; Togai has no update or delete
-    created_path=("credits", 0),
+    fixtures=FixtureShape(
+        created_path=("credits", 0),
+    ),
     handlers={
         "createCredit": credit_handlers.create_credits,
         "getCreditDetails": credit_handlers.get_credit,
@@ -89,7 +91,9 @@ NAMED_LICENSES = Binding(
     resource="namedLicenses",
     path_param="license_id",
     list="getNamedLicenseUpdates",  # assigned in Togai's app; here by the state import and the fixtures
-    list_context=False,  # NamedLicenseUpdatesPaginatedResponse is closed without it
+    shapes=Shapes(
+        context=False,  # NamedLicenseUpdatesPaginatedResponse is closed without it
+    ),
 )
 
 PAYMENTS = Binding(
@@ -98,9 +102,11 @@ PAYMENTS = Binding(
     create="createPayments",
     read="getPayment",
     list="listPayments",  # Togai has no update or delete for payments
-    renames={"externalPaymentReference": "externalPaymentReferences"},
-    list_context=False,  # ListPaymentResponse is closed without it
-    max_page_size=payments.MAX_PAGE,
+    shapes=Shapes(
+        renames={"externalPaymentReference": "externalPaymentReferences"},
+        context=False,  # ListPaymentResponse is closed without it
+        max_page_size=payments.MAX_PAGE,
+    ),
     handlers={"getPayment": lambda s, c: get_payment(s, c)},  # defined at the end of the module
 )
 
@@ -110,7 +116,9 @@ PURCHASES = Binding(
     create="initiateOneTimeEntitlementPlan",
     read="getPurchase",
     list="listAccountPurchases",  # Togai has no update or delete of purchases
-    fixture_params=("account_id",),
+    fixtures=FixtureShape(
+        params=("account_id",),
+    ),
     handlers={
         "initiateOneTimeEntitlementPlan": purchase_handlers.create_purchase,
         "getPurchase": purchase_handlers.get_purchase,
@@ -124,7 +132,9 @@ PROPOSALS = Binding(
     create="createProposal",
     read="getProposal",
     list="listAccountProposals",  # answered with updateProposalStatus; no update or delete
-    fixture_params=("account_id",),
+    fixtures=FixtureShape(
+        params=("account_id",),
+    ),
     handlers={
         "createProposal": purchase_handlers.create_proposal,
         "getProposal": purchase_handlers.get_proposal,
@@ -138,7 +148,9 @@ WALLETS = Binding(
     path_param="account_id",
     path_field="accountId",  # addressed by its account: /accounts/{account_id}/wallet
     create="topUpWalletForAccount",
-    fixture_params=("account_id",),  # a fixture entry is a top-up: {account_id: ..., topupAmount: ...}
+    fixtures=FixtureShape(
+        params=("account_id",),  # a fixture entry is a top-up: {account_id: ..., topupAmount: ...}
+    ),
     read="WalletBalanceForAccount",
     update="updateWalletForAccount",  # Togai has no list or delete of wallets
     handlers={

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..domain.core.store import Record, Store
 from ..domain.parties import accounts, aliases, contacts, customers, invoice_groups, tokens
-from .binding import Binding
+from .binding import Binding, FixtureShape, Shapes
 from .call import Call, Handler
 
 SUCCESS = {"success": True}
@@ -133,8 +133,12 @@ ALIASES = Binding(
     read="getAlias",
     list="listAliases",
     delete="deleteAlias",  # removes; Togai has no update of an alias
-    created_path=("data", 0),
-    list_context=False,  # AliasPaginatedResponse is closed without it
+    fixtures=FixtureShape(
+        created_path=("data", 0),
+    ),
+    shapes=Shapes(
+        context=False,  # AliasPaginatedResponse is closed without it
+    ),
     handlers={"createAlias": create_aliases, "deleteAlias": delete_alias},
 )
 
@@ -160,7 +164,9 @@ CONTACTS = Binding(
     path_param="customer_id",
     path_field="username",
     create="createCustomerContact",  # Togai has no read, list, update or delete of contacts
-    fixture_params=("customer_id",),
+    fixtures=FixtureShape(
+        params=("customer_id",),
+    ),
     handlers={"createCustomerContact": create_contact},
 )
 

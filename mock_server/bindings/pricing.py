@@ -15,7 +15,7 @@ from ..domain.core.money import to_json
 from ..domain.core.store import Store
 from ..domain.core.times import parse_time
 from ..domain.pricing import jobs, plans, revenue, schedules
-from .binding import Binding
+from .binding import Binding, FixtureShape
 from .call import Call
 
 # -- Price plans --------------------------------------------------------------------------------
@@ -204,8 +204,10 @@ JOBS = Binding(
     path_param=jobs.PARAM,
     read="getJobStatus",  # made by pricePlanMigration (and PATCH of an ACTIVE plan with a migrationMode)
     list="getJobs",
-    fixture_op="pricePlanMigration",
-    fixture_params=("by",),  # a fixture entry {by: name, sourceId: <plan name>, ...} names the plans
+    fixtures=FixtureShape(
+        op="pricePlanMigration",
+        params=("by",),  # a fixture entry {by: name, sourceId: <plan name>, ...} names the plans
+    ),
     handlers={
         "pricePlanMigration": create_migration,
         "getJobStatus": read_job,
@@ -230,7 +232,9 @@ PLANS = Binding(
     list="getPricePlans",
     update="updatePricePlan",
     delete="archivePricePlan",  # archives
-    fixture_params=("status",),  # a fixture entry says whether the demo plan is ACTIVE
+    fixtures=FixtureShape(
+        params=("status",),  # a fixture entry says whether the demo plan is ACTIVE
+    ),
     handlers={
         "createPricePlan": create_plan,
         "getPricePlan": read_plan,
@@ -249,8 +253,10 @@ SCHEDULES = Binding(
     path_param=schedules.PARAM,
     path_field="accountId",
     list="getPricingSchedules",  # made by updatePricingSchedule / updatePricingScheduleBatch
-    fixture_op="updatePricingSchedule",
-    fixture_params=("account_id", "plan"),  # a fixture entry: {account_id: ..., plan: <plan name>, effectiveFrom: ...}
+    fixtures=FixtureShape(
+        op="updatePricingSchedule",
+        params=("account_id", "plan"),  # a fixture entry: {account_id: ..., plan: <plan name>, effectiveFrom: ...}
+    ),
     handlers={
         "updatePricingSchedule": update_schedule,
         "updatePricingScheduleBatch": edit_schedules,

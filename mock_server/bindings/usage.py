@@ -9,7 +9,7 @@ from typing import Any
 
 from ..domain.core.store import Record, Store
 from ..domain.usage import aggregates, event_schemas, events, meters
-from .binding import Binding
+from .binding import Binding, FixtureShape
 from .call import Answer, Call
 
 # -- event schemas ---------------------------------------------------------------------------
@@ -73,7 +73,9 @@ EVENT_SCHEMAS = Binding(
     list="listEventSchemas",
     update="updateEventSchema",
     delete="deleteEventSchema",  # archives
-    fixture_params=("status",),  # a fixture entry says which status the demo schema is in
+    fixtures=FixtureShape(
+        params=("status",),  # a fixture entry says which status the demo schema is in
+    ),
     handlers={
         "createEventSchema": create_event_schema,
         "getEventSchema": get_event_schema,
@@ -130,7 +132,9 @@ def correct_event(store: Store, call: Call) -> dict[str, Any]:
 EVENTS = Binding(
     resource=events.NAME,
     path_param="event_id",
-    fixture_op="ingest",  # a fixture entry is an ingest request; the answer is not the record
+    fixtures=FixtureShape(
+        op="ingest",  # a fixture entry is an ingest request; the answer is not the record
+    ),
     read="getSingleEvent",
     list="getEvents",
     handlers={
@@ -201,7 +205,9 @@ METERS = Binding(
     list="getUsageMetersForEventSchema",
     update="updateUsageMeter",
     delete="deleteUsageMeter",  # archives
-    fixture_params=("status",),  # a fixture entry says which status the demo meter is in
+    fixtures=FixtureShape(
+        params=("status",),  # a fixture entry says which status the demo meter is in
+    ),
     handlers={
         "createUsageMeter": create_usage_meter,
         "getUsageMeter": get_usage_meter,

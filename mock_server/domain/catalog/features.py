@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from ..core.resource import IdScheme, Resource
+from ..core.resource import IdScheme, Resource, Writes
 from ..core.store import Store
 
 NAME = "features"
@@ -64,5 +64,7 @@ RESOURCE = Resource(
     ids=IdScheme("feature"),
     derived={"displayName": lambda r: r.get("billableName") or r["name"]},
     indexes=(BY_SCHEMA,),
-    on_write=on_write,
+    writes=Writes(
+        on_write=on_write,
+    ),
 )

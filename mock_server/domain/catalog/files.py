@@ -15,7 +15,7 @@ import binascii
 
 from ..core import lookup
 from ..core.errors import Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
 NAME = "files"
@@ -66,5 +66,7 @@ RESOURCE = Resource(
     name=NAME,
     schema="MockFile",  # the mock's own record shape, in spec/control.yaml
     ids=IdScheme("file"),
-    check_import=check_import,
+    exchange=Exchange(
+        check_import=check_import,
+    ),
 )

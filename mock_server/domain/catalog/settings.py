@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import ImportContext, Resource
+from ..core.resource import Exchange, ImportContext, Resource, Writes
 from ..core.store import Store
 
 # Entity types whose ids must name a record of the tenant; others (ORGANIZATION) are free.
@@ -75,7 +75,11 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="settings",
     schema="Setting",
-    make_id=full_id,
-    check=check_setting,
-    check_import=check_import,
+    writes=Writes(
+        make_id=full_id,
+        check=check_setting,
+    ),
+    exchange=Exchange(
+        check_import=check_import,
+    ),
 )

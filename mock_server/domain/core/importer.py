@@ -38,7 +38,7 @@ def import_state(store: Store, data: dict[str, Any], completers: dict[str, Compl
         targets = {target: ctx.ids(target) for target in resource.references.values()}
         for i, record in enumerate(ctx.data[resource.name]):
             where = f"{resource.name}[{i}]"
-            key_field = resource.key_field
+            key_field = resource.exchange.key_field
             key = record.get(key_field)
             if not isinstance(key, str) or not 0 < len(key) <= _MAX_ID:
                 ctx.problems.append(Violation(f"{where}.{key_field}", f"must be 1 to {_MAX_ID} characters"))
@@ -46,7 +46,7 @@ def import_state(store: Store, data: dict[str, Any], completers: dict[str, Compl
                 ctx.problems.append(Violation(f"{where}.{key_field}", f"{key!r} is used twice"))
             else:
                 keys.add(key)
-            for field_name in resource.unique:
+            for field_name in resource.exchange.unique:
                 value = record.get(field_name)
                 owner = unique.setdefault((field_name, value), where)
                 if owner != where:
@@ -58,21 +58,21 @@ def import_state(store: Store, data: dict[str, Any], completers: dict[str, Compl
                 value = record.get(field_name)
                 if value is not None and value not in targets[target]:
                     ctx.problems.append(Violation(f"{where}.{field_name}", f"no {singular(target)} {value!r}"))
-        if resource.check_import is not None:
-            resource.check_import(ctx)
+        if resource.exchange.check_import is not None:
+            resource.exchange.check_import(ctx)
     if ctx.problems:
         raise Invalid(_unique(ctx.problems))
     with store.lock:
         store.clear()
         for resource in store.registry:
             for record in ctx.data[resource.name]:
-                if resource.restore is not None:
-                    resource.restore(store, record)
+                if resource.exchange.restore is not None:
+                    resource.exchange.restore(store, record)
                 else:
                     stored = dict(record)
-                    store.collections[resource.name].add(record[resource.key_field], stored)
-                    if resource.on_write is not None:
-                        resource.on_write(store, stored, None)
+                    store.collections[resource.name].add(record[resource.exchange.key_field], stored)
+                    if resource.writes.on_write is not None:
+                        resource.writes.on_write(store, stored, None)
         for derived in store.registry.derived:
             derived.rebuild(store)
 

@@ -46,42 +46,66 @@ class ImportContext:
 
 
 @dataclass(frozen=True)
-class Resource:
-    """One kind of record the tenant keeps, and how the API reaches it."""
+class Layout:
+    """Slotted records (a third of a dict's memory), for the big collections (accounts, groups)."""
 
-    name: str  # the collection, and its key in exports, fixtures and health
-    schema: str  # the spec's component schema of a stored (exported) record
-    key_field: str = "id"  # the record field that is unique and keys an imported record (an alias: its value)
-    ids: IdScheme | None = None  # server-made ``id``s; None: the client gives the id
-    references: dict[str, str] = field(default_factory=dict)  # body field -> resource name
+    list_fields: tuple[str, ...] = ()  # fields a slotted record keeps as tuples
+    computed: tuple[str, ...] = ()  # fields of the schema derived when rendered, never stored
+
+
+@dataclass(frozen=True)
+class Writes:
+    """Rules the generic create and update apply to a resource without handlers of its own."""
+
     check: Callable[[Store, dict[str, Any]], None] | None = None  # Togai's rules on a record about to be written
     make_id: Callable[[dict[str, Any]], str] | None = None  # the id built from the create body (settings)
-    defaults: dict[str, Any] = field(default_factory=dict)
-    derived: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # computed on write
-    unique: tuple[str, ...] = ()  # server-made fields no two records share (togaiAccountId)
-    indexes: tuple[str, ...] = ()  # named lookup tables this resource's rules keep in the store
-    compact: bool = False  # slotted records (a third of a dict's memory) for the big collections
-    list_fields: tuple[str, ...] = ()  # fields a compact record keeps as tuples
-    computed: tuple[str, ...] = ()  # fields of the schema derived when rendered, never stored
+    # Called after a generic create or update, and after an import adds a record (when the resource
+    # has no ``restore`` of its own: that hook keeps its indexes itself), with the record as stored
+    # and as it was before (None when new): how such a resource keeps its ``indexes`` in step with
+    # every write. Not called by the generic delete: a resource with this hook must not be
+    # deletable through it (features are not).
+    on_write: Callable[[Store, dict[str, Any], dict[str, Any] | None], None] | None = None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """How a resource's records leave the store (export) and come back (import, state file, fixtures)."""
+
+    export: Callable[[Store, Any], dict[str, Any]] | None = None  # a stored record as the API shows it
+    check_import: Callable[[ImportContext], None] | None = None  # Togai's rules over a whole document
+    restore: Callable[[Store, dict[str, Any]], None] | None = None  # insert an imported record (and its indexes)
+    # Server-made fields besides the generic ones (id, timestamps, status, derived) that an
+    # import may leave out, and the hook that fills them in ctx.data[name] as creation would.
+    generated: tuple[str, ...] = ()
+    complete_import: Callable[[Store, ImportContext], None] | None = None
     not_exported: tuple[str, ...] = ()  # fields of the schema that are derived, never imported
     # Fields the answers hide but the export carries (a meter's eventSchemaName), with their JSON schema.
     hidden: dict[str, Any] = field(default_factory=dict)
     # String fields a stored record keeps beside its schema: the records it hangs on, which the API
     # names in the path, not in the answer (a feature credit entry's accountId and featureId).
     owner_fields: tuple[str, ...] = ()
-    export: Callable[[Store, Any], dict[str, Any]] | None = None
-    check_import: Callable[[ImportContext], None] | None = None
-    restore: Callable[[Store, dict[str, Any]], None] | None = None  # insert an imported record
-    # Called after the generic handlers create or update a record, and after an import adds one
-    # (without a ``restore`` of its own: that hook keeps its indexes itself), with the record as
-    # stored and as it was before (None when new): how a resource without rules of its own keeps
-    # its ``indexes`` in step with every write. Not called by the generic delete (removal or
-    # archiving): a resource with this hook must not be deletable through them (features are not).
-    on_write: Callable[[Store, dict[str, Any], dict[str, Any] | None], None] | None = None
-    # Server-made fields besides the generic ones (id, timestamps, status, derived) that an
-    # import may leave out, and the hook that fills them in ctx.data[name] as creation would.
-    generated: tuple[str, ...] = ()
-    complete_import: Callable[[Store, ImportContext], None] | None = None
+    key_field: str = "id"  # the record field that is unique and keys an imported record (an alias: its value)
+    unique: tuple[str, ...] = ()  # server-made fields no two records share (togaiAccountId)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One kind of record the tenant keeps: its storage, its rules on writes, and its import/export.
+
+    How the API reaches it is its :class:`~mock_server.bindings.binding.Binding`. What only a few
+    resources need sits in the optional parts (``layout``, ``writes``, ``exchange``).
+    """
+
+    name: str  # the collection, and its key in exports, fixtures and health
+    schema: str  # the spec's component schema of a stored (exported) record
+    ids: IdScheme | None = None  # server-made ``id``s; None: the client gives the id
+    references: dict[str, str] = field(default_factory=dict)  # field -> the resource it names
+    defaults: dict[str, Any] = field(default_factory=dict)  # fields a new record gets unless given
+    derived: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # computed on write
+    indexes: tuple[str, ...] = ()  # named lookup tables this resource's rules keep in the store
+    layout: Layout | None = None  # slotted records, or plain dicts
+    writes: Writes = field(default_factory=Writes)
+    exchange: Exchange = field(default_factory=Exchange)
 
     def generated_fields(self, schema: dict[str, Any]) -> tuple[str, ...]:
         """The fields of ``schema`` (the resource's) that the server makes, so an import may leave out."""
@@ -90,12 +114,12 @@ class Resource:
         generic += [stamp for stamp in _STAMPS if stamp in properties]
         if properties.get("status", {}).get("enum"):
             generic.append("status")
-        return tuple(dict.fromkeys([*generic, *self.derived, *self.defaults, *self.generated]))
+        return tuple(dict.fromkeys([*generic, *self.derived, *self.defaults, *self.exchange.generated]))
 
     def to_json(self, store: Store, record: Any) -> dict[str, Any]:
         """A stored record as an exported (API-shaped) document."""
-        if self.export is not None:
-            return self.export(store, record)
+        if self.exchange.export is not None:
+            return self.exchange.export(store, record)
         return record.to_dict() if hasattr(record, "to_dict") else dict(record)
 
 
@@ -163,8 +187,8 @@ def generic_completer(resource: Resource, schema: dict[str, Any]) -> Completer:
     stamps = [stamp for stamp in _STAMPS if stamp in properties]
 
     def complete(store: Store, ctx: ImportContext) -> None:
-        if resource.complete_import is not None:
-            resource.complete_import(store, ctx)
+        if resource.exchange.complete_import is not None:
+            resource.exchange.complete_import(store, ctx)
         for record in ctx.data.get(resource.name, []):
             if resource.ids is not None and "id" not in record:
                 record["id"] = store.new_id(resource.ids)

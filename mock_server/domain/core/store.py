@@ -54,7 +54,7 @@ class Store:
         ingest_delay: float = 0.0,
         field_rules: FieldRules | None = None,
     ) -> None:
-        """``schemas``: the spec's component schemas; resources declared ``compact``
+        """``schemas``: the spec's component schemas; resources with a ``layout``
         store slotted records with the fields of their schema (less the computed
         ones), others store dicts. ``ingest_delay``: seconds before an ingested
         event is processed (``--ingest-delay``). ``field_rules``: checks a value
@@ -69,10 +69,11 @@ class Store:
         self.record_types: dict[str, type[SlottedRecord]] = {}
         for resource in registry:
             properties = (schemas or {}).get(resource.schema, {}).get("properties")
-            if resource.compact and properties:
-                fields = tuple(f for f in properties if f not in resource.computed)
+            layout = resource.layout
+            if layout is not None and properties:
+                fields = tuple(f for f in properties if f not in layout.computed)
                 self.record_types[resource.name] = record_class(
-                    f"{resource.schema}Record", fields, tuple(f for f in resource.list_fields if f in fields)
+                    f"{resource.schema}Record", fields, tuple(f for f in layout.list_fields if f in fields)
                 )
         self.clear()
 

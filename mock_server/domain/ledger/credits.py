@@ -23,7 +23,7 @@ from ..core.cursors import paginate, paginate_positions
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require
 from ..core.money import exact
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
 
@@ -276,6 +276,8 @@ RESOURCE = Resource(
     ids=CREDIT_IDS,
     references={"accountId": "accounts"},
     indexes=(BY_KEY, BY_ACCOUNT),
-    check_import=check_import,
-    restore=restore,
+    exchange=Exchange(
+        check_import=check_import,
+        restore=restore,
+    ),
 )

@@ -13,7 +13,7 @@ from typing import Any
 from ..catalog import features
 from ..core import lookup
 from ..core.errors import Conflict, Invalid, NotFound, Violation
-from ..core.resource import ImportContext, Resource
+from ..core.resource import Exchange, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
 from ..parties.accounts import require_account
@@ -238,10 +238,12 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="featureCreditEntries",
     schema="FeatureCreditEntry",
-    owner_fields=("accountId", "featureId"),
+    exchange=Exchange(
+        owner_fields=("accountId", "featureId"),
+        not_exported=("balance",),
+        check_import=check_import,
+        restore=restore_entry,
+    ),
     references={"accountId": "accounts", "featureId": "features"},
     indexes=(ENTRIES, EVENTS),
-    not_exported=("balance",),
-    check_import=check_import,
-    restore=restore_entry,
 )

@@ -27,7 +27,7 @@ from ..core.cursors import paginate
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require
 from ..core.money import exact, to_json
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
 from ..usage import aggregates as usage
@@ -721,11 +721,13 @@ RESOURCE = Resource(
     ids=INVOICE_IDS,
     references={"customerId": "customers"},
     defaults={"invoiceClass": "INVOICE", "invoiceType": "CUSTOM", "paidAmount": 0, "netTermDays": 0},
-    generated=("invoiceDate",),
+    exchange=Exchange(
+        generated=("invoiceDate",),
+        not_exported=("totalAmount",),
+        complete_import=complete_import,
+        export=render,
+        check_import=check_import,
+        restore=restore,
+    ),
     indexes=(ONGOING, KEYS, KEY_OF, BY_OWNER, BY_CUSTOMER),
-    not_exported=("totalAmount",),
-    complete_import=complete_import,
-    export=render,
-    check_import=check_import,
-    restore=restore,
 )

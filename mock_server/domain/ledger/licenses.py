@@ -23,7 +23,7 @@ from typing import Any
 
 from ..core.cursors import paginate, paginate_positions
 from ..core.errors import DomainError, Invalid, NotFound, Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time
 
@@ -298,10 +298,12 @@ RESOURCE = Resource(
     schema="LicenseUpdateResponse",
     references={"accountId": "accounts", "licenseId": "addOns"},
     indexes=(TIMELINE, IDEMPOTENCY, BY_ACCOUNT, BY_LICENSE),
-    export=render,
-    check_import=check_import,
-    complete_import=complete_import,
-    restore=restore,
+    exchange=Exchange(
+        export=render,
+        check_import=check_import,
+        complete_import=complete_import,
+        restore=restore,
+    ),
 )
 
 
@@ -325,5 +327,7 @@ NAMED = Resource(
     schema="NamedLicenseUpdate",
     ids=IdScheme("named_license_entry", first=7),
     references={"accountId": "accounts", "licenseId": "addOns"},
-    check_import=check_named,
+    exchange=Exchange(
+        check_import=check_named,
+    ),
 )

@@ -5,7 +5,7 @@ from typing import Any
 
 from ..core import lookup
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource, Writes
 from ..core.store import Record, Store
 
 # Who recorded a payment: the mock has API keys, not users.
@@ -70,6 +70,10 @@ RESOURCE = Resource(
     ids=IdScheme("payment"),
     references={"accountId": "accounts"},
     defaults={"version": 1, "createdBy": CREATED_BY},
-    check=check_payment,
-    check_import=check_import,
+    writes=Writes(
+        check=check_payment,
+    ),
+    exchange=Exchange(
+        check_import=check_import,
+    ),
 )

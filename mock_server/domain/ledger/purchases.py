@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core import lookup
 from ..core.errors import Invalid, Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import add_duration, parse_time, stamp
 from ..parties.accounts import AccountRecord, require_account
@@ -289,8 +289,10 @@ PURCHASES = Resource(
     ids=PURCHASE_IDS,
     references={"accountId": "accounts", "pricePlanId": "pricePlans"},
     indexes=(BY_ACCOUNT, KEYS),
-    check_import=check_purchases,
-    restore=insert_purchase,
+    exchange=Exchange(
+        check_import=check_purchases,
+        restore=insert_purchase,
+    ),
 )
 
 PROPOSALS = Resource(
@@ -299,6 +301,8 @@ PROPOSALS = Resource(
     ids=PROPOSAL_IDS,
     references={"accountId": "accounts", "pricePlanId": "pricePlans"},
     indexes=(PROPOSALS_BY_ACCOUNT,),
-    check_import=check_proposals,
-    restore=insert_proposal,
+    exchange=Exchange(
+        check_import=check_proposals,
+        restore=insert_proposal,
+    ),
 )

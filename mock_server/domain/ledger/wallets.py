@@ -15,7 +15,7 @@ from ..core.cursors import paginate_positions
 from ..core.errors import Invalid, NotFound, Violation
 from ..core.lookup import require
 from ..core.money import exact, to_json
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
 WALLET_IDS = IdScheme("wallet")
@@ -214,10 +214,12 @@ WALLETS = Resource(
     schema="WalletBalanceResponse",
     ids=WALLET_IDS,
     references={"accountId": "accounts"},
-    not_exported=("balance", "holdAmount"),
-    export=render_wallet,
-    check_import=check_wallets,
-    restore=restore_wallet,
+    exchange=Exchange(
+        not_exported=("balance", "holdAmount"),
+        export=render_wallet,
+        check_import=check_wallets,
+        restore=restore_wallet,
+    ),
 )
 
 ENTRIES = Resource(
@@ -226,7 +228,9 @@ ENTRIES = Resource(
     ids=ENTRY_IDS,
     references={"walletId": "wallets"},
     indexes=(ENTRIES_BY_WALLET,),
-    not_exported=("closingBalance",),
-    check_import=check_entries,
-    restore=restore_entry,
+    exchange=Exchange(
+        not_exported=("closingBalance",),
+        check_import=check_entries,
+        restore=restore_entry,
+    ),
 )

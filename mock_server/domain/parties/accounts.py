@@ -7,7 +7,7 @@ from typing import Any
 from ..core import lookup
 from ..core.cursors import paginate
 from ..core.errors import Conflict, Invalid, Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Layout, Resource
 from ..core.store import BASE_CURRENCY, Record, SlottedRecord, Store
 from .aliases import attach, detach
 from .invoice_groups import leave_group
@@ -246,14 +246,17 @@ RESOURCE = Resource(
     name="accounts",
     schema="Account",
     references={"customerId": "customers"},
-    unique=("togaiAccountId",),
+    exchange=Exchange(
+        unique=("togaiAccountId",),
+        not_exported=("invoiceGroupDetails",),
+        check_import=check_import,
+        restore=restore_account,
+        generated=("togaiAccountId", "togaiCustomerId"),
+        complete_import=complete_import,
+    ),
     indexes=("customer_accounts", "alias_owner"),
-    not_exported=("invoiceGroupDetails",),
-    compact=True,
-    list_fields=("aliases",),
-    computed=("invoiceGroupDetails",),
-    check_import=check_import,
-    restore=restore_account,
-    generated=("togaiAccountId", "togaiCustomerId"),
-    complete_import=complete_import,
+    layout=Layout(
+        list_fields=("aliases",),
+        computed=("invoiceGroupDetails",),
+    ),
 )

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core import lookup
 from ..core.errors import Conflict, NotFound, Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
 # AccountAlias.effectiveUntil is required: an attachment still in force ends at the end of time.
@@ -183,19 +183,23 @@ def check_history(ctx: ImportContext) -> None:
 ALIASES = Resource(
     name="aliases",
     schema="Alias",
-    key_field="value",
-    check_import=check_aliases,
-    complete_import=complete_aliases,
+    exchange=Exchange(
+        key_field="value",
+        check_import=check_aliases,
+        complete_import=complete_aliases,
+    ),
 )
 
 HISTORY_RESOURCE = Resource(
     name="accountAliases",
     schema="AccountAlias",
     ids=HISTORY_IDS,
-    owner_fields=("accountId",),
+    exchange=Exchange(
+        owner_fields=("accountId",),
+        check_import=check_history,
+        restore=_insert,
+        complete_import=complete_history,
+    ),
     references={"accountId": "accounts"},
     indexes=(OPEN, HISTORY),
-    check_import=check_history,
-    restore=_insert,
-    complete_import=complete_history,
 )

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..core import lookup
 from ..core.errors import Conflict, Invalid, Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 
 CONTACT_IDS = IdScheme("contact")
@@ -86,13 +86,15 @@ def complete_import(store: Store, ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="customerContacts",
     schema="CreateCustomerContactResponse",
-    key_field="username",
-    owner_fields=("customerId",),
+    exchange=Exchange(
+        key_field="username",
+        owner_fields=("customerId",),
+        check_import=check_import,
+        restore=restore_contact,
+        generated=("username", "createdBy"),
+        complete_import=complete_import,
+    ),
     references={"customerId": "customers"},
     indexes=(BY_CUSTOMER, BY_EMAIL),
     defaults={"verified": False, "loginAccess": False},
-    check_import=check_import,
-    restore=restore_contact,
-    generated=("username", "createdBy"),
-    complete_import=complete_import,
 )

@@ -6,7 +6,7 @@ from typing import Any
 from ..core import lookup
 from ..core.cursors import paginate
 from ..core.errors import Conflict, Invalid
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from .accounts import AccountRecord, archive_account, build_account, check_new_account, insert_account
 
@@ -106,8 +106,10 @@ def complete_import(store: Store, ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="customers",
     schema="Customer",
-    unique=("togaiCustomerId",),
-    restore=restore_customer,
-    generated=("togaiCustomerId", "billingAddress"),
-    complete_import=complete_import,
+    exchange=Exchange(
+        unique=("togaiCustomerId",),
+        restore=restore_customer,
+        generated=("togaiCustomerId", "billingAddress"),
+        complete_import=complete_import,
+    ),
 )

@@ -6,7 +6,7 @@ from typing import Any
 from ..core import lookup
 from ..core.cursors import paginate
 from ..core.errors import Invalid, Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Layout, Resource
 from ..core.store import BASE_CURRENCY, SlottedRecord, Store
 
 AccountRecord = SlottedRecord
@@ -218,12 +218,15 @@ RESOURCE = Resource(
     schema="InvoiceGroupWithAccounts",
     ids=GROUP_IDS,
     indexes=("account_group", "group_members"),
-    not_exported=("accountsCount",),
-    compact=True,
-    computed=("accountsCount", "accounts", "nextToken"),
-    export=export_group,
-    check_import=check_import,
-    restore=restore_group,
-    generated=("invoiceCurrency",),
-    complete_import=complete_import,
+    exchange=Exchange(
+        not_exported=("accountsCount",),
+        export=export_group,
+        check_import=check_import,
+        restore=restore_group,
+        generated=("invoiceCurrency",),
+        complete_import=complete_import,
+    ),
+    layout=Layout(
+        computed=("accountsCount", "accounts", "nextToken"),
+    ),
 )

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core import lookup
 from ..core.errors import DomainError, Invalid, Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from . import plans as price_plans
 from . import schedules
@@ -205,10 +205,12 @@ JOBS = Resource(
     name=NAME,
     schema="GetJobResponse",
     ids=IDS,
-    not_exported=COUNTS,
-    export=render,
-    check_import=check_jobs,
-    restore=restore_job,
+    exchange=Exchange(
+        not_exported=COUNTS,
+        export=render,
+        check_import=check_jobs,
+        restore=restore_job,
+    ),
 )
 
 ENTRY_RESOURCE = Resource(
@@ -216,8 +218,10 @@ ENTRY_RESOURCE = Resource(
     schema="JobEntriesResponse",
     references={"jobId": "jobs"},
     indexes=(JOB_ENTRIES,),
-    export=lambda store, entry: render_entry(entry),
-    complete_import=complete_entries,
-    check_import=check_entries,
-    restore=restore_entry,
+    exchange=Exchange(
+        export=lambda store, entry: render_entry(entry),
+        complete_import=complete_entries,
+        check_import=check_entries,
+        restore=restore_entry,
+    ),
 )

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..core import lookup
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from .engine import DEFAULT_CYCLE, FOREVER, rate_card_problems, rate_value, valid_offsets
 
@@ -478,7 +478,9 @@ RESOURCE = Resource(
     name=NAME,
     schema="PricePlan",
     ids=IDS,
-    export=export,
-    check_import=check_import,
-    restore=restore,
+    exchange=Exchange(
+        export=export,
+        check_import=check_import,
+        restore=restore,
+    ),
 )

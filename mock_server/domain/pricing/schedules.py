@@ -24,7 +24,7 @@ from typing import Any
 
 from ..core import lookup
 from ..core.errors import DomainError, Invalid, NotFound, Violation
-from ..core.resource import ImportContext, Resource
+from ..core.resource import Exchange, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp_seconds
 from . import plans as price_plans
@@ -417,10 +417,12 @@ RESOURCE = Resource(
     name=NAME,
     schema="UpdatePricingScheduleResponse",
     references={"accountId": "accounts"},
-    not_exported=("accountName",),
+    exchange=Exchange(
+        not_exported=("accountName",),
+        export=export,
+        complete_import=complete_import,
+        check_import=check_import,
+        restore=restore,
+    ),
     indexes=(PLAN_ACCOUNTS, SCHEDULE_ACCOUNTS),
-    export=export,
-    complete_import=complete_import,
-    check_import=check_import,
-    restore=restore,
 )

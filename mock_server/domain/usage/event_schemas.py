@@ -21,7 +21,7 @@ from typing import Any
 
 from ..core.cursors import paginate
 from ..core.errors import Conflict, Invalid, NotFound
-from ..core.resource import ImportContext, Resource
+from ..core.resource import Exchange, ImportContext, Resource
 from ..core.store import Record, Store
 
 NAME = "eventSchemas"
@@ -191,9 +191,11 @@ def restore(store: Store, record: dict[str, Any]) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="EventSchema",
-    generated=("version",),
+    exchange=Exchange(
+        generated=("version",),
+        export=lambda store, record: render(record),
+        complete_import=complete_import,
+        restore=restore,
+    ),
     indexes=(VERSIONS,),
-    export=lambda store, record: render(record),
-    complete_import=complete_import,
-    restore=restore,
 )

@@ -69,7 +69,7 @@ from typing import Any
 from ..core.cursors import paginate, paginate_positions
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require as lookup
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Store
 from ..core.times import parse_time
 from ..pricing import schedules
@@ -622,10 +622,12 @@ RESOURCE = Resource(
     name=NAME,
     schema="EventWithStatusAndEventPipelineInfo",
     indexes=(PENDING, BY_ACCOUNT, BY_SCHEMA, metering.COMPILED),
-    hidden={"id": {"type": "string"}},
-    generated=("referenceId",),
-    export=export,
-    complete_import=complete_import,
-    check_import=check_import,
-    restore=restore,
+    exchange=Exchange(
+        hidden={"id": {"type": "string"}},
+        generated=("referenceId",),
+        export=export,
+        complete_import=complete_import,
+        check_import=check_import,
+        restore=restore,
+    ),
 )

@@ -26,7 +26,7 @@ from json_logic import jsonLogic
 from ..core.cursors import paginate
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require as lookup
-from ..core.resource import IdScheme, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from . import event_schemas
 
@@ -232,7 +232,9 @@ RESOURCE = Resource(
     ids=IDS,
     derived={"displayName": lambda r: r.get("billableName") or r["name"]},
     indexes=(BY_SCHEMA, BY_NAME),
-    hidden={"eventSchemaName": {"type": "string", "maxLength": 50}},
-    check_import=check_import,
-    restore=restore,
+    exchange=Exchange(
+        hidden={"eventSchemaName": {"type": "string", "maxLength": 50}},
+        check_import=check_import,
+        restore=restore,
+    ),
 )
