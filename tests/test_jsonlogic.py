@@ -138,7 +138,7 @@ def test_a_stored_expression_stops_after_its_step_budget(monkeypatch: pytest.Mon
 def test_numbers_in_an_expression_are_bounded() -> None:
     for number in ("1e999999", "1" * 39, "0." + "0" * 200 + "1"):
         with pytest.raises(jsonlogic.LogicError, match="digits"):
-            jsonlogic.compile_logic('{"+": [1, %s]}' % number)
+            jsonlogic.compile_logic('{"+": [1, ' + number + ']}')
 
 
 # -- through the API ----------------------------------------------------------------------------
