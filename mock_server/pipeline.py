@@ -249,7 +249,7 @@ class Pipeline:
             if self.access is not None:
                 self.access.require_json(scope["method"], headers)
             if op.body is not None:
-                raw = await read_body(receive, headers, self.max_body)
+                raw = await read_body(receive, headers, self.max_body, _oversize_status(op))
             if len(raw) > _INLINE_BODY:
                 # Decoding and explaining a large body takes milliseconds to
                 # seconds; meanwhile the event loop keeps serving others.
@@ -369,8 +369,8 @@ class ClientGone(Exception):
         self.received = received
 
 
-async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
-    """The whole request body, or a 413 as soon as it is over ``limit`` bytes.
+async def read_body(receive: Receive, headers: dict[str, str], limit: int, too_large: int = 413) -> bytes:
+    """The whole request body, or a ``too_large`` (413) as soon as it is over ``limit`` bytes.
 
     Raises :class:`ClientGone` when the connection closes first: a body cut
     short (fewer bytes than its Content-Length, or a chunked body without
@@ -378,7 +378,7 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
     """
     declared = headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise _too_large(limit, too_large)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -388,15 +388,25 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise _too_large(limit, too_large)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError.of(413, "body", f"must be at most {limit} bytes")
+def _too_large(limit: int, status: int = 413) -> ApiError:
+    return ApiError.of(status, "body", f"must be at most {limit} bytes")
+
+
+# Togai's contract answers an oversized event payload with 422 ("the size of the event payload is above the
+# supported limit") on these two; /entitled's 422 is about its parameters, so it keeps 413 like the rest.
+_OVERSIZE_422 = frozenset({"ingest", "ingestBatch"})
+
+
+def _oversize_status(op: Operation) -> int:
+    """The status of a body over the limit: 422 where the operation's contract says so for payload size."""
+    return 422 if op.operation_id in _OVERSIZE_422 and "422" in op.responses else 413
 
 
 def _rejection(exc: ApiError, op: Operation | None, stage: str) -> Outcome:

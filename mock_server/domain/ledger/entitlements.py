@@ -17,11 +17,12 @@ from ..core.resource import Exchange, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
 from ..parties.accounts import require_account
+from ..usage import events as usage_events
 
 # Index: account id -> feature id -> ids of its entries, oldest first.
 ENTRIES = "feature_credit_entries"
-# Index: ids of the entitled events taken (the event id is the idempotency key).
-EVENTS = "entitled_event_ids"
+# Index: id -> when an entitled event took it (one id space with /ingest and /ingestBatch, 45 days).
+EVENTS = usage_events.ENTITLED_IDS
 # Togai: "Max page size cannot be more than 50" for the entries of a feature.
 MAX_PAGE = 50
 
@@ -183,7 +184,7 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
     account = lookup.require(store, "accounts", account_id, "event.accountId", "account")
     if account["status"] == "ARCHIVED":
         raise Invalid.at("event.accountId", f"account {account_id!r} is archived")
-    if event_id is not None and event_id in store.indexes[EVENTS]:
+    if event_id is not None and _id_taken(store, event_id):
         raise Conflict.at("event.id", f"event {event_id!r} was already ingested")
     attributes = {a["name"]: float(a["value"]) for a in event["attributes"]}
     now = store.clock.now()
@@ -210,7 +211,15 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
             entry["used"] += taken
             amount -= taken
     if event_id is not None:
-        store.indexes[EVENTS][event_id] = True
+        store.indexes[EVENTS][event_id] = now
+
+
+def _id_taken(store: Store, event_id: str) -> bool:
+    """Whether /entitled, /ingest or /ingestBatch took ``event_id`` less than 45 days ago (the mock's clock)."""
+    taken_at = store.indexes[EVENTS].get(event_id)
+    if taken_at is not None and parse_time(store.clock.now()) - parse_time(taken_at) < usage_events.ID_WINDOW:
+        return True
+    return usage_events.id_taken(store, event_id)
 
 
 def check_import(ctx: ImportContext) -> None:

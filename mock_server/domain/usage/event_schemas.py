@@ -20,7 +20,7 @@ from bisect import insort
 from typing import Any
 
 from ..core.cursors import paginate
-from ..core.errors import Conflict, Invalid, NotFound
+from ..core.errors import Conflict, Invalid, NotFound, Violation
 from ..core.resource import Exchange, ImportContext, Resource
 from ..core.store import Record, Store
 
@@ -28,6 +28,9 @@ NAME = "eventSchemas"
 PARAM = "event_schema_name"
 VERSIONS = "schema_versions"  # index: schema name -> keys of its versions, oldest first
 INITIAL_STATUSES = ("DRAFT", "ACTIVE", "INACTIVE")
+# Togai's built-in schemas (see .builtin_schemas): always there, so their names are taken.
+USAGE, NAMED_LICENSE = "togai-usage", "togai-named-license"
+BUILTIN = (USAGE, NAMED_LICENSE)
 
 
 def key_of(name: str, version: int) -> str:
@@ -92,6 +95,8 @@ def initial_status(asked: str | None) -> str:
 def create(store: Store, body: dict[str, Any], status: str | None = None) -> Record:
     """A new schema: version 1 in ``status`` (see :func:`initial_status`); names are unique."""
     _check_unique(body)
+    if body["name"] in BUILTIN:
+        raise Conflict.at("name", f"{body['name']!r} is one of Togai's built-in event schemas")
     if latest(store, body["name"]) is not None:
         raise Conflict.at("name", f"an event schema named {body['name']!r} already exists")
     now = store.clock.now()
@@ -183,6 +188,13 @@ def complete_import(store: Store, ctx: ImportContext) -> None:
             record["id"] = key_of(record["name"], record["version"])
 
 
+def check_import(ctx: ImportContext) -> None:
+    """No imported schema takes a built-in schema's name (creation refuses it)."""
+    for i, record in enumerate(ctx.data[NAME]):
+        if record.get("name") in BUILTIN:
+            ctx.problems.append(Violation(f"{NAME}[{i}].name", f"{record['name']!r} is a built-in event schema"))
+
+
 def restore(store: Store, record: dict[str, Any]) -> None:
     """Insert an imported version and index it under its name."""
     _add(store, dict(record))
@@ -195,6 +207,7 @@ RESOURCE = Resource(
         generated=("version",),
         export=lambda store, record: render(record),
         complete_import=complete_import,
+        check_import=check_import,
         restore=restore,
     ),
     indexes=(VERSIONS,),

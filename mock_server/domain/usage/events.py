@@ -61,7 +61,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from sys import intern
 from typing import Any
@@ -74,7 +74,7 @@ from ..core.store import Store
 from ..core.times import parse_time
 from ..pricing import schedules
 from . import aggregates as usage
-from . import metering, statuses
+from . import builtin_schemas, metering, statuses
 from . import meters as usage_meters
 from .statuses import DESCRIPTIONS, DUPLICATE, IN_PROGRESS, METERED, NO_ID, NO_METERS, REVERTED
 
@@ -84,6 +84,11 @@ PENDING = "events_pending"  # index: store key -> (monotonic time it may be proc
 BY_ACCOUNT = "events_by_account"  # index: account id or alias -> positions of its events, ascending
 BY_SCHEMA = "events_by_schema"  # index: schema name -> positions of its events, ascending
 MAX_PAGE = 50  # GET /events: "Max page size cannot be more than 50", and 50 is the default
+# One event-id space (Togai's Event.id): an id used by /ingest, /ingestBatch or /entitled is not reusable on
+# the others for 45 days. /entitled's ids live in this index (id -> when it took it), declared by the ledger's
+# entitlements, which calls :func:`id_taken` the other way round.
+ENTITLED_IDS = "entitled_event_ids"
+ID_WINDOW = timedelta(days=45)
 
 FILTERED_OUT, COMPUTED = "PROCESSED_FILTERED_OUT", "PROCESSED_UNITS_COMPUTED"
 
@@ -272,9 +277,13 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     pending = store.indexes[PENDING]
     batch = metering.Batch(store)
     payloads = list(payloads)
+    entitled = store.indexes.get(ENTITLED_IDS) or {}
+    moment = parse_time(now) if entitled else None
     for payload, reference in zip(payloads, store.new_ids(IDS, len(payloads), collection), strict=True):
         event_id = payload.get("id")
         first = event_id is not None and collection.get(event_id) is None
+        if first and event_id in entitled and moment is not None and _recent(entitled[event_id], moment):
+            first = False  # taken by /entitled: the same id space
         event = Event(event_id if event_id is not None and first else reference, reference, payload, now)
         event.attributes, event.dimensions = batch.share(event.attributes), batch.share(event.dimensions)
         position = _add(store, event)
@@ -288,6 +297,17 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             process(store, event, batch, position)
             continue
         usage.count_event(store, event, +1)  # a final failure, or IN_PROGRESS until it is processed
+
+
+def _recent(taken_at: str, moment: datetime) -> bool:
+    """Whether an id taken at ``taken_at`` is still in use at ``moment`` (45 days)."""
+    return moment - parse_time(taken_at) < ID_WINDOW
+
+
+def id_taken(store: Store, event_id: str) -> bool:
+    """Whether ``/ingest`` or ``/ingestBatch`` took ``event_id`` less than 45 days ago (the mock's clock)."""
+    event = store.collections[NAME].get(event_id)
+    return event is not None and _recent(event.created_at, parse_time(store.clock.now()))
 
 
 def process(store: Store, event: Event, batch: metering.Batch, position: int, counted: bool = False) -> None:
@@ -311,6 +331,11 @@ def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
         event.status = statuses.NO_ACCOUNT
         return
     event.account, event.customer_id = account
+    if event.schema_name in builtin_schemas.NAMES:
+        event.schema_version = 1
+        event.status, event.meter_ids, event.units = builtin_schemas.process(
+            store, event.schema_name, event.attributes, event.dimensions)
+        return
     schema = batch.schema(event.schema_name)
     if schema is None:
         event.status = statuses.NO_SCHEMA
@@ -566,7 +591,6 @@ def complete_import(store: Store, ctx: ImportContext) -> None:
 def check_import(ctx: ImportContext) -> None:
     """What ingestion guarantees: unique references, outcomes that agree with their pipeline details."""
     accounts, meters = ctx.ids("accounts"), ctx.ids(usage_meters.NAME)
-    owned = {r["eventPayload"].get("id") for r in ctx.data[NAME] if r["ingestionStatus"]["status"] != DUPLICATE}
     references: dict[str, int] = {}
     for i, record in enumerate(ctx.data[NAME]):
         where, status = f"{NAME}[{i}]", record["ingestionStatus"]["status"]
@@ -577,8 +601,7 @@ def check_import(ctx: ImportContext) -> None:
         own = record["eventPayload"].get("id")
         if (status == NO_ID) != (own is None):
             problems.append(Violation(f"{where}.ingestionStatus.status", f"{NO_ID} is for the events without id"))
-        if status == DUPLICATE and own not in owned:
-            problems.append(Violation(f"{where}.ingestionStatus.status", "no other event has this id"))
+        # A DUPLICATE of no event here repeats an id /entitled took (which keeps no event to export).
         if status == REVERTED and not str(info.get("statusBeforeReverting", "")).startswith("INGESTION_COMPLETED"):
             problems.append(Violation(f"{where}.eventPipelineInfo.statusBeforeReverting",
                                       "is required of a REVERTED event: the completed status it had"))

@@ -2,12 +2,13 @@
 
 A meter is compiled once (its filters split, its JSON-logic parsed, its
 computations in ``order``) and kept in the store's ``compiled_meters`` index
-until it changes. Evaluation uses the JSON-logic library the meters were
-checked with at creation (panzi-json-logic). Attribute values reach the
-expressions as ``Decimal``: a computation that reads an attribute
-(``{"var": "attribute.distance"}``) gives its exact value; arithmetic
-inside an expression is JSON-logic's, in binary floating point (as in
-JavaScript), read back through the shortest ``repr``.
+until it changes. Evaluation is Togai's (:mod:`.jsonlogic`: its fork of
+json-logic-java on BigDecimal, compiled to closures). Attribute values reach
+the expressions as ``Decimal``; an event whose attribute value is out of
+bounds (more than 38 significant digits, an exponent beyond 100) is
+``UNITS_INVALID`` before any meter runs, and so is one whose units are past
+:data:`MAX_UNITS_EXPONENT` (either way round), or whose evaluation fails or
+runs out of its step budget.
 
 An expression is a pure function of the fields its ``var``\\ s name. When
 they are all fixed names (the usual case), a meter remembers its outcome
@@ -22,11 +23,8 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from json_logic import jsonLogic
-from json_logic.builtins import to_bool
-
 from ..core.store import Record, Store
-from . import event_schemas
+from . import event_schemas, jsonlogic
 from . import meters as usage_meters
 
 T = TypeVar("T", bound=tuple[Any, ...])
@@ -38,6 +36,26 @@ MEMO_SIZE = 4096
 Units = str | None  # an exact decimal numeral (Decimal(units) is exact), or None: filtered out
 _VAR_OPS = frozenset({"var"})
 _DATA_OPS = frozenset({"missing", "missing_some"})  # read the data without naming a fixed field
+# Units a meter may give: below 10**100 and at most 100 decimals (the aggregates sum them scaled to an int).
+MAX_UNITS_EXPONENT = 100
+# An attribute value longer than this has more digits or a larger exponent than any bounded number.
+_VALUE_CHARS = jsonlogic.MAX_DIGITS + jsonlogic.MAX_EXPONENT + 3
+
+
+def bounded_value(text: str) -> bool:
+    """Whether an event's attribute value is a number within :func:`jsonlogic.bounded` (cheap on any length)."""
+    if len(text) > _VALUE_CHARS:
+        return False
+    try:
+        return jsonlogic.bounded(Decimal(text))
+    except InvalidOperation:
+        return False
+
+
+def bounded_units(units: Decimal) -> bool:
+    """Units the aggregates can hold: finite, below ``10**100``, at most 100 decimals."""
+    return (units.is_finite() and units.adjusted() < MAX_UNITS_EXPONENT
+            and units.as_tuple().exponent >= -MAX_UNITS_EXPONENT)  # type: ignore[operator]
 
 
 class Unmeasurable(Exception):
@@ -87,15 +105,20 @@ class CompiledMeter:
             kind, _, name = entry["field"].partition(".")
             if not name:  # a bare name is a dimension (the schema's filterFields are dimensions)
                 kind, name = "dimension", kind
-            filters.append((kind, name, entry["value"]))
+            # An attribute filter compares numbers: its value read once (None: no event matches it).
+            value: Any = entry["value"]
+            if kind == "attribute":
+                value = Decimal(value) if bounded_value(value) else None
+            filters.append((kind, name, value))
         self.filters = tuple(filters)
         ordered = sorted(meter.get("computations", []), key=lambda c: c["order"])
         self.computations = tuple(
-            (json.loads(c["matcher"]) if c.get("matcher") else None, json.loads(c["computation"])) for c in ordered
+            (jsonlogic.compile_logic(c["matcher"]) if c.get("matcher") else None,
+             jsonlogic.compile_logic(c["computation"])) for c in ordered
         )
         reads: set[Field] | None = {(kind, name) for kind, name, _ in self.filters}
-        for matcher, computation in self.computations:
-            for logic in (matcher, computation):
+        for c in ordered:
+            for logic in (json.loads(c["matcher"]) if c.get("matcher") else None, json.loads(c["computation"])):
                 inner = fields_read(logic)
                 reads = None if inner is None or reads is None else reads | inner
         self.reads = None if reads is None else tuple(sorted(reads))
@@ -125,10 +148,7 @@ class CompiledMeter:
         for kind, name, value in self.filters:
             if kind == "attribute":
                 found = attributes.get(name)
-                try:
-                    if found is None or Decimal(found) != Decimal(value):
-                        return False
-                except InvalidOperation:
+                if found is None or value is None or Decimal(found) != value:  # values are bounded already
                     return False
             elif dimensions.get(name) != value:
                 return False
@@ -142,12 +162,14 @@ class CompiledMeter:
         data = {"attribute": {name: Decimal(value) for name, value in attributes.items()}, "dimension": dimensions}
         for matcher, computation in self.computations:
             try:
-                if matcher is not None and not to_bool(jsonLogic(matcher, data)):
+                if matcher is not None and not jsonlogic.truthy(matcher(data)):
                     continue
-                value = jsonLogic(computation, data)
-            except Exception as error:  # noqa: BLE001 - the library's failure is the event's outcome
+                value = computation(data)
+            except Exception as error:  # noqa: BLE001 - any failure of an evaluation is the event's outcome
                 raise Unmeasurable(str(error)) from None
             units = exact(value)
+            if not bounded_units(units):
+                raise Unmeasurable("units beyond 10**100 or with more than 100 decimals")
             return ONE if self.count else _numeral(units, attributes)
         return None
 
@@ -182,9 +204,9 @@ def exact(value: Any) -> Decimal:
         result = Decimal(repr(value))
     elif isinstance(value, str):
         try:
-            result = Decimal(value)
-        except InvalidOperation:
-            raise Unmeasurable(f"{value!r} is not a number") from None
+            result = jsonlogic.big_decimal(value)
+        except ValueError:
+            raise Unmeasurable(f"{value[:40]!r} is not a number") from None
     else:
         raise Unmeasurable("not a number")
     if not result.is_finite():
@@ -242,7 +264,9 @@ class ActiveSchema:
         if found is not _MISSING:
             return found  # type: ignore[no-any-return]
         outcome: tuple[Units, ...] | None = ()
-        if self.meters:
+        if not all(bounded_value(attributes[i]) for i in range(1, len(attributes), 3)):  # type: ignore[arg-type]
+            outcome = None  # Togai's INGESTION_FAILED_UNITS_INVALID: a value no BigDecimal column holds
+        elif self.meters:
             by_name = {attributes[i]: attributes[i + 1] for i in range(0, len(attributes), 3)}
             dims = {dimensions[i]: dimensions[i + 1] for i in range(0, len(dimensions), 2)}
             try:

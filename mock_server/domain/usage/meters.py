@@ -1,8 +1,9 @@
 """Usage meters: COUNT or SUM over the events of one event schema.
 
 A meter's ``computations`` hold JSON-logic (as strings): each ``matcher``
-and ``computation`` must parse and evaluate, with a maintained JSON-logic
-library, against a sample event before the meter is stored. The meter's
+and ``computation`` must compile with Togai's evaluator (:mod:`.jsonlogic`:
+JSON, known operators, numbers within bounds, a worst case within the step
+budget) before the meter is stored, and an import checks the same. The meter's
 ``eventSchemaName`` is kept beside it (the ``UsageMeter`` schema has no
 field for it) and never shown, but exported (and checked on import).
 
@@ -18,17 +19,14 @@ is here and :mod:`.event_schemas` knows nothing of meters.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
-
-from json_logic import jsonLogic
 
 from ..core.cursors import paginate
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require as lookup
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
-from . import event_schemas
+from . import event_schemas, jsonlogic
 
 NAME = "usageMeters"
 PARAM = "usage_meter_id"
@@ -36,8 +34,6 @@ IDS = IdScheme("um")
 HIDDEN = ("eventSchemaName",)
 BY_SCHEMA = "meters_by_schema"
 BY_NAME = "meters_by_name"
-# What a computation is evaluated against at creation: the shape of an event Togai meters.
-SAMPLE_EVENT: dict[str, Any] = {"attribute": {}, "dimension": {}}
 
 
 def require(store: Store, meter_id: str) -> Record:
@@ -46,22 +42,32 @@ def require(store: Store, meter_id: str) -> Record:
     return record
 
 
-def logic_problem(text: str, event: dict[str, Any]) -> str | None:
-    """Why ``text`` is not an evaluable JSON-logic expression, or None."""
+def logic_problem(text: Any) -> str | None:
+    """Why ``text`` is not a JSON-logic expression Togai's evaluator takes within the budget, or None.
+
+    Only compiled, never run against a made-up event: a date operator over a
+    sample value would fail where real events pass.
+    """
+    if not isinstance(text, str):
+        return "is not a JSON-logic expression: must be a string of JSON"
     try:
-        jsonLogic(json.loads(text), event)
-    except Exception as error:  # noqa: BLE001 - any failure of the library means "not evaluable"
+        jsonlogic.compile_logic(text)
+    except jsonlogic.LogicError as error:
         return f"is not a JSON-logic expression: {error}"
     return None
 
 
-def sample_event(store: Store, schema_name: str | None) -> dict[str, Any]:
-    """An event of the schema, every attribute 1 and every dimension ``"x"``."""
-    schema = event_schemas.latest(store, schema_name) if schema_name else None
-    if schema is None:
-        return SAMPLE_EVENT
-    return {"attribute": {a["name"]: 1 for a in schema.get("attributes", [])},
-            "dimension": {d["name"]: "x" for d in schema.get("dimensions", [])}}
+def logic_problems(meter: dict[str, Any], prefix: str = "") -> list[Violation]:
+    """The computations of ``meter`` that do not compile, each naming its field (after ``prefix``)."""
+    out = []
+    computations = meter.get("computations", [])
+    for i, computation in enumerate(computations if isinstance(computations, list) else []):
+        for key in ("matcher", "computation"):
+            if isinstance(computation, dict) and key in computation:
+                problem = logic_problem(computation[key])
+                if problem is not None:
+                    out.append(Violation(f"{prefix}computations[{i}].{key}", problem))
+    return out
 
 
 def _name_problems(store: Store, meter: dict[str, Any]) -> list[Violation]:
@@ -80,13 +86,7 @@ def problems(store: Store, meter: dict[str, Any]) -> list[Violation]:
     computations = meter.get("computations", [])
     if len(computations) > 1:
         out.append(Violation("computations", "holds at most one computation"))
-    event = sample_event(store, schema_name)
-    for i, computation in enumerate(computations):
-        for key in ("matcher", "computation"):
-            if key in computation:
-                problem = logic_problem(computation[key], event)
-                if problem is not None:
-                    out.append(Violation(f"computations[{i}].{key}", problem))
+    out += logic_problems(meter)
     return out
 
 
@@ -209,9 +209,11 @@ def deactivate_schema(store: Store, schema_name: str) -> Record:
 
 
 def check_import(ctx: ImportContext) -> None:
-    """Each meter names an event schema of the document (creation made sure of it)."""
+    """Each meter names an event schema of the document, and its JSON-logic compiles within the budget
+    (what creation makes sure of: an import never stores what a request would refuse)."""
     schemas = {s.get("name") for s in ctx.data.get(event_schemas.NAME, [])}
     for i, meter in enumerate(ctx.data[NAME]):
+        ctx.problems.extend(logic_problems(meter, f"{NAME}[{i}]."))
         name, where = meter.get("eventSchemaName"), f"{NAME}[{i}].eventSchemaName"
         if name is None:
             ctx.problems.append(Violation(where, "is required: a meter counts the events of one schema"))

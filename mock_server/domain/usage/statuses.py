@@ -14,12 +14,15 @@ DUPLICATE = "INGESTION_FAILED_DUPLICATE_EVENT"
 NO_ID = "INGESTION_FAILED_NO_EVENT_ID"
 UNITS_INVALID = "INGESTION_FAILED_UNITS_INVALID"
 REVERTED = "REVERTED"
+FAILED = "INGESTION_FAILED"
+NOT_METERED = "INGESTION_COMPLETED_EVENT_NOT_METERED"
+INVALID_LICENSE = "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT"
 
 # Every IngestionStatus of the contract, in its order (some are Togai's only: the mock never gives them).
 ALL = (
-    IN_PROGRESS, "INGESTION_FAILED", NO_SCHEMA, "INGESTION_FAILED_ENRICHMENT_FAILED", UNITS_INVALID, NO_METERS,
-    METERED, "INGESTION_COMPLETED_EVENT_NOT_METERED", "INGESTION_FAILED_PAST_GRACE_PERIOD", NO_ACCOUNT, DUPLICATE,
-    NO_ID, "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT", "INGESTION_FAILED_INSUFFICIENT_CREDITS", REVERTED, "UNKNOWN",
+    IN_PROGRESS, FAILED, NO_SCHEMA, "INGESTION_FAILED_ENRICHMENT_FAILED", UNITS_INVALID, NO_METERS,
+    METERED, NOT_METERED, "INGESTION_FAILED_PAST_GRACE_PERIOD", NO_ACCOUNT, DUPLICATE,
+    NO_ID, INVALID_LICENSE, "INGESTION_FAILED_INSUFFICIENT_CREDITS", REVERTED, "UNKNOWN",
 )
 
 DESCRIPTIONS = {
@@ -28,8 +31,12 @@ DESCRIPTIONS = {
     NO_METERS: "Ingestion completed: no active usage meter of the schema counts this event",
     NO_ACCOUNT: "No account has this id or alias",
     NO_SCHEMA: "No active event schema has this name",
-    DUPLICATE: "An event with this id was ingested before",
+    DUPLICATE: "An event with this id was ingested before (by /ingest, /ingestBatch or /entitled)",
     NO_ID: "The event has no id",
-    UNITS_INVALID: "A usage meter's computation gave no finite number",
+    UNITS_INVALID: "An attribute value or a usage meter's units are not a number within bounds, "
+                   "or a computation failed",
+    FAILED: "A togai-usage event lacks its usage_meter_id dimension or usage attribute, or names no usage meter",
+    NOT_METERED: "Ingestion completed: the event is not metered (a named license event)",
+    INVALID_LICENSE: "A togai-named-license event needs license_id (an add-on), name and action 1 or -1",
     REVERTED: "The event was reverted by a correction",
 }
