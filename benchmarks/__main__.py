@@ -23,7 +23,7 @@ from typing import Any
 
 from mock_server.pytest_plugin import TogaiMock, start_server
 
-from . import ingest, persistence
+from . import ingest, persistence, scans
 from .loadgen import LoadResult, http_request, run_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     report["metrics_1m"] = json.loads(done.stdout)
     print("ingestion: POST /ingestBatch against the baseline, then 1 000 000 events ...", file=sys.stderr)
     report["ingest"] = ingest.report(load, _free_port())
+    print("scans: account-scoped reads with 50 000 events, 5 000 credits and wallet entries unrelated ...",
+          file=sys.stderr)
+    report["scans"] = scans.report()
 
     rows = []
     for name in SCENARIOS:
@@ -318,6 +321,8 @@ def _print(report: dict[str, Any]) -> None:
             print(f"  {'PASS' if ok else 'MISS'}  {label}: {value}")
     if "ingest" in report:
         print(ingest.describe(report["ingest"]))
+    if "scans" in report:
+        print(scans.describe(report["scans"]))
     report["target_results"] = {label: ok for label, ok, _ in checks}
 
 
