@@ -271,9 +271,10 @@ def test_two_fields_or_none_are_refused(capi: Api) -> None:
 
 
 def test_a_real_time_clock_does_not_move() -> None:
+    from starlette.testclient import TestClient
+
     from mock_server.app import create_app
     from mock_server.config import Config
-    from starlette.testclient import TestClient
 
     with TestClient(create_app(Config(fixtures=None, log="quiet")), base_url="http://localhost") as client:
         api = Api(client)
