@@ -10,7 +10,6 @@ import togai_client
 from conftest import Api
 
 
-
 def custom(**changes: Any) -> dict[str, Any]:
     base = {"accountId": "GLOBEX-US", "startDate": "2024-05-01T00:00:00Z", "endDate": "2024-06-01T00:00:00Z",
             "status": "DRAFT", "lineItems": [{"id": "setup", "description": "Setup", "value": 100},
