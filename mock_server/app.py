@@ -90,7 +90,7 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
     config = config or Config()
     spec = load_spec(config.spec)
     schemas = spec.document.get("components", {}).get("schemas", {})
-    store = Store(REGISTRY, seed=config.seed, schemas=schemas, ingest_delay=config.ingest_delay,
+    store = Store(REGISTRY, seed=config.seed, schemas=schemas, ingest_delay=config.ingest_delay, clock=config.clock,
                   field_rules=field_rules(schemas))
     # The bundled spec must bind every handler; another spec serves what it has.
     bundled = Path(config.spec).resolve() == DEFAULT_SPEC.resolve()

@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .app import create_app
 from .config import DEFAULT_FIXTURES, DEFAULT_MAX_BODY, DEFAULT_SPEC, Config
 from .control_access import is_loopback
+from .domain.core.errors import DomainError
+from .domain.core.times import parse_time
 from .fixtures import FixtureError
 from .httpprotocol import server_options
 from .listing import startup_listing
@@ -50,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="folder of fixture YAML files")
     p.add_argument("--no-fixtures", action="store_true", help="start with an empty tenant")
     p.add_argument("--seed", type=int, help="same seed, same ids and timestamps")
+    p.add_argument("--clock", metavar="DATE-TIME",
+                   help="start a test clock frozen at DATE-TIME (RFC 3339); it moves only with POST /__mock/clock, "
+                   "which closes the pricing cycles and bills what falls due on the way")
     p.add_argument(
         "--token", action="append", default=[], metavar="TOKEN",
         help="accept only this bearer token (repeatable); without it any non-empty token is accepted",
@@ -155,12 +160,21 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         parser.error("--ingest-delay must not be negative")
     if args.max_tenants < 1:
         parser.error("--max-tenants must be at least 1")
+    clock = None
+    if args.clock is not None:
+        try:
+            clock = parse_time(args.clock, "--clock")
+        except DomainError:
+            parser.error(f"--clock: {args.clock!r} is not an RFC 3339 date-time")
+        if clock.year > 9998:
+            parser.error("--clock must be before the year 9999")
     return Config(
         host=args.host,
         port=args.port,
         spec=args.spec,
         fixtures=None if args.no_fixtures else args.fixtures,
         seed=args.seed,
+        clock=clock,
         tokens=tuple(args.token),
         max_body=args.max_body,
         self_check=args.self_check,

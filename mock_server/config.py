@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -28,6 +29,7 @@ class Config:
     spec: Path = DEFAULT_SPEC
     fixtures: Path | None = DEFAULT_FIXTURES  # None: start empty
     seed: int | None = None
+    clock: datetime | None = None  # --clock: a test clock frozen here, moved by POST /__mock/clock
     tokens: tuple[str, ...] = ()  # empty: any non-empty bearer token is accepted
     max_body: int = DEFAULT_MAX_BODY
     self_check: bool = False

@@ -9,12 +9,17 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from .domain.billing import engine as billing
 from .domain.catalog import files
+from .domain.core.errors import DomainError
 from .domain.core.resource import Completer
 from .domain.core.store import Store
+from .domain.core.times import add_duration, parse_time, stamp
 from .drift import Drift
 from .epoch import Epoch
 from .errors import ApiError
@@ -154,7 +159,58 @@ class Control:
             "driftReport": lambda s, c: self.drift.report(),
             "getMockFile": lambda s, c: serve_file(self.store, c),
             "clearDrift": clear_drift,
+            "getClock": lambda s, c: clock_of(s),
+            "moveClock": lambda s, c: move_clock(s, c.body),
         }
+
+
+# The clock stops short of where Togai's schedules end (a cycle past it has no calendar).
+_CLOCK_LIMIT = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def clock_of(store: Store) -> dict[str, Any]:
+    """``GET /__mock/clock``: the tenant's now, and what kind of clock it is."""
+    clock = store.clock
+    kind = "test" if clock.frozen else "seeded" if clock.seeded else "wall"
+    return {"now": stamp(clock.instant()), "kind": kind}
+
+
+def _yield_lock(store: Store) -> None:
+    """Between two slices of a clock move: let other threads take the store (the state file's writer)."""
+    lock: Any = store.lock
+    if lock._is_owned():  # noqa: SLF001 - RLock's own protocol, as threading.Condition uses it
+        saved = lock._release_save()  # noqa: SLF001
+        time.sleep(0)
+        lock._acquire_restore(saved)  # noqa: SLF001
+
+
+def move_clock(store: Store, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /__mock/clock``: move forward ``to`` a date-time or ``by`` a duration, processing what falls due.
+
+    Every refusal (400 naming the field) comes before anything changes.
+    """
+    clock = store.clock
+    field_name = "to" if "to" in body else "by"
+    if not clock.movable:
+        raise ApiError.of(400, field_name, "the clock is real time; start the server with --clock (or --seed) "
+                                           "to move it")
+    current = clock.instant()
+    if field_name == "to":
+        try:
+            target = parse_time(body["to"], "to")
+        except DomainError:
+            raise ApiError.of(400, "to", f"{body['to']!r} is not an RFC 3339 date-time") from None
+        if target < current:
+            raise ApiError.of(400, "to", f"is before the clock's now ({stamp(current)}); the clock only moves forward")
+    else:
+        moved = add_duration(current, body["by"])
+        if moved is None:
+            raise ApiError.of(400, "by", f"{body['by']!r} is not an ISO 8601 duration (P1M, P14D, PT6H)")
+        target = moved
+    if target >= _CLOCK_LIMIT:
+        raise ApiError.of(400, field_name, f"must stay before {stamp(_CLOCK_LIMIT)}")
+    summary = billing.advance(store, target, between=lambda: _yield_lock(store))
+    return {"now": stamp(clock.instant()), "summary": summary.to_json()}
 
 
 def serve_file(store: Store, call: Call) -> Forwarded:

@@ -65,7 +65,7 @@ _RETRY_S = 1.0
 
 
 # The fields of Store.generator_state(), as its errors name them.
-_GENERATOR_FIELDS = ("rng", "sequence", "idOffset", "clock")
+_GENERATOR_FIELDS = ("rng", "sequence", "idOffset", "clock", "testClock")
 
 
 class StateFileError(Exception):

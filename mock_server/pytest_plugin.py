@@ -93,6 +93,29 @@ class TogaiMockError(RuntimeError):
     """The server did not start, or a control call failed."""
 
 
+class MockClock:
+    """The tenant's clock (``togai_mock.clock``): read it, and move a test clock (``--clock``) forward."""
+
+    def __init__(self, mock: TogaiMock) -> None:
+        self._mock = mock
+
+    def now(self) -> str:
+        """The clock's now, RFC 3339 in UTC."""
+        now: str = self._mock._call("GET", "/__mock/clock")["now"]
+        return now
+
+    def advance(self, duration: str) -> dict[str, Any]:
+        """Move forward by an ISO 8601 duration (``"P1M"``, ``"P14D"``, ``"PT6H"``), processing what falls due;
+        the answer: the new ``now`` and a ``summary`` (cycles closed, invoices drafted and finalized)."""
+        moved: dict[str, Any] = self._mock._call("POST", "/__mock/clock", {"by": duration})
+        return moved
+
+    def set(self, moment: str) -> dict[str, Any]:
+        """Move forward to ``moment`` (a date-time, not before now), processing what falls due on the way."""
+        moved: dict[str, Any] = self._mock._call("POST", "/__mock/clock", {"to": moment})
+        return moved
+
+
 class TogaiMock:
     """A running mock server and its control API."""
 
@@ -106,6 +129,7 @@ class TogaiMock:
         # shared server, this worker's own token: send it to the Togai API too.
         self.token = token
         self._final_output: str | None = None  # kept once the log file is deleted
+        self.clock = MockClock(self)  # start the server with --clock to move it (--togai-mock-args)
 
     @property
     def shared(self) -> bool:

@@ -42,7 +42,7 @@ TENANCIES = (SHARED, TOKEN)
 DEFAULT_MAX_TENANTS = 1000
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Control calls that change the tenant's records (the journal and overrides are not persisted).
-_STATE_CALLS = ("/__mock/reset", "/__mock/state", "/__mock/tenant")
+_STATE_CALLS = ("/__mock/reset", "/__mock/state", "/__mock/tenant", "/__mock/clock")
 
 
 @dataclass(eq=False)

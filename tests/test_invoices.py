@@ -9,8 +9,6 @@ import pytest
 import togai_client
 from conftest import Api
 
-from mock_server.domain.ledger import invoices as invoice_rules
-
 
 def custom(**changes: Any) -> dict[str, Any]:
     base = {"accountId": "GLOBEX-US", "startDate": "2024-05-01T00:00:00Z", "endDate": "2024-06-01T00:00:00Z",
@@ -293,36 +291,33 @@ def test_account_charges_go_on_its_upcoming_invoice(api: Api) -> None:
 # ---- bill runs -------------------------------------------------------------------
 
 
-def test_a_bill_run_finalizes_the_ongoing_invoices(api: Api) -> None:
+def test_a_bill_run_bills_only_closed_cycles(api: Api) -> None:
+    # Changed with the billing engine (issue 19): Togai generates an invoice "once the billing cycle is
+    # completed" and it becomes Due "as soon as the grace period ends" (docs.togai.com/docs/invoices-overview),
+    # so a bill run in an open month changes nothing; the old expectation (every ongoing invoice DUE at once)
+    # billed the open month again at each run.
     for account in ("GLOBEX-UK", "ACME-US"):
         put(api, f"/accounts/{account}/miscellaneous_charges", [{"name": "Fee", "value": "20"}])
     eligible = [i["id"] for i in api.get("/invoices/bill_runs").json()["data"]]
     assert len(eligible) == 2
-    drafts_before = {i["id"] for i in api.get("/invoices?status=DRAFT").json()["data"]}
     assert api.post("/invoices/bill_runs?require_confirmation=false").json() == {"success": True}
-    assert api.get("/invoices/bill_runs").json() == {"data": []}
-    for invoice_id in eligible:
-        invoice = api.get(f"/invoices/{invoice_id}").json()
-        assert (invoice["status"], invoice["finalizingStatus"]) == ("DUE", "FINALIZED")
-        # The fee, and what the plan prices of the month's usage (ACME-US's demo rides; GLOBEX-UK has no plan).
-        usage = sum(line["value"] for line in lines(invoice) if line["type"] == "USAGE_RATE_CARD_AMOUNT")
-        assert invoice["totalAmount"] == 20 + usage and (usage > 0) == (invoice["ownerId"] == "ACME-US")
-    # Custom drafts are not the bill run's.
-    assert {i["id"] for i in api.get("/invoices?status=DRAFT").json()["data"]} == drafts_before - set(eligible)
-    # The next charges open a new upcoming invoice.
+    assert [i["id"] for i in api.get("/invoices/bill_runs").json()["data"]] == eligible  # nothing closed
+    # The month ends: GLOBEX-UK (no plan) is DUE at once; ACME-US's "Rides Pro" has a 3-day grace period.
+    assert api.post("/__mock/clock", json={"to": "2024-02-01T00:00:00Z"}).status_code == 200
+    globex, acme = (api.get(f"/invoices/{i}").json() for i in eligible)
+    assert (globex["status"], globex["finalizingStatus"], globex["totalAmount"]) == ("DUE", "FINALIZED", 20)
+    assert (acme["status"], acme["finalizingStatus"], acme["invoiceDate"]) == (
+        "DRAFT", "FINALIZING", "2024-02-04T00:00:00.000Z")
+    assert api.post("/invoices/bill_runs").json() == {"success": True}  # twice: nothing new
+    assert acme["id"] in api.post("/__mock/clock", json={"by": "P3D"}).json()["summary"]["invoicesFinalized"]["ids"]
+    acme = api.get(f"/invoices/{acme['id']}").json()
+    assert (acme["status"], acme["dueDate"]) == ("DUE", "2024-03-05T00:00:00.000Z")  # + 30 net term days
+    usage = sum(line["value"] for line in lines(acme) if line["type"] == "PRICE_PLAN_AMOUNT")
+    assert acme["totalAmount"] == 20 + usage and usage > 0  # the demo rides of January
+    # The next charges go on February's ongoing invoice, opened when January closed.
     put(api, "/accounts/GLOBEX-UK/miscellaneous_charges", [{"name": "Fee", "value": "1"}])
-    (fresh,) = api.get("/invoices/bill_runs").json()["data"]
-    assert fresh["id"] not in eligible
-
-
-def test_plan_pricing_plugs_into_the_bill_run(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    priced = {"id": "plan-fee", "description": "Platform fee", "type": "FIXED_FEE_RATE_CARD_AMOUNT", "value": 99}
-    monkeypatch.setattr(invoice_rules, "PLAN_PRICING", lambda store, start, end: [("ACME-US", [priced])])
-    api.post("/invoices/bill_runs")
-    (invoice,) = [i for i in api.get("/invoices?owner_id=ACME-US&status=DUE").json()["data"]]
-    shown = api.get(f"/invoices/{invoice['id']}").json()
-    assert [(line["type"], line["value"]) for line in lines(shown)] == [("FIXED_FEE_RATE_CARD_AMOUNT", 99)]
-    assert shown["totalAmount"] == 99
+    owners = {i["ownerId"]: i for i in api.get("/invoices/bill_runs").json()["data"]}
+    assert owners["GLOBEX-UK"]["id"] not in eligible and owners["GLOBEX-UK"]["startDate"] == "2024-02-01T00:00:00.000Z"
 
 
 def test_a_bill_run_prices_the_months_usage_with_the_accounts_plan(api: Api) -> None:
@@ -330,15 +325,18 @@ def test_a_bill_run_prices_the_months_usage_with_the_accounts_plan(api: Api) -> 
     # each), distance PER_UNIT 0.2 USD. Three rides this month of 12.5, 10 and 7.5: 49 + 30 x 0.2 = 55.
     state = api.get("/__mock/state").json()
     assert api.request("PUT", "/__mock/state", json={**state, "events": []}).status_code == 200  # no demo rides
-    now = api.app.state.store.clock.now()  # the seeded clock: the bill run's month
+    now = api.app.state.store.clock.now()  # the seeded clock: the month billed
     rides = [{"id": f"bill-{i}", "schemaName": "rides", "accountId": "ACME-US", "timestamp": now,
               "attributes": [{"name": "distance", "value": km}], "dimensions": {"city": "x"}}
              for i, km in enumerate(["12.5", "10", "7.5"])]
     assert api.post("/ingestBatch", json={"events": rides}).status_code == 202
-    assert api.post("/invoices/bill_runs").status_code == 200
+    # Changed with the billing engine: the month is billed when it has ended and its grace period is over
+    # (Togai: "Wait till end of grace period for a billing cycle"), not by a bill run in the open month.
+    assert api.post("/__mock/clock", json={"to": "2024-02-04T00:00:00Z"}).status_code == 200
     (invoice,) = api.get("/invoices?owner_id=ACME-US&status=DUE").json()["data"]
     shown = api.get(f"/invoices/{invoice['id']}").json()
-    assert sorted((line["type"], line["quantity"], line["value"]) for line in lines(shown)) == [
+    (plan,) = lines(shown)
+    assert sorted((line["type"], line["quantity"], line["value"]) for line in plan["lineItems"]) == [
         ("USAGE_RATE_CARD_AMOUNT", 3, 49), ("USAGE_RATE_CARD_AMOUNT", 30, 6)]
     assert shown["totalAmount"] == 55
     exported = api.get("/__mock/state").json()
@@ -439,8 +437,15 @@ def test_invoices_with_togais_client(sdk: togai_client.ApiClient) -> None:
     assert answer.data[0].value == "20"
     (eligible,) = api.list_invoices_for_bill_run().data
     assert (eligible.owner_id, eligible.total_amount, eligible.status.value) == ("GLOBEX-UK", 20, "DRAFT")
+    # Changed with the billing engine: a bill run closes only ended cycles (Togai generates the invoice once
+    # the cycle is completed), so the month must end first; the clock is the mock's control API.
     assert api.create_invoice_bill_run(require_confirmation=False).success is True
-    assert api.list_invoices_for_bill_run().data == []
+    assert [i.id for i in api.list_invoices_for_bill_run().data] == [eligible.id]
+    assert api.api_client.rest_client.pool_manager.request(
+        "POST", f"{api.api_client.configuration.host}/__mock/clock", body=b'{"to": "2024-02-01T00:00:00Z"}',
+        headers={"Content-Type": "application/json"}).status == 200
+    assert api.create_invoice_bill_run(require_confirmation=False).success is True
+    assert [i.owner_id for i in api.list_invoices_for_bill_run().data if i.owner_id == "GLOBEX-UK"] == []
     (billed,) = api.list_invoices(owner_id="GLOBEX-UK").data
     assert (billed.id, billed.status.value, billed.total_amount) == (eligible.id, "DUE", 20)
 

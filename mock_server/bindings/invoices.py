@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.billing import engine as billing
 from ..domain.core.money import exact, to_json
 from ..domain.core.store import Record, Store
 from ..domain.ledger import invoices
@@ -18,9 +19,14 @@ def summary(store: Store, invoice: Record) -> dict[str, Any]:
     Its fields are the spec's (``store.schemas``, handed in by the app), so
     the summary follows the contract; without a spec, the whole invoice.
     """
-    shown = invoices.render(store, invoice)
+    shown = shown_invoice(store, invoice)
     fields = (store.schemas or {}).get("InvoiceSummary", {}).get("properties", shown)
     return {k: v for k, v in shown.items() if k in fields}
+
+
+def shown_invoice(store: Store, invoice: Record) -> dict[str, Any]:
+    """An invoice as the API shows it; an ongoing or grace-period one with its plan lines as they stand."""
+    return invoices.render(store, billing.live(store, invoice))
 
 
 def shown_charge(charge: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +45,7 @@ def create_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
 
 def get_invoice(store: Store, call: Call) -> dict[str, Any]:
     """``GET /invoices/{id}``."""
-    return invoices.render(store, invoices.require_invoice(store, call.params["invoice_id"]))
+    return shown_invoice(store, invoices.require_invoice(store, call.params["invoice_id"]))
 
 
 def _list(store: Store, call: Call, eligible: bool) -> dict[str, Any]:
@@ -56,13 +62,13 @@ def list_invoices(store: Store, call: Call) -> dict[str, Any]:
 
 
 def list_for_bill_run(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /invoices/bill_runs``: the ongoing invoices the next bill run would finalize."""
+    """``GET /invoices/bill_runs``: the accounts' ongoing invoices, each as its cycle stands so far."""
     return _list(store, call, eligible=True)
 
 
 def update_invoice(store: Store, call: Call) -> dict[str, Any]:
     """``PATCH /invoices/{id}``: a DRAFT custom invoice's fields; any invoice's status, forward only."""
-    return invoices.render(store, invoices.update_invoice(store, call.params["invoice_id"], call.body))
+    return shown_invoice(store, invoices.update_invoice(store, call.params["invoice_id"], call.body))
 
 
 def delete_custom_invoice(store: Store, call: Call) -> dict[str, Any]:
@@ -84,8 +90,11 @@ def charges_on_account(store: Store, call: Call) -> dict[str, Any]:
 
 
 def bill_run(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /invoices/bill_runs``: finalize every ongoing invoice now (DRAFT -> DUE)."""
-    invoices.bill_run(store)
+    """``POST /invoices/bill_runs``: close the cycles that ended by the clock and are not billed.
+
+    ``require_confirmation`` is accepted; the run applies at once (the mock makes no job for it).
+    """
+    billing.bill_run(store)
     return dict(SUCCESS)
 
 

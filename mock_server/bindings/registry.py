@@ -10,7 +10,7 @@ from typing import Any
 
 from ..domain.core.resource import Registry
 from ..domain.registry import REGISTRY
-from . import catalog, ledger, parties, pricing, usage
+from . import billing, catalog, ledger, parties, pricing, usage
 from .binding import Binding
 from .call import Handler
 from .generic import generic_handlers
@@ -48,7 +48,8 @@ class Bindings:
                     out[op_id] = generic[op_id]
             out.update(binding.handlers)
         out.update(self.others)
-        return out
+        # Before each, the billing engine closes the cycles the clock has passed (bindings/billing.py).
+        return {op_id: billing.guarded(op_id, handler) for op_id, handler in out.items()}
 
 
 BINDINGS = Bindings(

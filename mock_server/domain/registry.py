@@ -5,6 +5,7 @@ how the API reaches it is declared in :mod:`mock_server.bindings`.
 """
 from __future__ import annotations
 
+from .billing import engine as billing
 from .catalog import add_ons, features, files, settings
 from .core.resource import Registry
 from .ledger import credits, entitlements, invoices, licenses, payments, purchases, wallets
@@ -45,5 +46,5 @@ REGISTRY = Registry(
         licenses.NAMED,
         files.RESOURCE,
     ],
-    derived=[usage.DERIVED],
+    derived=[usage.DERIVED, billing.DERIVED],  # billing reads the usage cube: after it
 )

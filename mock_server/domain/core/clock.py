@@ -1,4 +1,10 @@
-"""The mock's clock: every dated, due, expiring or closing thing asks it, never the wall clock."""
+"""The mock's clock: every dated, due, expiring or closing thing asks it, never the wall clock.
+
+Three kinds: wall time; with a seed, a deterministic clock that ticks a
+second per call; with ``--clock``, a test clock frozen at an instant that
+moves only when told (``POST /__mock/clock``). A seeded or test clock can
+be moved forward; wall time cannot.
+"""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -10,11 +16,21 @@ SEEDED_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 class Clock:
-    """Wall time, or with a seed a deterministic clock that ticks a second per call."""
+    """Wall time, a seeded clock, or a frozen test clock (``frozen``)."""
 
-    def __init__(self, seed: int | None) -> None:
+    def __init__(self, seed: int | None, frozen: datetime | None = None) -> None:
         self.seeded = seed is not None
+        self.frozen = frozen is not None
         self._last = SEEDED_EPOCH
+        self._at = frozen.astimezone(UTC) if frozen is not None else SEEDED_EPOCH
+        # Where this tenant's billing starts: cycles closed before it are history the mock does
+        # not invent (README, "Invoices and the test clock").
+        self.origin = self.instant()
+
+    @property
+    def movable(self) -> bool:
+        """Whether the clock can be moved (a test or seeded clock; never wall time)."""
+        return self.frozen or self.seeded
 
     def last(self) -> str:
         """The seeded clock's last tick, ISO 8601 with microseconds."""
@@ -24,11 +40,40 @@ class Clock:
         """Go on ticking from ``moment`` (a reloaded seeded tenant)."""
         self._last = moment.astimezone(SEEDED_EPOCH.tzinfo)
 
+    def instant(self) -> datetime:
+        """The current time without ticking a seeded clock: what billing compares due instants with."""
+        if self.frozen:
+            return self._at
+        if self.seeded:
+            return self._last
+        return datetime.now(UTC)
+
+    def move_to(self, moment: datetime) -> None:
+        """Set a test or seeded clock to ``moment`` (the caller checked it is not earlier)."""
+        moment = moment.astimezone(UTC)
+        if self.frozen:
+            self._at = moment
+        else:
+            self._last = moment
+
     def now(self) -> str:
         """The current time as RFC 3339 with milliseconds, in UTC."""
+        if self.frozen:
+            return stamp(self._at)
         if self.seeded:
             self._last += timedelta(seconds=1)
             moment = self._last
         else:
             moment = datetime.now(UTC)
         return stamp(moment)
+
+    def to_json(self) -> dict[str, str | None]:
+        """The test clock's instant and the billing origin, for the state file."""
+        return {"now": stamp(self._at) if self.frozen else None, "origin": stamp(self.origin)}
+
+    def set_json(self, now: datetime | None, origin: datetime | None) -> None:
+        """Go on from :meth:`to_json`'s fields, parsed (a test clock's instant; the billing origin)."""
+        if self.frozen and now is not None:
+            self._at = now.astimezone(UTC)
+        if origin is not None:
+            self.origin = origin.astimezone(UTC)

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
 from .collection import Collection
-from .errors import Violation
+from .errors import DomainError, Violation
 from .records import SlottedRecord, record_class
-from .times import stamp
+from .times import parse_time, stamp
 
 if TYPE_CHECKING:
     from .resource import IdScheme, Registry
@@ -53,13 +53,16 @@ class Store:
         schemas: dict[str, Any] | None = None,
         ingest_delay: float = 0.0,
         field_rules: FieldRules | None = None,
+        clock: datetime | None = None,
     ) -> None:
         """``schemas``: the spec's component schemas; resources with a ``layout``
         store slotted records with the fields of their schema (less the computed
         ones), others store dicts. ``ingest_delay``: seconds before an ingested
         event is processed (``--ingest-delay``). ``field_rules``: checks a value
         against the spec's rule for one field of a component schema; the app hands
-        it in when it wires the spec, so the domain never imports the validator."""
+        it in when it wires the spec, so the domain never imports the validator. ``clock``: start a
+        test clock frozen at this instant (``--clock``), which moves only when told."""
+        self.clock_start = clock
         self.lock = threading.RLock()
         self.registry = registry
         self.seed = seed
@@ -79,7 +82,7 @@ class Store:
 
     def sibling(self) -> Store:
         """A new, empty store like this one: same registry, seed and record classes."""
-        return Store(self.registry, self.seed, self.schemas, self.ingest_delay, self.field_rules)
+        return Store(self.registry, self.seed, self.schemas, self.ingest_delay, self.field_rules, self.clock_start)
 
     def field_problems(self, schema: str, name: str, value: Any, path: str) -> list[Violation]:
         """How ``value`` breaks the spec's rule for field ``name`` of ``schema`` (none without rules)."""
@@ -93,7 +96,7 @@ class Store:
     def clear(self) -> None:
         """Forget everything (ids and clock start again from the seed)."""
         self.rng = random.Random(self.seed)
-        self.clock = Clock(self.seed)
+        self.clock = Clock(self.seed, self.clock_start)
         self.collections: dict[str, Collection] = {r.name: Collection() for r in self.registry}
         self.indexes: dict[str, dict[str, Any]] = {name: {} for name in self.registry.indexes()}
         # Aggregates computed from the records (Registry.derived): never exported, rebuilt on import.
@@ -175,6 +178,7 @@ class Store:
                 "sequence": self._sequence,
                 "idOffset": self._id_offset,
                 "clock": self.clock.last() if self.clock.seeded else None,
+                "testClock": self.clock.to_json(),
             }
 
     def set_generator_state(self, data: Any) -> None:
@@ -194,6 +198,16 @@ class Store:
         if type(offset) is not int or offset < 0:
             raise ValueError("idOffset: must be a non-negative integer")
         moment = None
+        test_clock = data.get("testClock") or {}  # absent in files written before the test clock
+        if not isinstance(test_clock, dict):
+            raise ValueError("testClock: must be an object with now and origin")
+        moments: dict[str, datetime | None] = {}
+        for name in ("now", "origin"):
+            text = test_clock.get(name)
+            try:
+                moments[name] = None if text is None else parse_time(text)
+            except (DomainError, TypeError):
+                raise ValueError(f"testClock.{name}: must be a date-time") from None
         if self.clock.seeded and clock is not None:
             try:
                 moment = datetime.fromisoformat(clock)
@@ -207,6 +221,7 @@ class Store:
             self._id_offset = offset
             if moment is not None:
                 self.clock.set_last(moment)
+            self.clock.set_json(moments["now"], moments["origin"])
 
     def fresh_randomness(self) -> None:
         """Draw the random part of new ids from a new, unseeded generator.

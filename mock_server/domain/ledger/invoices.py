@@ -7,16 +7,19 @@ them whenever the invoice is shown, and a charge whose value is JSON logic
 is evaluated against the lines each time, so nothing is stored twice.
 
 Two kinds of invoices exist in the mock: CUSTOM ones (``POST /invoices``)
-and each account's ongoing STANDARD invoice of the current calendar month,
-opened by ``PUT /accounts/{id}/miscellaneous_charges`` (its "upcoming
-invoice") and finalized by a bill run. Plan pricing plugs in at
-:data:`PLAN_PRICING`.
+and STANDARD ones, one per account and pricing cycle. The account's ongoing
+STANDARD invoice (DRAFT, no ``finalizingStatus``) is that of its open cycle
+(or calendar month without a plan), opened by ``PUT
+/accounts/{id}/miscellaneous_charges`` or when the previous cycle closed;
+the billing engine (:mod:`mock_server.domain.billing`) closes it when the
+cycle ends: DRAFT and ``FINALIZING`` during the grace period, then DUE. A
+plan's lines are one ``PRICE_PLAN_AMOUNT`` line with its rate cards nested.
 """
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -30,7 +33,7 @@ from ..core.money import exact, to_json
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
-from ..usage import aggregates as usage
+from ..pricing import schedules
 
 INVOICE_IDS = IdScheme("inv")
 LINE_IDS = IdScheme("inv_line", 8, 4)
@@ -42,6 +45,8 @@ CUSTOM_LINE = "CUSTOM_AMOUNT"
 CHARGE_LINE = "MISCELLANEOUS_CHARGE"
 CHARGES_TOTAL = "TOTAL_MISCELLANEOUS_CHARGES"
 ROOT_LINE = "TOTAL_AMOUNT"
+# The one stored line that nests others: a plan's amount for a cycle, over its rate cards (and slabs).
+PLAN_LINE = "PRICE_PLAN_AMOUNT"
 
 # Status changes PATCH may make (Togai: PAID and VOID are final; a paid invoice may
 # still be refunded, the one move out of PAID). Staying in a status is no change.
@@ -68,18 +73,10 @@ KEY_OF = "invoice_key_of"
 # would move every later position.
 BY_OWNER = "invoices_by_owner"
 BY_CUSTOMER = "invoices_by_customer"
-
-# The seam where price plans plug in: for a bill run, each account id with the lines
-# its plan prices for the period (start, end); a test may replace it.
-PlanPricing = Callable[[Store, str, str], Iterable[tuple[str, list[dict[str, Any]]]]]
-
-
-def plan_pricing(store: Store, start: str, end: str) -> Iterable[tuple[str, list[dict[str, Any]]]]:
-    """Each account's metered usage of the period priced by its plan (``usage.bill_lines``)."""
-    return usage.bill_lines(store, start, end)
-
-
-PLAN_PRICING: PlanPricing = plan_pricing
+# Account id -> {cycle start: id of the STANDARD invoice that billed it}: a cycle is billed once.
+BILLED = "invoices_billed"
+# Account id -> the end of the latest cycle billed (where the next one starts).
+BILLED_UNTIL = "invoices_billed_until"
 
 
 # The largest amount a computed charge may reach: beyond it a JSON number is no longer a float.
@@ -227,10 +224,29 @@ def currency(invoice: Record) -> str:
     return code
 
 
+def _with_units(line: dict[str, Any], units: str) -> dict[str, Any]:
+    out = {**line, "units": units}
+    if "lineItems" in line:
+        out["lineItems"] = [_with_units(child, units) for child in line["lineItems"]]
+    return out
+
+
+def _without_units(line: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in line.items() if k != "units"}
+    if "lineItems" in line:
+        out["lineItems"] = [_without_units(child) for child in line["lineItems"]]
+    return out
+
+
+def is_ongoing(invoice: Record) -> bool:
+    """An account's ongoing invoice: STANDARD, DRAFT, and not a closed cycle's (no ``finalizingStatus``)."""
+    return invoice.get("invoiceType") != "CUSTOM" and invoice["status"] == "DRAFT" and "finalizingStatus" not in invoice
+
+
 def revenue(invoice: Record) -> tuple[Decimal, dict[str, Any]]:
     """The invoice's total and its ``revenueInfo`` tree, from its lines and charges."""
     units = currency(invoice)
-    children: list[dict[str, Any]] = [{**line, "units": units} for line in invoice["lines"]]
+    children: list[dict[str, Any]] = [_with_units(line, units) for line in invoice["lines"]]
     total = sum((exact(line["value"]) for line in invoice["lines"]), Decimal(0))
     if invoice["charges"]:
         variables = variables_of(invoice["lines"])
@@ -320,7 +336,8 @@ def finalize(store: Store, invoice: Record, status: str, now: str) -> None:
     invoice["dueDate"] = _after_days(now, invoice["netTermDays"])
     invoice["finalizingStatus"] = "FINALIZED"
     if invoice.get("invoiceType") != "CUSTOM":
-        store.indexes[ONGOING].pop(invoice["ownerId"], None)
+        # Finalized by hand, the ongoing invoice still bills its cycle, once (the engine skips it).
+        mark_billed(store, invoice)
 
 
 # ---- indexes ------------------------------------------------------------------------
@@ -553,15 +570,19 @@ def month_of(now: str) -> tuple[str, str]:
     return stamp(start), stamp(end)
 
 
-def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
-    """The account's ongoing STANDARD invoice of this month, opened if it has none."""
-    existing = store.indexes[ONGOING].get(account["id"])
-    if existing is not None:
-        record: Record = store.collections["invoices"].items[existing]
-        return record
-    start, end = month_of(now)
+def cycle_of(store: Store, account_id: str, now: str) -> tuple[str, str]:
+    """The bounds of the account's pricing cycle holding ``now``; the calendar month without a plan."""
+    found = schedules.schedule_at(store, account_id, parse_time(now))
+    if found is None:
+        return month_of(now)
+    return stamp(found.cycle_start), stamp(found.cycle_end)
+
+
+def open_standard(store: Store, account: Record, start: str, end: str, now: str) -> Record:
+    """A new ongoing STANDARD invoice of the account for the cycle ``[start, end)`` (DRAFT, no lines yet)."""
     net_terms = account.get("netTermDays")
-    record = {
+    found = schedules.schedule_at(store, account["id"], parse_time(start))
+    record: Record = {
         "id": store.new_id(INVOICE_IDS, store.collections["invoices"]),
         "customerId": account["customerId"],
         "ownerId": account["id"],
@@ -580,9 +601,37 @@ def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
         "lines": [],
         "charges": [],
     }
+    if found is not None:
+        record["pricePlanId"] = found.plan["id"]
     _insert(store, record)
     store.indexes[ONGOING][account["id"]] = record["id"]
     return record
+
+
+def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
+    """The account's ongoing STANDARD invoice (of its open pricing cycle), opened if it has none."""
+    existing = store.indexes[ONGOING].get(account["id"])
+    if existing is not None:
+        record: Record = store.collections["invoices"].items[existing]
+        return record
+    start, end = cycle_of(store, account["id"], now)
+    return open_standard(store, account, start, end, now)
+
+
+def mark_billed(store: Store, invoice: Record) -> None:
+    """Index a closed cycle's STANDARD invoice: its cycle is billed, and the account's next starts at its end."""
+    owner = invoice["ownerId"]
+    store.indexes[BILLED].setdefault(owner, {})[invoice["startDate"]] = invoice["id"]
+    until = store.indexes[BILLED_UNTIL].get(owner)
+    if until is None or parse_time(invoice["endDate"]) > parse_time(until):
+        store.indexes[BILLED_UNTIL][owner] = invoice["endDate"]
+    store.indexes[ONGOING].pop(owner, None)
+
+
+def billed_until(store: Store, account_id: str) -> str | None:
+    """The end of the account's latest billed cycle, if any was billed."""
+    until: str | None = store.indexes[BILLED_UNTIL].get(account_id)
+    return until
 
 
 def charges_on_account(store: Store, account_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -598,26 +647,6 @@ def charges_on_account(store: Store, account_id: str, items: list[dict[str, Any]
     return _set_charges(ongoing_invoice(store, account, now), items, now)
 
 
-def bill_run(store: Store) -> None:
-    """Finalize every ongoing invoice now (DRAFT -> DUE).
-
-    What :data:`PLAN_PRICING` prices is added to the account's ongoing invoice
-    (opened if needed) first. ``require_confirmation`` is accepted, but the
-    run applies at once: the mock has no job to confirm it with yet.
-    """
-    now = store.clock.now()
-    start, end = month_of(now)
-    for account_id, lines in PLAN_PRICING(store, start, end):
-        account = store.collections["accounts"].get(account_id)
-        if account is not None and account["status"] != "ARCHIVED" and lines:
-            made = [line if "id" in line else {"id": store.new_id(LINE_IDS), **line} for line in lines]
-            ongoing_invoice(store, account, now)["lines"].extend(made)
-    for invoice_id in list(store.indexes[ONGOING].values()):
-        invoice = store.collections["invoices"].items[invoice_id]
-        finalize(store, invoice, "DUE", now)
-        invoice["updatedAt"] = now
-
-
 # ---- export and import -------------------------------------------------------------
 
 
@@ -630,7 +659,7 @@ def _from_tree(tree: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[st
     lines, charges = [], []
     for node in tree.get("lineItems", []):
         if node["type"] != CHARGES_TOTAL:
-            lines.append({k: v for k, v in node.items() if k != "units"})
+            lines.append(_without_units(node))
             continue
         for leaf in node.get("lineItems", []):
             meta = leaf.get("metadata") or {}
@@ -650,10 +679,25 @@ def _tree_problems(lines: list[dict[str, Any]], where: str) -> list[Violation]:
     """Lines the API never makes: nested ones, ids missing, totals or charges out of place."""
     problems = []
     for j, line in enumerate(lines):
-        if "lineItems" in line or line["type"] in (ROOT_LINE, CHARGE_LINE):
+        if ("lineItems" in line and line["type"] != PLAN_LINE) or line["type"] in (ROOT_LINE, CHARGE_LINE):
             problems.append(Violation(f"{where}[{j}]", f"is not a line the API makes ({line['type']}, nested)"))
         if "id" not in line:
             problems.append(Violation(f"{where}[{j}].id", "is required"))
+        if "lineItems" in line and line["type"] == PLAN_LINE:
+            problems += _sum_problems(line, f"{where}[{j}]")
+    return problems
+
+
+def _sum_problems(line: dict[str, Any], where: str) -> list[Violation]:
+    """A nested line's value is the sum of its lines', at every level (totals add the rounded lines)."""
+    children = line.get("lineItems", [])
+    if not children:
+        return []
+    problems = []
+    if sum((exact(c["value"]) for c in children), Decimal(0)) != exact(line["value"]):
+        problems.append(Violation(f"{where}.value", "is not the sum of its lineItems"))
+    for k, child in enumerate(children):
+        problems += _sum_problems(child, f"{where}.lineItems[{k}]")
     return problems
 
 
@@ -690,7 +734,7 @@ def check_import(ctx: ImportContext) -> None:
             ctx.problems.append(Violation(f"{where}.ownerId", "is not its invoiceDetails.invoiceGroup"))
         elif account is not None and account.get("customerId") != invoice.get("customerId"):
             ctx.problems.append(Violation(f"{where}.customerId", "is not its account's customer"))
-        if invoice.get("invoiceType") != "CUSTOM" and invoice["status"] == "DRAFT" and account is not None:
+        if is_ongoing(invoice) and account is not None:
             if ongoing.setdefault(account["id"], i) != i:
                 ctx.problems.append(Violation(f"{where}.status", f"also invoices[{ongoing[account['id']]}] is "
                                               "the account's ongoing invoice"))
@@ -705,8 +749,10 @@ def restore(store: Store, invoice: dict[str, Any]) -> None:
     stored["lines"], stored["charges"] = lines, charges
     _insert(store, stored)
     store.reserved.add(stored["id"])
-    if stored.get("invoiceType") != "CUSTOM" and stored["status"] == "DRAFT":
+    if is_ongoing(stored):
         store.indexes[ONGOING][stored["ownerId"]] = stored["id"]
+    elif stored.get("invoiceType") == "STANDARD" and "startDate" in stored and "endDate" in stored:
+        mark_billed(store, stored)
 
 
 def complete_import(store: Store, ctx: ImportContext) -> None:
@@ -729,5 +775,5 @@ RESOURCE = Resource(
         check_import=check_import,
         restore=restore,
     ),
-    indexes=(ONGOING, KEYS, KEY_OF, BY_OWNER, BY_CUSTOMER),
+    indexes=(ONGOING, KEYS, KEY_OF, BY_OWNER, BY_CUSTOMER, BILLED, BILLED_UNTIL),
 )

@@ -1,0 +1,150 @@
+"""What one closed (or open) pricing cycle of an account bills, as invoice lines.
+
+The lines of a cycle hang under one ``PRICE_PLAN_AMOUNT`` line (the plan),
+as in Togai's own invoice example: a ``USAGE_RATE_CARD_AMOUNT`` per usage
+rate card (its slabs as ``USAGE_RATE_CARD_SLAB_AMOUNT`` leaves) and a
+``FIXED_FEE_RATE_CARD_AMOUNT`` per fixed fee due in the cycle. Usage comes
+from the usage cube (one total per account and meter over the cycle, whole
+hours), never from the events. Every leaf is rounded to the currency's minor
+unit and every total adds the rounded lines below it.
+
+Licences, entitlement overage, minimum commitments, credit grants, pricing
+rules and credits are not billed here yet (README, "Invoices").
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ..core.money import exact, to_json
+from ..core.store import Store
+from ..core.times import parse_time, stamp_seconds
+from ..pricing import engine as pricing
+from ..usage import aggregates as usage
+from .money import rounded
+
+PLAN_LINE = "PRICE_PLAN_AMOUNT"
+USAGE_LINE = "USAGE_RATE_CARD_AMOUNT"
+SLAB_LINE = "USAGE_RATE_CARD_SLAB_AMOUNT"
+FIXED_LINE = "FIXED_FEE_RATE_CARD_AMOUNT"
+ZERO = Decimal(0)
+
+
+class KeysByAccount:
+    """The usage cube's key ids by account and meter, kept up to date incrementally.
+
+    The cube only ever appends keys, so each look-up reads the keys added since
+    the last one; a cube replaced by an import is noticed by identity.
+    """
+
+    __slots__ = ("cube", "seen", "by_account")
+
+    def __init__(self) -> None:
+        self.cube: usage.Cube | None = None
+        self.seen = 0
+        self.by_account: dict[str, dict[str, list[int]]] = {}
+
+    def of(self, store: Store, account_id: str) -> tuple[usage.Cube, dict[str, list[int]]]:
+        """The cube and the account's key ids by meter."""
+        cube = usage.aggregates(store).usage
+        if cube is not self.cube:
+            self.cube, self.seen, self.by_account = cube, 0, {}
+        keys = cube.keys
+        for kid in range(self.seen, len(keys)):
+            account, _, meter = keys[kid]
+            self.by_account.setdefault(account, {}).setdefault(meter, []).append(kid)
+        self.seen = len(keys)
+        return cube, self.by_account.get(account_id, {})
+
+
+def metered(store: Store, keys: KeysByAccount, account_id: str, start: datetime, end: datetime) -> dict[str, Decimal]:
+    """Each meter's units for the account over ``[start, end)`` (midnight bounds: whole hours)."""
+    cube, meters = keys.of(store, account_id)
+    begin, stop = int(start.timestamp()), int(end.timestamp())
+    unit = Decimal(10) ** -cube.scale
+    out: dict[str, Decimal] = {}
+    for meter, kids in meters.items():
+        total = sum(cube.key_total(kid, begin, stop) for kid in kids)
+        if total:
+            out[meter] = Decimal(total) * unit
+    return out
+
+
+def full_cycle(found: pricing.ScheduleAt) -> tuple[datetime, datetime]:
+    """The plan's whole cycle around ``found``'s (which the association may clip at either end)."""
+    details = found.details
+    config = details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE
+    anchor = parse_time(found.schedule["startDate"])
+    return pricing.cycle_at(config, found.cycle_start, anchor)
+
+
+def _usage_line(card: dict[str, Any], quantity: Decimal, currency: str, name: str) -> dict[str, Any]:
+    priced = pricing.price_usage(quantity, card, currency)
+    rates = {r["order"]: r for r in (pricing.rate_value(card, currency) or {}).get("slabRates", [])}
+    per_unit = {s["order"] for s in card["ratePlan"]["slabs"] if s["priceType"] == "PER_UNIT"}
+    slabs: list[dict[str, Any]] = []
+    total = ZERO
+    for slab in priced.slabs:
+        if not slab.usage and not slab.revenue:
+            continue
+        value = rounded(slab.revenue, currency)
+        total += value
+        leaf: dict[str, Any] = {"description": f"Slab {slab.order}", "type": SLAB_LINE,
+                                "quantity": to_json(slab.usage), "value": to_json(value)}
+        if slab.order in per_unit and slab.order in rates:
+            leaf["valuePerQuantity"] = to_json(exact(rates[slab.order]["rate"]))
+        slabs.append(leaf)
+    line: dict[str, Any] = {"description": name, "type": USAGE_LINE, "quantity": to_json(quantity),
+                            "value": to_json(total)}
+    if slabs:
+        line["lineItems"] = slabs
+    return line
+
+
+def _fixed_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool) -> dict[str, Any] | None:
+    """A fixed fee due in the cycle (ONE_TIME only in the association's first), prorated when enabled."""
+    value = pricing.rate_value(card, found.currency)
+    if value is None or (card.get("type") == "ONE_TIME" and not first):
+        return None
+    fee = exact(value["rate"])
+    meta: dict[str, Any] = {"invoiceTiming": card.get("invoiceTiming", "IN_ARREARS")}
+    begin, end = full_cycle(found)
+    if card.get("enableProration") and card.get("type") != "ONE_TIME" and (begin, end) != (found.cycle_start,
+                                                                                           found.cycle_end):
+        days, whole = (found.cycle_end - found.cycle_start).days, (end - begin).days
+        fee = fee * days / whole
+        meta["proratedDays"], meta["cycleDays"] = days, whole
+    return {"description": card.get("displayName") or card["id"], "type": FIXED_LINE,
+            "value": to_json(rounded(fee, found.currency)), "metadata": meta}
+
+
+def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> dict[str, Any]:
+    """The cycle ``found`` holds, priced by its plan: one ``PRICE_PLAN_AMOUNT`` line with its rate cards."""
+    currency = found.currency
+    used = metered(store, keys, found.account_id, found.cycle_start, found.cycle_end)
+    meters = store.collections["usageMeters"]
+    children: list[dict[str, Any]] = []
+    for card in found.details.get("usageRateCards", []):
+        if pricing.rate_value(card, currency) is None:
+            continue
+        record = meters.get(card["usageMeterId"])
+        name = card.get("displayName") or (record["name"] if record is not None else card["usageMeterId"])
+        children.append(_usage_line(card, used.get(card["usageMeterId"], ZERO), currency, name))
+    first = found.cycle_start == parse_start(found)
+    for card in found.details.get("fixedFeeRateCards", []):
+        line = _fixed_line(card, found, first)
+        if line is not None:
+            children.append(line)
+    total = sum((exact(c["value"]) for c in children), ZERO)
+    out: dict[str, Any] = {"description": found.plan["name"], "type": PLAN_LINE, "value": to_json(total),
+                           "metadata": {"pricePlanId": found.plan["id"], "cycleStart": stamp_seconds(found.cycle_start),
+                                        "cycleEnd": stamp_seconds(found.cycle_end)}}
+    if children:
+        out["lineItems"] = children
+    return out
+
+
+def parse_start(found: pricing.ScheduleAt) -> datetime:
+    """When the association ``found`` is on started."""
+    return parse_time(found.schedule["startDate"])
