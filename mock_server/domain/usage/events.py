@@ -74,7 +74,7 @@ from ..core.store import Record, Store
 from ..core.times import parse_time
 from ..pricing import jobs, schedules
 from . import aggregates as usage
-from . import builtin_schemas, metering, statuses
+from . import builtin_schemas, enrichment, metering, statuses
 from . import meters as usage_meters
 from .statuses import DESCRIPTIONS, DUPLICATE, IN_PROGRESS, METERED, NO_ID, NO_METERS, REVERTED
 
@@ -280,6 +280,12 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     entitled = store.indexes.get(ENTITLED_IDS) or {}
     moment = parse_time(now) if entitled else None
     for payload, reference in zip(payloads, store.new_ids(IDS, len(payloads), collection), strict=True):
+        schema = batch.schema(payload["schemaName"]) if payload["schemaName"] not in builtin_schemas.NAMES else None
+        if schema is not None and schema.template is not None:
+            # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
+            payload = {**payload, "id": enrichment.event_id(schema.template, payload)}
+            if payload["id"] is None:
+                del payload["id"]  # a field the template names is missing: no id (NO_EVENT_ID)
         event_id = payload.get("id")
         first = event_id is not None and collection.get(event_id) is None
         if first and event_id in entitled and moment is not None and _recent(entitled[event_id], moment):
@@ -341,12 +347,23 @@ def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
         event.status = statuses.NO_SCHEMA
         return
     event.schema_version = schema.version
+    if schema.enricher is not None:
+        try:
+            event.attributes, event.dimensions = schema.enricher.apply(
+                store, event.attributes, event.dimensions, *account)
+        except enrichment.Failed:
+            event.status = statuses.ENRICHMENT_FAILED
+            return
     outcome = schema.meter(event.attributes, event.dimensions)
     if outcome is None:
         event.status = statuses.UNITS_INVALID
         return
     event.meter_ids, event.units = schema.meter_ids, outcome
-    event.status = METERED if any(units is not None for units in outcome) else NO_METERS
+    # Togai: NO_MATCHING_METERS when the schema has no (active) meter, NOT_METERED when its meters made no usage.
+    if any(units is not None for units in outcome):
+        event.status = METERED
+    else:
+        event.status = statuses.NOT_METERED if outcome else NO_METERS
 
 
 def settle(store: Store) -> None:
@@ -726,7 +743,7 @@ def check_import(ctx: ImportContext) -> None:
                 problems.append(Violation(f"{at}.units", f"is given exactly when the status is {COMPUTED}"))
             computed += meter["status"] == COMPUTED
         real = info.get("statusBeforeReverting", status)
-        if (real == METERED) != (computed > 0) and real in (METERED, NO_METERS):
+        if (real == METERED) != (computed > 0) and real in (METERED, NO_METERS, statuses.NOT_METERED):
             problems.append(Violation(f"{where}.ingestionStatus.status",
                                       f"{METERED} is for exactly the events a meter computed units of"))
 
