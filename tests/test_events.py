@@ -113,10 +113,11 @@ def test_no_matching_meters(api: Api) -> None:
     assert "usageMeters" not in one(api, "lonely")["eventPipelineInfo"]
 
 
-def test_every_meter_filtering_the_event_out_is_no_matching_meters(api: Api) -> None:
-    # No distance: the SUM meter's matcher is false; city y: the COUNT meter's matcher is false.
+def test_every_meter_filtering_the_event_out_is_not_metered(api: Api) -> None:
+    # No distance: the SUM meter's matcher is false; city y: the COUNT meter's matcher is false. Togai's event
+    # statuses: NOT_METERED "if no usage_metadata is generated" (NO_MATCHING_METERS is for a schema without meters).
     api.post("/ingest", json={"event": event("none", attributes=[], dimensions={"city": "y"})})
-    assert status(api, "none") == "INGESTION_COMPLETED_NO_MATCHING_METERS"
+    assert status(api, "none") == "INGESTION_COMPLETED_EVENT_NOT_METERED"
     assert set(units(api, "none").values()) == {"PROCESSED_FILTERED_OUT"}
 
 

@@ -409,9 +409,13 @@ def test_revenue_prices_each_cycles_usage_with_the_accounts_plan(api: Api) -> No
         "Ride count": [49, 49], "Ride distance": [6, 1]}
 
 
-def test_revenue_is_in_the_invoice_currency_never_converted(api: Api) -> None:
+def test_revenue_is_in_the_invoice_currency_or_converted_by_a_stated_rate(api: Api) -> None:
     api.post("/ingest", json={"event": ride("e", "100", "2024-03-01T10:00:00Z", account="UMBRELLA-EU")})
     body = {"startTime": MARCH[0], "endTime": MARCH[1], "metricQueries": [query("REVENUE", "MONTH")]}
+    assert one(metrics(api, *MARCH, query("REVENUE", "MONTH"))[0])[1] == [68.04]  # 63 EUR at 1.08 (the demo's rate)
+    state = api.get("/__mock/state").json()  # the same tenant without the rate (settings have no DELETE)
+    state["settings"] = [s for s in state["settings"] if "exchange_rate" not in s["id"]]
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
     refused = api.post("/metrics", json=body)
     assert refused.status_code == 400
     assert refused.json()["message"].startswith("metricQueries[0].configs.CURRENCY: account 'UMBRELLA-EU' is "

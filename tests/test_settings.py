@@ -81,8 +81,8 @@ def test_list_filters_by_entity_namespace_and_id(api: Api) -> None:
     def ids(**query: str) -> list[str]:
         return [s["id"] for s in api.get("/settings", params=query).json()["data"]]
 
-    demo = ids()  # the demo tenant's three come first
-    assert len(demo) == 6
+    demo = ids()  # the demo tenant's five come first
+    assert len(demo) == 8
     assert ids(entity_id="GLOBEX-US") == [FULL_ID]
     assert ids(entity_type="ACCOUNT", namespace="USER", entity_id="GLOBEX-UK") == [
         "setting.USER.invoice_prefix.ACCOUNT.GLOBEX-UK"

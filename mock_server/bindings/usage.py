@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.core.errors import Invalid
 from ..domain.core.store import Record, Store
 from ..domain.usage import aggregates, event_schemas, events, meters
 from .binding import Binding, FixtureShape
@@ -124,9 +125,19 @@ def list_events(store: Store, call: Call) -> dict[str, Any]:
 
 
 def correct_event(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /events/correction``: the event as it is now, with what the correction did and why."""
-    done = events.correct(store, call.params["action"], call.body.get("event"))
-    return {"data": [{**events.render(store, done.event), "status": done.status, "reason": done.reason}]}
+    """``POST /events/correction``: each corrected event as it is now, with what the correction did and why.
+
+    The body's ``event`` names one event (the contract's form); Togai's filters (``account_id`` and one of
+    ``id``, ``event_id``, ``event_source_time``, ``created_at``) name up to 30, or all of them with ``async``.
+    """
+    filters = {name: call.params[name] for name in events.FILTERS if call.params.get(name) is not None}
+    if not filters:
+        done = [events.correct(store, call.params["action"], call.body.get("event"))]
+    else:
+        if call.body.get("event") is not None:
+            raise Invalid.at("event", "names one event: send it without filters, or filters without it")
+        done, _ = events.correct_matching(store, call.params["action"], filters, bool(call.params.get("async")))
+    return {"data": [{**events.render(store, c.event), "status": c.status, "reason": c.reason} for c in done]}
 
 
 EVENTS = Binding(

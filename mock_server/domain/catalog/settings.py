@@ -8,7 +8,9 @@ client's key is used rather than ``name`` so that renaming a setting
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..core.errors import Invalid, NotFound, Violation
 from ..core.resource import Exchange, ImportContext, Resource, Writes
@@ -38,9 +40,64 @@ def value_problem(value: str, data_type: str) -> str | None:
     return None
 
 
+# The organisation settings the mock reads (domain/usage/org_settings.py): Togai keeps an organisation's time
+# zone and its currencies' exchange rates outside the API; the mock takes them as ``togai`` settings.
+TOGAI = "togai"
+TIME_ZONE = "time_zone"
+RATE_PREFIX = "exchange_rate."
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT"})
+
+
+def zone_of(name: str) -> ZoneInfo | None:
+    """The zone named ``name`` (None for UTC), or a ``ValueError`` when no zone has that name."""
+    if name in UTC_NAMES:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not an IANA time zone (such as Europe/Paris)") from exc
+
+
+def rate_problem(currency: str, value: str) -> str | None:
+    """Why ``value`` is no exchange rate of ``currency`` to the base currency, or None."""
+    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        return f"{currency!r} is not a currency code (three capital letters)"
+    try:
+        rate = Decimal(value)
+    except InvalidOperation:
+        return f"{value!r} is not a number"
+    if not rate.is_finite() or rate <= 0:
+        return "an exchange rate must be a positive number"
+    return None
+
+
+def key_of(record: dict[str, Any]) -> str:
+    """The client's key of a setting (``id`` in the request; a stored record keeps the full id)."""
+    full: str = record["id"]
+    head = f"setting.{record['namespace']}."
+    tail = f".{record['entityType']}.{record['entityId']}"
+    return full[len(head):len(full) - len(tail)] if full.startswith(head) and full.endswith(tail) else full
+
+
+def togai_problem(record: dict[str, Any]) -> str | None:
+    """Why an organisation's ``togai`` setting the mock reads has a value it cannot use, or None."""
+    if record["entityType"] != "ORGANIZATION" or record["namespace"].lower() != TOGAI:
+        return None
+    key = key_of(record)
+    if key == TIME_ZONE:
+        try:
+            zone_of(record["value"])
+        except ValueError as exc:
+            return str(exc)
+    elif key.startswith(RATE_PREFIX):
+        return rate_problem(key[len(RATE_PREFIX):], record["value"])
+    return None
+
+
 def check_setting(store: Store, record: dict[str, Any]) -> None:
-    """The value fits the data type; a customer's or account's setting names an existing one."""
-    problem = value_problem(record["value"], record["dataType"])
+    """The value fits the data type; a customer's or account's setting names an existing one; the
+    organisation's time zone and exchange rates are ones the mock can use."""
+    problem = value_problem(record["value"], record["dataType"]) or togai_problem(record)
     if problem is not None:
         raise Invalid.at("value", problem)
     target = ENTITY_COLLECTIONS.get(record["entityType"])
@@ -54,7 +111,7 @@ def check_import(ctx: ImportContext) -> None:
     targets = {kind: ctx.ids(name) for kind, name in ENTITY_COLLECTIONS.items()}
     for i, record in enumerate(ctx.data["settings"]):
         where = f"settings[{i}]"
-        problem = value_problem(record["value"], record["dataType"])
+        problem = value_problem(record["value"], record["dataType"]) or togai_problem(record)
         if problem is not None:
             ctx.problems.append(Violation(f"{where}.value", problem))
         known = targets.get(record["entityType"])

@@ -21,9 +21,10 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeAlias
+from zoneinfo import ZoneInfo
 
 from ..core.errors import Invalid, Violation
 from ..core.money import exact, to_json
@@ -32,7 +33,7 @@ from ..core.store import BASE_CURRENCY, Store
 from ..core.times import epoch_seconds, parse_time, stamp_seconds
 from ..pricing import engine as pricing
 from ..pricing import schedules
-from . import event_schemas, meters, statuses
+from . import event_schemas, meters, org_settings, statuses
 
 Number = int | Decimal
 
@@ -113,11 +114,15 @@ def period_end(period: str, start: int) -> int:
     return start + step if step is not None else next_month(start)
 
 
-def buckets(period: str, start: int, end: int, limit: int) -> list[tuple[int, int, int]]:
+def buckets(period: str, start: int, end: int, limit: int,
+            zone: ZoneInfo | None = None) -> list[tuple[int, int, int]]:
     """The ``period`` buckets over ``[start, end)``: (label, from, to), each clipped to the range.
 
     At most ``limit + 1`` are made, so a caller can tell "too many" without making them all.
+    With ``zone`` (the organisation's time zone), days, weeks and months start at its local midnight.
     """
+    if zone is not None and period != "HOUR":
+        return _zoned_buckets(period, start, end, limit, zone)
     out: list[tuple[int, int, int]] = []
     label = period_start(period, start)
     while label < end and len(out) <= limit:
@@ -125,6 +130,57 @@ def buckets(period: str, start: int, end: int, limit: int) -> list[tuple[int, in
         out.append((label, max(label, start), min(after, end)))
         label = after
     return out
+
+
+# -- the organisation's time zone ------------------------------------------------------------
+# The cubes are by UTC hour, so a local boundary must be a whole UTC hour: in a zone whose offset is not
+# whole hours (Asia/Kolkata, +05:30) it is taken at the UTC hour at or before local midnight (23:30 there).
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> int:
+    """The whole UTC hour at or before ``day``'s first instant in ``zone`` (a DST gap at midnight: its end)."""
+    seconds = int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
+    return seconds - seconds % HOUR
+
+
+def _local_first(period: str, day: date) -> date:
+    if period == "WEEK":
+        return day - timedelta(days=day.weekday())  # Monday, as in UTC
+    return day.replace(day=1) if period == "MONTH" else day
+
+
+def _local_next(period: str, first: date) -> date:
+    if period == "MONTH":
+        return date(first.year + 1, 1, 1) if first.month == 12 else date(first.year, first.month + 1, 1)
+    return first + timedelta(days=7 if period == "WEEK" else 1)
+
+
+def zoned_start(period: str, seconds: int, zone: ZoneInfo) -> int:
+    """The start of the local ``period`` (DAY, WEEK or MONTH) holding the whole hour ``seconds``."""
+    first = _local_first(period, datetime.fromtimestamp(seconds, zone).date())
+    following = _local_next(period, first)
+    start, after = _local_midnight(first, zone), _local_midnight(following, zone)
+    # The hour before a boundary taken early (a half-hour zone) already belongs to the next period.
+    return after if seconds >= after else start
+
+
+def _zoned_buckets(period: str, start: int, end: int, limit: int, zone: ZoneInfo) -> list[tuple[int, int, int]]:
+    out: list[tuple[int, int, int]] = []
+    label = zoned_start(period, start, zone)
+    first = _local_first(period, datetime.fromtimestamp(label + HOUR, zone).date())
+    while label < end and len(out) <= limit:
+        first = _local_next(period, first)
+        after = _local_midnight(first, zone)
+        out.append((label, max(label, start), min(after, end)))
+        label = after
+    return out
+
+
+def stamp_in(seconds: int, zone: ZoneInfo | None) -> str:
+    """A bucket's timestamp: UTC (``...Z``) by default, else local time with the zone's offset."""
+    if zone is None:
+        return rfc3339(seconds)
+    return datetime.fromtimestamp(seconds, zone).isoformat(timespec="seconds")
 
 
 # Levels a cube keeps: each bucket of a level is one of these periods.
@@ -438,6 +494,7 @@ class Query:
     default_status: bool = False  # EVENTS without an EVENT_STATUS filter: PROCESSED and UNPROCESSED
     currency: str = "BASE"  # configs.CURRENCY of the revenue metrics
     where: str = ""  # the query's place in the request, for refusals found while answering
+    zone: ZoneInfo | None = None  # the organisation's time zone (None: UTC)
 
 
 def _known(store: Store, field: str, value: str) -> list[str] | None:
@@ -475,6 +532,7 @@ def check_request(store: Store, body: dict[str, Any]) -> tuple[int, int, list[Qu
     start -= start % HOUR
     end += -end % HOUR  # the hours the range touches (see README: metrics)
     queries: list[Query] = []
+    zone = org_settings.time_zone(store)
     asked = body["metricQueries"]
     if not 1 <= len(asked) <= MAX_QUERIES:
         problems.append(Violation("metricQueries", f"must hold 1 to {MAX_QUERIES} queries (holds {len(asked)})"))
@@ -483,7 +541,7 @@ def check_request(store: Store, body: dict[str, Any]) -> tuple[int, int, list[Qu
         where = f"metricQueries[{i}]"
         if seen.setdefault(raw["id"], i) != i:
             problems.append(Violation(f"{where}.id", f"{raw['id']!r} is also metricQueries[{seen[raw['id']]}]'s"))
-        query, found = _check_query(store, raw, where, start, end)
+        query, found = _check_query(store, raw, where, start, end, zone)
         problems += found
         queries.append(query)
     if problems:
@@ -496,7 +554,8 @@ def _seconds(body: dict[str, Any], field: str) -> int:
     return int(parse_time(body[field], field).timestamp() // 1)
 
 
-def _check_query(store: Store, raw: dict[str, Any], where: str, start: int, end: int) -> tuple[Query, list[Violation]]:
+def _check_query(store: Store, raw: dict[str, Any], where: str, start: int, end: int,
+                 zone: ZoneInfo | None = None) -> tuple[Query, list[Violation]]:
     problems: list[Violation] = []
     name, period = raw["name"], raw["aggregationPeriod"]
     allowed_filters, allowed_groups = ALLOWED[name]
@@ -508,7 +567,7 @@ def _check_query(store: Store, raw: dict[str, Any], where: str, start: int, end:
             problems.append(Violation(f"{where}.configs.{key}", f"is not a config of {name}"))
         elif value not in ("BASE", "INVOICE"):
             problems.append(Violation(f"{where}.configs.{key}", "must be BASE or INVOICE"))
-    if len(buckets(period, start, end, MAX_POINTS)) > MAX_POINTS:
+    if len(buckets(period, start, end, MAX_POINTS, zone)) > MAX_POINTS:
         problems.append(Violation(f"{where}.aggregationPeriod",
                                   f"{period} over this range makes more than {MAX_POINTS} data points; "
                                   "ask a longer period or a shorter range"))
@@ -540,7 +599,7 @@ def _check_query(store: Store, raw: dict[str, Any], where: str, start: int, end:
     default_status = name == "EVENTS" and "RAW_EVENT_STATUS" not in filters
     if default_status:
         filters["RAW_EVENT_STATUS"] = {raw for raw in RAW_STATUSES if event_status(raw) in DEFAULT_EVENT_STATUS}
-    return Query(raw["id"], name, period, group, filters, default_status, currency, where), problems
+    return Query(raw["id"], name, period, group, filters, default_status, currency, where, zone), problems
 
 
 def _noun(field: str) -> str:
@@ -583,7 +642,7 @@ _MAX_SELECTIONS = 64
 
 def series(cube: Cube | None, query: Query, start: int, end: int) -> list[dict[str, Any]]:
     """The query's data points: one series per group (one, ungrouped, even when empty)."""
-    spans = buckets(query.period, start, end, MAX_POINTS)
+    spans = buckets(query.period, start, end, MAX_POINTS, query.zone)
     values: dict[str, list[int]] = {}
     if cube is not None:
         chosen = select(cube, query)
@@ -594,8 +653,9 @@ def series(cube: Cube | None, query: Query, start: int, end: int) -> list[dict[s
             if not cumulative:
                 got = cube.total(frm, to, chosen)
             else:
-                # Usage in the cycle so far: the calendar month (UTC) holding the bucket's last hour.
-                starts = month_start(to - HOUR)
+                # Usage in the cycle so far: the calendar month (UTC, or the organisation's zone) holding
+                # the bucket's last hour.
+                starts = month_start(to - HOUR) if query.zone is None else zoned_start("MONTH", to - HOUR, query.zone)
                 if starts != cycle:  # a new cycle: from its start (before the range, or inside a WEEK)
                     running, cycle = cube.total(starts, to, chosen), starts
                 else:
@@ -609,7 +669,7 @@ def series(cube: Cube | None, query: Query, start: int, end: int) -> list[dict[s
                 row[n] = value
     if query.group is None:
         values.setdefault("", [0] * len(spans))
-    stamps = [rfc3339(label) for label, _, _ in spans]
+    stamps = [stamp_in(label, query.zone) for label, _, _ in spans]
     out = []
     for label in sorted(values):
         numbers = cube.numbers(values[label]) if cube is not None else values[label]
@@ -626,17 +686,19 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
     A cycle's usage so far is priced as a whole (tiers and packages apply to
     the cycle's quantity); REVENUE is what each bucket adds to its cycles'
     revenue, REVENUE_FOR_CYCLE the cycle's revenue so far at each bucket's
-    end. In each account's invoice currency: the mock keeps no exchange
-    rates, so ``CURRENCY: BASE`` (the default) refuses an account invoiced in
-    another currency than the tenant's, and one series never adds two
-    currencies.
+    end. ``CURRENCY: BASE`` (the default) converts an account invoiced in
+    another currency by the exchange rate the organisation states
+    (:mod:`.org_settings`), and refuses it when none is stated;
+    ``CURRENCY: INVOICE`` keeps each account's invoice currency, and one
+    series never adds two currencies.
     """
-    spans = buckets(query.period, start, end, MAX_POINTS)
+    spans = buckets(query.period, start, end, MAX_POINTS, query.zone)
     chosen = select(cube, query)
     if chosen.everything:
         chosen = Selection([""] * len(cube.keys), list(range(len(cube.keys))), everything=False)
     values: dict[str, list[Decimal]] = {}
     currencies: dict[str, str] = {}
+    rates: dict[str, Decimal] | None = None  # read once, when a series first needs one
     unit = Decimal(10) ** -cube.scale
     for kid in chosen.chosen:
         account, _, meter = cube.keys[kid]
@@ -676,9 +738,16 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
             continue
         currency = store.collections["accounts"].items[account]["invoiceCurrency"]
         if query.currency == "BASE" and currency != BASE_CURRENCY:
-            raise Invalid.at(f"{query.where}.configs.CURRENCY",
-                             f"account {account!r} is invoiced in {currency} and the mock keeps no exchange rates "
-                             f"to {BASE_CURRENCY}: ask CURRENCY INVOICE")
+            if rates is None:
+                rates = org_settings.exchange_rates(store)
+            rate = rates.get(currency)
+            if rate is None:
+                raise Invalid.at(f"{query.where}.configs.CURRENCY",
+                                 f"account {account!r} is invoiced in {currency} and the organisation states no "
+                                 f"exchange rate from {currency} to {BASE_CURRENCY} (setting togai "
+                                 f"{org_settings.RATE_PREFIX}{currency}): state one, or ask CURRENCY INVOICE")
+            earned = [amount * rate for amount in earned]  # exact: the rate as stated, no rounding
+            currency = BASE_CURRENCY
         if currencies.setdefault(label, currency) != currency:
             raise Invalid.at(f"{query.where}.groupBy", f"one series would add revenue in {currencies[label]} and "
                                                        f"{currency}: group or filter by ACCOUNT_ID or CUSTOMER_ID")
@@ -687,7 +756,7 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
             row[n] += amount
     if query.group is None:
         values.setdefault("", [Decimal(0)] * len(spans))
-    stamps = [rfc3339(label) for label, _, _ in spans]
+    stamps = [stamp_in(label, query.zone) for label, _, _ in spans]
     out = []
     for label in sorted(values):
         points: dict[str, Any] = {"timestamps": stamps, "metricValues": [to_json(v) for v in values[label]]}

@@ -23,6 +23,7 @@ from ..core.cursors import paginate
 from ..core.errors import Conflict, Invalid, NotFound, Violation
 from ..core.resource import Exchange, ImportContext, Resource
 from ..core.store import Record, Store
+from . import enrichment
 
 NAME = "eventSchemas"
 PARAM = "event_schema_name"
@@ -75,7 +76,12 @@ def _add(store: Store, record: Record) -> None:
 
 
 def _check_unique(body: dict[str, Any]) -> None:
-    """An event schema's attributes, dimensions and filter fields are sets (the EventSchema answer says so)."""
+    """An event schema's attributes, dimensions and filter fields are sets (the EventSchema answer says so);
+    its enrichments can run (JSON-logic that compiles, dependencies that are declared)."""
+    if body.get("enrichments"):
+        found = enrichment.problems(body["enrichments"])
+        if found:
+            raise Invalid(found)
     for field_name in ("attributes", "dimensions", "filterFields"):
         seen: list[Any] = []
         for i, item in enumerate(body.get(field_name, [])):

@@ -70,11 +70,11 @@ from ..core.cursors import paginate, paginate_positions
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require as lookup
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
-from ..core.store import Store
+from ..core.store import Record, Store
 from ..core.times import parse_time
-from ..pricing import schedules
+from ..pricing import jobs, schedules
 from . import aggregates as usage
-from . import builtin_schemas, metering, statuses
+from . import builtin_schemas, enrichment, metering, statuses
 from . import meters as usage_meters
 from .statuses import DESCRIPTIONS, DUPLICATE, IN_PROGRESS, METERED, NO_ID, NO_METERS, REVERTED
 
@@ -280,6 +280,12 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     entitled = store.indexes.get(ENTITLED_IDS) or {}
     moment = parse_time(now) if entitled else None
     for payload, reference in zip(payloads, store.new_ids(IDS, len(payloads), collection), strict=True):
+        schema = batch.schema(payload["schemaName"]) if payload["schemaName"] not in builtin_schemas.NAMES else None
+        if schema is not None and schema.template is not None:
+            # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
+            payload = {**payload, "id": enrichment.event_id(schema.template, payload)}
+            if payload["id"] is None:
+                del payload["id"]  # a field the template names is missing: no id (NO_EVENT_ID)
         event_id = payload.get("id")
         first = event_id is not None and collection.get(event_id) is None
         if first and event_id in entitled and moment is not None and _recent(entitled[event_id], moment):
@@ -341,12 +347,23 @@ def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
         event.status = statuses.NO_SCHEMA
         return
     event.schema_version = schema.version
+    if schema.enricher is not None:
+        try:
+            event.attributes, event.dimensions = schema.enricher.apply(
+                store, event.attributes, event.dimensions, *account)
+        except enrichment.Failed:
+            event.status = statuses.ENRICHMENT_FAILED
+            return
     outcome = schema.meter(event.attributes, event.dimensions)
     if outcome is None:
         event.status = statuses.UNITS_INVALID
         return
     event.meter_ids, event.units = schema.meter_ids, outcome
-    event.status = METERED if any(units is not None for units in outcome) else NO_METERS
+    # Togai: NO_MATCHING_METERS when the schema has no (active) meter, NOT_METERED when its meters made no usage.
+    if any(units is not None for units in outcome):
+        event.status = METERED
+    else:
+        event.status = statuses.NOT_METERED if outcome else NO_METERS
 
 
 def settle(store: Store) -> None:
@@ -530,6 +547,11 @@ def correct(store: Store, action: str, payload: dict[str, Any] | None) -> Correc
         refused = refusals([payload], "events")
         if refused:
             raise Invalid.at(refused[0].field.replace("events[0]", "event", 1), refused[0].rule)
+    return _apply(store, event, action, payload)
+
+
+def _apply(store: Store, event: Event, action: str, payload: dict[str, Any] | None) -> Correction:
+    """One event's correction (see :func:`correct`)."""
     reason = _cannot(event, action)
     if reason is not None:
         return Correction(event, "FAILED", reason)
@@ -545,6 +567,7 @@ def correct(store: Store, action: str, payload: dict[str, Any] | None) -> Correc
     assert position is not None  # require() found it
     _unindex(store, event, position)
     if action == "REDO_EVENT":
+        assert payload is not None
         event.set_payload(payload)
     event.status, event.account, event.customer_id = IN_PROGRESS, None, None
     event.schema_version, event.meter_ids, event.units, event.before_revert = None, (), (), None
@@ -555,6 +578,108 @@ def correct(store: Store, action: str, payload: dict[str, Any] | None) -> Correc
     else:
         process(store, event, metering.Batch(store), position)
     return Correction(event, "REVERTED_AND_REINGESTED", "Event re-ingested")
+
+
+# Corrections by filter (Togai's current /events/correction): an account and, optionally, one of these.
+MAX_CORRECTIONS = 30  # "Maximum of first 30 events matching the filters ... in a single request" (sync mode)
+FILTERS = ("account_id", "id", "event_id", "event_source_time", "created_at")
+COMBINATIONS = (frozenset({"account_id"}), frozenset({"account_id", "id"}), frozenset({"account_id", "event_id"}),
+                frozenset({"account_id", "event_source_time"}), frozenset({"account_id", "event_id", "created_at"}),
+                frozenset({"account_id", "event_id", "event_source_time"}))
+
+
+def _instant_or_range(text: str, field: str) -> tuple[datetime, datetime | None]:
+    """A filter's time: one instant, or an ISO 8601 interval ``start/end`` (``[start, end)``)."""
+    first, _, last = text.partition("/")
+    start = parse_time(first, field)
+    if not last:
+        return start, None
+    end = parse_time(last, field)
+    if end <= start:
+        raise Invalid.at(field, "the interval's end must be after its start")
+    return start, end
+
+
+def _matches_time(moment: str, wanted: tuple[datetime, datetime | None]) -> bool:
+    try:
+        at = parse_time(moment)
+    except Invalid:  # a timestamp no calendar has (an import let it through): matches no time
+        return False
+    start, end = wanted
+    return at == start if end is None else start <= at < end
+
+
+def matching(store: Store, filters: dict[str, str]) -> list[Event]:
+    """The events of ``filters`` (an allowed :data:`COMBINATIONS`), in Togai's order for corrections:
+    ``timestamp`` newest first, then ``id`` (the event's own; none last)."""
+    given = frozenset(filters)
+    if given not in COMBINATIONS:
+        rule = "; ".join(" + ".join(sorted(c)) for c in COMBINATIONS)
+        raise Invalid.at("account_id" if "account_id" not in given else sorted(given - {"account_id"})[0],
+                         f"is not an allowed combination of filters ({rule})")
+    source = ("event_source_time", _instant_or_range(filters["event_source_time"], "event_source_time")) \
+        if "event_source_time" in filters else None
+    created = _instant_or_range(filters["created_at"], "created_at") if "created_at" in filters else None
+    account = filters["account_id"]
+    collection = store.collections[NAME]
+    found: list[Event] = []
+    for position in store.indexes[BY_ACCOUNT].get(account, ()):
+        event: Event = collection.items[collection.key_at(position)]
+        if (("id" in filters and event.reference != filters["id"])
+                or ("event_id" in filters and event.event_id != filters["event_id"])
+                or (source is not None and not _matches_time(event.timestamp, source[1]))
+                or (created is not None and not _matches_time(event.created_at, created))):
+            continue
+        found.append(event)
+    found.sort(key=lambda e: (e.event_id is None, e.event_id or ""))
+    found.sort(key=lambda e: _sort_time(e.timestamp), reverse=True)  # stable: ids stay ascending within a time
+    return found
+
+
+def _sort_time(moment: str) -> float:
+    try:
+        return parse_time(moment).timestamp()
+    except Invalid:
+        return float("-inf")
+
+
+def correct_matching(store: Store, action: str, filters: dict[str, str], run_async: bool = False,
+                     ) -> tuple[list[Correction], Record | None]:
+    """Corrections by filter: the first 30 matching events at once, or (``run_async``) every one of them in an
+    EVENT_CORRECTIONS job (run at once: the mock has no background; its entries say how each went).
+
+    The outcomes shown are the first 30's. ``REDO_EVENT`` needs the single-event form (one payload, one event).
+    """
+    settle(store)
+    if action == "REDO_EVENT":
+        raise Invalid.at("action", "REDO_EVENT corrects one event with the body's payload: name it in event.id, "
+                                   "without filters")
+    found = matching(store, filters)
+    if not found:
+        raise Invalid.at("account_id", "no event matches the filters")
+    chosen = found if run_async else found[:MAX_CORRECTIONS]
+    done = [_apply(store, event, action, None) for event in chosen]
+    job = _correction_job(store, action, filters, done) if run_async else None
+    return done[:MAX_CORRECTIONS], job
+
+
+def _correction_job(store: Store, action: str, filters: dict[str, str], done: list[Correction]) -> Record:
+    """The EVENT_CORRECTIONS job of an asynchronous correction, settled: an entry per event."""
+    now = store.clock.now()
+    job: Record = {"id": store.new_id(jobs.IDS, store.collections[jobs.NAME]), "type": "EVENT_CORRECTIONS",
+                   "status": "COMPLETED", "updatedAt": now, "settledAt": now,
+                   "metadata": {"action": action, **filters}}
+    if done and all(c.status == "FAILED" for c in done):
+        job["status"] = "FAILED"
+    store.collections[jobs.NAME].add(job["id"], job)
+    keys = store.indexes[jobs.JOB_ENTRIES].setdefault(job["id"], [])
+    for c in done:
+        entry = {"id": f"{job['id']}/{c.event.reference}", "entityId": c.event.reference, "jobId": job["id"],
+                 "status": "FAILED" if c.status == "FAILED" else "COMPLETED", "createdAt": now,
+                 "comments": c.reason}
+        store.collections[jobs.ENTRIES].add(entry["id"], entry)
+        keys.append(entry["id"])
+    return job
 
 
 def _cannot(event: Event, action: str) -> str | None:
@@ -618,7 +743,7 @@ def check_import(ctx: ImportContext) -> None:
                 problems.append(Violation(f"{at}.units", f"is given exactly when the status is {COMPUTED}"))
             computed += meter["status"] == COMPUTED
         real = info.get("statusBeforeReverting", status)
-        if (real == METERED) != (computed > 0) and real in (METERED, NO_METERS):
+        if (real == METERED) != (computed > 0) and real in (METERED, NO_METERS, statuses.NOT_METERED):
             problems.append(Violation(f"{where}.ingestionStatus.status",
                                       f"{METERED} is for exactly the events a meter computed units of"))
 

@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from ..core.store import Record, Store
-from . import event_schemas, jsonlogic
+from . import enrichment, event_schemas, jsonlogic
 from . import meters as usage_meters
 
 T = TypeVar("T", bound=tuple[Any, ...])
@@ -246,11 +246,14 @@ class ActiveSchema:
     lookup, and share one tuple of units.
     """
 
-    __slots__ = ("version", "meters", "meter_ids", "_seen")
+    __slots__ = ("version", "meters", "meter_ids", "_seen", "template", "enricher")
 
-    def __init__(self, version: int, meters: list[CompiledMeter]) -> None:
+    def __init__(self, version: int, meters: list[CompiledMeter], template: str | None = None,
+                 enricher: enrichment.Enricher | None = None) -> None:
         self.version = version
         self.meters = meters
+        self.template = template  # eventIdTemplate: builds the event's id at ingestion
+        self.enricher = enricher
         self.meter_ids = tuple(m.id for m in meters)  # one tuple, shared by the events it meters
         self._seen: dict[tuple[tuple[str | None, ...], tuple[str, ...]], tuple[Units, ...] | None] = {}
 
@@ -316,6 +319,7 @@ class Batch:
         if active is not None:
             meters = [compiled(self.store, m) for m in usage_meters.of_schema(self.store, name)
                       if m["status"] == "ACTIVE"]
-            found = ActiveSchema(active["version"], meters)
+            found = ActiveSchema(active["version"], meters, active.get("eventIdTemplate") or None,
+                                 enrichment.enricher(active))
         self._schemas[name] = found
         return found

@@ -17,10 +17,11 @@ REVERTED = "REVERTED"
 FAILED = "INGESTION_FAILED"
 NOT_METERED = "INGESTION_COMPLETED_EVENT_NOT_METERED"
 INVALID_LICENSE = "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT"
+ENRICHMENT_FAILED = "INGESTION_FAILED_ENRICHMENT_FAILED"
 
 # Every IngestionStatus of the contract, in its order (some are Togai's only: the mock never gives them).
 ALL = (
-    IN_PROGRESS, FAILED, NO_SCHEMA, "INGESTION_FAILED_ENRICHMENT_FAILED", UNITS_INVALID, NO_METERS,
+    IN_PROGRESS, FAILED, NO_SCHEMA, ENRICHMENT_FAILED, UNITS_INVALID, NO_METERS,
     METERED, NOT_METERED, "INGESTION_FAILED_PAST_GRACE_PERIOD", NO_ACCOUNT, DUPLICATE,
     NO_ID, INVALID_LICENSE, "INGESTION_FAILED_INSUFFICIENT_CREDITS", REVERTED, "UNKNOWN",
 )
@@ -36,7 +37,10 @@ DESCRIPTIONS = {
     UNITS_INVALID: "An attribute value or a usage meter's units are not a number within bounds, "
                    "or a computation failed",
     FAILED: "A togai-usage event lacks its usage_meter_id dimension or usage attribute, or names no usage meter",
-    NOT_METERED: "Ingestion completed: the event is not metered (a named license event)",
+    NOT_METERED: "Ingestion completed: no usage was generated (the schema's meters filtered it out, "
+                 "or a named license event)",
+    ENRICHMENT_FAILED: "An enrichment of the event schema failed (a dependency setting is missing, or an "
+                       "expression failed or gave no value of the field's type)",
     INVALID_LICENSE: "A togai-named-license event needs license_id (an add-on), name and action 1 or -1",
     REVERTED: "The event was reverted by a correction",
 }
