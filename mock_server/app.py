@@ -133,6 +133,8 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
         self_check=config.self_check,
         prefer=False,
         access=access,
+        # A clock move processes months of cycles in slices, releasing the store between them.
+        offloaded=frozenset({"moveClock"}),
     )
     # Local origins always; --cors-origin adds more, '*' any (see mock_server/cors.py).
     cors: dict[str, Any] = {"policy": CorsPolicy(config.cors_origins), "log": config.log, "journal": journal}

@@ -175,12 +175,21 @@ def clock_of(store: Store) -> dict[str, Any]:
     return {"now": stamp(clock.instant()), "kind": kind}
 
 
+# The longest a clock move waits between two slices for the requests queued behind it.
+_YIELD_S = 0.05
+
+
 def _yield_lock(store: Store) -> None:
-    """Between two slices of a clock move: let other threads take the store (the state file's writer)."""
+    """Between two slices of a clock move: let others take the store (requests on the event loop, the
+    state file's writer). A lock released and taken again at once is rarely won by a waiter, so the move
+    waits while requests are waiting for it (at most :data:`_YIELD_S`), then goes on."""
     lock: Any = store.lock
     if lock._is_owned():  # noqa: SLF001 - RLock's own protocol, as threading.Condition uses it
         saved = lock._release_save()  # noqa: SLF001
-        time.sleep(0)
+        deadline = time.monotonic() + _YIELD_S
+        time.sleep(0.0002)
+        while store.waiting > 0 and time.monotonic() < deadline:
+            time.sleep(0.0002)
         lock._acquire_restore(saved)  # noqa: SLF001
 
 

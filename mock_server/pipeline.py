@@ -102,6 +102,7 @@ class Pipeline:
         access: ControlAccess | None = None,
         epoch: Epoch | None = None,
         proxy: Upstream | None = None,
+        offloaded: frozenset[str] = frozenset(),
     ) -> None:
         self.spec = spec
         self.router = Router(spec)
@@ -118,6 +119,7 @@ class Pipeline:
         self.access = access  # the control API's own door (Host, token, JSON only)
         self.epoch = epoch or Epoch()
         self.proxy = proxy  # --proxy: valid requests go to this upstream instead of the store
+        self.offloaded = offloaded  # operationIds whose handlers run in a worker thread
         self.drift = proxy.drift if proxy is not None else None  # the tenant's drift report (--proxy)
         # Looked up per request, so computed once.
         self._plans: dict[str, tuple[Handler | None, int, frozenset[str], int]] = {
@@ -266,6 +268,10 @@ class Pipeline:
                 stage = "upstream"  # a 502/504: the upstream failed, not the request
                 answer = await self.proxy.forward(op, scope, raw, self.drift)
                 outcome = Outcome(answer.status, answer, answer.mock_headers(), op.operation_id, answer.violations)
+            elif op.operation_id in self.offloaded:
+                # Long work that releases the store between slices (a clock move): in a worker
+                # thread, so the event loop serves other requests in between.
+                outcome = await asyncio.to_thread(self.dispatch, op, params, body, epoch, headers)
             else:
                 outcome = self.dispatch(op, params, body, epoch, headers)
         except ApiError as exc:
@@ -298,13 +304,18 @@ class Pipeline:
         if handler is None:
             answer = canned_answer(op, self.canned)
             return Outcome(answer.status, answer.body, dict(answer.headers), op.operation_id)
+        store = self.store
+        store.waiting += 1  # seen by long work that yields the store between slices (a clock move)
+        store.lock.acquire()
+        store.waiting -= 1
         try:
-            with self.store.lock:
-                if epoch is not None and epoch != self.epoch.value:
-                    raise ApiError.of(503, "", _STALE)
-                payload = handler(self.store, Call(params, body, headers or {}))
+            if epoch is not None and epoch != self.epoch.value:
+                raise ApiError.of(503, "", _STALE)
+            payload = handler(store, Call(params, body, headers or {}))
         except DomainError as exc:
             raise from_domain(exc, path_params, conflict) from None
+        finally:
+            store.lock.release()
         if isinstance(payload, Answer):
             return Outcome(payload.status or status, payload.body, dict(payload.headers), op.operation_id)
         return Outcome(status, payload, {}, op.operation_id)

@@ -7,6 +7,7 @@ import json
 import os
 import time
 import tracemalloc
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +339,54 @@ def test_many_tenants_with_large_bodies_stay_within_the_journal_budget() -> None
         budget = api.app.state.tenants.journal_budget
         assert budget.used <= 1 << 20
         assert budget.kept == sum(len(t.journal.entries()) for t in api.app.state.tenants if t.journal is not None)
+
+
+# -- item 2: long work never holds other requests: a clock move runs in slices, off the event loop ------
+
+
+def test_other_requests_are_served_while_the_clock_moves_a_year() -> None:
+    from mock_server.domain.billing import engine
+    from mock_server.domain.parties import accounts
+    from mock_server.domain.pricing import schedules
+
+    app = create_app(Config(log="quiet", clock=datetime(2024, 1, 1, tzinfo=UTC)))
+    store = app.state.store
+    acme = store.collections["customers"].get("ACME")
+    plan = next(p for p in store.collections["pricePlans"].items.values() if p["name"] == "Rides Pro")
+    for i in range(600):
+        accounts.insert_account(store, accounts.build_account(store, {"id": f"B{i}", "name": f"B {i}"}, acme, []))
+        schedules.associate(store, f"B{i}", {"mode": "ASSOCIATE", "pricePlanId": plan["id"],
+                                             "effectiveFrom": "2024-01-01", "effectiveUntil": "2099-01-01"})
+    engine.mark_dirty(store)
+
+    async def call(method: str, path: str, body: bytes = b"") -> int:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        headers = [(b"host", b"localhost"), (b"authorization", b"Bearer t"), (b"content-type", b"application/json"),
+                   (b"content-length", str(len(body)).encode())]
+        await app({"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+                   "headers": headers}, receive, send)
+        return int(sent[0]["status"])
+
+    async def scenario() -> tuple[float, list[float]]:
+        started = time.perf_counter()
+        move = asyncio.create_task(call("POST", "/__mock/clock", b'{"by": "P12M"}'))
+        waits: list[float] = []
+        while not move.done():
+            asked = time.perf_counter()
+            assert await call("GET", "/accounts/ACME-US") == 200
+            waits.append(time.perf_counter() - asked)
+            await asyncio.sleep(0.005)
+        assert await move == 200
+        return time.perf_counter() - started, waits
+
+    took, waits = asyncio.run(scenario())
+    assert len(store.collections["invoices"]) > 600 * 11  # the move did a year of cycles
+    assert len(waits) >= 3 and took > 0.2, (took, len(waits))  # before: one read, after the whole move
+    assert max(waits) < 0.5, max(waits)  # each waits a slice at most, not the move

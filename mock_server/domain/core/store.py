@@ -64,6 +64,9 @@ class Store:
         test clock frozen at this instant (``--clock``), which moves only when told."""
         self.clock_start = clock
         self.lock = threading.RLock()
+        # Requests waiting for the lock (approximate: no lock guards it). Long work that releases the
+        # store between slices waits for them to go first, so they never wait more than a slice.
+        self.waiting = 0
         self.registry = registry
         self.seed = seed
         self.schemas = schemas
