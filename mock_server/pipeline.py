@@ -174,7 +174,8 @@ class Pipeline:
         if self.journal is not None and self.epoch.value == epoch:  # else: the journal it belongs to is gone
             self._record(scope, raw_body, outcome, sent, elapsed, rule)
         if self.log_line is not None:
-            self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations)
+            self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations,
+                          rule.id if rule is not None else None)
 
     async def _take_override(
         self, scope: Scope, receive: Receive, path: str
