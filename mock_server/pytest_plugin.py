@@ -274,7 +274,8 @@ class TogaiMock(_ClientHelpers):
         request = urllib.request.Request(self.url + path, data=data, method=method)
         if method != "GET":  # the control API refuses changes that are not JSON, body or not
             request.add_header("Content-Type", "application/json")
-        request.add_header("Authorization", f"Bearer {self.bearer}")
+        if self.token is not None:  # without one, a --tenancy token server answers the tenant count only
+            request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read() or b"null")
@@ -322,7 +323,7 @@ def start_server(args: list[str] | tuple[str, ...] = (), timeout: float = 20.0) 
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log_path = Path(log.name)
     log.close()
-    mock = TogaiMock("", process, log_path, _token(command))
+    mock = TogaiMock("", process, log_path, _token(command) or _tenancy_token(command))
     atexit.register(mock.stop)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -365,6 +366,12 @@ def attach_shared(url: str, token: str | None = None) -> TogaiMock:
         )
     atexit.register(mock.stop)
     return mock
+
+
+def _tenancy_token(command: list[str]) -> str | None:
+    """With ``--tenancy token`` among the flags, the helpers and ``client`` share :data:`DEFAULT_TOKEN`'s tenant."""
+    joined = " ".join(command)
+    return DEFAULT_TOKEN if "--tenancy token" in joined or "--tenancy=token" in joined else None
 
 
 def _token(command: list[str]) -> str | None:

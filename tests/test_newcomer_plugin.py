@@ -88,3 +88,9 @@ def test_join_option_values() -> None:
     assert join_option_values(["-q", "--togai-mock-args", "--self-check --latency 5ms", "tests"]) == [
         "-q", "--togai-mock-args=--self-check --latency 5ms", "tests"]
     assert join_option_values(["--togai-mock-args=--x"]) == ["--togai-mock-args=--x"]
+
+
+def test_client_and_helpers_share_a_tenant_of_a_token_tenancy_server_of_its_own(tmp_path: Path) -> None:
+    (tmp_path / "test_consumer.py").write_text(CONSUMER)
+    proc = _pytest(tmp_path, "--togai-mock-args", "--tenancy token")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
