@@ -170,3 +170,7 @@ def test_every_line_of_a_json_logging_server_is_json_with_a_time() -> None:
     assert overridden["/invoice_groups"] == rule["id"]
     assert overridden["/customers"] == delay["id"]  # a delay alone decided when it was answered
     assert sum(1 for r in records if r.get("event") == "cors") == 2
+
+
+def test_make_screenshots_remakes_the_dashboard_picture_from_the_running_mock() -> None:
+    assert "tools/dashboard_screenshot.py" in _make_dry_run("screenshots")
