@@ -2,26 +2,44 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# Two stamps: the server alone (`make run`), then the test tools on top (`make test`, `make install`).
+RUN_STAMP := $(VENV)/.runtime-stamp
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
+# The OpenAPI linter of `make lint`: Redocly CLI at the version (and lock) of tools/openapi-lint/.
+LINT_DIR := $(VENV)/openapi-lint
+REDOCLY  := $(LINT_DIR)/node_modules/.bin/redocly
 
-.PHONY: install lint run test conformance conformance-deep bench clean
+.PHONY: install lint run test conformance conformance-deep bench screenshots clean
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# npm is required, not optional: without it `make lint` (hence `make test`, hence CI) fails here.
+$(REDOCLY): tools/openapi-lint/package.json tools/openapi-lint/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make lint: npm not found; the OpenAPI linter needs Node.js 18.17+ and npm (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
+	mkdir -p $(LINT_DIR)
+	cp tools/openapi-lint/package.json tools/openapi-lint/package-lock.json $(LINT_DIR)/
+	cd $(LINT_DIR) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(REDOCLY)
+
 install: $(STAMP)  ## create .venv and install the package with its test dependencies
 
-run: $(STAMP)  ## serve the mock on http://127.0.0.1:4010 (extra flags: make run ARGS="--seed 1")
+run: $(RUN_STAMP)  ## serve the mock on http://127.0.0.1:4010, installing the server only (extra flags: make run ARGS="--seed 1")
 	$(PY) -m mock_server $(ARGS)
 
-lint: $(STAMP)  ## ruff, mypy --strict and import-linter (layers, no cycles), zero findings
+lint: $(STAMP) $(REDOCLY)  ## ruff, mypy --strict, import-linter (layers, no cycles) and Redocly's OpenAPI rules, zero findings
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
+	$(PY) tools/openapi_lint.py $(REDOCLY)
 
 test: $(STAMP) lint  ## the linters, then the derandomized test suite but the long Schemathesis runs
 	$(PY) -m pytest -q -n 2 -m "not conformance" $(ARGS)
@@ -34,6 +52,9 @@ conformance-deep: $(STAMP)  ## the deeper property-based profile of every proper
 
 bench: $(STAMP)  ## throughput, latency, start-up, memory and reset figures
 	$(PY) -m benchmarks $(ARGS)
+
+screenshots: $(STAMP)  ## remake docs/dashboard.png from the running mock in headless Chromium
+	$(PY) tools/dashboard_screenshot.py
 
 clean:
 	rm -rf $(VENV) build dist .hypothesis bench-results

@@ -6,10 +6,12 @@ import asyncio
 import logging
 import math
 import os
+import re
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -23,11 +25,12 @@ from .domain.core.errors import DomainError
 from .domain.core.times import parse_time
 from .fixtures import FixtureError
 from .httpprotocol import server_options
-from .listing import startup_listing
+from .listing import StartupFacts, startup_listing, summarize_skipped
 from .openapi.spec import SpecError
 from .persistence import StateFileError
 from .pipeline import TRANSPORT_KEY
 from .proxy import parse_upstream
+from .requestlog import json_line, message_logger
 from .tenants import DEFAULT_MAX_TENANTS, TENANCIES
 from .version import __version__
 from .watch import Reloader
@@ -39,7 +42,8 @@ SHUTDOWN_GRACE_S = 2
 def build_parser() -> argparse.ArgumentParser:
     """The ``mock-server`` argument parser."""
     p = argparse.ArgumentParser(
-        prog="mock-server", description="A local, stateful mock of Togai's accounts and invoice-groups API."
+        prog="mock-server",
+        description="A local, stateful, spec-driven mock of Togai's billing API (or of any OpenAPI document).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("-p", "--port", type=int, default=4010, help="port to listen on; 0 picks a free one (default 4010)")
@@ -49,18 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--watch", action="store_true",
                    help="reload the spec and the fixtures when their files change (keeps the state that still fits)")
-    p.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="folder of fixture YAML files")
+    p.add_argument("--fixtures", type=Path, default=None,
+                   help="folder of fixture YAML files (default: the bundled demo tenant)")
     p.add_argument("--no-fixtures", action="store_true", help="start with an empty tenant")
     p.add_argument("--seed", type=int, help="same seed, same ids and timestamps")
     p.add_argument("--clock", metavar="DATE-TIME",
                    help="start a test clock frozen at DATE-TIME (RFC 3339); it moves only with POST /__mock/clock, "
                    "which closes the pricing cycles and bills what falls due on the way")
     p.add_argument(
-        "--token", action="append", default=[], metavar="TOKEN",
+        "--token", action="append", default=[], metavar="TOKEN", type=parse_nonempty("--token"),
         help="accept only this bearer token (repeatable); without it any non-empty token is accepted",
     )
     p.add_argument(
-        "--allow-host", action="append", default=[], metavar="HOST",
+        "--allow-host", action="append", default=[], metavar="HOST", type=parse_nonempty("--allow-host"),
         help="also answer control calls (/__mock) whose Host header names HOST (repeatable); "
         "default: loopback names and addresses only",
     )
@@ -73,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ingest-delay", type=float, default=0.0, metavar="SECONDS",
                    help="process ingested events this long after they are accepted, so a frontend can "
                    "show them in progress (default 0: at once)")
-    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
-                   help="allow this browser origin (repeatable); default: any localhost/127.0.0.1 origin")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN", type=parse_origin,
+                   help="also allow this browser origin, scheme://host[:port] (repeatable), or '*' for any; "
+                   "any localhost/127.0.0.1 origin is always allowed")
     p.add_argument("--log", choices=("text", "json", "quiet"), default="text",
                    help="one line per request on stderr: text (default), json or quiet")
     p.add_argument("--journal-size", type=int, default=1000, metavar="N",
@@ -84,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 128 MiB)")
     p.add_argument("--proxy", type=parse_proxy, metavar="URL",
                    help="forward every valid Togai request to URL (e.g. Togai's sandbox) and check its answers")
-    p.add_argument("--proxy-timeout", type=parse_timeout, default=10.0, metavar="SECONDS",
+    p.add_argument("--proxy-timeout", type=parse_timeout, default=None, metavar="SECONDS",
                    help="how long an upstream exchange may take before a 504 (default 10)")
     p.add_argument("--exit-with-parent", action="store_true",
                    help="stop when the process that started the server goes away (used by the pytest plugin)")
@@ -93,10 +99,41 @@ def build_parser() -> argparse.ArgumentParser:
                    "(within about a second, and at shutdown)")
     p.add_argument("--tenancy", choices=TENANCIES, default="shared",
                    help="shared: one tenant for every client (default); token: one per bearer token")
-    p.add_argument("--max-tenants", type=int, default=DEFAULT_MAX_TENANTS, metavar="N",
+    p.add_argument("--max-tenants", type=int, default=None, metavar="N",
                    help=f"with --tenancy token, at most N tenants; a new token past that gets 429 "
                    f"(default {DEFAULT_MAX_TENANTS})")
     return p
+
+
+def parse_nonempty(flag: str) -> Callable[[str], str]:
+    """A parser that refuses an empty value for ``flag`` (an empty token or host matches nothing)."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{flag} needs a value, got an empty one")
+        return text
+
+    return parse
+
+
+# An origin as a browser sends it: scheme, host, optional port; nothing after.
+_ORIGIN = re.compile(r"(https?)://([^/?#@\s:\[\]]+|\[[0-9a-fA-F:.]+\])(:[0-9]{1,5})?/?", re.IGNORECASE)
+
+
+def parse_origin(text: str) -> str:
+    """A ``--cors-origin``: ``'*'`` or ``http(s)://host[:port]``, as the ``Origin`` header carries it.
+
+    Without a scheme (``192.168.1.20:5173``) no browser origin can ever equal it, so every
+    preflight from that page would be refused: refuse it at start instead, with the fix.
+    """
+    value = text.strip()
+    if value == "*" or _ORIGIN.fullmatch(value):
+        return value
+    hint = f"; try --cors-origin http://{value.rstrip('/')}" if value and "://" not in value else ""
+    raise argparse.ArgumentTypeError(
+        f"not an origin: {text!r} (an origin is http(s)://host[:port], as the browser's Origin header "
+        f"says, with no path; or '*' for any){hint}"
+    )
 
 
 def parse_proxy(text: str) -> str:
@@ -158,8 +195,10 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         args.spec = args.spec_file
     if args.ingest_delay < 0:
         parser.error("--ingest-delay must not be negative")
-    if args.max_tenants < 1:
+    if args.max_tenants is not None and args.max_tenants < 1:
         parser.error("--max-tenants must be at least 1")
+    for problem in meaningless(args):
+        parser.error(problem)
     clock = None
     if args.clock is not None:
         try:
@@ -172,7 +211,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         host=args.host,
         port=args.port,
         spec=args.spec,
-        fixtures=None if args.no_fixtures else args.fixtures,
+        fixtures=None if args.no_fixtures else (args.fixtures or DEFAULT_FIXTURES),
         seed=args.seed,
         clock=clock,
         tokens=tuple(args.token),
@@ -186,12 +225,35 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         journal_bytes=args.journal_bytes,
         allow_hosts=tuple(args.allow_host),
         proxy=args.proxy,
-        proxy_timeout=args.proxy_timeout,
+        proxy_timeout=10.0 if args.proxy_timeout is None else args.proxy_timeout,
         watch=args.watch,
         state_file=args.state_file,
         tenancy=args.tenancy,
-        max_tenants=args.max_tenants,
+        max_tenants=DEFAULT_MAX_TENANTS if args.max_tenants is None else args.max_tenants,
     ), args.exit_with_parent
+
+
+def meaningless(args: argparse.Namespace) -> list[str]:
+    """Flag combinations that would be accepted and then do nothing, each with its fix.
+
+    Start-up refuses them (exit 2), so a flag given is a flag that works.
+    """
+    problems = []
+    if args.max_tenants is not None and args.tenancy != "token":
+        problems.append("--max-tenants limits the tenants of --tenancy token; add --tenancy token, "
+                        "or leave --max-tenants out (with --tenancy shared there is one tenant)")
+    if args.fixtures is not None and args.no_fixtures:
+        problems.append("--fixtures and --no-fixtures contradict each other; give one of them")
+    if args.proxy_timeout is not None and args.proxy is None:
+        problems.append("--proxy-timeout bounds the upstream exchanges of --proxy; add --proxy URL, "
+                        "or leave --proxy-timeout out")
+    if args.proxy is not None and args.ingest_delay:
+        problems.append("--ingest-delay delays the mock's own processing of events, but --proxy forwards "
+                        "ingested events to the upstream; leave one of them out")
+    if args.proxy is not None and args.state_file is not None:
+        problems.append("--state-file keeps the mock's own tenant, which --proxy never uses (requests go "
+                        "to the upstream); leave one of them out")
+    return problems
 
 
 class _Server(uvicorn.Server):
@@ -217,11 +279,21 @@ class _Server(uvicorn.Server):
 def main(argv: list[str] | None = None) -> int:
     """Run the server until SIGINT/SIGTERM; return the exit status."""
     config, exit_with_parent = config_from_args(argv)
+    say = message_logger(config.log, event="mock-server")
+    _log_as(config.log)
+    facts = StartupFacts(state_file_existed=config.state_file is not None and config.state_file.exists())
+    # Under another spec the bundled fixtures' "not loaded" warning names every kind of record;
+    # the listing sums it up in one line instead (see listing.StartupFacts).
+    skipped = _SkippedFixtures(config.log != "quiet")
+    logging.getLogger("mock_server").addFilter(skipped)
     try:
         app = create_app(config)
     except (SpecError, FixtureError, StateFileError) as exc:
-        print(f"mock-server: {exc}", file=sys.stderr)
+        say(f"mock-server: {exc}")
         return 2
+    finally:
+        logging.getLogger("mock_server").removeFilter(skipped)
+    facts.skipped = skipped.kinds
     reloader = Reloader(config, app) if config.watch else None
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -229,12 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sock.bind((config.host, config.port))
     except OSError as exc:
-        print(f"mock-server: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
+        say(f"mock-server: cannot listen on {config.host}:{config.port}: {exc.strerror}")
         return 2
     port = sock.getsockname()[1]
     if not config.tokens and not is_loopback(config.host):
-        print(f"mock-server: warning: listening on {config.host} without --token: anyone who can reach "
-              "this port can read and change the mock", file=sys.stderr, flush=True)
+        say(f"mock-server: warning: listening on {config.host} without --token: anyone who can reach "
+            "this port can read and change the mock")
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
     server = _Server(uvicorn.Config(
         _expose_transport(reloader or app), log_level="warning", access_log=False,
@@ -246,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     ))
     server.url = f"http://{host}:{port}"
     if config.log == "text":  # JSON logs stay one JSON object per line
-        server.listing = startup_listing(app, config, server.url)
+        server.listing = startup_listing(app, config, server.url, facts)
     logging.getLogger("uvicorn.error").addFilter(_QuietFaults())
     if exit_with_parent:
         _watch_parent(server)
@@ -255,9 +327,44 @@ def main(argv: list[str] | None = None) -> int:
     server.run(sockets=[sock])
     state_file = app.state.state_file
     if state_file is not None and not state_file.close():  # writes what the last second changed
-        print(f"mock-server: the last changes could not be written to {state_file.path}", file=sys.stderr)
+        say(f"mock-server: the last changes could not be written to {state_file.path}")
         return 1
     return 0
+
+
+class _SkippedFixtures(logging.Filter):
+    """Holds back the fixture loader's "not loaded, the spec has no operation" warnings at start-up,
+    keeping the kinds of record they name for the listing's state line."""
+
+    def __init__(self, summarized: bool) -> None:
+        super().__init__()
+        self.summarized = summarized  # with --log quiet there is no listing: let the warning through
+        self.kinds: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "not loaded, the spec has no operation to create them" not in message:
+            return True
+        self.kinds += summarize_skipped([message])
+        return not self.summarized
+
+
+class _JsonFormatter(logging.Formatter):
+    """The mock's own log records as JSON lines with their time, like the request lines of ``--log json``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json_line("mock-server", record.getMessage(), level=record.levelname.lower())
+
+
+def _log_as(kind: str) -> None:
+    """With ``--log json`` the mock's warnings (a reload, a state-file write) are JSON lines too."""
+    if kind != "json":
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    logger = logging.getLogger("mock_server")
+    logger.addHandler(handler)
+    logger.propagate = False
 
 
 class _QuietFaults(logging.Filter):

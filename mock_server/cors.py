@@ -18,7 +18,6 @@ Differences from Starlette's ``CORSMiddleware`` that frontends run into:
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -29,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import STAGE_HEADER, VIOLATIONS_HEADER, Violation
 from .journal import Journal
 from .pipeline import send_json
-from .requestlog import printable
+from .requestlog import message_logger, printable
 
 # Browsers on any local port may call the mock whatever else is configured.
 LOCAL_ORIGINS = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?")
@@ -43,19 +42,6 @@ MAX_AGE = "600"
 _SHOWN = 200
 
 Logger = Callable[[str], None]
-
-
-def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
-def _writer(stream: TextIO) -> Logger:
-    def write(line: str) -> None:
-        stream.write(line + "\n")
-        stream.flush()
-
-    return write
 
 
 def _shown(text: str) -> str:
@@ -107,7 +93,8 @@ class CorsMiddleware:
         self.policy = policy
         self.quiet = log == "quiet"
         self.journal = journal  # preflights to the Togai API are journaled, so the dashboard shows them
-        self.logger: Logger = logger or (_writer(stream) if stream is not None else _stderr)
+        # With --log json every line is a JSON object with its time, CORS lines included.
+        self.logger: Logger = logger or message_logger(log, stream, event="cors")
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 

@@ -34,7 +34,7 @@ from .errors import (
 )
 from .handlers import Answer, Call, Handler
 from .journal import ABSENT, Journal, decode_body, shown_headers
-from .negotiator import forced_answer, parse_prefer, preferred_answer
+from .negotiator import error_body, forced_answer, parse_prefer, preferred_answer
 from .openapi.router import Router
 from .openapi.spec import Operation, Spec
 from .overrides import Override, Overrides, Rendering, request_context
@@ -177,7 +177,8 @@ class Pipeline:
         if self.journal is not None and self.epoch.value == epoch:  # else: the journal it belongs to is gone
             self._record(scope, raw_body, outcome, sent, elapsed, rule)
         if self.log_line is not None:
-            self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations)
+            self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations,
+                          rule.id if rule is not None else None)
 
     async def _take_override(
         self, scope: Scope, receive: Receive, path: str
@@ -205,8 +206,9 @@ class Pipeline:
 
     def _forced(self, rule: Override, scope: Scope, path: str, body: Any) -> Outcome:
         """An override's answer, its templates rendered over the request."""
+        op = self._operation_at(scope["method"], path)
         if not rule.templates:
-            status, answer, headers = forced_answer(rule)
+            status, answer, headers = forced_answer(rule, None, op)
             return Outcome(status, answer, headers)
         params: dict[str, str] = {}
         try:  # the operation's parameter names, then the override's own
@@ -222,8 +224,15 @@ class Pipeline:
         query = scope.get("query_string", b"").decode("latin-1")
         shown = shown_headers(scope["headers"])
         rendering = Rendering(request_context(params, query, shown, None if body is ABSENT else body, now))
-        status, answer, headers = forced_answer(rule, rendering)
+        status, answer, headers = forced_answer(rule, rendering, op)
         return Outcome(status, answer, headers, violations=rendering.problems or None)
+
+    def _operation_at(self, method: str, path: str) -> Operation | None:
+        """The operation a request names, if any: its declared error shape shapes a forced answer."""
+        try:
+            return self.router.match(method, path)[0]
+        except ApiError:
+            return None
 
     async def handle(
         self, scope: Scope, receive: Receive, path: str, epoch: int | None = None
@@ -428,7 +437,9 @@ def _rejection(exc: ApiError, op: Operation | None, stage: str) -> Outcome:
     listed = shown(exc.violations)  # header, journal and log show the same bounded list
     if listed:
         headers[VIOLATIONS_HEADER] = violations_header(listed)
-    return Outcome(exc.status, {"message": exc.message}, headers, op.operation_id if op else None, listed)
+    # Togai's ErrorResponse, unless the spec declares another shape for this status (any spec, issue 24).
+    body = error_body(op, exc.status, exc.message)
+    return Outcome(exc.status, body, headers, op.operation_id if op else None, listed)
 
 
 def _drop_connection(scope: Scope, fault: str) -> None:

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 _URL_PREFIX = "http://"
@@ -116,7 +117,58 @@ class MockClock:
         return moved
 
 
-class TogaiMock:
+# The bearer token of a server that accepts any: one fixed value, so a test's own requests and the
+# helpers' control calls name the same tenant even under --tenancy token.
+DEFAULT_TOKEN = "togai-mock"
+
+
+class _ClientHelpers:
+    """``headers`` and ``client``: what a test needs to call the mock as the helpers do (same URL, same token).
+
+    In every mode the token is the one the helpers use, so requests sent with these land in the
+    tenant whose journal, overrides and reset the helpers act on (under ``--togai-mock-shared``
+    that is this worker's own tenant).
+    """
+
+    url: str
+    token: str | None
+    _client: httpx.Client | None = None
+
+    @property
+    def bearer(self) -> str:
+        """The token the helpers send: ``--token``'s first, the worker's own when shared, else a fixed one."""
+        return self.token or DEFAULT_TOKEN
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <token>"}`` for a test's own HTTP client."""
+        return {"Authorization": f"Bearer {self.bearer}"}
+
+    @property
+    def client(self) -> httpx.Client:
+        """An ``httpx.Client`` with the server's base URL and the test's token, kept for the session."""
+        if self._client is None or self._client.is_closed or str(self._client.base_url).rstrip("/") != self.url:
+            self._client = httpx.Client(base_url=self.url, headers=self.headers, timeout=30)
+        return self._client
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _shared_hint(self, journaled: int) -> str:
+        """Why a shared server's helpers may see nothing: the test's requests went to another tenant."""
+        if not getattr(self, "shared", False) or journaled:
+            return ""
+        return (
+            "\nthis worker's tenant journaled no request at all: under --togai-mock-shared each worker has its own "
+            "tenant, chosen by the bearer token, and the helpers (requests, verify, override, reset) act on the "
+            f"tenant of {self.bearer!r}; send togai_mock.headers (or use togai_mock.client) instead of a token of "
+            "your own, so that your requests reach that tenant"
+        )
+
+
+class TogaiMock(_ClientHelpers):
     """A running mock server and its control API."""
 
     def __init__(
@@ -198,6 +250,8 @@ class TogaiMock:
             misses = self._call("POST", "/__mock/requests/near-misses", matcher)["nearMisses"]
             lines.append("near misses (closest first):" if misses else "near misses: none (no other request journaled)")
             lines += [f"  {_describe(m['request'])}: failed {', '.join(m['failed'])}" for m in misses]
+            if not misses and count == 0:
+                lines[-1] += self._shared_hint(0)
         raise AssertionError("\n".join(lines))
 
     def clear_requests(self) -> None:
@@ -244,7 +298,7 @@ class TogaiMock:
         request = urllib.request.Request(self.url + path, data=data, method=method)
         if method != "GET":  # the control API refuses changes that are not JSON, body or not
             request.add_header("Content-Type", "application/json")
-        if self.token is not None:
+        if self.token is not None:  # without one, a --tenancy token server answers the tenant count only
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -258,6 +312,7 @@ class TogaiMock:
 
         On a shared server: forget this worker's tenant, and leave the server running.
         """
+        self._close_client()
         if self.process is None:
             if self._final_output is None:
                 self._final_output = self.output()
@@ -292,7 +347,7 @@ def start_server(args: list[str] | tuple[str, ...] = (), timeout: float = 20.0) 
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log_path = Path(log.name)
     log.close()
-    mock = TogaiMock("", process, log_path, _token(command))
+    mock = TogaiMock("", process, log_path, _token(command) or _tenancy_token(command))
     atexit.register(mock.stop)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -337,6 +392,12 @@ def attach_shared(url: str, token: str | None = None) -> TogaiMock:
     return mock
 
 
+def _tenancy_token(command: list[str]) -> str | None:
+    """With ``--tenancy token`` among the flags, the helpers and ``client`` share :data:`DEFAULT_TOKEN`'s tenant."""
+    joined = " ".join(command)
+    return DEFAULT_TOKEN if "--tenancy token" in joined or "--tenancy=token" in joined else None
+
+
 def _token(command: list[str]) -> str | None:
     """The first ``--token`` in the server's command line, for its control API."""
     for i, arg in enumerate(command):
@@ -351,13 +412,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("togai-mock", "Togai mock server")
     group.addoption("--togai-mock-fixtures", help="fixture folder for the togai_mock server")
     group.addoption("--togai-mock-seed", help="seed for the togai_mock server's ids and clock")
-    group.addoption("--togai-mock-args", help="extra flags for the togai_mock server, as one string")
+    # nargs="?": argparse would read a lone "--self-check" after it as an option of its own and stop
+    # with "expected one argument"; pytest_load_initial_conftests below joins the pair first.
+    group.addoption("--togai-mock-args", nargs="?", const="", metavar="ARGS",
+                    help='extra flags for the togai_mock server, as one string: --togai-mock-args "--self-check"')
     group.addoption("--togai-mock-shared", metavar="URL",
                     help="use this running mock (started with --tenancy token) instead of starting one per worker")
     parser.addini("togai_mock_fixtures", "fixture folder for the togai_mock server")
     parser.addini("togai_mock_seed", "seed for the togai_mock server's ids and clock")
     parser.addini("togai_mock_args", "extra flags for the togai_mock server, as one string")
     parser.addini("togai_mock_shared", "URL of a running mock (--tenancy token) to share between workers")
+
+
+_ARGS_OPTION = "--togai-mock-args"
+
+
+def join_option_values(args: list[str]) -> list[str]:
+    """``--togai-mock-args VALUE`` as ``--togai-mock-args=VALUE``, whatever VALUE starts with.
+
+    A value such as ``--self-check`` looks like an option to argparse; pytest's own options that
+    take such values are given with ``=``. Joining the pair lets both spellings work.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] == _ARGS_OPTION and i + 1 < len(args):
+            out.append(f"{_ARGS_OPTION}={args[i + 1]}")
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    return out
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Join ``--togai-mock-args VALUE`` before pytest's final parse of the command line."""
+    args[:] = join_option_values(args)
 
 
 def _server_args(config: pytest.Config) -> list[str]:

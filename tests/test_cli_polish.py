@@ -31,7 +31,8 @@ def test_short_port_flag_and_start_up_listing() -> None:
         output = mock.output()
         assert f"mock-server {__version__}: 121 operations of " in output
         assert "stateful" in output and "canned" in output
-        assert "tenant: one, shared by every token (fixtures " in output and "3 customers" in output
+        assert "state: the bundled demo fixtures (fixtures/) (3 customers" in output
+        assert "clients: one tenant, shared by every token" in output
         assert f"dashboard: {url}/__mock/" in output
         assert httpx.get(f"{url}/__mock/", headers={"Host": f"127.0.0.1:{port}"}).status_code == 200
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 CONSUMER_TESTS = '''
@@ -172,7 +173,8 @@ def test_workers_share_one_server_each_with_its_own_tenant(tmp_path: Path) -> No
         assert "12 passed" in proc.stdout
         assert len(list(tokens.iterdir())) == 2  # one token, one tenant, per worker
         assert len(_servers_with(marker)) == 1  # no server started besides the shared one
-        assert mock._call("GET", "/__mock/health")["tenants"] == 0  # each session forgot its tenant
+        # Each session forgot its tenant (asked without a token, which would make one).
+        assert httpx.get(f"{url}/__mock/health").json()["tenants"] == 0
 
 
 def test_a_shared_server_must_run_with_token_tenancy() -> None:

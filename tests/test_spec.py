@@ -102,8 +102,9 @@ def test_every_example_matches_its_schema() -> None:
     assert checked >= 17
 
 
-def test_request_examples_match_their_schemas() -> None:
-    checked = 0
+def test_every_request_body_has_examples_that_match_its_schema() -> None:
+    """A newcomer learns a body's shape from the spec: each has at least one example, and each example is valid."""
+    checked, missing = 0, []
     for path_item in RAW["paths"].values():
         for operation in path_item.values():
             if not isinstance(operation, dict) or "operationId" not in operation:
@@ -112,10 +113,89 @@ def test_request_examples_match_their_schemas() -> None:
             body = SPEC.document["paths"][op.path][op.method.lower()].get("requestBody")
             if not body:
                 continue
-            for name, example in body["content"]["application/json"].get("examples", {}).items():
-                assert not op.body.validator.violations(example["value"]), f"{op.operation_id} {name}"
+            examples = body["content"]["application/json"].get("examples", {})
+            if not examples:
+                missing.append(op.operation_id)
+            for name, example in examples.items():
+                problems = op.body.validator.violations(example["value"])
+                assert not problems, f"{op.operation_id} request example {name}: {[str(p) for p in problems]}"
                 checked += 1
-    assert checked >= 8
+    assert missing == [], f"request bodies without an example: {missing}"
+    assert checked >= 50
+
+
+def test_every_response_with_a_body_has_an_example() -> None:
+    missing = [
+        f"{op.operation_id} {status}"
+        for op in SPEC.operations
+        for status, response in op.responses.items()
+        if response.validator is not None and not response.examples
+    ]
+    assert missing == []
+
+
+# Keywords a schema object of this spec may use (JSON Schema 2020-12 as OpenAPI 3.1 reads it, plus
+# OpenAPI's own and the x- extensions). A description written as a YAML flow map with a comma
+# (`{type: string, description: Street, PO box}`) makes a keyword such as `PO box`.
+SCHEMA_KEYWORDS = {
+    "$ref", "$defs", "type", "enum", "const", "format", "pattern", "minLength", "maxLength", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "items", "prefixItems", "minItems", "maxItems",
+    "uniqueItems", "contains", "properties", "patternProperties", "additionalProperties", "required",
+    "minProperties", "maxProperties", "propertyNames", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+    "dependentRequired", "dependentSchemas", "unevaluatedProperties", "unevaluatedItems", "title", "description",
+    "default", "examples", "example", "deprecated", "readOnly", "writeOnly", "discriminator", "xml",
+    "externalDocs", "nullable", "contentMediaType", "contentEncoding",
+}
+
+
+def _schemas(node: Any, where: str) -> Any:
+    """Every schema object of the document under ``node``, with where it is."""
+    if not isinstance(node, dict):
+        return
+    yield node, where
+    for key in ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames"):
+        if isinstance(node.get(key), dict):
+            yield from _schemas(node[key], f"{where}.{key}")
+    for key in ("properties", "patternProperties", "$defs", "dependentSchemas"):
+        for name, sub in (node.get(key) or {}).items():
+            yield from _schemas(sub, f"{where}.{key}.{name}")
+    for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
+        for i, sub in enumerate(node.get(key) or []):
+            yield from _schemas(sub, f"{where}.{key}[{i}]")
+
+
+def _all_schemas(document: dict[str, Any]) -> Any:
+    """The schemas of components, parameters, request bodies and responses, wherever they are written."""
+    for name, schema in document.get("components", {}).get("schemas", {}).items():
+        yield from _schemas(schema, f"components.schemas.{name}")
+
+    def walk(node: Any, where: str) -> Any:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "schema" and isinstance(value, dict):
+                    yield from _schemas(value, f"{where}.schema")
+                elif key not in ("examples", "example", "schemas"):
+                    yield from walk(value, f"{where}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                yield from walk(value, f"{where}[{i}]")
+
+    yield from walk(document, "")
+
+
+def test_no_schema_has_an_unknown_keyword() -> None:
+    stray = [
+        f"{where}: {key!r}"
+        for schema, where in _all_schemas(RAW)
+        for key in schema
+        if key not in SCHEMA_KEYWORDS and not key.startswith("x-")
+    ]
+    assert stray == []
+
+
+def test_the_unknown_keyword_check_catches_a_flow_map_description() -> None:
+    broken = yaml.safe_load("components: {schemas: {A: {properties: {line1: {type: string, description: Street, PO box}}}}}")
+    assert [key for schema, _ in _all_schemas(broken) for key in schema if key not in SCHEMA_KEYWORDS] == ["PO box"]
 
 
 def test_published_allof_trap_is_not_copied() -> None:
