@@ -22,13 +22,16 @@ from .fixtures import load_fixtures
 from .handlers import Handler, bind
 from .journal import Journal, JournalBudget
 from .jsonschemas import field_rules
-from .openapi.spec import load_spec
+from .openapi.spec import Spec, load_spec
 from .overrides import Overrides
 from .persistence import StateFile
 from .pipeline import Pipeline
 from .proxy import Upstream
+from .recording import Recorder
 from .requestlog import request_logger
+from .stateimport import record_validators
 from .tenants import DEFAULT_MAX_TENANTS, SHARED, Tenant, TenantApp, Tenants
+from .webhooks import Webhooks, check_target
 
 # A whole exported tenant (PUT /__mock/state) is far larger than any Togai request.
 CONTROL_MAX_BODY = 256 * 1024 * 1024
@@ -63,21 +66,33 @@ class MockApp:
                 target = self.control if control else self.togai
             await target(scope, receive, send)
         elif kind == "lifespan":
-            await _lifespan(receive, send, getattr(self.state, "upstream", None))
+            await _lifespan(receive, send, self.state)
         else:  # websockets are not part of the API
             await send({"type": "websocket.close", "code": 1003})
 
 
-async def _lifespan(receive: Receive, send: Send, upstream: Upstream | None = None) -> None:
+async def _lifespan(receive: Receive, send: Send, state: State) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            close_background(state)
+            upstream = getattr(state, "upstream", None)
             if upstream is not None:
                 await upstream.aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def close_background(state: State) -> None:
+    """Write what --record holds and stop the webhook sender (at shutdown; idempotent)."""
+    recorder = getattr(state, "recorder", None)
+    if recorder is not None:
+        recorder.close()
+    webhooks = getattr(state, "webhooks", None)
+    if webhooks is not None:
+        webhooks.close()
 
 
 def create_app(config: Config | None = None, *, state_file: StateFile | None = None) -> MockApp:
@@ -106,6 +121,7 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
     # --proxy: valid Togai requests go to the upstream, whose answers the drift report sums up.
     upstream = Upstream(config.proxy, config.proxy_timeout) if config.proxy else None
     drift = upstream.drift if upstream is not None else Drift()
+    recorder, webhooks = _background(config, spec, upstream)
     togai = Pipeline(
         spec,
         store,
@@ -123,6 +139,7 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
     )
     control = Control.create(store, journal, overrides, spec, epoch)
     control.drift = drift
+    control.webhooks = webhooks
     access = ControlAccess.create(config.tokens, config.allow_hosts, config.host)
     info = ServerInfo.create(spec, handlers, store, config.fixtures)
     control_pipeline = Pipeline(
@@ -136,6 +153,8 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
         # A clock move processes months of cycles in slices, releasing the store between them.
         offloaded=frozenset({"moveClock"}),
     )
+    if webhooks is not None:  # tenants copy the pipelines, and the observer with them
+        togai.observer = control_pipeline.observer = webhooks
     # Local origins always; --cors-origin adds more, '*' any (see mock_server/cors.py).
     cors: dict[str, Any] = {"policy": CorsPolicy(config.cors_origins), "log": config.log, "journal": journal}
     # Tenancy and the state file (mock_server/tenants.py, persistence.py); this tenant is the template.
@@ -149,8 +168,33 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
         ),
     )
     state = State({"pipeline": togai, "control": control, "store": store, "config": config, "info": info,
-                   "upstream": upstream, "tenants": tenants, "state_file": persisted})
+                   "upstream": upstream, "tenants": tenants, "state_file": persisted, "recorder": recorder,
+                   "webhooks": webhooks})
+    if recorder is not None:
+        recorder.start()
+    if webhooks is not None:
+        webhooks.start()
     return MockApp(togai_app, Dashboard(control_app, access), cors, state)
+
+
+def _background(config: Config, spec: Spec, upstream: Upstream | None) -> tuple[Recorder | None, Webhooks | None]:
+    """--record's writer (listening to the upstream's answers) and --webhook's sender, not yet started.
+
+    ValueError (RecordError, WebhookError) naming the flag when they cannot be used.
+    """
+    recorder = None
+    if config.record is not None:
+        if upstream is None:
+            raise ValueError("--record needs --proxy: it keeps what the upstream answers")
+        recorder = Recorder(config.record, record_validators(REGISTRY, spec), upstream=upstream.url)
+        upstream.observer = recorder.observe
+    webhooks = None
+    if config.webhooks:
+        targets = [check_target(url, config.allow_hosts) for url in config.webhooks]
+        webhooks = Webhooks(targets, config.webhook_secret)
+    elif config.webhook_secret is not None:
+        raise ValueError("--webhook-secret signs what --webhook posts; give --webhook too")
+    return recorder, webhooks
 
 
 def serve_tenants(

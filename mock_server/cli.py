@@ -18,7 +18,7 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .app import create_app
+from .app import close_background, create_app
 from .config import DEFAULT_FIXTURES, DEFAULT_MAX_BODY, DEFAULT_SPEC, Config
 from .control_access import is_loopback
 from .domain.core.errors import DomainError
@@ -30,10 +30,12 @@ from .openapi.spec import SpecError
 from .persistence import StateFileError
 from .pipeline import TRANSPORT_KEY
 from .proxy import parse_upstream
+from .recording import RecordError
 from .requestlog import json_line, message_logger
 from .tenants import DEFAULT_MAX_TENANTS, TENANCIES
 from .version import __version__
 from .watch import Reloader
+from .webhooks import WebhookError, check_target
 
 # How long a stop waits for requests in flight before cancelling them.
 SHUTDOWN_GRACE_S = 2
@@ -102,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tenants", type=int, default=None, metavar="N",
                    help=f"with --tenancy token, at most N tenants; a new token past that gets 429 "
                    f"(default {DEFAULT_MAX_TENANTS})")
+    # --record and --webhook: checked by check_record_and_webhooks.
+    p.add_argument("--record", type=Path, metavar="DIR",
+                   help="with --proxy: keep the records the upstream answers in DIR/recorded.yaml (merged with "
+                   "an earlier recording); --fixtures DIR serves them offline later")
+    p.add_argument("--webhook", action="append", default=[], metavar="URL",
+                   help="post a notification to URL when the mock creates or changes an account or generates, "
+                   "finalizes, pays or changes an invoice (repeatable; loopback or --allow-host hosts only)")
+    p.add_argument("--webhook-secret", metavar="SECRET",
+                   help="sign each webhook delivery: X-Mock-Webhook-Signature: t=<unix>,v1=<HMAC-SHA256 hex>")
     return p
 
 
@@ -134,6 +145,23 @@ def parse_origin(text: str) -> str:
         f"not an origin: {text!r} (an origin is http(s)://host[:port], as the browser's Origin header "
         f"says, with no path; or '*' for any){hint}"
     )
+
+
+def check_record_and_webhooks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse --record without --proxy, a --webhook target off this machine, a secret without a target."""
+    if args.record is not None and args.proxy is None:
+        parser.error("--record needs --proxy: it keeps what the upstream answers")
+    if args.record is not None and args.record.exists() and not args.record.is_dir():
+        parser.error(f"--record: {args.record} is not a folder")
+    for url in args.webhook:
+        try:
+            check_target(url, args.allow_host)
+        except WebhookError as exc:
+            parser.error(str(exc))
+    if args.webhook_secret is not None and not args.webhook:
+        parser.error("--webhook-secret signs what --webhook posts; give --webhook too")
+    if args.webhook_secret is not None and not args.webhook_secret:
+        parser.error("--webhook-secret must not be empty")
 
 
 def parse_proxy(text: str) -> str:
@@ -199,6 +227,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         parser.error("--max-tenants must be at least 1")
     for problem in meaningless(args):
         parser.error(problem)
+    check_record_and_webhooks(parser, args)
     clock = None
     if args.clock is not None:
         try:
@@ -230,6 +259,9 @@ def config_from_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         state_file=args.state_file,
         tenancy=args.tenancy,
         max_tenants=DEFAULT_MAX_TENANTS if args.max_tenants is None else args.max_tenants,
+        record=args.record,
+        webhooks=tuple(args.webhook),
+        webhook_secret=args.webhook_secret,
     ), args.exit_with_parent
 
 
@@ -288,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("mock_server").addFilter(skipped)
     try:
         app = create_app(config)
-    except (SpecError, FixtureError, StateFileError) as exc:
+    except (SpecError, FixtureError, StateFileError, RecordError) as exc:
         say(f"mock-server: {exc}")
         return 2
     finally:
@@ -325,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     if reloader is not None:
         reloader.watch(lambda: server.should_exit)
     server.run(sockets=[sock])
+    close_background(app.state)  # the last of --record written (lifespan did it unless it failed)
     state_file = app.state.state_file
     if state_file is not None and not state_file.close():  # writes what the last second changed
         say(f"mock-server: the last changes could not be written to {state_file.path}")

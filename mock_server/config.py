@@ -46,3 +46,6 @@ class Config:
     state_file: Path | None = None  # --state-file: load the tenants from it, and keep it up to date
     tenancy: str = "shared"  # or "token": a tenant per bearer token
     max_tenants: int = 1000  # with --tenancy token; past it a new token gets 429
+    record: Path | None = None  # --record DIR (with --proxy): keep the upstream's records as a fixture file there
+    webhooks: tuple[str, ...] = ()  # --webhook URL: post notifications there (loopback or --allow-host only)
+    webhook_secret: str | None = None  # --webhook-secret: sign each delivery (HMAC-SHA256)

@@ -31,6 +31,7 @@ from .overrides import Overrides, Route
 from .pathtemplate import route_segments
 from .proxy import Forwarded
 from .stateimport import check_and_import, completers, record_validators
+from .webhooks import Webhooks
 
 
 def release_memory() -> None:
@@ -74,6 +75,7 @@ class Control:
     epoch: Epoch = field(default_factory=Epoch)  # shared with the Togai pipeline
     drift: Drift = field(default_factory=Drift)  # the --proxy's report; a reset keeps it (it is not the tenant's)
     completers: dict[str, Completer] = field(default_factory=dict)  # fill server-made fields on import
+    webhooks: Webhooks | None = None  # --webhook's sender and delivery log (the server's, not the tenant's)
 
     @classmethod
     def create(
@@ -161,7 +163,15 @@ class Control:
             "clearDrift": clear_drift,
             "getClock": lambda s, c: clock_of(s),
             "moveClock": lambda s, c: move_clock(s, c.body),
+            "listWebhooks": lambda s, c: webhook_report(self.webhooks),
         }
+
+
+def webhook_report(webhooks: Webhooks | None) -> dict[str, Any]:
+    """``GET /__mock/webhooks``: the delivery log (empty, with no targets, without ``--webhook``)."""
+    if webhooks is None:
+        return {"targets": [], "signed": False, "queued": 0, "dropped": 0, "deliveries": []}
+    return webhooks.report()
 
 
 # The clock stops short of where Togai's schedules end (a cycle past it has no calendar).

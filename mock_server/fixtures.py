@@ -8,6 +8,13 @@ schema and handler as the API, so a fixture can never hold a state the API
 could not reach. A record whose id the server makes (a feature) is named as
 ``$ref:<resource>:<name>`` (``$ref:features:Rides``): the id of the record of
 that resource with that ``name``, loaded before.
+
+A file may also hold ``records``: a state document (``{resource: [records]}``,
+as ``GET /__mock/state`` shows it) imported as ``PUT /__mock/state`` would,
+after the file's other entries. ``--proxy URL --record DIR`` writes such a
+file (:mod:`mock_server.recording`); a record whose reference names a record
+the recording never saw is left out with a warning, so that a partial
+recording still loads.
 """
 from __future__ import annotations
 
@@ -55,7 +62,7 @@ def load_fixtures(
     folder = Path(directory)
     if not folder.is_dir():
         raise FixtureError(f"{folder}: not a directory")
-    known_keys = {r.name for r in store.registry} | {"canned"}
+    known_keys = {r.name for r in store.registry} | {"canned", RECORDS}
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -96,6 +103,11 @@ def load_fixtures(
                 answer = _apply(path, where, spec, op_id, handler, store, body, params)
                 if pinned is not None:
                     _rekey(path, where, store, resource.name, binding, answer, pinned)
+        if data.get(RECORDS) is not None:
+            if strict:
+                _import_records(path, spec, store, data[RECORDS])
+            else:  # records in the bundled spec's shapes; another spec has no use for them
+                skipped.append(RECORDS)
         if skipped:  # one line per file: under a foreign spec that is usually every resource
             log.warning("%s: not loaded, the spec has no operation to create them: %s", path, ", ".join(skipped))
         canned.update(_canned(path, spec, data.get("canned") or {}, strict))
@@ -103,6 +115,7 @@ def load_fixtures(
 
 
 _REF = "$ref:"
+RECORDS = "records"  # a state document in a fixture file (what --record writes)
 
 
 def _resolve(path: Path, where: str, store: Store, value: Any) -> Any:
@@ -144,6 +157,45 @@ def _import(path: Path, spec: Spec, store: Store, name: str, entries: list[Any])
         except ApiError as exc:
             raise FixtureError(f"{path}: {exc.message}") from None
         store.set_generator_state(generator)
+
+
+def _import_records(path: Path, spec: Spec, store: Store, records: Any) -> None:
+    """Add a state document's records to ``store`` (a record with a key already loaded replaces it).
+
+    Records that name a record absent from both (an account whose customer was never
+    recorded) are left out, with a warning that counts them.
+    """
+    registry = store.registry
+    if not isinstance(records, dict) or any(not isinstance(v, list) for v in records.values()):
+        raise FixtureError(f"{path}: {RECORDS}: must map resource names to lists of records")
+    unknown = sorted(set(records) - set(registry.by_name))
+    if unknown:
+        raise FixtureError(f"{path}: {RECORDS}: unknown resource(s) {', '.join(map(str, unknown))}")
+    with store.lock:
+        generator = store.generator_state()
+        state = store.export()
+        known: dict[str, set[Any]] = {}
+        left_out: dict[str, int] = {}
+        for resource in registry:  # dependency order: a dropped customer drops its accounts next
+            key = resource.exchange.key_field
+            added = [dict(r) for r in records.get(resource.name) or [] if isinstance(r, dict)]
+            kept = [
+                r for r in added
+                if all(r.get(f) is None or r.get(f) in known[t] for f, t in resource.references.items())
+            ]
+            if len(kept) < len(added):
+                left_out[resource.name] = len(added) - len(kept)
+            replaced = {r.get(key) for r in kept}
+            state[resource.name] = [r for r in state[resource.name] if r.get(key) not in replaced] + kept
+            known[resource.name] = {r.get("id") for r in state[resource.name]}
+        try:
+            check_and_import(store, state, record_validators(registry, spec), completers(registry, spec))
+        except ApiError as exc:
+            raise FixtureError(f"{path}: {RECORDS}: {exc.message}") from None
+        store.set_generator_state(generator)
+    if left_out:
+        counts = ", ".join(f"{n} {name}" for name, n in left_out.items())
+        log.warning("%s: left out records that name a record it does not hold: %s", path, counts)
 
 
 def _pinned_id(path: Path, where: str, resource: Resource, body: Any) -> tuple[str | None, Any]:

@@ -15,7 +15,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .canned import CannedResponse, canned_answer
 from .control_access import ControlAccess
@@ -70,6 +70,16 @@ _HEADERS_TOO_LARGE = ApiError.of(431, "headers", f"must be at most {MAX_HEADER_B
 _INLINE_BODY = 64 * 1024
 
 
+class Observer(Protocol):
+    """Told of each request's tenant before it runs and of its answer after it is sent (``--webhook``)."""
+
+    def before(self, store: Store) -> None:
+        """The request is about to act on ``store``."""
+
+    def after(self, store: Store, operation_id: str | None, status: int, body: Any) -> None:
+        """The answer was sent: ``body`` as the handler made it (never the upstream's bytes)."""
+
+
 @dataclass(slots=True)
 class Outcome:
     """What the pipeline decided for one request."""
@@ -121,6 +131,7 @@ class Pipeline:
         self.proxy = proxy  # --proxy: valid requests go to this upstream instead of the store
         self.offloaded = offloaded  # operationIds whose handlers run in a worker thread
         self.drift = proxy.drift if proxy is not None else None  # the tenant's drift report (--proxy)
+        self.observer: Observer | None = None  # --webhook: what the answers did (mock_server/webhooks.py)
         # Looked up per request, so computed once.
         self._plans: dict[str, tuple[Handler | None, int, frozenset[str], int]] = {
             op.operation_id: (
@@ -143,6 +154,8 @@ class Pipeline:
         answering = False
         sent = b""
         raw_body = b""
+        if self.observer is not None:
+            self.observer.before(self.store)
         try:
             body: Any = ABSENT
             if self.overrides and not oversized:
@@ -179,6 +192,11 @@ class Pipeline:
         if self.log_line is not None:
             self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations,
                           rule.id if rule is not None else None)
+        if self.observer is not None and outcome.status and not isinstance(outcome.body, Forwarded):
+            try:  # after the answer is out: the client does not wait for it
+                self.observer.after(self.store, outcome.operation_id, outcome.status, outcome.body)
+            except Exception:  # a bug in a listener must not stop the server
+                log.exception("the answer observer failed")
 
     async def _take_override(
         self, scope: Scope, receive: Receive, path: str

@@ -28,6 +28,9 @@ from .validation.body import MAX_DEPTH, deeper_than
 from .validation.response import check_response
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# Told of every upstream answer that conforms: (operation, status, answer headers, bytes, request headers).
+# ``--record`` listens here; it must only queue, never block.
+Observer = Callable[[Operation, int, httpx.Headers, bytes, list[tuple[bytes, bytes]]], None]
 
 DEFAULT_TIMEOUT = 10.0
 # An upstream answer larger than this is refused (502) rather than held in memory.
@@ -104,6 +107,7 @@ class Upstream:
         self._prefix = self.base.raw_path.rstrip(b"/")  # a base such as https://host/v1
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.observer: Observer | None = None  # --record's Recorder.observe
 
     def _pool(self) -> httpx.AsyncClient:
         # Created in the loop that serves requests: an httpx client must not change loops.
@@ -166,6 +170,8 @@ class Upstream:
             Answer(op.operation_id, scope["method"], op.path, path, query.decode("latin-1"), status, content),
             problems,
         )
+        if self.observer is not None and not problems:  # an answer drift flags is not kept
+            self.observer(op, status, answer_headers, content, scope["headers"])
         dropped = _dropped(answer_headers)
         kept = [(k.lower(), v) for k, v in answer_headers.raw if k.lower() not in dropped]
         return Forwarded(status, kept, content, shown(problems))
