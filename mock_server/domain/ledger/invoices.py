@@ -645,7 +645,9 @@ def mark_billed(store: Store, invoice: Record) -> None:
     until = store.indexes[BILLED_UNTIL].get(owner)
     if until is None or parse_time(invoice["endDate"]) > parse_time(until):
         store.indexes[BILLED_UNTIL][owner] = invoice["endDate"]
-    store.indexes[ONGOING].pop(owner, None)
+    if store.indexes[ONGOING].get(owner) == invoice["id"]:
+        # Only this invoice: a grace-period DRAFT finalized later must not drop the next cycle's ongoing one.
+        del store.indexes[ONGOING][owner]
 
 
 def billed_until(store: Store, account_id: str) -> str | None:

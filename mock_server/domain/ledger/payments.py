@@ -91,7 +91,8 @@ def settlement_problems(store: Store, record: dict[str, Any]) -> list[Violation]
         if invoice is None:
             problems.append(Violation(f"{at}.togaiId", f"no invoice with id {item['togaiId']!r}"))
         elif invoice["ownerId"] != account_id:
-            problems.append(Violation(f"{at}.togaiId", f"invoice {invoice['id']!r} is not account {account_id!r}'s"))
+            rule = f"invoice {invoice['id']!r} is not an invoice of account {account_id!r}"
+            problems.append(Violation(f"{at}.togaiId", rule))
         elif invoice["status"] not in invoices.SETTLEABLE:
             problems.append(Violation(f"{at}.togaiId", f"invoice {invoice['id']!r} is {invoice['status']}; "
                                       "a payment settles a DUE or PARTIALLY_PAID invoice"))
