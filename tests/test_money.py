@@ -275,16 +275,19 @@ def test_an_event_past_the_grace_period_is_refused(capi: Api) -> None:
 
 
 def test_an_event_within_the_grace_period_updates_the_draft(capi: Api) -> None:
-    # The same plan: on 3 February January is a DRAFT (3); a ride dated 20 January lands: the DRAFT shows 6,
-    # and is DUE at 6 on 6 February.
+    # The same plan, a wallet of 10: on 3 February January is a DRAFT (3); a ride dated 20 January lands: the
+    # DRAFT shows 6, and on 6 February it is DUE at 6, which the wallet nets (PAID, 4 left).
     account = setup_account(capi, "USD", {**MONTHLY, "gracePeriod": 5}, "2024-01-01", "2099-01-01", 3)
+    top_up(capi, account, 10)
     ride(capi, account, "2024-01-10T00:00:00Z")
     move(capi, to="2024-02-03T00:00:00Z")
     ride(capi, account, "2024-01-20T00:00:00Z")
     assert status(capi, f"r-{account}-0-2024-01-20T00:00:00Z") == "INGESTION_COMPLETED_EVENT_METERED"
     assert (january(capi, account)["status"], january(capi, account)["totalAmount"]) == ("DRAFT", 6)
     move(capi, to="2024-02-06T00:00:00Z")
-    assert (january(capi, account)["status"], january(capi, account)["totalAmount"]) == ("DUE", 6)
+    invoice = january(capi, account)
+    assert (invoice["status"], invoice["totalAmount"], invoice["paidAmount"]) == ("PAID", 6, 6)
+    assert capi.get(f"/accounts/{account}/wallet").json()["balance"] == 4
 
 
 def test_an_event_without_a_grace_period_is_late_once_its_cycle_closed(capi: Api) -> None:
