@@ -6,6 +6,13 @@ months, a ride costs the rate of the plan in effect when the ride happened
 that month priced by hand. Invariants: each (account, cycle) is billed once;
 a billed cycle's usage lines are its metered rides priced by its plan;
 nothing is finalized for a cycle that has not ended by the clock.
+
+Money that moves (issue 19, second half): credits, top-ups and payments are
+interleaved too. The oracle: a credit balance is granted - consumed -
+expired; what credits took from an invoice is its TOTAL_CREDITS line, and all
+of it is what the credits consumed; a wallet's balance is its top-ups (the
+model's) - its debits; an invoice's ``paidAmount`` is the payments the model
+made to it plus the wallet debits naming it, never above ``totalAmount``.
 """
 from __future__ import annotations
 
@@ -66,6 +73,9 @@ class Billing(RuleBasedStateMachine):
             assert r.status_code == 201, r.text
             self._associate(account, START, 0)
         self.count = 0
+        self.granted: dict[str, Decimal] = {a: Decimal(0) for a in ACCOUNTS}
+        self.topped: dict[str, Decimal] = {a: Decimal(0) for a in ACCOUNTS}
+        self.paid: dict[str, Decimal] = {}  # invoice id -> what the model's payments paid to it
 
     def _associate(self, account: str, day: datetime, plan: int) -> None:
         r = self.api.post(f"/accounts/{account}/price_plans", json={
@@ -104,6 +114,49 @@ class Billing(RuleBasedStateMachine):
         assert r.status_code == 200, r.text
         self.now = target
 
+    @rule(account=st.sampled_from(ACCOUNTS), amount=st.integers(1, 20), priority=st.integers(0, 2),
+          days=st.none() | st.integers(1, 60))
+    def grant(self, account: str, amount: int, priority: int, days: int | None) -> None:
+        """A credit from today, for ``days`` (or for ever)."""
+        request: dict[str, object] = {"accountId": account, "purpose": "machine", "priority": priority,
+                                      "effectiveFrom": self.now.date().isoformat(), "creditAmount": amount}
+        if days is not None:
+            request["effectiveUntil"] = (self.now + timedelta(days=days)).date().isoformat()
+        assert self.api.post("/credits", json={"creditRequests": [request]}).status_code in (200, 201)
+        self.granted[account] += amount
+
+    @rule(account=st.sampled_from(ACCOUNTS), amount=st.integers(1, 30))
+    def top_up(self, account: str, amount: int) -> None:
+        assert self.api.post(f"/accounts/{account}/wallet_topup", json={"topupAmount": amount}).status_code == 200
+        self.topped[account] += amount
+
+    @rule(account=st.sampled_from(ACCOUNTS), share=st.sampled_from((Decimal("0.5"), Decimal(1))),
+          wallet=st.booleans())
+    def pay(self, account: str, share: Decimal, wallet: bool) -> None:
+        """Pay half or all of what the account's first unpaid invoice owes (and maybe 5 into the wallet)."""
+        owing = [i for i in self._invoices(account) if i["status"] in ("DUE", "PARTIALLY_PAID")
+                 and Decimal(str(i["totalAmount"])) > Decimal(str(i["paidAmount"]))]
+        records: list[dict[str, object]] = []
+        if owing:
+            invoice = owing[0]
+            owed = Decimal(str(invoice["totalAmount"])) - Decimal(str(invoice["paidAmount"]))
+            amount = max((owed * share).quantize(Decimal("0.01")), Decimal("0.01"))
+            records.append({"type": "INVOICE", "togaiId": invoice["id"], "amount": float(amount), "order": 1})
+            self.paid[invoice["id"]] = self.paid.get(invoice["id"], Decimal(0)) + amount
+        if wallet or not records:
+            records.append({"type": "WALLET_CREDIT", "amount": 5, "order": 2})
+            self.topped[account] += 5
+        total = sum(Decimal(str(r["amount"])) for r in records)
+        r = self.api.post("/payments", json={"accountId": account, "currency": "USD", "totalAmount": float(total),
+                                             "externalPaymentReference": {"sourceName": "m", "sourceType": "CASH",
+                                                                          "transactionNumber": "t"},
+                                             "lineItemRecords": records})
+        assert r.status_code == 201, r.text
+
+    def _invoices(self, account: str) -> list[dict[str, object]]:
+        return [self.api.get(f"/invoices/{s['id']}").json()
+                for s in self.api.get("/invoices", params={"owner_id": account, "pageSize": 50}).json()["data"]]
+
     @rule()
     def bill_run(self) -> None:
         assert self.api.post("/invoices/bill_runs").status_code == 200
@@ -138,8 +191,42 @@ class Billing(RuleBasedStateMachine):
                 (s.strftime("%Y-%m-%dT%H:%M:%S.000Z"), e.strftime("%Y-%m-%dT%H:%M:%S.000Z")) for s, e, _ in expected]
             for invoice, (start, end, plan) in zip(closed, expected, strict=True):
                 used = sum(1 for r in self.rides[account] if start <= r < end)
-                assert invoice["status"] == "DUE"  # no grace period
-                assert Decimal(str(invoice["totalAmount"])) == used * RATES[plan], (start, end, used, plan)
+                # Changed with issue 19: a DUE invoice consumes credits (its TOTAL_CREDITS line) and the wallet
+                # nets it (Togai's payments and wallet page), so it may be PARTIALLY_PAID or PAID.
+                assert invoice["status"] in ("DUE", "PARTIALLY_PAID", "PAID")  # no grace period: never a DRAFT
+                assert Decimal(str(invoice["totalAmount"])) - _credited(invoice) == used * RATES[plan], (
+                    start, end, used, plan)
+            self._money(account, invoices)
+
+    def _money(self, account: str, invoices: list[dict[str, object]]) -> None:
+        """Credits: granted - consumed - expired; wallet: top-ups - debits; paidAmount: payments + debits."""
+        credits = self.api.get("/credits", params={"account_id": account, "pageSize": 50}).json()["data"]
+        consumed = sum((Decimal(str(c["consumedAmount"])) for c in credits), Decimal(0))
+        expired = sum((Decimal(str(c["creditAmount"])) - Decimal(str(c["consumedAmount"]))
+                       for c in credits if c["status"] == "EXPIRED"), Decimal(0))
+        balance = self.api.get(f"/accounts/{account}/credit_balance").json()
+        assert Decimal(str(balance["runningBalance"])) == self.granted[account] - consumed - expired
+        assert consumed == -sum((_credited(i) for i in invoices), Decimal(0))
+        debits: dict[str, Decimal] = {}
+        if self.topped[account]:
+            wallet = self.api.get(f"/accounts/{account}/wallet").json()
+            entries = self.api.get(f"/accounts/{account}/wallet/entries", params={"pageSize": 50}).json()["data"]
+            for e in entries:
+                if e["transactionType"] == "DEBITED":
+                    debits[e["entityId"]] = debits.get(e["entityId"], Decimal(0)) + Decimal(str(e["amount"]))
+            assert Decimal(str(wallet["balance"])) == self.topped[account] - sum(debits.values(), Decimal(0))
+        for invoice in invoices:
+            paid, total = Decimal(str(invoice["paidAmount"])), Decimal(str(invoice["totalAmount"]))
+            assert paid <= max(total, Decimal(0))
+            assert paid == self.paid.get(str(invoice["id"]), Decimal(0)) + debits.get(str(invoice["id"]), Decimal(0))
+
+
+def _credited(invoice: dict[str, object]) -> Decimal:
+    """What credits took from the invoice: its TOTAL_CREDITS line (negative), else 0."""
+    tree = invoice["revenueInfo"]
+    assert isinstance(tree, dict)
+    return sum((Decimal(str(x["value"])) for x in tree.get("lineItems", []) if x["type"] == "TOTAL_CREDITS"),
+               Decimal(0))
 
 
 TestBilling = Billing.TestCase

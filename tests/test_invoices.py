@@ -311,9 +311,14 @@ def test_a_bill_run_bills_only_closed_cycles(api: Api) -> None:
     assert api.post("/invoices/bill_runs").json() == {"success": True}  # twice: nothing new
     assert acme["id"] in api.post("/__mock/clock", json={"by": "P3D"}).json()["summary"]["invoicesFinalized"]["ids"]
     acme = api.get(f"/invoices/{acme['id']}").json()
-    assert (acme["status"], acme["dueDate"]) == ("DUE", "2024-03-05T00:00:00.000Z")  # + 30 net term days
+    assert acme["dueDate"] == "2024-03-05T00:00:00.000Z"  # + 30 net term days
     usage = sum(line["value"] for line in lines(acme) if line["type"] == "PRICE_PLAN_AMOUNT")
-    assert acme["totalAmount"] == 20 + usage and usage > 0  # the demo rides of January
+    # Changed with issue 19, money that moves: the demo's 500 USD onboarding credit covers the plan's lines
+    # (credits come before miscellaneous charges in Togai's order of an invoice), and the wallet (1 250 USD)
+    # nets the 20 USD fee left "as the invoice becomes due" (Togai's payments and wallet page): PAID.
+    credited = sum(line["value"] for line in lines(acme) if line["type"] == "TOTAL_CREDITS")
+    assert usage > 0 and credited == -usage  # the demo rides of January, all credited
+    assert (acme["status"], acme["totalAmount"], acme["paidAmount"]) == ("PAID", 20, 20)
     # The next charges go on February's ongoing invoice, opened when January closed.
     put(api, "/accounts/GLOBEX-UK/miscellaneous_charges", [{"name": "Fee", "value": "1"}])
     owners = {i["ownerId"]: i for i in api.get("/invoices/bill_runs").json()["data"]}
@@ -335,10 +340,13 @@ def test_a_bill_run_prices_the_months_usage_with_the_accounts_plan(api: Api) -> 
     assert api.post("/__mock/clock", json={"to": "2024-02-04T00:00:00Z"}).status_code == 200
     (invoice,) = api.get("/invoices?owner_id=ACME-US&status=DUE").json()["data"]
     shown = api.get(f"/invoices/{invoice['id']}").json()
-    (plan,) = lines(shown)
+    plan, credited = lines(shown)
     assert sorted((line["type"], line["quantity"], line["value"]) for line in plan["lineItems"]) == [
         ("USAGE_RATE_CARD_AMOUNT", 3, 49), ("USAGE_RATE_CARD_AMOUNT", 30, 6)]
-    assert shown["totalAmount"] == 55
+    # Changed with issue 19: the demo's onboarding credit (500 USD, priority 1) is consumed when the invoice is
+    # DUE (Togai's TOTAL_CREDITS/SUB_CREDITS lines): 55 of it, so the invoice totals 0.
+    assert (credited["type"], credited["value"], credited["lineItems"][0]["value"]) == ("TOTAL_CREDITS", -55, -55)
+    assert (plan["value"], shown["totalAmount"]) == (55, 0)
     exported = api.get("/__mock/state").json()
     assert api.request("PUT", "/__mock/state", json=exported).status_code == 200
     assert api.get(f"/invoices/{invoice['id']}").json() == shown

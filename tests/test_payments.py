@@ -15,8 +15,10 @@ def body(**changes: Any) -> dict[str, Any]:
         "accountId": "GLOBEX-UK",
         "description": "Q1",
         "externalPaymentReference": REFERENCE,
+        # Changed with issue 19: a payment's INVOICE records settle those invoices (Togai's payments and wallet
+        # page), so one naming no invoice ("INV-1", as here before) is refused; a WALLET_CREDIT tops up the wallet.
         "lineItemRecords": [
-            {"type": "INVOICE", "togaiId": "INV-1", "amount": 70, "order": 1},
+            {"type": "WALLET_CREDIT", "amount": 70, "order": 1},
             {"type": "CREDIT", "togaiId": "CR-1", "amount": 30, "order": 2},
         ],
         "currency": "GBP",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.billing.money import minor_unit
 from ..domain.core.store import Store
 from ..domain.ledger import licenses, payments
 from . import credits as credit_handlers
@@ -107,7 +108,8 @@ PAYMENTS = Binding(
         context=False,  # ListPaymentResponse is closed without it
         max_page_size=payments.MAX_PAGE,
     ),
-    handlers={"getPayment": lambda s, c: get_payment(s, c)},  # defined at the end of the module
+    # Defined at the end of the module. createPayments applies the payment (settles invoices, tops up the wallet).
+    handlers={"getPayment": lambda s, c: get_payment(s, c), "createPayments": lambda s, c: create_payment(s, c)},
 )
 
 PURCHASES = Binding(
@@ -169,6 +171,13 @@ WALLET_ENTRIES = Binding(
 
 
 # -- payments and licenses --
+
+
+def create_payment(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /payments``: the payment, applied; amounts in the currency's minor unit (Babel's table)."""
+    body = {PAYMENTS.shapes.renames.get(k, k): v for k, v in call.body.items()}
+    decimals = -int(minor_unit(body["currency"]).as_tuple().exponent)
+    return dict(payments.create_payment(store, body, decimals))
 
 
 def get_payment(store: Store, call: Call) -> dict[str, Any]:

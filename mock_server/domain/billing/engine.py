@@ -39,9 +39,10 @@ from ..core.memory import collector_paused
 from ..core.resource import Derived
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
-from ..ledger import invoices
+from ..ledger import credits, invoices
 from ..pricing import engine as pricing
 from ..pricing import schedules
+from . import settle
 from .lines import KeysByAccount, plan_line
 
 NAME = "billing"
@@ -58,6 +59,7 @@ class Summary:
     finalized: list[str] = field(default_factory=list)
     drafted_count: int = 0
     finalized_count: int = 0
+    expired: list[str] = field(default_factory=list)  # credits whose effectiveUntil the move passed
 
     def add(self, kind: str, invoice_id: str) -> None:
         """Count an invoice drafted or finalized."""
@@ -74,7 +76,8 @@ class Summary:
         """As the control API answers it."""
         return {"cyclesClosed": self.cycles_closed,
                 "invoicesDrafted": {"count": self.drafted_count, "ids": self.drafted},
-                "invoicesFinalized": {"count": self.finalized_count, "ids": self.finalized}}
+                "invoicesFinalized": {"count": self.finalized_count, "ids": self.finalized},
+                "creditsExpired": {"count": len(self.expired), "ids": self.expired[:MAX_IDS]}}
 
 
 class Queue:
@@ -199,6 +202,7 @@ def _close(store: Store, state: Queue, account_id: str, end: datetime, found: pr
         summary.add("drafted", ongoing["id"])
     else:
         invoices.finalize(store, ongoing, "DUE", at)
+        settle.on_due(store, ongoing, end, at)
         summary.add("finalized", ongoing["id"])
     summary.cycles_closed += 1
     if account["status"] != "ARCHIVED":
@@ -224,6 +228,7 @@ def _end_grace(store: Store, state: Queue, account_id: str, upto: int, summary: 
         at = stamp(_moment(due))
         invoices.finalize(store, invoice, "DUE", at)
         invoice["updatedAt"] = at
+        settle.on_due(store, invoice, _moment(due), at)
         summary.add("finalized", invoice_id)
     left = [p for p in pending if p[0] > upto]
     if left:
@@ -267,12 +272,16 @@ def advance(store: Store, target: datetime, between: Callable[[], None] | None =
     """Process everything due up to ``target`` in slices; ``between`` runs between two slices
     (it may release and re-take the lock). A movable clock ends at ``target``."""
     summary = Summary()
+    start = store.clock.instant()
     with collector_paused():  # a year of invoices is many objects; the collector's passes stalled slices
         while not run_slice(store, target, summary):
             if between is not None:
                 between()
     if store.clock.movable and target > store.clock.instant():
         store.clock.move_to(target)
+    if store.clock.movable and store.collections["credits"].items:
+        # Expiry is derived when a credit is shown; the move only reports what it passed (one scan per move).
+        summary.expired = credits.expired_between(store, start, target)
     return summary
 
 

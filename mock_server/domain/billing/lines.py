@@ -80,6 +80,7 @@ def full_cycle(found: pricing.ScheduleAt) -> tuple[datetime, datetime]:
 
 
 def _usage_line(card: dict[str, Any], quantity: Decimal, currency: str, name: str) -> dict[str, Any]:
+    """A usage rate card's line; ``metadata.usageMeterId`` names the entity a credit may be restricted to."""
     priced = pricing.price_usage(quantity, card, currency)
     rates = {r["order"]: r for r in (pricing.rate_value(card, currency) or {}).get("slabRates", [])}
     per_unit = {s["order"] for s in card["ratePlan"]["slabs"] if s["priceType"] == "PER_UNIT"}
@@ -96,7 +97,7 @@ def _usage_line(card: dict[str, Any], quantity: Decimal, currency: str, name: st
             leaf["valuePerQuantity"] = to_json(exact(rates[slab.order]["rate"]))
         slabs.append(leaf)
     line: dict[str, Any] = {"description": name, "type": USAGE_LINE, "quantity": to_json(quantity),
-                            "value": to_json(total)}
+                            "value": to_json(total), "metadata": {"usageMeterId": card["usageMeterId"]}}
     if slabs:
         line["lineItems"] = slabs
     return line
@@ -108,7 +109,8 @@ def _fixed_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool) ->
     if value is None or (card.get("type") == "ONE_TIME" and not first):
         return None
     fee = exact(value["rate"])
-    meta: dict[str, Any] = {"invoiceTiming": card.get("invoiceTiming", "IN_ARREARS")}
+    # rateCardId: the fee's add-on, the entity a credit's applicableEntityIds may name.
+    meta: dict[str, Any] = {"invoiceTiming": card.get("invoiceTiming", "IN_ARREARS"), "rateCardId": card["id"]}
     begin, end = full_cycle(found)
     if card.get("enableProration") and card.get("type") != "ONE_TIME" and (begin, end) != (found.cycle_start,
                                                                                            found.cycle_end):

@@ -22,7 +22,7 @@ from ..core.collection import Collection
 from ..core.cursors import paginate, paginate_positions
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require
-from ..core.money import exact
+from ..core.money import exact, to_json
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
@@ -196,6 +196,40 @@ def void_credit(store: Store, credit_id: str) -> Record:
 def _account_credits(store: Store, account_id: str) -> list[Record]:
     collection = store.collections["credits"]
     return [collection.items[collection.key_at(p)] for p in store.indexes[BY_ACCOUNT].get(account_id, [])]
+
+
+def _order(credit: Record) -> tuple[int, str]:
+    until = credit.get("effectiveUntil")
+    return credit.get("priority", 0), until if until is not None else "9999-99-99"
+
+
+def usable(store: Store, account_id: str, moment: datetime, unit: str) -> list[Record]:
+    """The account's credits an invoice in ``unit`` may consume at ``moment``, in the order they are consumed:
+    by ``priority`` (the lowest number first), then the earliest ``effectiveUntil`` (none: last), then the
+    oldest (README, "Money that moves")."""
+    found = [c for c in _account_credits(store, account_id)
+             if c.get("creditUnit") == unit and in_effect(c, moment) and remaining(c) > 0]
+    return sorted(found, key=_order)  # stable: the oldest first among equals
+
+
+def consume(credit: Record, amount: Decimal, at: str) -> None:
+    """Take ``amount`` (at most what is left) from the credit; CONSUMED once nothing is left."""
+    credit["consumedAmount"] = to_json(exact(credit["consumedAmount"]) + amount)
+    credit["updatedAt"] = at
+    if remaining(credit) <= 0:
+        credit["status"] = "CONSUMED"
+
+
+def expired_between(store: Store, start: datetime, end: datetime) -> list[str]:
+    """The credits that expired in ``(start, end]`` with something left: their ``effectiveUntil`` came then."""
+    out = []
+    for credit in store.collections["credits"].items.values():
+        until = credit.get("effectiveUntil")
+        if until is None or credit["status"] != "ACTIVE" or remaining(credit) <= 0:
+            continue
+        if start < parse_time(until, "effectiveUntil") <= end:
+            out.append(credit["id"])
+    return out
 
 
 def credit_balance(store: Store, account_id: str) -> Balance:

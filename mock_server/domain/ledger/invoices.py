@@ -47,6 +47,12 @@ CHARGES_TOTAL = "TOTAL_MISCELLANEOUS_CHARGES"
 ROOT_LINE = "TOTAL_AMOUNT"
 # The one stored line that nests others: a plan's amount for a cycle, over its rate cards (and slabs).
 PLAN_LINE = "PRICE_PLAN_AMOUNT"
+# The credits an invoice consumed: a negative total over one negative SUB_CREDITS line per credit.
+CREDITS_LINE = "TOTAL_CREDITS"
+CREDIT_LINE = "SUB_CREDITS"
+NESTING = (PLAN_LINE, CREDITS_LINE)
+# What a payment (or the wallet) can settle: a finalized invoice not yet paid in full.
+SETTLEABLE = ("DUE", "PARTIALLY_PAID")
 
 # Status changes PATCH may make (Togai: PAID and VOID are final; a paid invoice may
 # still be refunded, the one move out of PAID). Staying in a status is no change.
@@ -281,6 +287,20 @@ def render(store: Store, invoice: Record) -> dict[str, Any]:
     if invoice["status"] in ("PAID", "REFUND_INITIATED", "REFUND_COMPLETED"):
         out["paidAmount"] = to_json(max(total, Decimal(0)))  # a discount larger than the charges is not paid out
     return out
+
+
+def owed(invoice: Record) -> Decimal:
+    """What is left to pay of the invoice: its total (not below 0) less what was paid."""
+    total, _ = revenue(invoice)
+    return max(total, Decimal(0)) - exact(invoice.get("paidAmount", 0))
+
+
+def record_payment(invoice: Record, amount: Decimal, at: str) -> None:
+    """``amount`` paid towards a DUE or PARTIALLY_PAID invoice (the caller checked it is at most what is
+    owed): ``paidAmount`` grows; PAID once nothing is owed, else PARTIALLY_PAID."""
+    invoice["paidAmount"] = to_json(exact(invoice.get("paidAmount", 0)) + amount)
+    invoice["status"] = "PAID" if owed(invoice) <= 0 else "PARTIALLY_PAID"
+    invoice["updatedAt"] = at
 
 
 # ---- helpers ---------------------------------------------------------------------
@@ -625,7 +645,9 @@ def mark_billed(store: Store, invoice: Record) -> None:
     until = store.indexes[BILLED_UNTIL].get(owner)
     if until is None or parse_time(invoice["endDate"]) > parse_time(until):
         store.indexes[BILLED_UNTIL][owner] = invoice["endDate"]
-    store.indexes[ONGOING].pop(owner, None)
+    if store.indexes[ONGOING].get(owner) == invoice["id"]:
+        # Only this invoice: a grace-period DRAFT finalized later must not drop the next cycle's ongoing one.
+        del store.indexes[ONGOING][owner]
 
 
 def billed_until(store: Store, account_id: str) -> str | None:
@@ -679,11 +701,11 @@ def _tree_problems(lines: list[dict[str, Any]], where: str) -> list[Violation]:
     """Lines the API never makes: nested ones, ids missing, totals or charges out of place."""
     problems = []
     for j, line in enumerate(lines):
-        if ("lineItems" in line and line["type"] != PLAN_LINE) or line["type"] in (ROOT_LINE, CHARGE_LINE):
+        if ("lineItems" in line and line["type"] not in NESTING) or line["type"] in (ROOT_LINE, CHARGE_LINE):
             problems.append(Violation(f"{where}[{j}]", f"is not a line the API makes ({line['type']}, nested)"))
         if "id" not in line:
             problems.append(Violation(f"{where}[{j}].id", "is required"))
-        if "lineItems" in line and line["type"] == PLAN_LINE:
+        if "lineItems" in line and line["type"] in NESTING:
             problems += _sum_problems(line, f"{where}[{j}]")
     return problems
 

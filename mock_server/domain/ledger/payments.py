@@ -1,12 +1,17 @@
 """Payments: money received from an account, allocated to invoices, credits and wallet credit."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from ..core import lookup
 from ..core.errors import Invalid, NotFound, Violation
+from ..core.money import exact
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource, Writes
 from ..core.store import Record, Store
+from . import invoices, wallets
+
+PAYMENT_IDS = IdScheme("payment")
 
 # Who recorded a payment: the mock has API keys, not users.
 CREATED_BY = "api"
@@ -46,6 +51,87 @@ def check_payment(store: Store, record: dict[str, Any]) -> None:
         raise Invalid(problems)
 
 
+def _decimals(amount: Decimal) -> int:
+    exponent = amount.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def settlement_problems(store: Store, record: dict[str, Any]) -> list[Violation]:
+    """Why the payment's INVOICE and WALLET_CREDIT records cannot all be applied (none: they can).
+
+    An INVOICE record names (``togaiId``) a DUE or PARTIALLY_PAID invoice of the
+    payment's account and pays at most what it still owes (records naming one
+    invoice add up); a WALLET_CREDIT record tops up an ACTIVE (or not yet
+    opened) wallet. Each has an ``amount`` above 0 in the currency's minor
+    unit (``decimals``: its number of decimals, from the billing engine's table).
+    """
+    problems: list[Violation] = []
+    paying: dict[str, Decimal] = {}
+    account_id = record["accountId"]
+    for i, item in enumerate(record["lineItemRecords"]):
+        at = f"lineItemRecords[{i}]"
+        if item["type"] == "CREDIT":
+            continue  # recorded as sent (README, "Money that moves")
+        if "amount" not in item:
+            problems.append(Violation(f"{at}.amount", f"is required to apply a {item['type']} record"))
+            continue
+        amount = exact(item["amount"])
+        if amount <= 0:
+            problems.append(Violation(f"{at}.amount", "must be greater than 0"))
+            continue
+        if item["type"] == "WALLET_CREDIT":
+            why = wallets.top_up_problem(store, account_id)
+            if why is not None:
+                problems.append(Violation(f"{at}.type", why))
+            continue
+        if "togaiId" not in item:
+            problems.append(Violation(f"{at}.togaiId", "is required: the id of the invoice it pays"))
+            continue
+        invoice = store.collections["invoices"].get(item["togaiId"])
+        if invoice is None:
+            problems.append(Violation(f"{at}.togaiId", f"no invoice with id {item['togaiId']!r}"))
+        elif invoice["ownerId"] != account_id:
+            rule = f"invoice {invoice['id']!r} is not an invoice of account {account_id!r}"
+            problems.append(Violation(f"{at}.togaiId", rule))
+        elif invoice["status"] not in invoices.SETTLEABLE:
+            problems.append(Violation(f"{at}.togaiId", f"invoice {invoice['id']!r} is {invoice['status']}; "
+                                      "a payment settles a DUE or PARTIALLY_PAID invoice"))
+        else:
+            paying[invoice["id"]] = paying.get(invoice["id"], Decimal(0)) + amount
+            owed = invoices.owed(invoice)
+            if paying[invoice["id"]] > owed:
+                also = " with the records before it" if paying[invoice["id"]] != amount else ""
+                rule = f"is more than invoice {invoice['id']!r} owes ({owed:f}){also}"
+                problems.append(Violation(f"{at}.amount", rule))
+    return problems
+
+
+def create_payment(store: Store, body: dict[str, Any], decimals: int) -> Record:
+    """``POST /payments``: record a payment and apply it, all or nothing (``body``: the validated request,
+    ``externalPaymentReference`` already renamed). INVOICE records settle those invoices, WALLET_CREDIT
+    records top up the account's wallet; anything that cannot be applied is a 400 naming the record."""
+    lookup.require(store, "accounts", body["accountId"], "accountId", "account")
+    record: dict[str, Any] = {"id": "", "version": 1, "createdBy": CREATED_BY, **body}
+    check_payment(store, record)
+    problems = settlement_problems(store, record)
+    for i, item in enumerate(record["lineItemRecords"]):
+        if "amount" in item and _decimals(exact(item["amount"])) > decimals:
+            problems.append(Violation(f"lineItemRecords[{i}].amount",
+                                      f"has more decimals than {record['currency']} has ({decimals})"))
+    if problems:
+        raise Invalid(problems)
+    collection = store.collections["payments"]
+    record["id"] = store.new_id(PAYMENT_IDS, collection)
+    now = record["createdAt"] = store.clock.now()
+    collection.add(record["id"], record)
+    for item in record["lineItemRecords"]:
+        if item["type"] == "INVOICE":
+            invoices.record_payment(store.collections["invoices"].items[item["togaiId"]], exact(item["amount"]), now)
+        elif item["type"] == "WALLET_CREDIT":
+            wallets.top_up(store, record["accountId"], item["amount"], record["id"])
+    return record
+
+
 def get_payment(store: Store, payment_id: str, version: int | None) -> Record:
     """``GET /payments/{id}``, of ``version`` if asked: the mock keeps one version of a payment, its latest."""
     record: Record = lookup.require(store, "payments", payment_id, "payment_id", "payment")
@@ -67,7 +153,7 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="payments",
     schema="Payment",
-    ids=IdScheme("payment"),
+    ids=PAYMENT_IDS,
     references={"accountId": "accounts"},
     defaults={"version": 1, "createdBy": CREATED_BY},
     writes=Writes(

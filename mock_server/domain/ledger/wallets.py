@@ -99,8 +99,9 @@ def _add_entry(store: Store, entry: Record) -> None:
     store.indexes[ENTRIES_BY_WALLET].setdefault(entry["walletId"], []).append(place)
 
 
-def top_up(store: Store, account_id: str, amount: float) -> Record:
-    """Add a completed credit entry of ``amount`` to the account's wallet, opening it if needed."""
+def top_up(store: Store, account_id: str, amount: float, entity_id: str | None = None) -> Record:
+    """Add a completed credit entry of ``amount`` to the account's wallet, opening it if needed
+    (``entity_id``: the payment it came from, when a payment's WALLET_CREDIT record tops it up)."""
     account = require(store, "accounts", account_id, "account_id", "account")
     if account["status"] == "ARCHIVED":
         raise Invalid.at("account_id", f"account {account_id!r} is archived")
@@ -131,8 +132,35 @@ def top_up(store: Store, account_id: str, amount: float) -> Record:
         "amount": amount,
         "createdAt": now,
     }
+    if entity_id is not None:
+        entry["entityId"] = entity_id
     _add_entry(store, entry)
     return wallet
+
+
+def top_up_problem(store: Store, account_id: str) -> str | None:
+    """Why the account's wallet cannot take a top-up now (its wallet is INACTIVE), or None."""
+    wallet: Record | None = store.collections["wallets"].get(account_id)
+    if wallet is not None and wallet["status"] != "ACTIVE":
+        return f"the wallet of account {account_id!r} is INACTIVE"
+    return None
+
+
+def debit(store: Store, wallet: Record, amount: Decimal, entity_id: str, description: str, at: str) -> Record:
+    """A completed debit entry of ``amount`` (the caller checked the balance holds it), for ``entity_id``."""
+    entry = {
+        "id": store.new_id(ENTRY_IDS, store.collections["walletEntries"]),
+        "description": description,
+        "walletId": wallet["id"],
+        "transactionType": "DEBITED",
+        "status": "COMPLETED",
+        "entityId": entity_id,
+        "amount": to_json(amount),
+        "createdAt": at,
+    }
+    _add_entry(store, entry)
+    wallet["updatedAt"] = at
+    return entry
 
 
 def update_wallet(store: Store, account_id: str, changes: dict[str, Any]) -> Record:

@@ -71,6 +71,7 @@ from ..core.memory import collector_paused
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time
+from ..pricing import engine as pricing
 from ..pricing import jobs, schedules
 from . import aggregates as usage
 from . import builtin_schemas, enrichment, metering, statuses
@@ -261,7 +262,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     delay = store.ingest_delay
     due = time.monotonic() + delay
     pending = store.indexes[PENDING]
-    batch = metering.Batch(store)
+    batch = _Batch(store)
     payloads = list(payloads)
     entitled = store.indexes.get(ENTITLED_IDS) or {}
     moment = parse_time(now) if entitled else None
@@ -317,12 +318,57 @@ def process(store: Store, event: Event, batch: metering.Batch, position: int, co
     usage.count_event(store, event, +1)
 
 
+class _Batch(metering.Batch):
+    """A request's batch, and what it learnt of each account's open cycle (for :func:`past_grace`)."""
+
+    __slots__ = ("open_from", "now")
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.open_from: dict[str, datetime] = {}  # account -> start of its open cycle: later events are on time
+        self.now = store.clock.instant()
+
+
+def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: str) -> bool:
+    """Whether an event of ``account_id`` dated ``timestamp`` falls in a pricing cycle of its plan whose
+    grace period has ended by the clock (that cycle is invoiced: Togai's INGESTION_FAILED_PAST_GRACE_PERIOD).
+
+    A cycle that ended before the tenant's billing origin is history the engine never bills: its
+    events are metered (README, "Money that moves"). Most events fall in the open cycle, which the
+    batch remembers, so a batch looks each account's plan up about once.
+    """
+    cache = batch.open_from if isinstance(batch, _Batch) else None
+    now = batch.now if isinstance(batch, _Batch) else store.clock.instant()
+    try:
+        moment = parse_time(timestamp)
+    except Invalid:
+        return False
+    known = cache.get(account_id) if cache is not None else None
+    if moment >= now or (known is not None and moment >= known):
+        return False
+    try:
+        found = schedules.schedule_at(store, account_id, moment)
+    except (Invalid, ValueError):  # a cycle past year 9999
+        return False
+    if found is None:
+        return False
+    if found.cycle_end > now:  # the open cycle: every event from its start on is on time
+        if cache is not None:
+            cache[account_id] = found.cycle_start
+        return False
+    grace = int((found.details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE).get("gracePeriod") or 0)
+    return found.cycle_end + timedelta(days=grace) <= now and found.cycle_end > store.clock.origin
+
+
 def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
     account = batch.account(event.account_id)
     if account is None:
         event.status = statuses.NO_ACCOUNT
         return
     event.account, event.customer_id = account
+    if past_grace(store, batch, event.account, event.timestamp):
+        event.status = statuses.PAST_GRACE
+        return
     if event.schema_name in builtin_schemas.NAMES:
         event.schema_version = 1
         event.status, event.meter_ids, event.units = builtin_schemas.process(
@@ -359,7 +405,7 @@ def settle(store: Store) -> None:
         return
     now = time.monotonic()
     collection = store.collections[NAME]
-    batch = metering.Batch(store)
+    batch = _Batch(store)
     for key, (due, position) in list(pending.items()):
         if due > now:
             break

@@ -1,0 +1,124 @@
+"""Money that moves when an invoice becomes DUE: the account's credits, then its wallet.
+
+Credits come before miscellaneous charges in Togai's order of an invoice, so
+they cover the invoice's lines (the plan's rate cards and custom lines), not
+its charges. Each credit in effect at the finalization instant, in the
+account's currency, is consumed in order (:func:`..ledger.credits.usable`):
+an unrestricted one from any line, one with ``applicableEntityIds`` only from
+the rate cards it names (a usage meter's id, a fixed fee's add-on id, or
+``ALL_USAGE_METER_RATE_CARDS`` / ``ALL_FIXED_FEE_RATE_CARDS``). What each
+consumed is a ``SUB_CREDITS`` line under one ``TOTAL_CREDITS`` line, both
+negative, so the invoice's total drops by it.
+
+Then the wallet nets the invoice ("the default behaviour of a wallet is
+netting off the invoices as they become due", Togai's payments and wallet
+page): a ``DEBITED`` entry of as much as its balance allows, paid towards
+the invoice (PARTIALLY_PAID or PAID). Every amount is in the currency's
+minor unit (taken down, never up, so no credit or wallet gives more than it
+holds).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from ..core.money import exact, to_json
+from ..core.store import Record, Store
+from ..ledger import credits, invoices, wallets
+from .money import minor_unit
+
+ALL_USAGE = "ALL_USAGE_METER_RATE_CARDS"
+ALL_FIXED = "ALL_FIXED_FEE_RATE_CARDS"
+USAGE_LINE = "USAGE_RATE_CARD_AMOUNT"
+FIXED_LINE = "FIXED_FEE_RATE_CARD_AMOUNT"
+WALLET_DESCRIPTION = "Invoice netted from the wallet"
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class _Part:
+    """A line credits may cover: its kind (usage, fixed, other), the entity it prices, what is left of it."""
+
+    kind: str
+    entity: str | None
+    left: Decimal
+
+
+def _parts(invoice: Record) -> list[_Part]:
+    """The invoice's coverable lines, in order: each plan's rate cards, then the other positive lines."""
+    out: list[_Part] = []
+    for line in invoice["lines"]:
+        if line["type"] == invoices.CREDITS_LINE:
+            continue
+        if line["type"] == invoices.PLAN_LINE:
+            for card in line.get("lineItems", []):
+                meta = card.get("metadata") or {}
+                entity = meta.get("usageMeterId") if card["type"] == USAGE_LINE else meta.get("rateCardId")
+                out.append(_Part(card["type"], entity, max(exact(card["value"]), ZERO)))
+        else:
+            out.append(_Part(line["type"], None, max(exact(line["value"]), ZERO)))
+    return out
+
+
+def _covers(ids: list[str] | None, part: _Part) -> bool:
+    """Whether a credit restricted to ``ids`` (none: to nothing) may cover ``part``."""
+    if not ids:
+        return True
+    return (part.entity is not None and part.entity in ids) or (part.kind == USAGE_LINE and ALL_USAGE in ids) or (
+        part.kind == FIXED_LINE and ALL_FIXED in ids)
+
+
+def apply_credits(store: Store, invoice: Record, moment: datetime, at: str) -> Decimal:
+    """Consume the account's credits against the invoice's lines; the amount they took (0: no line added)."""
+    currency = invoices.currency(invoice)
+    found = credits.usable(store, invoice["ownerId"], moment, currency)
+    if not found:
+        return ZERO
+    unit = minor_unit(currency)
+    parts = _parts(invoice)
+    leaves: list[dict[str, Any]] = []
+    total = ZERO
+    for credit in found:
+        ids = credit.get("applicableEntityIds")
+        want = credits.remaining(credit).quantize(unit, rounding=ROUND_DOWN)
+        took = ZERO
+        for part in parts:
+            if want <= took:
+                break
+            if part.left > 0 and _covers(ids, part):
+                take = min(want - took, part.left)
+                part.left -= take
+                took += take
+        if took > 0:
+            credits.consume(credit, took, at)
+            leaves.append({"description": credit.get("purpose") or credit["id"], "type": invoices.CREDIT_LINE,
+                           "value": to_json(-took), "metadata": {"creditId": credit["id"]}})
+            total += took
+    if total > 0:
+        invoice["lines"].append({"id": store.new_id(invoices.LINE_IDS), "description": "Credits",
+                                 "type": invoices.CREDITS_LINE, "value": to_json(-total), "lineItems": leaves})
+    return total
+
+
+def net_wallet(store: Store, invoice: Record, at: str) -> Decimal:
+    """Pay the invoice from the account's ACTIVE wallet, as much as its balance allows; the amount paid."""
+    wallet: Record | None = store.collections["wallets"].get(invoice["ownerId"])
+    if wallet is None or wallet["status"] != "ACTIVE" or wallet.get("creditUnit") != invoices.currency(invoice):
+        return ZERO
+    if invoice["status"] not in invoices.SETTLEABLE:
+        return ZERO
+    unit = minor_unit(invoices.currency(invoice))
+    amount = min(wallets.totals(store, wallet).balance, invoices.owed(invoice)).quantize(unit, rounding=ROUND_DOWN)
+    if amount <= 0:
+        return ZERO
+    wallets.debit(store, wallet, amount, invoice["id"], WALLET_DESCRIPTION, at)
+    invoices.record_payment(invoice, amount, at)
+    return amount
+
+
+def on_due(store: Store, invoice: Record, moment: datetime, at: str) -> None:
+    """A STANDARD invoice just became DUE at ``moment`` (``at``, stamped): credits, then the wallet."""
+    apply_credits(store, invoice, moment, at)
+    net_wallet(store, invoice, at)
