@@ -41,14 +41,15 @@ lint: $(STAMP) $(REDOCLY)  ## ruff, mypy --strict, import-linter (layers, no cyc
 	$(VENV)/bin/lint-imports
 	$(PY) tools/openapi_lint.py $(REDOCLY)
 
-test: $(STAMP) lint  ## the linters, then the derandomized test suite but the long Schemathesis runs
-	$(PY) -m pytest -q -n 2 -m "not conformance" $(ARGS)
+test: $(STAMP) lint  ## the linters, then the derandomized test suite but the long property-based runs
+	$(PY) -m pytest -q -n 2 -m "not conformance" --ignore=tests/test_conformance.py $(ARGS)
 
-conformance: $(STAMP)  ## the long Schemathesis runs over HTTP, both contracts, every phase (CI runs it after make test)
+conformance: $(STAMP)  ## the long runs (CI runs them after make test): Schemathesis over every operation and both contracts, the state machines at full length
 	$(PY) -m pytest -q -n 2 -m conformance $(ARGS)
+	MOCK_TEST_PROFILE=ci $(PY) -m pytest -q -n 2 tests/test_state_machine.py tests/test_billing_machine.py $(ARGS)
 
 conformance-deep: $(STAMP)  ## the deeper property-based profile of every property-based test, for local use
-	MOCK_TEST_PROFILE=deep $(PY) -m pytest -q -n 2 tests/test_conformance.py tests/test_state_machine.py tests/test_bad_input.py $(ARGS)
+	MOCK_TEST_PROFILE=deep $(PY) -m pytest -q -n 2 tests/test_conformance.py tests/test_state_machine.py tests/test_billing_machine.py tests/test_bad_input.py $(ARGS)
 
 bench: $(STAMP)  ## throughput, latency, start-up, memory and reset figures
 	$(PY) -m benchmarks $(ARGS)

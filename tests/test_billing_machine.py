@@ -16,6 +16,7 @@ made to it plus the wallet debits naming it, never above ``totalAmount``.
 """
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -230,5 +231,8 @@ def _credited(invoice: dict[str, object]) -> Decimal:
 
 
 TestBilling = Billing.TestCase
-TestBilling.settings = settings(max_examples=15, stateful_step_count=12, deadline=None,
+# Short under make test; MOCK_TEST_PROFILE=ci (make conformance, in CI) and deep run longer.
+_PROFILE = os.environ.get("MOCK_TEST_PROFILE", "quick")
+TestBilling.settings = settings(max_examples={"deep": 100, "ci": 15}.get(_PROFILE, 6),
+                                stateful_step_count=30 if _PROFILE == "deep" else 12, deadline=None,
                                 suppress_health_check=[HealthCheck.too_slow])

@@ -22,7 +22,15 @@ from starlette.testclient import TestClient
 
 from mock_server import Config, create_app
 
-DEEP = os.environ.get("MOCK_TEST_PROFILE") == "deep"
+# Profiles: unset (make test) runs short machines; "ci" (make conformance, in CI) the runs make test
+# used to make; "deep" (make conformance-deep) ten times more.
+PROFILE = os.environ.get("MOCK_TEST_PROFILE", "quick")
+DEEP = PROFILE == "deep"
+CI = PROFILE == "ci"
+
+
+def _count(deep: int, ci: int, quick: int) -> int:
+    return deep if DEEP else ci if CI else quick
 AUTH = {"Authorization": "Bearer machine"}
 
 # -- the machines' own oracles, written from Togai's documentation, never imported from the code they judge --
@@ -816,10 +824,10 @@ def machine_settings(examples: int, steps: int) -> settings:
 
 
 TestInvoiceMachine = InvoiceMachine.TestCase
-TestInvoiceMachine.settings = machine_settings(150 if DEEP else 20, 30 if DEEP else 20)
+TestInvoiceMachine.settings = machine_settings(_count(150, 20, 6), 30 if DEEP else 20)
 
 TestStoreMachine = StoreMachine.TestCase
-TestStoreMachine.settings = machine_settings(300 if DEEP else 40, 40 if DEEP else 25)
+TestStoreMachine.settings = machine_settings(_count(300, 40, 8), 40 if DEEP else 25)
 
 
 class UsageMachine(RuleBasedStateMachine):
@@ -923,7 +931,7 @@ class UsageMachine(RuleBasedStateMachine):
 
 
 TestUsageMachine = UsageMachine.TestCase
-TestUsageMachine.settings = machine_settings(100 if DEEP else 15, 30 if DEEP else 15)
+TestUsageMachine.settings = machine_settings(_count(100, 15, 8), 30 if DEEP else 15)
 
 
 class LicenseMachine(Machine, LicenseRules):
@@ -943,4 +951,4 @@ class LicenseMachine(Machine, LicenseRules):
 
 
 TestLicenseMachine = LicenseMachine.TestCase
-TestLicenseMachine.settings = machine_settings(120 if DEEP else 15, 40 if DEEP else 20)
+TestLicenseMachine.settings = machine_settings(_count(120, 15, 6), 40 if DEEP else 20)
