@@ -390,3 +390,16 @@ def test_other_requests_are_served_while_the_clock_moves_a_year() -> None:
     assert len(store.collections["invoices"]) > 600 * 11  # the move did a year of cycles
     assert len(waits) >= 3 and took > 0.2, (took, len(waits))  # before: one read, after the whole move
     assert max(waits) < 0.5, max(waits)  # each waits a slice at most, not the move
+
+
+# -- item 15: money is summed exactly ----------------------------------------------------------------
+
+
+def test_a_payment_allocated_in_tenths_adds_up_exactly(api: Any) -> None:
+    """0.1 + 0.1 + 0.1 is 0.3: in binary floats it is more, and a payment of 0.3 was refused."""
+    records = [{"type": "WALLET_CREDIT", "amount": 0.1, "order": i} for i in range(1, 4)]
+    r = api.post("/payments", json={"accountId": "GLOBEX-UK", "currency": "GBP", "totalAmount": 0.3,
+                                    "externalPaymentReference": {"sourceName": "Bank", "sourceType": "BANK_TRANSFER",
+                                                                 "transactionNumber": "t-1"},
+                                    "lineItemRecords": records})
+    assert r.status_code in (200, 201), r.text  # before: "allocate 0.3, more than the totalAmount 0.3"

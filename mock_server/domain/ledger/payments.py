@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core import lookup
 from ..core.errors import Invalid, NotFound, Violation
-from ..core.money import exact
+from ..core.money import exact, to_json
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource, Writes
 from ..core.store import Record, Store
 from . import invoices, wallets
@@ -25,9 +25,10 @@ def allocation_problems(record: dict[str, Any], where: str = "") -> list[Violati
     if record["totalAmount"] <= 0:
         problems.append(Violation(f"{where}totalAmount", "must be greater than 0"))
     items = record["lineItemRecords"]
-    allocated = sum(item.get("amount", 0) for item in items)
-    if allocated > record["totalAmount"]:
-        rule = f"allocate {allocated:g}, more than the totalAmount {record['totalAmount']:g}"
+    # Exact decimals: three allocations of 0.1 are 0.3, not more than a total of 0.3.
+    allocated = sum((exact(item.get("amount", 0)) for item in items), Decimal(0))
+    if allocated > exact(record["totalAmount"]):
+        rule = f"allocate {to_json(allocated):g}, more than the totalAmount {record['totalAmount']:g}"
         problems.append(Violation(f"{where}lineItemRecords", rule))
     seen: set[int] = set()
     for i, item in enumerate(items):
