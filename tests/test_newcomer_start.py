@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -114,7 +115,11 @@ def test_another_spec_gets_a_short_listing() -> None:
 # -- item 4: `make run` installs the server only ----------------------------------------------------
 def _make_dry_run(target: str) -> str:
     """The commands `make TARGET` would run on a fresh machine (every target remade, nothing run)."""
-    proc = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # Under `make test` this runs inside make: without its variables, and without the directory lines
+    # a sub-make prints ("make[1]: Entering directory ...").
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    proc = subprocess.run(["make", "--no-print-directory", "-n", "-B", target], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
