@@ -50,6 +50,7 @@ class Entry:
     override: str | None
     truncated: tuple[str, ...] = ()  # which of requestHeaders, requestBody, responseBody were cut
     rejected_by: str | None = None  # the stage that refused the request (X-Mock-Rejected-By)
+    cost: int = 0  # the bytes it holds, counted once for the journals' budget
 
     def body_value(self) -> Any:
         """The request body as the journal shows it: JSON, text when cut or not JSON, None when empty."""
@@ -121,6 +122,11 @@ def _decode(raw: bytes, cut: bool) -> Any:
 def decode_body(raw: bytes) -> Any:
     """A whole request body as matchers and templates see it: JSON when it parses, else text; None when empty."""
     return _decode(raw, False)
+
+
+def _header_bytes(headers: list[tuple[bytes, bytes]]) -> int:
+    """The bytes of the headers' names and values."""
+    return sum(map(len, (part for pair in headers for part in pair)))
 
 
 def _bounded_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]] | None:
@@ -262,8 +268,7 @@ _ENTRY_OVERHEAD = 512
 
 
 def _cost(entry: Entry) -> int:
-    return (len(entry.request_body) + len(entry.response_body) + sum(len(k) + len(v) for k, v in entry.headers)
-            + _ENTRY_OVERHEAD)
+    return entry.cost
 
 
 class JournalBudget:
@@ -345,11 +350,12 @@ class Journal:
         if len(response_body) > _BODY_LIMIT:
             response_body = response_body[:_BODY_LIMIT]
             truncated.append("responseBody")
+        cost = len(request_body) + len(response_body) + _header_bytes(headers) + _ENTRY_OVERHEAD
         entry = Entry(
             id=self._next, headers=headers, request_body=request_body, response_body=response_body,
-            truncated=tuple(truncated), **fields,
+            truncated=tuple(truncated), cost=cost, **fields,
         )
-        cost, fell = _cost(entry), 0
+        fell = 0
         if self._entries.maxlen == 0:
             return
         with self._lock:

@@ -83,12 +83,13 @@ class Summary:
 class Queue:
     """One tenant's due work: a heap of (instant in seconds, account id), one live entry per account."""
 
-    __slots__ = ("heap", "due", "dirty", "grace", "keys")
+    __slots__ = ("heap", "due", "dirty", "stale", "grace", "keys")
 
     def __init__(self) -> None:
         self.heap: list[tuple[int, str]] = []
         self.due: dict[str, int] = {}
         self.dirty = True  # recompute every account's entry at the next look
+        self.stale: set[str] = set()  # accounts whose entry to recompute at the next look (one write each)
         # account -> [(grace end in seconds, invoice id)] of its closed cycles' DRAFTs
         self.grace: dict[str, list[tuple[int, str]]] | None = None  # None: rebuild from the invoices
         self.keys = KeysByAccount()
@@ -121,13 +122,25 @@ def queue(store: Store) -> Queue:
             _schedule(store, found, account_id, push=False)
         found.heap = [(due, account_id) for account_id, due in found.due.items()]
         heapq.heapify(found.heap)
+        found.stale.clear()
+    elif found.stale:
+        for account_id in found.stale:  # an older heap entry of the account is skipped as stale
+            _schedule(store, found, account_id)
+        found.stale.clear()
     return found
 
 
-def mark_dirty(store: Store) -> None:
-    """An association, plan, account or ongoing invoice changed: recompute the queue at the next look."""
+def mark_dirty(store: Store, account_id: str | None = None) -> None:
+    """An association, plan or ongoing invoice changed: recompute the queue at the next look.
+
+    With ``account_id``, only that account's entry (a write to one account must not cost a pass
+    over every account on a plan); without, every entry (a plan or a migration changed).
+    """
     found: Queue = store.derived[NAME]
-    found.dirty = True
+    if account_id is None:
+        found.dirty = True
+    else:
+        found.stale.add(account_id)
 
 
 def _seconds(moment: datetime) -> int:
