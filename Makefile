@@ -44,7 +44,7 @@ lint: $(STAMP) $(REDOCLY)  ## ruff, mypy --strict, import-linter (layers, no cyc
 test: $(STAMP) lint  ## the linters, then the derandomized test suite but the long property-based runs
 	$(PY) -m pytest -q -n 2 -m "not conformance" --ignore=tests/test_conformance.py $(ARGS)
 
-conformance: $(STAMP)  ## the long runs (CI runs them after make test): Schemathesis over every operation and both contracts, the state machines at full length
+conformance: $(STAMP)  ## the long runs (CI runs them after make test): Schemathesis over every operation and both contracts, the state machines at full length, whole consumer pytest sessions, kill -9 rounds
 	$(PY) -m pytest -q -n 2 -m conformance $(ARGS)
 	MOCK_TEST_PROFILE=ci $(PY) -m pytest -q -n 2 tests/test_state_machine.py tests/test_billing_machine.py $(ARGS)
 

@@ -110,19 +110,3 @@ def group_body(*account_ids: str, **extra: Any) -> dict[str, Any]:
         "address": {"line1": "1 Main St", "country": "US"},
     }
     return {**body, **extra}
-
-
-# Modules whose tests run for seconds (servers, subprocess pytest runs, state machines, kill -9):
-# started first, so that the two xdist workers end together on the many short tests instead of
-# one of them finishing a long test alone at the end.
-_LONG_FIRST = (
-    "test_state_machine.py", "test_persistence.py", "test_plugin.py", "test_newcomer_plugin.py",
-    "test_lifecycle.py", "test_billing_machine.py", "test_bad_input.py", "test_watch.py", "test_cli_polish.py",
-    "test_dashboard_browser.py", "test_webhooks.py", "test_cli.py", "test_limits.py", "test_verify.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Long modules first (a stable sort: each module's own order is kept)."""
-    rank = {name: i for i, name in enumerate(_LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -187,6 +187,7 @@ def test_sigterm_right_after_a_change_loses_nothing(tmp_path: Path) -> None:
         assert httpx.get(f"{url}/customers/LAST", headers=AUTH).status_code == 200
 
 
+@pytest.mark.conformance  # a long run (whole pytest sessions / kill -9 rounds): make conformance, which CI runs
 def test_kill_9_during_a_burst_of_writes_leaves_a_consistent_state(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     for round_ in range(3):

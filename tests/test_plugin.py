@@ -67,6 +67,7 @@ def _servers_with(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.conformance  # a long run (whole pytest sessions / kill -9 rounds): make conformance, which CI runs
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_consumer_suite_with_only_the_installed_plugin(tmp_path: Path, workers: list[str]) -> None:
     marker = f"--journal-size {4000 + len(workers)}"
@@ -156,6 +157,7 @@ def test_each_worker_has_its_own_tenant(togai_mock, i):
 '''
 
 
+@pytest.mark.conformance  # a long run (whole pytest sessions / kill -9 rounds): make conformance, which CI runs
 def test_workers_share_one_server_each_with_its_own_tenant(tmp_path: Path) -> None:
     from serverproc import running_server
 
