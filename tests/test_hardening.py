@@ -403,3 +403,31 @@ def test_a_payment_allocated_in_tenths_adds_up_exactly(api: Any) -> None:
                                                                  "transactionNumber": "t-1"},
                                     "lineItemRecords": records})
     assert r.status_code in (200, 201), r.text  # before: "allocate 0.3, more than the totalAmount 0.3"
+
+
+def test_feature_credits_are_consumed_exactly(api: Any) -> None:
+    """A grant of 0.3 takes events of 0.1 and 0.2 and is then spent: 0, not 2.8e-17 left (or a refusal).
+
+    Hand-computed: 0.3 - 0.1 = 0.2 left; 0.2 - 0.2 = 0; the entitlement value is "0" and validating "0" holds.
+    """
+    rides = next(f["id"] for f in api.get("/features").json()["data"] if f["name"] == "Rides")
+    path = f"/accounts/ACME-US/features/{rides}"
+    (entry,) = api.get(f"{path}/entries").json()["data"]
+    assert api.patch(f"{path}/entries/{entry['id']}", json={"granted": 0.3}).status_code == 200
+
+    def ride(distance: str) -> int:
+        event = {"schemaName": "rides", "timestamp": "2024-01-01T00:00:00Z", "accountId": "ACME-US",
+                 "attributes": [{"name": "distance", "value": distance}], "dimensions": {}}
+        status: int = api.post("/entitled", json={"event": event}).status_code
+        return status
+
+    assert ride("0.1") == 200
+    assert api.get(path).json()["balance"] == 0.2
+    assert ride("0.2") == 200  # before: refused, 0.19999999999999998 left
+    body = api.get(path).json()
+    assert (body["granted"], body["balance"]) == (0.3, 0)
+    (entry,) = api.get(f"{path}/entries").json()["data"]
+    assert (entry["used"], entry["balance"]) == (0.3, 0)
+    assert {"featureId": rides, "value": "0"} in api.get("/accounts/ACME-US/entitlements").json()["data"]
+    assert api.post(f"/accounts/ACME-US/entitlements/{rides}", json={"value": "0"}).json() == {"success": True}
+    assert ride("0.0000001") == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.core.cursors import page_of
+from ..domain.core.money import exact, to_json
 from ..domain.core.store import Store
 from ..domain.ledger import entitlements
 from .call import Call
@@ -30,8 +31,9 @@ def list_entries(store: Store, call: Call) -> dict[str, Any]:
 
 def update_entry(store: Store, call: Call) -> dict[str, Any]:
     """``PATCH .../entries/{id}``: ``granted`` and ``effectiveUntil`` of an active entry."""
-    entry = entitlements.update_entry(store, *_owner(call), call.params["entry_id"], call.body.get("granted"),
-                                      call.body.get("effectiveUntil"))
+    granted = call.body.get("granted")
+    entry = entitlements.update_entry(store, *_owner(call), call.params["entry_id"],
+                                      None if granted is None else exact(granted), call.body.get("effectiveUntil"))
     return entitlements.render_entry(entry, store.clock.now())
 
 
@@ -49,7 +51,8 @@ def feature_credits(store: Store, call: Call) -> dict[str, Any]:
     """
     account_id, feature_id = entitlements.require_feature(store, *_owner(call))
     granted, left = entitlements.balance(store, account_id, feature_id, store.clock.now())
-    return {"accountId": account_id, "featureId": feature_id, "granted": granted, "balance": left, "usedOverage": 0}
+    return {"accountId": account_id, "featureId": feature_id, "granted": to_json(granted), "balance": to_json(left),
+            "usedOverage": 0}
 
 
 def list_entitlements(store: Store, call: Call) -> dict[str, Any]:

@@ -8,11 +8,13 @@ derived from the entries when shown; nothing is stored twice.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from ..catalog import features
 from ..core import lookup
 from ..core.errors import Conflict, Invalid, NotFound, Violation
+from ..core.money import decimal_problem, exact, to_json
 from ..core.resource import Exchange, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
@@ -54,8 +56,13 @@ def render_entry(entry: Record, now: str) -> dict[str, Any]:
     status = shown_status(entry, now)
     out = {k: v for k, v in entry.items() if k not in ("accountId", "featureId")}
     out["status"] = status
-    out["balance"] = entry["granted"] - entry["used"] if status == "ACTIVE" else 0
+    out["balance"] = to_json(_left(entry)) if status == "ACTIVE" else 0
     return out
+
+
+def _left(entry: Record) -> Decimal:
+    """What is left of an entry, exactly (entries hold JSON numbers: 0.3 - 0.1 - 0.2 is 0, not 2.8e-17)."""
+    return exact(entry["granted"]) - exact(entry["used"])
 
 
 def insert_entry(store: Store, entry: dict[str, Any]) -> None:
@@ -91,13 +98,13 @@ def require_entry(store: Store, account_id: str, feature_id: str, entry_id: str)
     return entry
 
 
-def balance(store: Store, account_id: str, feature_id: str, now: str) -> tuple[float, float]:
-    """What the entries in effect grant, and what is left of them."""
+def balance(store: Store, account_id: str, feature_id: str, now: str) -> tuple[Decimal, Decimal]:
+    """What the entries in effect grant, and what is left of them, exactly."""
     live = [e for e in entries_of(store, account_id, feature_id) if in_effect(e, now)]
-    return sum(e["granted"] for e in live), sum(e["granted"] - e["used"] for e in live)
+    return sum((exact(e["granted"]) for e in live), Decimal(0)), sum((_left(e) for e in live), Decimal(0))
 
 
-def update_entry(store: Store, account_id: str, feature_id: str, entry_id: str, granted: float | None = None,
+def update_entry(store: Store, account_id: str, feature_id: str, entry_id: str, granted: Decimal | None = None,
                  effective_until: str | None = None) -> Record:
     """Change ``granted`` (not below what was used) and ``effectiveUntil`` (after ``effectiveFrom``) of an
     active entry; ``None`` leaves a field as it is."""
@@ -108,9 +115,9 @@ def update_entry(store: Store, account_id: str, feature_id: str, entry_id: str, 
     changes: dict[str, Any] = {}
     problems: list[Violation] = []
     if granted is not None:
-        if granted < entry["used"]:
+        if granted < exact(entry["used"]):
             problems.append(Violation("granted", f"must be at least what was used ({value_text(entry['used'])})"))
-        changes["granted"] = granted
+        changes["granted"] = to_json(granted)
     if effective_until is not None:
         until = parse_time(effective_until, "effectiveUntil")
         if until <= parse_time(entry["effectiveFrom"]):
@@ -131,9 +138,10 @@ def void_entry(store: Store, account_id: str, feature_id: str, entry_id: str) ->
     entry["status"] = "VOIDED"
 
 
-def value_text(amount: float) -> str:
-    """A balance as an entitlement value: ``12``, ``2.5``."""
-    return str(int(amount)) if float(amount).is_integer() else repr(float(amount))
+def value_text(amount: Decimal | float) -> str:
+    """A balance as an entitlement value, exactly as a decimal numeral: ``12``, ``2.5``, ``0.3``."""
+    number = exact(amount).normalize()
+    return format(number if number else Decimal(0), "f")
 
 
 def entitlements(store: Store, account_id: str) -> list[tuple[str, str]]:
@@ -150,7 +158,7 @@ def entitlements(store: Store, account_id: str) -> list[tuple[str, str]]:
 
 def _value(store: Store, account_id: str, feature_id: str, now: str) -> str | None:
     live = [e for e in entries_of(store, account_id, feature_id) if in_effect(e, now)]
-    return value_text(sum(e["granted"] - e["used"] for e in live)) if live else None
+    return value_text(sum((_left(e) for e in live), Decimal(0))) if live else None
 
 
 def entitlement_value(store: Store, account_id: str, feature_id: str) -> str | None:
@@ -165,10 +173,9 @@ def validate_value(store: Store, account_id: str, feature_id: str, wanted: str) 
     value = entitlement_value(store, account_id, feature_id)
     if value is None:
         return False
-    try:
-        return float(wanted) <= float(value)
-    except ValueError:
-        return wanted == value
+    if decimal_problem(wanted) is None:
+        return exact(wanted.strip()) <= exact(value)
+    return wanted == value
 
 
 def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
@@ -186,14 +193,21 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
         raise Invalid.at("event.accountId", f"account {account_id!r} is archived")
     if event_id is not None and _id_taken(store, event_id):
         raise Conflict.at("event.id", f"event {event_id!r} was already ingested")
-    attributes = {a["name"]: float(a["value"]) for a in event["attributes"]}
-    now = store.clock.now()
-    needs: list[tuple[str, float]] = []
     problems: list[Violation] = []
+    attributes: dict[str, Decimal] = {}
+    for i, attribute in enumerate(event["attributes"]):
+        problem = decimal_problem(attribute["value"])
+        if problem is None:
+            attributes[attribute["name"]] = exact(attribute["value"].strip() if isinstance(attribute["value"], str)
+                                                  else attribute["value"])
+        else:
+            problems.append(Violation(f"event.attributes[{i}].value", problem))
+    now = store.clock.now()
+    needs: list[tuple[str, Decimal]] = []
     # Only the features linked to the schema (an index of the catalog area), in creation order.
     for feature in features.linked_to(store, event["schemaName"]):
         names = [a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == event["schemaName"]]
-        amount = attributes.get(names[0], 1.0)
+        amount = attributes.get(names[0], Decimal(1))
         if amount < 0:
             problems.append(Violation("event.attributes", f"{names[0]} must not be negative"))
             continue
@@ -207,8 +221,8 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
     for feature_id, amount in needs:
         live = [e for e in entries_of(store, account_id, feature_id) if in_effect(e, now)]
         for entry in sorted(live, key=lambda e: parse_time(e["effectiveUntil"])):
-            taken = min(amount, entry["granted"] - entry["used"])
-            entry["used"] += taken
+            taken = min(amount, _left(entry))
+            entry["used"] = to_json(exact(entry["used"]) + taken)
             amount -= taken
     if event_id is not None:
         store.indexes[EVENTS][event_id] = now
