@@ -40,8 +40,10 @@ def _addon(api: Api, name: str) -> str:
 
 
 def setup_account(api: Api, currency: str, cycle: dict[str, Any], start: str, end: str, rate: Any,
-                  fees: list[dict[str, Any]] = (), net_terms: int = 0, name: str = "Billed") -> str:  # type: ignore[assignment]
-    """An account in ``currency`` on a plan pricing each ride at ``rate``, with ``fees`` (rate, timing, ...)."""
+                  fees: list[dict[str, Any]] = (), net_terms: int = 0, name: str = "Billed",  # type: ignore[assignment]
+                  commitment: Any = None) -> str:
+    """An account in ``currency`` on a plan pricing each ride at ``rate``, with ``fees`` (rate, timing, ...)
+    and a minimum ``commitment`` per cycle."""
     account = f"BILL-{currency}-{len(api.get('/accounts', params={'pageSize': 50}).json()['data'])}"
     r = api.post("/accounts", json={"id": account, "customerId": "ACME", "name": f"{name} {account}",
                                     "invoiceCurrency": currency, "netTermDays": net_terms})
@@ -52,6 +54,8 @@ def setup_account(api: Api, currency: str, cycle: dict[str, Any], start: str, en
                       "rateValues": [{"currency": currency, "rate": fee["rate"]}],
                       "enableProration": fee.get("prorate", False),
                       "invoiceTiming": fee.get("timing", "IN_ARREARS"), "type": fee.get("type", "RECURRING")})
+        if "recurrence" in fee:
+            cards[-1]["recurrenceConfig"] = fee["recurrence"]
     details: dict[str, Any] = {
         "supportedCurrencies": [currency], "pricingCycleConfig": cycle,
         "usageRateCards": [{"usageMeterId": _meter(api), "ratePlan": {
@@ -59,6 +63,9 @@ def setup_account(api: Api, currency: str, cycle: dict[str, Any], start: str, en
             "rateValues": [{"currency": currency, "slabRates": [{"order": 1, "rate": rate}]}]}]}
     if cards:
         details["fixedFeeRateCards"] = cards
+    if commitment is not None:
+        details["minimumCommitment"] = {"displayName": "Commitment",
+                                        "rateValues": [{"currency": currency, "rate": commitment}]}
     r = api.post("/price_plans", json={"name": f"Plan {account}", "pricePlanDetails": details})
     assert r.status_code in (200, 201), r.text
     plan = r.json()["id"]
@@ -304,3 +311,30 @@ def test_the_clock_and_billing_survive_the_state_file(tmp_path: Any) -> None:
         assert api.get("/__mock/clock").json()["now"] == "2024-02-10T00:00:00.000Z"
         move(api, to="2024-03-01T00:00:00Z")  # February is billed once, January not again
         assert billed(api, account) == [("2024-01-01", "2024-02-01", "DUE", 5), ("2024-02-01", "2024-03-01", "DUE", 5)]
+
+
+# ---- recurrence and minimum commitments --------------------------------------------------------------------
+
+
+def test_a_fee_recurs_every_interval_cycles_from_its_offset(capi: Api) -> None:
+    # interval 2, offset 1, cycles counted from 0 (January): February and April bill the 10 USD fee,
+    # January and March bill nothing (no rides); a fee without recurrenceConfig bills 3 USD every month.
+    account = setup_account(capi, "USD", MONTHLY, "2024-01-01", "2099-01-01", 1,
+                            [{"rate": 10, "recurrence": {"interval": 2, "offset": 1}}, {"rate": 3}])
+    move(capi, to="2024-05-01T00:00:00Z")
+    assert billed(capi, account) == [("2024-01-01", "2024-02-01", "DUE", 3), ("2024-02-01", "2024-03-01", "DUE", 13),
+                                     ("2024-03-01", "2024-04-01", "DUE", 3), ("2024-04-01", "2024-05-01", "DUE", 13)]
+
+
+def test_a_cycle_below_the_minimum_commitment_is_trued_up(capi: Api) -> None:
+    # Commitment 50 USD a cycle. January: 3 rides x 5 = 15 + fee 10 = 25 -> TRUE_UP 25, total 50.
+    # February: 20 rides x 5 = 100 + fee 10 = 110 >= 50: no true-up, total 110.
+    account = setup_account(capi, "USD", MONTHLY, "2024-01-01", "2099-01-01", 5, [{"rate": 10}], commitment=50)
+    ride(capi, account, *["2024-01-10T00:00:00Z"] * 3)
+    ride(capi, account, *[f"2024-02-{d:02d}T00:00:00Z" for d in range(1, 21)])
+    move(capi, to="2024-03-01T00:00:00Z")
+    assert billed(capi, account) == [("2024-01-01", "2024-02-01", "DUE", 50), ("2024-02-01", "2024-03-01", "DUE", 110)]
+    january = next(i for i in capi.get("/invoices", params={"owner_id": account}).json()["data"]
+                   if i["startDate"].startswith("2024-01-01"))
+    lines = plan_lines(capi.get(f"/invoices/{january['id']}").json())
+    assert ("TRUE_UP_AMOUNT", 25) in lines and sum(v for _, v in lines) == 50

@@ -3,13 +3,16 @@
 The lines of a cycle hang under one ``PRICE_PLAN_AMOUNT`` line (the plan),
 as in Togai's own invoice example: a ``USAGE_RATE_CARD_AMOUNT`` per usage
 rate card (its slabs as ``USAGE_RATE_CARD_SLAB_AMOUNT`` leaves) and a
-``FIXED_FEE_RATE_CARD_AMOUNT`` per fixed fee due in the cycle. Usage comes
+``FIXED_FEE_RATE_CARD_AMOUNT`` per fixed fee due in the cycle (its
+``recurrenceConfig`` says which cycles), and a ``TRUE_UP_AMOUNT`` when
+they add up to less than the plan's minimum commitment. Usage comes
 from the usage cube (one total per account and meter over the cycle, whole
 hours), never from the events. Every leaf is rounded to the currency's minor
 unit and every total adds the rounded lines below it.
 
-Licences, entitlement overage, minimum commitments, credit grants, pricing
-rules and credits are not billed here yet (README, "Invoices").
+Licences, entitlement overage, credit grants and pricing rules are not
+billed here yet (README, "Invoices"); credits are applied when the invoice
+is due (:mod:`.settle`).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ PLAN_LINE = "PRICE_PLAN_AMOUNT"
 USAGE_LINE = "USAGE_RATE_CARD_AMOUNT"
 SLAB_LINE = "USAGE_RATE_CARD_SLAB_AMOUNT"
 FIXED_LINE = "FIXED_FEE_RATE_CARD_AMOUNT"
+TRUE_UP_LINE = "TRUE_UP_AMOUNT"
 ZERO = Decimal(0)
 
 
@@ -79,6 +83,37 @@ def full_cycle(found: pricing.ScheduleAt) -> tuple[datetime, datetime]:
     return pricing.cycle_at(config, found.cycle_start, anchor)
 
 
+def cycle_index(found: pricing.ScheduleAt) -> int:
+    """Which cycle of its association ``found``'s is: 0 for the one the association starts in.
+
+    Counted on the plan's whole cycles (the first may be clipped by the start date), in weeks for
+    a WEEKLY cycle and in the interval's months otherwise.
+    """
+    config = found.details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE
+    anchor = parse_start(found)
+    first = pricing.cycle_at(config, anchor, anchor)[0]
+    this = full_cycle(found)[0]
+    if config["interval"] == "WEEKLY":
+        return (this - first).days // 7
+    months = (this.year * 12 + this.month) - (first.year * 12 + first.month)
+    return months // pricing.PERIOD_MONTHS[config["interval"]]
+
+
+def recurs(card: dict[str, Any], index: int) -> bool:
+    """Whether a recurring card is charged in cycle ``index`` of its association (see :func:`cycle_index`).
+
+    ``recurrenceConfig``: charged every ``interval`` cycles ("the number of pricing cycles after which the
+    rate card will be charged", Togai's contract) from cycle ``offset`` on. Decision where Togai is
+    silent: cycles count from 0 (the association's first); a missing, null or non-positive ``interval``
+    is every cycle, a missing, null or negative ``offset`` is 0.
+    """
+    config = card.get("recurrenceConfig") or {}
+    interval = config.get("interval") or 1
+    offset = config.get("offset") or 0
+    interval, offset = max(int(interval), 1), max(int(offset), 0)
+    return index >= offset and (index - offset) % interval == 0
+
+
 def _usage_line(card: dict[str, Any], quantity: Decimal, currency: str, name: str) -> dict[str, Any]:
     """A usage rate card's line; ``metadata.usageMeterId`` names the entity a credit may be restricted to."""
     priced = pricing.price_usage(quantity, card, currency)
@@ -103,10 +138,13 @@ def _usage_line(card: dict[str, Any], quantity: Decimal, currency: str, name: st
     return line
 
 
-def _fixed_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool) -> dict[str, Any] | None:
-    """A fixed fee due in the cycle (ONE_TIME only in the association's first), prorated when enabled."""
+def _fixed_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool, index: int) -> dict[str, Any] | None:
+    """A fixed fee due in the cycle (ONE_TIME only in the association's first; a recurring one in the
+    cycles its ``recurrenceConfig`` names), prorated when enabled."""
     value = pricing.rate_value(card, found.currency)
     if value is None or (card.get("type") == "ONE_TIME" and not first):
+        return None
+    if card.get("type") != "ONE_TIME" and not recurs(card, index):
         return None
     fee = exact(value["rate"])
     # rateCardId: the fee's add-on, the entity a credit's applicableEntityIds may name.
@@ -134,17 +172,42 @@ def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> d
         name = card.get("displayName") or (record["name"] if record is not None else card["usageMeterId"])
         children.append(_usage_line(card, used.get(card["usageMeterId"], ZERO), currency, name))
     first = found.cycle_start == parse_start(found)
+    index = cycle_index(found)
     for card in found.details.get("fixedFeeRateCards", []):
-        line = _fixed_line(card, found, first)
+        line = _fixed_line(card, found, first, index)
         if line is not None:
             children.append(line)
     total = sum((exact(c["value"]) for c in children), ZERO)
+    true_up = _true_up(found, total)
+    if true_up is not None:
+        children.append(true_up)
+        total += exact(true_up["value"])
     out: dict[str, Any] = {"description": found.plan["name"], "type": PLAN_LINE, "value": to_json(total),
                            "metadata": {"pricePlanId": found.plan["id"], "cycleStart": stamp_seconds(found.cycle_start),
                                         "cycleEnd": stamp_seconds(found.cycle_end)}}
     if children:
         out["lineItems"] = children
     return out
+
+
+def _true_up(found: pricing.ScheduleAt, total: Decimal) -> dict[str, Any] | None:
+    """The ``TRUE_UP_AMOUNT`` line that brings the cycle's rate cards up to the plan's minimum commitment.
+
+    Decision where Togai's documents are silent: the commitment is per cycle, in the account's currency
+    (no line when the plan has none in it), compared with the cycle's rate-card total before credits,
+    and not prorated for a cycle the association clips.
+    """
+    commitment = found.details.get("minimumCommitment")
+    if not commitment:
+        return None
+    rate = next((v["rate"] for v in commitment.get("rateValues", []) if v["currency"] == found.currency), None)
+    if rate is None:
+        return None
+    floor = rounded(exact(rate), found.currency)
+    if total >= floor:
+        return None
+    return {"description": commitment.get("displayName") or "Minimum commitment", "type": TRUE_UP_LINE,
+            "value": to_json(floor - total), "metadata": {"minimumCommitment": to_json(floor)}}
 
 
 def parse_start(found: pricing.ScheduleAt) -> datetime:
