@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import math
 import os
@@ -356,6 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         _watch_parent(server)
     if reloader is not None:
         reloader.watch(lambda: server.should_exit)
+    # What start-up built (the spec, validators, fixtures) lives as long as the server: out of the
+    # collector's sight, so that each collection walks only what requests made (~1.5% of a request).
+    gc.collect()
+    gc.freeze()
     server.run(sockets=[sock])
     close_background(app.state)  # the last of --record written (lifespan did it unless it failed)
     state_file = app.state.state_file

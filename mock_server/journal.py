@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -125,8 +126,8 @@ def decode_body(raw: bytes) -> Any:
 
 
 def _header_bytes(headers: list[tuple[bytes, bytes]]) -> int:
-    """The bytes of the headers' names and values."""
-    return sum(map(len, (part for pair in headers for part in pair)))
+    """The bytes of the headers' names and values (counted in C: no frame per header)."""
+    return sum(map(len, chain.from_iterable(headers)))
 
 
 def _bounded_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]] | None:
@@ -287,22 +288,30 @@ class JournalBudget:
         self._arrivals: deque[tuple[Journal, int]] = deque()  # (journal, entry id), oldest first
         self._lock = threading.Lock()
 
-    def added(self, journal: Journal, entry_id: int, cost: int) -> None:
-        """``journal`` kept an entry of ``cost`` bytes: drop the oldest of all until the total fits."""
+    def added(self, journal: Journal, entry_id: int, cost: int, fell: int = 0) -> None:
+        """``journal`` kept an entry of ``cost`` bytes (and dropped its own oldest, of ``fell`` bytes, when
+        it was full): drop the oldest of all until the total fits. One lock per request."""
         with self._lock:
-            self.used += cost
-            self.kept += 1
-            self._arrivals.append((journal, entry_id))
-            while self.used > self.limit and self._arrivals:
-                owner, oldest = self._arrivals.popleft()
+            self.used += cost - fell
+            if not fell:
+                self.kept += 1
+            arrivals = self._arrivals
+            arrivals.append((journal, entry_id))
+            while self.used > self.limit and arrivals:
+                owner, oldest = arrivals.popleft()
                 freed = owner.drop_oldest_if(oldest)
                 if freed:
                     self.used -= freed
                     self.kept -= 1
-            if len(self._arrivals) > 2 * self.kept + 64:
+            if len(arrivals) > 2 * self.kept + 64:
                 # Entries their journals dropped themselves (full, cleared) leave arrivals behind:
-                # swept now and then, so the cost stays a constant per entry.
-                self._arrivals = deque(a for a in self._arrivals if a[0].holds(a[1]))
+                # swept now and then, so the cost stays a constant per entry. A journal drops its
+                # oldest first, so an arrival is stale exactly when its id is below its journal's first.
+                firsts: dict[Journal, int] = {}
+                for owner, _ in arrivals:
+                    if owner not in firsts:
+                        firsts[owner] = owner.first_id()
+                self._arrivals = deque(a for a in arrivals if a[1] >= firsts[a[0]])
 
     def released(self, cost: int, count: int) -> None:
         """A journal dropped ``count`` entries of ``cost`` bytes by itself (full, or cleared)."""
@@ -326,6 +335,11 @@ class Journal:
         with self._lock:
             return bool(self._entries) and self._entries[0].id <= entry_id < self._next
 
+    def first_id(self) -> int:
+        """The id of the oldest entry kept (the next id when none is)."""
+        with self._lock:
+            return self._entries[0].id if self._entries else self._next
+
     def drop_oldest_if(self, entry_id: int) -> int:
         """Drop the oldest entry if it is ``entry_id`` (the budget's oldest); the bytes it freed."""
         with self._lock:
@@ -336,38 +350,44 @@ class Journal:
             return cost
 
     def record(
-        self, *, headers: list[tuple[bytes, bytes]], request_body: bytes, response_body: bytes, **fields: Any
+        self, *, headers: list[tuple[bytes, bytes]], request_body: bytes, response_body: bytes,
+        header_bytes: int | None = None, **fields: Any
     ) -> None:
-        """Append an entry (the oldest falls off when full), cutting what is too large to keep."""
-        truncated = []
-        kept = _bounded_headers(headers)
-        if kept is not None:
-            headers = kept
-            truncated.append("requestHeaders")
-        if len(request_body) > _BODY_LIMIT:
-            request_body = request_body[:_BODY_LIMIT]
-            truncated.append("requestBody")
-        if len(response_body) > _BODY_LIMIT:
-            response_body = response_body[:_BODY_LIMIT]
-            truncated.append("responseBody")
-        cost = len(request_body) + len(response_body) + _header_bytes(headers) + _ENTRY_OVERHEAD
-        entry = Entry(
-            id=self._next, headers=headers, request_body=request_body, response_body=response_body,
-            truncated=tuple(truncated), cost=cost, **fields,
-        )
-        fell = 0
+        """Append an entry (the oldest falls off when full), cutting what is too large to keep.
+
+        ``header_bytes``: the headers' names and values in bytes, when the caller counted them already.
+        """
         if self._entries.maxlen == 0:
             return
+        truncated: tuple[str, ...] = ()
+        if header_bytes is None:
+            header_bytes = _header_bytes(headers)
+        if header_bytes > _HEADERS_LIMIT:
+            kept = _bounded_headers(headers)
+            if kept is not None:
+                headers = kept
+                header_bytes = _header_bytes(headers)
+                truncated += ("requestHeaders",)
+        if len(request_body) > _BODY_LIMIT:
+            request_body = request_body[:_BODY_LIMIT]
+            truncated += ("requestBody",)
+        if len(response_body) > _BODY_LIMIT:
+            response_body = response_body[:_BODY_LIMIT]
+            truncated += ("responseBody",)
+        cost = len(request_body) + len(response_body) + header_bytes + _ENTRY_OVERHEAD
+        entry = Entry(
+            id=0, headers=headers, request_body=request_body, response_body=response_body,
+            truncated=truncated, cost=cost, **fields,
+        )
+        fell = 0
         with self._lock:
             entry.id = self._next
             if len(self._entries) == self._entries.maxlen:
-                fell = _cost(self._entries[0])  # the oldest falls off this journal
+                fell = self._entries[0].cost  # the oldest falls off this journal
             self._entries.append(entry)
             self._next += 1
             self._bytes += cost - fell
-        if fell:
-            self.budget.released(fell, 1)
-        self.budget.added(self, entry.id, cost)
+        self.budget.added(self, entry.id, cost, fell)
 
     def entries(self) -> list[dict[str, Any]]:
         """Every kept entry as JSON data."""

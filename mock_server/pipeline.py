@@ -15,6 +15,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Protocol
 
 from .canned import CannedResponse, canned_answer
@@ -148,7 +149,8 @@ class Pipeline:
         epoch = self.epoch.value
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        oversized = sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES
+        head_bytes = sum(map(len, chain.from_iterable(scope["headers"])))  # in C: no frame per header
+        oversized = head_bytes > MAX_HEADER_BYTES
         rule: Override | None = None
         early: Outcome | None = None  # reading the body for an override failed: 413, or the client left
         answering = False
@@ -188,7 +190,7 @@ class Pipeline:
             raise
         elapsed = (time.perf_counter() - started) * 1000
         if self.journal is not None and self.epoch.value == epoch:  # else: the journal it belongs to is gone
-            self._record(scope, raw_body, outcome, sent, elapsed, rule)
+            self._record(scope, raw_body, outcome, sent, elapsed, rule, head_bytes)
         if self.log_line is not None:
             self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations,
                           rule.id if rule is not None else None)
@@ -365,7 +367,8 @@ class Pipeline:
         return Outcome(500, {"message": truncate(message)}, {}, op.operation_id, shown(problems))
 
     def _record(
-        self, scope: Scope, raw: bytes, outcome: Outcome, sent: bytes, elapsed: float, rule: Override | None
+        self, scope: Scope, raw: bytes, outcome: Outcome, sent: bytes, elapsed: float, rule: Override | None,
+        head_bytes: int | None = None,
     ) -> None:
         assert self.journal is not None
         self.journal.record(
@@ -374,6 +377,7 @@ class Pipeline:
             path=scope["path"],
             query=scope.get("query_string", b"").decode("latin-1"),
             headers=scope["headers"],
+            header_bytes=head_bytes,
             request_body=raw,
             status=outcome.status,
             operation_id=outcome.operation_id,
@@ -501,11 +505,12 @@ async def send_json(send: Send, status: int, body: Any, headers: dict[str, str])
     raw_headers: list[tuple[bytes, bytes]] = []
     if not bodiless:
         raw_headers.append((b"content-length", str(len(payload)).encode()))
-        if body is not None and not any(k.lower() == "content-type" for k in headers):
+        if body is not None and not (headers and any(k.lower() == "content-type" for k in headers)):
             raw_headers.append(_JSON)
-    raw_headers.extend(
-        (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items() if k.lower() not in _FRAMING
-    )
+    if headers:  # most answers have none of their own
+        raw_headers.extend(
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items() if k.lower() not in _FRAMING
+        )
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": payload})
     return payload

@@ -24,19 +24,26 @@ class Router:
         for op in spec.operations:
             by_path.setdefault(op.path, {})[op.method] = op
         self._static: dict[str, _Template] = {}
-        self._templated: dict[int, list[_Template]] = {}
+        # Templates by (segment count, first segment): those whose first segment is that literal or a
+        # variable; (count, None) holds the variable-first ones alone. A request tries only these.
+        self._templated: dict[tuple[int, str | None], list[_Template]] = {}
+        templated: list[_Template] = []
         for path, methods in by_path.items():
             parts = path.split("/")[1:]
             segments = tuple(None if p.startswith("{") and p.endswith("}") else p for p in parts)
             names = tuple(p[1:-1] for p in parts if p.startswith("{") and p.endswith("}"))
             template = _Template(segments, names, methods, ", ".join(sorted(methods)))
             if names:
-                self._templated.setdefault(len(segments), []).append(template)
+                templated.append(template)
             else:
                 self._static[path] = template
-        for templates in self._templated.values():
+        firsts = {(len(t.segments), t.segments[0]) for t in templated}
+        for key in firsts | {(n, None) for n, _ in firsts}:
+            count, first = key
+            group = [t for t in templated if len(t.segments) == count and t.segments[0] in (first, None)]
             # Literal segments win over variables: /customers/me before /customers/{id}.
-            templates.sort(key=lambda t: sum(s is None for s in t.segments))
+            group.sort(key=lambda t: sum(s is None for s in t.segments))
+            self._templated[key] = group
 
     def match(self, method: str, raw_path: str) -> tuple[Operation, dict[str, str]]:
         """The operation and decoded path parameters, or an :class:`ApiError`.
@@ -48,7 +55,10 @@ class Router:
         params: dict[str, str] = {}
         if template is None:
             parts = raw_path.split("/")[1:]
-            for candidate in self._templated.get(len(parts), ()):
+            count = len(parts)
+            first = parts[0] if parts else None
+            candidates = self._templated.get((count, first)) or self._templated.get((count, None)) or []
+            for candidate in candidates:
                 values = _bind(candidate, parts)
                 if values is not None:
                     template, params = candidate, values

@@ -300,9 +300,11 @@ def advance(store: Store, target: datetime, between: Callable[[], None] | None =
 
 def catch_up(store: Store) -> Summary | None:
     """Before a request: process what fell due by the clock, if anything did (one comparison otherwise)."""
-    state = queue(store)
+    state: Queue = store.derived[NAME]
+    if state.dirty or state.stale or state.grace is None:
+        state = queue(store)
     head = state.head()
-    if head is None or head > _seconds(store.clock.instant()):
+    if head is None or head > store.clock.seconds():
         return None
     return advance(store, store.clock.instant())
 
