@@ -117,7 +117,7 @@ function renderUsage(usage) {
   const width = Math.max(300, Math.min(box.clientWidth || 600, 900) / (usage.meters.length > 1 ? 2 : 1) - 16);
   usage.meters.forEach((meter, n) => {
     const color = COLORS[n % COLORS.length];
-    const holder = el("figure", { class: "chart", dataset: { meter: meter.id } },
+    const holder = el("figure", { class: "chart", dataset: { meter: meter.id, color } },
       el("figcaption", {}, meter.name, " ",
         el("span", { class: "muted" }, `${sum(meter.units)} units · ${money(sum(meter.revenue), usage.currency)}`)));
     box.append(holder);
