@@ -114,7 +114,8 @@ function renderUsage(usage) {
     return;
   }
   const xs = usage.timestamps.map((t) => Date.parse(t) / 1000);
-  const width = Math.max(300, Math.min(box.clientWidth || 600, 900) / (usage.meters.length > 1 ? 2 : 1) - 16);
+  const columns = Math.min(usage.meters.length, 2); // side by side, two to a row
+  const width = Math.max(300, Math.floor(((box.clientWidth || 900) - 12 * (columns - 1)) / columns));
   usage.meters.forEach((meter, n) => {
     const color = COLORS[n % COLORS.length];
     const holder = el("figure", { class: "chart", dataset: { meter: meter.id, color } },
