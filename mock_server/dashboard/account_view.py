@@ -51,7 +51,7 @@ def overview(store: Store, account_id: str, days: int = DEFAULT_DAYS) -> dict[st
     }
 
 
-def _account(account: Record) -> dict[str, Any]:
+def _account(account: accounts.AccountRecord) -> dict[str, Any]:
     return {"id": account["id"], "name": account["name"], "status": account["status"],
             "customerId": account["customerId"], "invoiceCurrency": account["invoiceCurrency"],
             "netTermDays": account.get("netTermDays")}
