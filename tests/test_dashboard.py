@@ -6,6 +6,9 @@ from typing import Any
 
 from conftest import Api, make_api
 
+from mock_server.config import CONTROL_SPEC
+from mock_server.openapi.spec import load_spec
+
 HTML = "text/html; charset=utf-8"
 
 
@@ -213,3 +216,11 @@ def test_account_page_is_served_for_a_deep_link(api: Api) -> None:
     # Only the page itself: deeper paths are the control API's (here an unknown route).
     assert api.get("/__mock/accounts/ACME-US/nothing").status_code == 404
     assert api.get("/__mock/accounts/", auth=False).headers["content-type"] != HTML
+
+
+def test_account_overview_example_holds_to_its_closed_schema() -> None:
+    op = load_spec(CONTROL_SPEC).operation("accountOverview")
+    [example] = op.responses["200"].examples.values()
+    validator = op.responses["200"].validator
+    assert validator.violations(example, "body") == []
+    assert validator.violations({**example, "extra": 1}, "body") != []  # closed: the self-check catches a stray field
