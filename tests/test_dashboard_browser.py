@@ -127,3 +127,61 @@ def test_dashboard_hides_the_drift_panel_without_a_proxy(driver: Any) -> None:
         driver.get(f"{url}/__mock/")
         wait_for(lambda: driver.find_element("css selector", "body[data-ready=true]"), what="the dashboard to load")
         assert not driver.find_element("id", "drift-section").is_displayed()
+
+
+def _painted(driver: Any, canvas: Any, color: str) -> int:
+    """How many pixels of a canvas are painted in ``color`` (#rrggbb; axes and grid are grey): the data drawn."""
+    count: int = driver.execute_script(
+        "const [c, hex] = arguments, d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));"
+        "let n = 0; for (let i = 0; i < d.length; i += 4) {"
+        "  if (d[i + 3] && Math.abs(d[i] - want[0]) + Math.abs(d[i + 1] - want[1]) + Math.abs(d[i + 2] - want[2]) < 24) n++;"
+        "} return n;", canvas, color)
+    return count
+
+
+def test_account_view_charts_usage_shows_invoices_and_balances_and_moves_the_clock(driver: Any) -> None:
+    # A test clock after the demo's January rides (ACME-US: 2 rides, 22.5 km, on Rides Pro, monthly, grace 3 days).
+    with running_server("--clock", "2024-01-20T00:00:00Z") as (url, _):
+        # Reached from the accounts table of the dashboard.
+        driver.get(f"{url}/__mock/")
+        wait_for(lambda: driver.find_element("css selector", "body[data-ready=true]"), what="the dashboard to load")
+        _by_css(driver, '#resources .tab[data-resource="accounts"]')[0].click()
+        link = wait_for(lambda: _by_css(driver, '#records tr[data-id="ACME-US"] a.account-link'), what="the link")[0]
+        link.click()
+        wait_for(lambda: driver.current_url == f"{url}/__mock/accounts/ACME-US", what="the account's deep link")
+        wait_for(lambda: driver.find_element("css selector", "body[data-ready=true]"), what="the account view")
+
+        # One uPlot chart per meter with usage, drawn on its canvas.
+        charts = _by_css(driver, "#charts figure.chart")
+        assert [c.find_element("css selector", "figcaption").text.split(" ")[:2] for c in charts] == [
+            ["Ride", "count"], ["Ride", "distance"]]
+        for chart in charts:
+            # The day's bar, in the meter's colour (a chart without data draws only grey axes and grid).
+            assert _painted(driver, chart.find_element("css selector", ".uplot canvas"), chart.get_attribute("data-color")) > 100
+        assert "2 units · 49 USD" in charts[0].text and "22.5 units · 4.5 USD" in charts[1].text
+        assert driver.find_element("id", "plan-name").text == "Rides Pro"
+        assert "2024-01-01 → 2024-02-01" in driver.find_element("id", "plan-cycle").text
+        # The demo's balances: credits of 500 available (750 with one not in effect yet), a wallet of 1 250.
+        assert driver.find_element("id", "credit-available").text == "500 USD"
+        assert driver.find_element("id", "wallet-balance").text == "1,250 USD"
+        rows = _by_css(driver, "#invoices tbody tr")
+        assert [r.get_attribute("data-status") for r in rows] == ["PAID"]  # the demo's custom invoice
+
+        # +1 month: January closes (DRAFT for the grace period, then DUE): the page shows the new invoices.
+        driver.find_element("css selector", '#clock-controls button[data-by="P1M"]').click()
+        wait_for(lambda: driver.find_element("id", "clock-now").text == "2024-02-20 00:00:00 UTC", what="the clock")
+        january = wait_for(lambda: [r for r in _by_css(driver, "#invoices tbody tr")
+                                    if "2024-01-01 → 2024-02-01" in r.text], what="January's invoice")[0]
+        assert january.get_attribute("data-status") == "DUE"
+        # The move is the tenant's: the demo's two accounts on Rides Pro (ACME-US, UMBRELLA-EU) closed January.
+        assert "2 cycle(s) closed" in driver.find_element("id", "clock-result").text
+        # Credits paid it (49 + 4.50): 500 - 53.50 left.
+        assert driver.find_element("id", "credit-available").text == "446.5 USD"
+
+        # A refusal is shown, and nothing moves.
+        driver.find_element("id", "clock-target").send_keys("2024-01-01T00:00:00Z")
+        driver.find_element("id", "clock-move").click()
+        message = wait_for(lambda: driver.find_element("css selector", "#clock-result.error").text, what="the refusal")
+        assert message.startswith("to: is before the clock's now")
+        assert driver.find_element("id", "clock-now").text == "2024-02-20 00:00:00 UTC"

@@ -26,7 +26,9 @@ def test_wheel_contains_spec_fixtures_and_entry_points(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "mock_server/_data/spec/openapi.yaml" in names
     assert "mock_server/_data/fixtures/tenant.yaml" in names
-    for asset in ("index.html", "dashboard.js", "dashboard.css"):  # the dashboard works offline from the wheel
+    # The dashboard works offline from the wheel: its pages, scripts, and the vendored chart library with its licence.
+    for asset in ("index.html", "dashboard.js", "dashboard.css", "account.html", "account.js",
+                  "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css", "vendor/uPlot.LICENSE"):
         assert f"mock_server/dashboard/static/{asset}" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

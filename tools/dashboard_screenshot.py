@@ -1,4 +1,5 @@
-"""Regenerate docs/dashboard.png: the dashboard after a few requests, in headless Chromium.
+"""Regenerate docs/dashboard.png (the dashboard after a few requests) and docs/dashboard-account.png (an
+account's view after a few weeks of rides and a clock move), in headless Chromium.
 
     .venv/bin/python tools/dashboard_screenshot.py   (needs chromium, chromedriver and selenium)
 """
@@ -50,6 +51,10 @@ def main() -> None:
         call(url, "PATCH", "/accounts/ACME-US", {"name": "ACME US (renamed)"})
         driver.get(f"{url}/__mock/")
         wait_for(lambda: driver.find_elements("css selector", "#journal li"), what="the journal")
+        # The accounts tab: each id links to the account's view (the second screenshot).
+        wait_for(lambda: driver.find_elements("css selector", '#resources .tab[data-resource="accounts"]'),
+                 what="the tabs")[0].click()
+        wait_for(lambda: driver.find_elements("css selector", "#records a.account-link"), what="the accounts")
         time.sleep(1.5)
         rejected = driver.find_elements("css selector", "#journal li.rejected summary")
         if rejected:
@@ -58,9 +63,30 @@ def main() -> None:
         out.parent.mkdir(exist_ok=True)
         driver.save_screenshot(str(out))
         print(out)
+        account_view(driver, url)
     finally:
         driver.quit()
         mock.stop()
+
+
+def account_view(driver: Any, url: str) -> None:
+    """ACME-US after rides from mid-January to early February and a clock moved to February 10th: January
+    billed (DUE, paid by its credits), February's ongoing invoice, the usage of the last 31 days charted."""
+    rides = []
+    for day in range(15, 40):  # January 15th to February 8th, a few rides a day
+        stamp = f"2024-{1 + day // 32:02d}-{(day - 1) % 31 + 1:02d}T{8 + day % 9:02d}:00:00Z"
+        for n in range(1 + (day * 7) % 5):
+            rides.append({"id": f"shot-{day}-{n}", "schemaName": "rides", "accountId": "ACME-US", "timestamp": stamp,
+                          "attributes": [{"name": "distance", "value": str(3 + (day * n) % 11)}],
+                          "dimensions": {"city": "x"}})
+    call(url, "POST", "/ingestBatch", {"events": rides})
+    call(url, "POST", "/__mock/clock", {"to": "2024-02-10T09:00:00Z"})
+    driver.get(f"{url}/__mock/accounts/ACME-US")
+    wait_for(lambda: driver.find_elements("css selector", "body[data-ready=true] #charts canvas"), what="the charts")
+    time.sleep(0.5)
+    out = ROOT / "docs" / "dashboard-account.png"
+    driver.save_screenshot(str(out))
+    print(out)
 
 
 if __name__ == "__main__":

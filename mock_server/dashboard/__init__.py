@@ -5,6 +5,11 @@ client, same-origin: paged records (``GET /__mock/records/{resource}``), the
 journal since the last id it has, the overrides, reset, and
 ``GET /__mock/server`` for what is served and how the last ``--watch``
 reload went. This module serves the files and adds those control handlers.
+
+An account's page, ``GET /__mock/accounts/{account_id}`` (a deep link), is
+static too: its script reads ``GET /__mock/accounts/{account_id}/overview``
+(:mod:`.account_view`) and moves the clock with ``POST /__mock/clock``; its
+charts are drawn by uPlot, vendored under ``static/vendor/`` (no CDN).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from ..handlers import Call, Handler
 from ..journal import Journal
 from ..pipeline import send_json
 from ..version import __version__
+from . import account_view
 
 if TYPE_CHECKING:
     from ..openapi.spec import Spec
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).resolve().parent / "static"
 PREFIX = "/__mock/"
 ASSETS = PREFIX + "assets/"
+ACCOUNTS = PREFIX + "accounts/"  # + an account id: the account's page (anything longer is the control API's)
 _TYPES = {
     ".html": b"text/html; charset=utf-8",
     ".js": b"text/javascript; charset=utf-8",
@@ -104,10 +111,15 @@ def control_handlers(store: Store, journal: Journal, info: ServerInfo) -> dict[s
         entries, oldest = journal.page(call.params.get("after", 0), call.params.get("limit"))
         return {"requests": entries, "oldestId": oldest}
 
+    def account_overview(tenant: Store, call: Call) -> Any:
+        days = call.params.get("days") or account_view.DEFAULT_DAYS
+        return account_view.overview(tenant, call.params["account_id"], days)
+
     return {
         "listRecords": list_records,
         "listRequests": list_requests,
         "serverInfo": lambda s, c: info.to_json(),
+        "accountOverview": account_overview,
     }
 
 
@@ -117,11 +129,13 @@ class Dashboard:
     def __init__(self, control: ASGIApp, access: ControlAccess) -> None:
         self.control = control
         self.access = access
-        self.files = {p.name: p for p in STATIC.iterdir() if p.suffix in _TYPES}
+        # By path under static/ ("dashboard.js", "vendor/uPlot.iife.min.js"): only these are ever served.
+        self.files = {p.relative_to(STATIC).as_posix(): p for p in STATIC.rglob("*") if p.suffix in _TYPES}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
-        if scope["type"] != "http" or not (path == PREFIX or path.startswith(ASSETS)):
+        account_page = _is_account_page(path)
+        if scope["type"] != "http" or not (path == PREFIX or path.startswith(ASSETS) or account_page):
             await self.control(scope, receive, send)
             return
         if scope["method"] not in ("GET", "HEAD"):
@@ -134,7 +148,7 @@ class Dashboard:
             await send_json(send, 403, {"message": f"Host: {shown!r} is not a loopback address; start the mock "
                                         "with --allow-host to allow it"}, {STAGE_HEADER: "security"})
             return
-        name = "index.html" if path == PREFIX else path[len(ASSETS):]
+        name = "index.html" if path == PREFIX else "account.html" if account_page else path[len(ASSETS):]
         file = self.files.get(name)
         if file is None:
             await send_json(send, 404, {"message": f"path: no dashboard file {name[:100]!r}"}, {STAGE_HEADER: "route"})
@@ -149,3 +163,11 @@ class Dashboard:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
+def _is_account_page(path: str) -> bool:
+    """``/__mock/accounts/{account_id}``: one non-empty segment after the prefix (the page reads the id)."""
+    if not path.startswith(ACCOUNTS):
+        return False
+    rest = path[len(ACCOUNTS):]
+    return bool(rest) and "/" not in rest

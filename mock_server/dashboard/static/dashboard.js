@@ -153,8 +153,16 @@ async function refreshRecords() {
     el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, c)))),
     el("tbody", {}, ...page.data.map((record) =>
       el("tr", { dataset: { id: record.id ?? "" } }, ...columns.map((c) =>
-        el("td", { title: c in record ? pretty(record[c]) : "" }, short(record[c])))))),
+        el("td", { title: c in record ? pretty(record[c]) : "" }, cell(state.resource, c, record)))))),
   );
+}
+
+// An account's id opens its view (plan, usage chart, invoices, balances, the clock).
+function cell(resource, column, record) {
+  if (resource === "accounts" && column === "id" && record.id) {
+    return el("a", { href: `/__mock/accounts/${encodeURIComponent(record.id)}`, class: "account-link" }, short(record.id));
+  }
+  return short(record[column]);
 }
 
 // -- journal ---------------------------------------------------------------------

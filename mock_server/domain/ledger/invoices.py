@@ -370,6 +370,12 @@ def _insert(store: Store, invoice: Record) -> None:
     store.indexes[BY_CUSTOMER].setdefault(invoice["customerId"], []).append(invoice["id"])
 
 
+def owned_by(store: Store, owner_id: str) -> list[Record]:
+    """The invoices of an account (or invoice group), oldest first, from the owner index (no scan)."""
+    items = store.collections["invoices"].items
+    return [items[invoice_id] for invoice_id in store.indexes[BY_OWNER].get(owner_id, ())]
+
+
 def _forget(store: Store, invoice: Record) -> None:
     """Remove an invoice and every index entry naming it."""
     store.collections["invoices"].remove(invoice["id"])
