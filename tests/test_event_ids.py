@@ -77,3 +77,31 @@ def test_an_oversized_ingestion_payload_is_a_422(api: Api) -> None:
     assert r.status_code == 413
     r = api.post("/customers", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413
+
+
+def test_an_id_is_free_again_45_days_after_it_was_taken() -> None:
+    """Togai's Event.id: not reusable "for 45 days". Hand-made table on a test clock started 2024-01-10:
+    /ingest takes "late-1" then; /entitled is refused at +44 days 23:59:59 and accepted at +45 days;
+    /entitled takes "late-2" at 2024-01-10 and /ingest of it is a duplicate until +45 days, metered after."""
+    from datetime import UTC, datetime
+
+    from conftest import make_api
+
+    def statuses(api: Api, event_id: str) -> list[str]:
+        found = api.get("/events", params={"account_id": "ACME-US", "pageSize": 50}).json()["events"]
+        return [e["ingestionStatus"]["status"] for e in found if e["eventPayload"].get("id") == event_id]
+
+    def on(day: str, event_id: str) -> dict[str, Any]:
+        return {**event(event_id), "timestamp": f"{day}T00:00:00Z"}
+
+    for api in make_api(clock=datetime(2024, 1, 10, tzinfo=UTC)):
+        assert api.post("/ingest", json={"event": on("2024-01-10", "late-1")}).status_code == 202
+        assert api.post("/entitled", json={"event": on("2024-01-10", "late-2")}).status_code == 200
+        api.post("/__mock/clock", json={"to": "2024-02-23T23:59:59Z"})  # 44 days, 23:59:59 later
+        assert api.post("/entitled", json={"event": on("2024-02-23", "late-1")}).status_code == 409
+        api.post("/ingest", json={"event": on("2024-02-23", "late-2")})
+        assert statuses(api, "late-2") == ["INGESTION_FAILED_DUPLICATE_EVENT"]
+        api.post("/__mock/clock", json={"to": "2024-02-24T00:00:00Z"})  # 45 days later: free again
+        assert api.post("/entitled", json={"event": on("2024-02-24", "late-1")}).status_code == 200
+        api.post("/ingestBatch", json={"events": [on("2024-02-24", "late-2")]})
+        assert statuses(api, "late-2") == ["INGESTION_FAILED_DUPLICATE_EVENT", "INGESTION_COMPLETED_EVENT_METERED"]
