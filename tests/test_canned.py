@@ -14,9 +14,16 @@ from mock_server.fixtures import FixtureError
 AUTH = {"Authorization": "Bearer t"}
 
 
+@pytest.fixture(scope="module")
+def usage_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled spec plus an operation that only exists in this test, written once for the module
+    (one file, so the spec cache compiles it once)."""
+    return _spec_with_usage(tmp_path_factory.mktemp("spec"))
+
+
 def _spec_with_usage(tmp_path: Path) -> Path:
     """The bundled spec plus an operation that only exists in this test."""
-    doc = yaml.safe_load(DEFAULT_SPEC.read_text())
+    doc = yaml.load(DEFAULT_SPEC.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     doc["paths"]["/usage/{account_id}"] = {
         "parameters": [
             {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 5}},
@@ -50,8 +57,8 @@ def _spec_with_usage(tmp_path: Path) -> Path:
     return path
 
 
-def test_operation_without_handler_answers_its_first_example(tmp_path: Path) -> None:
-    client = TestClient(create_app(Config(spec=_spec_with_usage(tmp_path), fixtures=None, self_check=True)))
+def test_operation_without_handler_answers_its_first_example(usage_spec: Path) -> None:
+    client = TestClient(create_app(Config(spec=usage_spec, fixtures=None, self_check=True)))
     r = client.get("/usage/A1?days=2", headers=AUTH)
     assert r.status_code == 200
     assert r.json() == {"units": 3}
@@ -63,13 +70,13 @@ def test_operation_without_handler_answers_its_first_example(tmp_path: Path) -> 
     assert client.post("/usage/A1", json={"units": "2"}, headers=AUTH).json() == {"message": "units: must be an integer"}
 
 
-def test_fixture_canned_response_wins(tmp_path: Path) -> None:
+def test_fixture_canned_response_wins(tmp_path: Path, usage_spec: Path) -> None:
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()
     (fixtures / "canned.yaml").write_text(
         "canned:\n  getUsage:\n    status: 200\n    body: {units: 99}\n    headers: {x-source: fixture}\n"
     )
-    client = TestClient(create_app(Config(spec=_spec_with_usage(tmp_path), fixtures=fixtures, self_check=True)))
+    client = TestClient(create_app(Config(spec=usage_spec, fixtures=fixtures, self_check=True)))
     r = client.get("/usage/A1", headers=AUTH)
     assert r.json() == {"units": 99}
     assert r.headers["x-source"] == "fixture"
@@ -86,10 +93,10 @@ def test_fixture_canned_response_wins(tmp_path: Path) -> None:
         ("- 1\n", "must be a mapping"),
     ],
 )
-def test_bad_canned_fixtures_are_refused(tmp_path: Path, text: str, problem: str) -> None:
+def test_bad_canned_fixtures_are_refused(tmp_path: Path, usage_spec: Path, text: str, problem: str) -> None:
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()
     (fixtures / "canned.yaml").write_text(text)
     with pytest.raises(FixtureError, match="canned.yaml: ") as info:
-        create_app(Config(spec=_spec_with_usage(tmp_path), fixtures=fixtures))
+        create_app(Config(spec=usage_spec, fixtures=fixtures))
     assert problem in str(info.value)
