@@ -41,7 +41,7 @@ def _addon(api: Api, name: str) -> str:
 
 def setup_account(api: Api, currency: str, cycle: dict[str, Any], start: str, end: str, rate: Any,
                   fees: list[dict[str, Any]] = (), net_terms: int = 0, name: str = "Billed",  # type: ignore[assignment]
-                  commitment: Any = None) -> str:
+                  commitment: Any = None, licenses: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]
     """An account in ``currency`` on a plan pricing each ride at ``rate``, with ``fees`` (rate, timing, ...)
     and a minimum ``commitment`` per cycle."""
     account = f"BILL-{currency}-{len(api.get('/accounts', params={'pageSize': 50}).json()['data'])}"
@@ -63,6 +63,16 @@ def setup_account(api: Api, currency: str, cycle: dict[str, Any], start: str, en
             "rateValues": [{"currency": currency, "slabRates": [{"order": 1, "rate": rate}]}]}]}
     if cards:
         details["fixedFeeRateCards"] = cards
+    seats = []
+    for lic in licenses:
+        r = api.post("/addons", json={"name": f"Seats {len(seats)} {account}", "type": "LICENSE"})
+        assert r.status_code in (200, 201), r.text
+        seats.append({"id": r.json()["id"], "displayName": "Seats", "enableProration": lic.get("prorate", False),
+                      "ratePlan": {"pricingModel": "TIERED",
+                                   "slabs": [{"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]},
+                      "rateValues": [{"currency": currency, "slabRates": [{"order": 1, "rate": lic["rate"]}]}]})
+    if seats:
+        details["licenseRateCards"] = seats
     if commitment is not None:
         details["minimumCommitment"] = {"displayName": "Commitment",
                                         "rateValues": [{"currency": currency, "rate": commitment}]}
@@ -338,3 +348,27 @@ def test_a_cycle_below_the_minimum_commitment_is_trued_up(capi: Api) -> None:
                    if i["startDate"].startswith("2024-01-01"))
     lines = plan_lines(capi.get(f"/invoices/{january['id']}").json())
     assert ("TRUE_UP_AMOUNT", 25) in lines and sum(v for _, v in lines) == 50
+
+
+def test_licences_bill_the_peak_day_or_each_day_prorated(capi: Api) -> None:
+    # 10 USD a seat a cycle. Updates: 5 seats from Jan 1, 8 from Jan 16 12:00, -3 from Jan 20 00:00.
+    # Days: Jan 1-15 hold 5, Jan 16 holds 8 (its most), Jan 17-19 hold 8, Jan 20-31 hold 5.
+    # Not prorated: the peak, 8 seats = 80. Prorated: (27 days x 50 + 4 days x 80) / 31 = 1670 / 31 = 53.87.
+    plain = setup_account(capi, "USD", MONTHLY, "2024-01-01", "2099-01-01", 1, licenses=[{"rate": 10}])
+    prorated = setup_account(capi, "USD", MONTHLY, "2024-01-01", "2099-01-01", 1,
+                             licenses=[{"rate": 10, "prorate": True}])
+    for account in (plain, prorated):
+        plan = capi.get(f"/accounts/{account}/pricing_schedules").json()["data"][0]["pricePlanId"]
+        seat = capi.get(f"/price_plans/{plan}").json()["pricingSchedule"][0]["pricePlanDetails"][
+            "licenseRateCards"][0]["id"]
+        for kind, quantity, at in (("ABSOLUTE", 5, "2024-01-01T00:00:00Z"), ("ABSOLUTE", 8, "2024-01-16T12:00:00Z"),
+                                   ("RELATIVE", -3, "2024-01-20T00:00:00Z")):
+            r = capi.post("/license_updates", json={"licenseId": seat, "accountId": account, "updateType": kind,
+                                                    "quantity": quantity, "effectiveFrom": at})
+            assert r.status_code == 200, r.text
+    move(capi, to="2024-02-01T00:00:00Z")
+    assert billed(capi, plain) == [("2024-01-01", "2024-02-01", "DUE", 80)]
+    assert billed(capi, prorated) == [("2024-01-01", "2024-02-01", "DUE", 53.87)]
+    (summary,) = capi.get("/invoices", params={"owner_id": plain}).json()["data"][:1]
+    lines = plan_lines(capi.get(f"/invoices/{summary['id']}").json())
+    assert ("LICENSE_RATE_CARD_AMOUNT", 80) in lines

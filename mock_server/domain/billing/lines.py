@@ -10,19 +10,21 @@ from the usage cube (one total per account and meter over the cycle, whole
 hours), never from the events. Every leaf is rounded to the currency's minor
 unit and every total adds the rounded lines below it.
 
-Licences, entitlement overage, credit grants and pricing rules are not
-billed here yet (README, "Invoices"); credits are applied when the invoice
-is due (:mod:`.settle`).
+A ``LICENSE_RATE_CARD_AMOUNT`` per licence rate card prices the licences
+the account held in the cycle (:func:`_license_line`). Entitlement overage,
+credit grants and pricing rules are not billed here yet (README,
+"Invoices"); credits are applied when the invoice is due (:mod:`.settle`).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ..core.money import exact, to_json
 from ..core.store import Store
 from ..core.times import parse_time, stamp_seconds
+from ..ledger import licenses
 from ..pricing import engine as pricing
 from ..usage import aggregates as usage
 from .money import rounded
@@ -32,6 +34,9 @@ USAGE_LINE = "USAGE_RATE_CARD_AMOUNT"
 SLAB_LINE = "USAGE_RATE_CARD_SLAB_AMOUNT"
 FIXED_LINE = "FIXED_FEE_RATE_CARD_AMOUNT"
 TRUE_UP_LINE = "TRUE_UP_AMOUNT"
+LICENSE_LINE = "LICENSE_RATE_CARD_AMOUNT"
+LICENSE_SLAB_LINE = "LICENSE_RATE_CARD_SLAB_AMOUNT"
+DAY = timedelta(days=1)
 ZERO = Decimal(0)
 
 
@@ -159,6 +164,63 @@ def _fixed_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool, in
             "value": to_json(rounded(fee, found.currency)), "metadata": meta}
 
 
+def held(store: Store, license_id: str, account_id: str, start: datetime, end: datetime,
+         ) -> list[tuple[datetime, Decimal]]:
+    """The licence's quantity over ``[start, end)``: (from, quantity) pairs, the first at ``start``."""
+    entries = licenses.timeline(store, license_id, account_id)
+    current = ZERO
+    changes: list[tuple[datetime, Decimal]] = []
+    for entry, quantity in zip(entries, licenses.replay(entries), strict=True):
+        at = parse_time(entry["effectiveFrom"])
+        if at <= start:
+            current = exact(quantity)
+        elif at < end:
+            changes.append((at, exact(quantity)))
+    return [(start, current), *changes]
+
+
+def _license_line(store: Store, card: dict[str, Any], found: pricing.ScheduleAt) -> dict[str, Any]:
+    """What a licence rate card bills for the cycle, from the account's licence updates.
+
+    Togai's rate-cards page: a licence card's "granularity ... is per day" (several changes in a day
+    make one quantity for that day). Decisions where it says no more: the quantity of a day is the
+    most held at any moment of it (never below 0); without proration the cycle bills its peak day
+    through the card's slabs; with ``enableProration`` each day of the cycle bills the price of its
+    own quantity times 1/(days of the plan's whole cycle), so a month at 10 seats and a month at 10
+    seats for half of it then 20 differ by half a month of 10 more seats.
+    """
+    currency = found.currency
+    start, end = found.cycle_start, found.cycle_end
+    points = held(store, card["id"], found.account_id, start, end)
+    days: list[Decimal] = []
+    day, i = start, 0
+    while day < end:  # per day: the most held at any moment of it
+        stop = min(day + DAY, end)
+        while i + 1 < len(points) and points[i + 1][0] <= day:
+            i += 1
+        most, j = points[i][1], i + 1
+        while j < len(points) and points[j][0] < stop:
+            most = max(most, points[j][1])
+            j += 1
+        days.append(max(most, ZERO))
+        day = stop
+    peak = max(days, default=ZERO)
+    meta: dict[str, Any] = {"rateCardId": card["id"], "invoiceTiming": card.get("invoiceTiming", "IN_ARREARS")}
+    name = card.get("displayName") or card["id"]
+    if not card.get("enableProration"):
+        line = _usage_line({**card, "usageMeterId": card["id"]}, peak, currency, name)
+        line["type"], line["metadata"] = LICENSE_LINE, meta
+        for leaf in line.get("lineItems", []):
+            leaf["type"] = LICENSE_SLAB_LINE
+        return line
+    begin, finish = full_cycle(found)
+    whole = Decimal((finish - begin).days)
+    value = sum((pricing.price_usage(q, card, currency).total for q in days), ZERO) / whole
+    meta["proratedDays"], meta["cycleDays"] = len(days), int(whole)
+    return {"description": name, "type": LICENSE_LINE, "quantity": to_json(peak),
+            "value": to_json(rounded(value, currency)), "metadata": meta}
+
+
 def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> dict[str, Any]:
     """The cycle ``found`` holds, priced by its plan: one ``PRICE_PLAN_AMOUNT`` line with its rate cards."""
     currency = found.currency
@@ -171,6 +233,9 @@ def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> d
         record = meters.get(card["usageMeterId"])
         name = card.get("displayName") or (record["name"] if record is not None else card["usageMeterId"])
         children.append(_usage_line(card, used.get(card["usageMeterId"], ZERO), currency, name))
+    for card in found.details.get("licenseRateCards", []):
+        if pricing.rate_value(card, currency) is not None:
+            children.append(_license_line(store, card, found))
     first = found.cycle_start == parse_start(found)
     index = cycle_index(found)
     for card in found.details.get("fixedFeeRateCards", []):
