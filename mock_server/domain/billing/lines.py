@@ -23,13 +23,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..core.money import exact, to_json
+from ..core.money import exact, rounded, to_json
 from ..core.store import Store
 from ..core.times import parse_time, stamp_seconds
 from ..ledger import licenses
 from ..pricing import engine as pricing
 from ..usage import aggregates as usage
-from .money import rounded
 
 PLAN_LINE = "PRICE_PLAN_AMOUNT"
 USAGE_LINE = "USAGE_RATE_CARD_AMOUNT"

@@ -29,13 +29,12 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from ..core.errors import DomainError
-from ..core.money import exact, to_json
+from ..core.money import exact, minor_unit, to_json
 from ..core.store import Record, Store
 from ..core.times import add_duration, parse_time
 from ..ledger import credits, invoices, wallets
 from ..pricing import schedules
 from .lines import GRANT_LINE
-from .money import minor_unit
 
 ALL_USAGE = "ALL_USAGE_METER_RATE_CARDS"
 ALL_FIXED = "ALL_FIXED_FEE_RATE_CARDS"
