@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -189,20 +188,6 @@ def clock_of(store: Store) -> dict[str, Any]:
 _YIELD_S = 0.05
 
 
-def _yield_lock(store: Store) -> None:
-    """Between two slices of a clock move: let others take the store (requests on the event loop, the
-    state file's writer). A lock released and taken again at once is rarely won by a waiter, so the move
-    waits while requests are waiting for it (at most :data:`_YIELD_S`), then goes on."""
-    lock: Any = store.lock
-    if lock._is_owned():  # noqa: SLF001 - RLock's own protocol, as threading.Condition uses it
-        saved = lock._release_save()  # noqa: SLF001
-        deadline = time.monotonic() + _YIELD_S
-        time.sleep(0.0002)
-        while store.waiting > 0 and time.monotonic() < deadline:
-            time.sleep(0.0002)
-        lock._acquire_restore(saved)  # noqa: SLF001
-
-
 def move_clock(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /__mock/clock``: move forward ``to`` a date-time or ``by`` a duration, processing what falls due.
 
@@ -228,7 +213,7 @@ def move_clock(store: Store, body: dict[str, Any]) -> dict[str, Any]:
         target = moved
     if target >= _CLOCK_LIMIT:
         raise ApiError.of(400, field_name, f"must stay before {stamp(_CLOCK_LIMIT)}")
-    summary = billing.advance(store, target, between=lambda: _yield_lock(store))
+    summary = billing.advance(store, target, between=lambda: store.yield_lock(_YIELD_S))
     return {"now": stamp(clock.instant()), "summary": summary.to_json()}
 
 
