@@ -107,11 +107,7 @@ def by_idempotency_key(store: Store, key: str) -> Record | None:
 
 def _insert(store: Store, credit: Record) -> None:
     """Store a credit and index it by account and idempotency key (creation and import both come here)."""
-    collection = store.collections["credits"]
-    collection.add(credit["id"], credit)
-    place = len(collection) - 1  # credits are never removed: the new one is the last of the order
-    if not collection.holds_at(place, credit["id"]):
-        place = collection.position_of(credit["id"]) or 0
+    place = store.collections["credits"].append(credit["id"], credit)  # credits are never removed
     store.indexes[BY_ACCOUNT].setdefault(credit["accountId"], []).append(place)
     if "idempotencyKey" in credit:
         store.indexes[BY_KEY].setdefault(credit["idempotencyKey"], credit["id"])  # the first one answers
