@@ -8,9 +8,11 @@ counted over the calendar month (UTC) of the clock, one incident per breach.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import togai_client
 from conftest import Api
 
 ACCOUNT = "ALERTED"  # made by the autouse fixture below: no demo usage, no wallet
@@ -267,3 +269,30 @@ def test_incidents_export_import_and_reset(api: Api) -> None:
     api.post("/__mock/reset", headers={"Content-Type": "application/json"})
     assert api.get("/__mock/health").json()["incidents"] == 0
     assert api.get(f"/incidents/{exported['incidents'][0]['id']}").status_code == 404
+
+
+def test_togai_client_drives_an_alert_into_an_incident_and_closes_it(sdk: togai_client.ApiClient) -> None:
+    """Togai's own client (1.0.3) can only send details wrapped in objects: made, fired, read and closed."""
+    meters = togai_client.UsageMetersApi(sdk).get_usage_meters_for_event_schema()
+    meter = next(m.id for m in meters.data if m.name == "Ride distance")
+    alerts_api = togai_client.AlertsApi(sdk)
+    alert = alerts_api.create_alert(togai_client.CreateAlertRequest(
+        alertTemplateId="usage_breach", interval=30, status=togai_client.AlertStatus.ACTIVE,
+        entityDetails={"usageMeterId": {"value": meter}}, ownerDetails={"accountId": {"value": "ACME-US"}},
+        parameters={"threshold": {"value": 1}}))
+    assert (alert.version, alert.parameters) == (1, {"threshold": {"value": 1}})
+    event = togai_client.Event(
+        id="sdk-alert-1", schemaName="rides", accountId="ACME-US", timestamp=datetime(2024, 1, 2, 10, tzinfo=UTC),
+        attributes=[togai_client.Attribute(name="distance", value="5")], dimensions={"city": "x"})
+    togai_client.EventIngestionApi(sdk).ingest(togai_client.IngestEventRequest(event=event))
+    [incident] = [i for i in alerts_api.get_incidents().data if i.alert_id == alert.id]
+    assert incident.status == "ACTIVE" and incident.report_data is not None
+    assert incident.report_data["threshold"] == {"value": 1}
+    closed = alerts_api.update_incident_status(incident.id, togai_client.UpdateIncidentStatusRequest(status="CLOSED"))
+    assert closed.status == "CLOSED"
+    assert alerts_api.get_incident(incident.id).status == "CLOSED"
+    assert [t.id for t in alerts_api.get_alert_templates().data] == ["usage_breach", "credit_low_balance",
+                                                                    "wallet_low_balance"]
+    with pytest.raises(togai_client.ApiException) as refused:
+        alerts_api.update_incident_status(incident.id, togai_client.UpdateIncidentStatusRequest(status="CLOSED"))
+    assert refused.value.status == 409
