@@ -70,7 +70,7 @@ from ..core.lookup import require as lookup
 from ..core.memory import collector_paused
 from ..core.observers import usage_changed
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
-from ..core.store import Record, Store
+from ..core.store import BASE_CURRENCY, Record, Store
 from ..core.times import parse_time
 from ..pricing import engine as pricing
 from ..pricing import jobs, schedules
@@ -215,6 +215,9 @@ def pipeline_info(store: Store, event: Event) -> dict[str, Any]:
         plan = plan_of(store, account["id"], event.timestamp)
         if plan is not None:
             info["pricePlans"] = [plan]
+        # The organisation's base currency and the account's invoice currency (Togai's newer contract).
+        info["baseCurrency"] = BASE_CURRENCY
+        info["invoiceCurrency"] = account["invoiceCurrency"]
     if event.schema_version is not None:
         info["eventSchema"] = {"name": event.schema_name, "version": event.schema_version}
     meters = store.collections[usage_meters.NAME]
