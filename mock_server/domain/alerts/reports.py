@@ -39,12 +39,13 @@ def list_reports(store: Store, fetch_for: str, account_id: str | None, next_toke
     index = store.indexes[BY_OWNER]
     if fetch_for == "ALL" and account_id is None:
         return paginate(collection, next_token, page_size, context=False)
+    mine = index.get(account_id, []) if account_id is not None else []
     if fetch_for == "ORGANIZATION":
         positions = index.get(ORGANIZATION, [])
     elif fetch_for == "ACCOUNTS":
-        positions = index.get(account_id, [])
+        positions = mine
     else:
-        positions = list(merge(index.get(ORGANIZATION, []), index.get(account_id, [])))
+        positions = list(merge(index.get(ORGANIZATION, []), mine))
     return paginate_positions(collection, positions, next_token, page_size, context=False)
 
 
