@@ -107,6 +107,30 @@ def test_wallet_low_balance_fires_when_the_clock_moves_and_resolves_itself(api: 
     assert r.status_code == 409 and "RESOLVED" in r.json()["message"]
 
 
+def test_unpaid_invoices_reaching_the_threshold_fire_and_resolve_once_paid(api: Api) -> None:
+    def invoice(value: int, status: str) -> str:
+        body = {"accountId": ACCOUNT, "startDate": "2024-01-01T00:00:00Z", "endDate": "2024-01-31T00:00:00Z",
+                "status": status, "lineItems": [{"description": "Services", "value": value}]}
+        r = api.post("/invoices", json=body)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    first = invoice(60, "DUE")
+    invoice(500, "DRAFT")  # not billed yet: not owed
+    body = {"alertTemplateId": "unpaid_invoice_amount_breach", "interval": 30, "status": "ACTIVE",
+            "ownerDetails": {"accountId": ACCOUNT}, "parameters": {"threshold": 100}}
+    alert = api.post("/alerts", json=body).json()
+    assert incidents(api, alert["id"]) == []  # 60 owed
+    invoice(40, "DUE")
+    api.post("/__mock/clock", json={"by": "PT30M"})  # 60 + 40 = 100: reached
+    assert [(i["status"], i["reportData"]["unpaidAmount"]) for i in incidents(api, alert["id"])] == [("ACTIVE", 100)]
+    assert api.patch(f"/invoices/{first}", json={"status": "PAID"}).status_code == 200
+    api.post("/__mock/clock", json={"by": "PT30M"})  # 40 owed
+    assert [(i["status"], i["reportData"]["unpaidAmount"]) for i in incidents(api, alert["id"])] == [("RESOLVED", 40)]
+    template = api.get("/alert_templates/unpaid_invoice_amount_breach").json()
+    assert "entityType" not in template and template["ownerType"] == "ACCOUNT"
+
+
 def test_credit_low_balance_reads_the_available_credit(api: Api) -> None:
     body = {"alertTemplateId": "credit_low_balance", "interval": 30, "status": "ACTIVE",
             "ownerDetails": {"accountId": "GLOBEX-US"}, "parameters": {"threshold": 10}}
@@ -182,7 +206,8 @@ def test_lists_filter_and_page(api: Api) -> None:
     templates = api.get("/alert_templates", params={"pageSize": 2}).json()
     assert [t["id"] for t in templates["data"]] == ["usage_breach", "credit_low_balance"]
     rest = api.get("/alert_templates", params={"nextToken": templates["nextToken"]}).json()
-    assert [t["id"] for t in rest["data"]] == ["wallet_low_balance"] and "nextToken" not in rest
+    assert [t["id"] for t in rest["data"]] == ["wallet_low_balance", "unpaid_invoice_amount_breach"]
+    assert "nextToken" not in rest
     one = api.get("/alert_templates/wallet_low_balance").json()
     assert (one["entityType"], one["ownerType"], one["interval"]) == ("WALLET", "ACCOUNT", 30)
     assert api.get("/alert_templates/invoice_due_breach").status_code == 404
@@ -291,8 +316,8 @@ def test_togai_client_drives_an_alert_into_an_incident_and_closes_it(sdk: togai_
     closed = alerts_api.update_incident_status(incident.id, togai_client.UpdateIncidentStatusRequest(status="CLOSED"))
     assert closed.status == "CLOSED"
     assert alerts_api.get_incident(incident.id).status == "CLOSED"
-    assert [t.id for t in alerts_api.get_alert_templates().data] == ["usage_breach", "credit_low_balance",
-                                                                    "wallet_low_balance"]
+    assert [t.id for t in alerts_api.get_alert_templates().data] == [
+        "usage_breach", "credit_low_balance", "wallet_low_balance", "unpaid_invoice_amount_breach"]
     with pytest.raises(togai_client.ApiException) as refused:
         alerts_api.update_incident_status(incident.id, togai_client.UpdateIncidentStatusRequest(status="CLOSED"))
     assert refused.value.status == 409

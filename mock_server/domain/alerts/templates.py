@@ -1,8 +1,9 @@
 """Alert templates: the kinds of alert the mock evaluates, built in and read-only.
 
 Togai documents eight templates (docs.togai.com, "Alerts" introduction); the
-mock serves the three whose condition it can measure from its state (README,
-"Alerts and incidents"): a usage breach, and a low credit or wallet balance.
+mock serves the four whose condition it can measure from its state (README,
+"Alerts and incidents"): a usage breach, a low credit or wallet balance, and
+an account's unpaid invoices reaching an amount.
 """
 from __future__ import annotations
 
@@ -79,6 +80,19 @@ TEMPLATES: tuple[Template, ...] = (
         auto_resolves=True,
         breach_when_below=True,
         measure="balance",
+    ),
+    Template(
+        id="unpaid_invoice_amount_breach",
+        name="Unpaid invoice amount breach",
+        description="Opens an incident when what an account owes on its DUE and PARTIALLY_PAID invoices reaches "
+                    "the threshold; resolved once it is below it.",
+        entity_type=None,
+        entity=(),
+        owner=("accountId",),
+        parameters=("threshold",),
+        auto_resolves=True,
+        breach_when_below=False,
+        measure="unpaidAmount",
     ),
 )
 BY_ID = {t.id: t for t in TEMPLATES}

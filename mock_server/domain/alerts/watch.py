@@ -20,6 +20,7 @@ from ..core.money import to_json
 from ..core.observers import Observer
 from ..core.store import Record, Store
 from ..ledger import credits, wallets
+from ..ledger import invoices as ledger_invoices
 from ..usage import aggregates as usage
 from . import alerts, incidents
 
@@ -41,6 +42,20 @@ def usage_this_month(store: Store, account_id: str, meter_id: str, moment: datet
     return Decimal(cube.key_total(kid, start, usage.next_month(start))).scaleb(-cube.scale)
 
 
+UNPAID = ("DUE", "PARTIALLY_PAID")  # awaiting payment (UN_COLLECTIBLE is written off, DRAFT not yet billed)
+
+
+def unpaid(store: Store, account_id: str) -> Decimal:
+    """What the account owes on the invoices it owns that await payment (from the owner index)."""
+    collection = store.collections["invoices"]
+    total = Decimal(0)
+    for invoice_id in store.indexes[ledger_invoices.BY_OWNER].get(account_id, []):
+        invoice = collection.get(invoice_id)
+        if invoice is not None and invoice["status"] in UNPAID:
+            total += ledger_invoices.owed(invoice)
+    return total
+
+
 def measure(store: Store, alert: Record, moment: datetime) -> Decimal | None:
     """What the alert's template watches, now; None when there is nothing to measure (no wallet yet)."""
     account_id = alerts.account_of(alert)
@@ -52,6 +67,8 @@ def measure(store: Store, alert: Record, moment: datetime) -> Decimal | None:
         return None
     if template.id == "credit_low_balance":
         return credits.credit_balance(store, account_id).available
+    if template.id == "unpaid_invoice_amount_breach":
+        return unpaid(store, account_id)
     wallet = store.collections["wallets"].get(account_id)
     return None if wallet is None else wallets.totals(store, wallet).balance
 
