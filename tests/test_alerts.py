@@ -195,11 +195,12 @@ def test_lists_filter_and_page(api: Api) -> None:
         if "nextToken" not in page:
             break
         query = {"nextToken": page["nextToken"]}
-    assert len(seen) == 3 == len(set(seen))
+    assert len(seen) == 4 == len(set(seen))  # the demo tenant's alert, and these three
     assert [a["id"] for a in api.get("/alerts", params={"status": "INACTIVE"}).json()["data"]] == [wallet["id"]]
     assert [a["id"] for a in api.get("/alerts", params={"account_id": "GLOBEX-US"}).json()["data"]] == [wallet["id"]]
     by_template = api.get("/alerts", params={"alert_template_id": "usage_breach"}).json()["data"]
     assert len(by_template) == 2
+    assert len(api.get("/alerts", params={"status": "ACTIVE"}).json()["data"]) == 3
     ride(api, "l1", "3")  # both usage alerts fire
     assert len(api.get("/incidents", params={"status": "ACTIVE"}).json()["data"]) == 2
     assert api.get("/incidents", params={"status": "CLOSED"}).json()["data"] == []

@@ -34,6 +34,14 @@ def names(api: Api, **params: Any) -> list[str]:
     return [x["name"] for x in r.json()["data"]]
 
 
+def test_the_demo_tenant_has_one_report_on_a_stored_file(api: Api) -> None:
+    [report] = api.get("/reports").json()["data"]
+    assert (report["name"], report["account_id"], report["status"]) == ("ACME-US usage, March 2024", "ACME-US",
+                                                                         "COMPLETED")
+    assert api.get(f"/files/{report['fileId']}/download_url").status_code == 200
+    assert api.get("/reports", params={"fetchFor": "ORGANIZATION"}).json()["data"] == []
+
+
 def test_fetch_for_chooses_whose_reports(api: Api, loaded: dict[str, str]) -> None:
     everything = ["Organization usage", "ACME-US invoices", "GLOBEX-US rides", "Organization revenue"]
     assert names(api) == everything
