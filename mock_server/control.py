@@ -218,8 +218,13 @@ def move_clock(store: Store, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def serve_file(store: Store, call: Call) -> Forwarded:
-    """``GET /__mock/files/{id}``: the stored bytes as they are (not JSON), with the file's type and name."""
-    content_type, name, data = files.attachment(files.require_file(store, call.params["file_id"]))
+    """``GET /__mock/files/{id}``: the stored bytes as they are (not JSON), with the file's type and name;
+    403 once the link's ``expires`` (from ``download_url?expiry``) has passed by the mock's clock."""
+    record = files.require_file(store, call.params["file_id"])
+    expires = call.params.get("expires")
+    if expires is not None and files.link_expired(store, expires):
+        raise ApiError.of(403, "expires", "the download link has expired (ask download_url for a new one)")
+    content_type, name, data = files.attachment(record)
     headers = [
         (b"content-type", content_type.encode("latin-1")),
         (b"content-disposition", f'attachment; filename="{name}"'.encode("latin-1", "replace")),
