@@ -20,7 +20,8 @@ from .call import Call, Handler
 # fields (name, currency, net terms ...) never move a cycle: PATCH /accounts marks nothing.
 MOVES_ONE = frozenset({"updatePricingSchedule", "manageMiscellaneousChargesInAccount", "deleteAccount",
                        "updateInvoice"})
-MOVES_ANY = frozenset({"updatePricingScheduleBatch", "pricePlanMigration", "confirmJob", "updatePricePlan"})
+MOVES_ANY = frozenset({"updatePricingScheduleBatch", "pricePlanMigration", "confirmJob", "updatePricePlan",
+                       "pricePlanMigrationV2", "finalizePricePlan"})
 
 
 def _account_of(store: Store, call: Call) -> str | None:

@@ -316,7 +316,9 @@ def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: 
     """Move the account's schedules on the source version to the target; what happened, in words.
 
     IMMEDIATE* moves from today (00:00 UTC), NEXT_CYCLE* from the end of the
-    current pricing cycle; *_IGNORE_OVERRIDE drops the schedule's overrides.
+    current pricing cycle, START_OF_CURRENT_CYCLE from its start (the
+    ongoing cycle is priced on the target); *_IGNORE_OVERRIDE drops the
+    schedule's overrides.
     Schedules that ended stay. Raises ``Invalid`` when the account cannot move.
     """
     account = store.collections["accounts"].items[account_id]
@@ -338,6 +340,9 @@ def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: 
             continue
         if mode.startswith("IMMEDIATE"):
             cut = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        elif mode == "START_OF_CURRENT_CYCLE":  # the ongoing cycle is priced on the target too
+            _, details, _ = details_of(store, schedule)
+            cut = max(begin, cycle_at(details["pricingCycleConfig"], moment, begin)[0])
         else:
             _, details, _ = details_of(store, schedule)
             cut = cycle_at(details["pricingCycleConfig"], moment, begin)[1]
