@@ -1,4 +1,4 @@
-"""Togai's newer contract for price plans (v2) and the revenue calculator v2: requests into rule calls.
+"""Togai's newer contract for price plans, account schedules and the revenue calculator (v2): requests into rules.
 
 The plans are the v1 plans' records (:mod:`mock_server.domain.pricing.plans_v2`
 says how a draft lives beside them); these handlers read the validated
@@ -12,7 +12,7 @@ from typing import Any
 from ..domain.core.cursors import page_of, paginate
 from ..domain.core.money import to_json
 from ..domain.core.store import Record, Store
-from ..domain.pricing import plans, plans_v2, rate_cards, revenue
+from ..domain.pricing import plans, plans_v2, rate_cards, revenue, schedules, schedules_v2
 from .call import Call, Handler
 
 
@@ -141,6 +141,77 @@ def calculate_revenue(store: Store, call: Call) -> dict[str, Any]:
     return {"currency": result.currency, "revenueInfo": lines}
 
 
+# -- Account schedules v2 -------------------------------------------------------------------------
+
+
+def _schedules_page(store: Store, account_id: str, listed: list[dict[str, Any]], call: Call) -> dict[str, Any]:
+    page, extra = page_of(listed, call.params.get("nextToken"), call.params.get("pageSize"))
+    return {"data": [schedules_v2.render(store, s, account_id) for s in page], **extra}
+
+
+def list_account_schedules(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /v2/accounts/{id}/schedules``: ACTIVE or DRAFT, oldest first."""
+    account_id = call.params[schedules.PARAM]
+    return _schedules_page(store, account_id, schedules_v2.shown(store, account_id, call.params["mode"]), call)
+
+
+def edit_account_schedules(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /v2/accounts/{id}/edit_schedules``: the draft edited, all or none."""
+    account_id = call.params[schedules.PARAM]
+    draft = schedules_v2.edit(store, account_id, call.body["edits"], bool(call.params.get("discard")))
+    return schedules.render(store, account_id, draft)
+
+
+def finalize_account_schedules(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /v2/accounts/{id}/finalize_schedules``: the draft billed from now on."""
+    account_id = call.params[schedules.PARAM]
+    return _schedules_page(store, account_id, schedules_v2.finalize(store, account_id), call)
+
+
+def discard_account_schedules(store: Store, call: Call) -> dict[str, Any]:
+    """``DELETE /v2/accounts/{id}/discard_schedules``."""
+    schedules_v2.discard(store, call.params[schedules.PARAM])
+    return {"success": True}
+
+
+def list_schedule_errors(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /v2/schedules/{id}/errors``."""
+    return {"data": schedules_v2.errors(store, call.params[schedules_v2.SCHEDULE_PARAM])}
+
+
+def list_schedule_rules(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /v2/schedules/{id}/pricing_rules``: of the active or the draft schedule (``mode``)."""
+    schedule, _ = schedules_v2.find(store, call.params[schedules_v2.SCHEDULE_PARAM], call.params["mode"])
+    return {"data": schedules.details_of(store, schedule)[2]}
+
+
+def update_schedule_rules(store: Store, call: Call) -> dict[str, Any]:
+    """``PUT /v2/schedules/{id}/pricing_rules``: the draft schedule's rules replaced."""
+    return {"data": schedules_v2.set_rules(store, call.params[schedules_v2.SCHEDULE_PARAM],
+                                           call.body["pricingRules"])}
+
+
+def _schedule_cards(store: Store, schedule: dict[str, Any], details: dict[str, Any],
+                    account_id: str) -> list[dict[str, Any]]:
+    return [rate_cards.render(n, schedule["pricePlanId"], schedule["id"], account_id)
+            for n in rate_cards.cards_of(details)]
+
+
+def list_schedule_rate_cards(store: Store, call: Call) -> dict[str, Any]:
+    """``GET /v2/schedules/{id}/rate_cards``: the cards the schedule prices with (``mode``), paged."""
+    schedule, owner = schedules_v2.find(store, call.params[schedules_v2.SCHEDULE_PARAM], call.params["mode"])
+    details = schedules.details_of(store, schedule)[1]
+    page, extra = _page(_schedule_cards(store, schedule, details, owner), "name", call)
+    return {"data": page, **extra}
+
+
+def bulk_schedule_rate_cards(store: Store, call: Call) -> dict[str, Any]:
+    """``POST /v2/schedules/{id}/rate_cards``: the draft schedule's cards, all operations or none."""
+    schedule, details, owner = schedules_v2.bulk_rate_cards(store, call.params[schedules_v2.SCHEDULE_PARAM],
+                                                            call.body["operations"])
+    return {"rateCards": _schedule_cards(store, schedule, details, owner)}
+
+
 HANDLERS: dict[str, Handler] = {
     "listPricePlansV2": list_plans,
     "createPricePlanV2": create_plan,
@@ -156,5 +227,14 @@ HANDLERS: dict[str, Handler] = {
     "listPricePlanVersions": list_versions,
     "pricePlanMigrationV2": migrate,
     "calculateRevenueV2": calculate_revenue,
+    "listaccountSchedules": list_account_schedules,
+    "bulkEditSchedules": edit_account_schedules,
+    "finalizeAccountSchedules": finalize_account_schedules,
+    "discardAccountSchedules": discard_account_schedules,
+    "listScheduleErrors": list_schedule_errors,
+    "listPricingRules": list_schedule_rules,
+    "updatePricingRules": update_schedule_rules,
+    "listScheduleRateCards": list_schedule_rate_cards,
+    "bulkRateCardOperationsOnSchedule": bulk_schedule_rate_cards,
 }
-"""The v2 price-plan operations and the revenue calculator v2, by operationId (the plans' resource is v1's)."""
+"""The v2 operations by operationId (their resources, plans and account schedules, are v1's)."""

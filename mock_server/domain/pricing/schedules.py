@@ -36,6 +36,15 @@ HIDDEN = ("version",)
 # Indexes: plan id -> ids of accounts with a schedule on it; schedule id -> its account.
 PLAN_ACCOUNTS = "planAccounts"
 SCHEDULE_ACCOUNTS = "scheduleAccounts"
+# An account's v2 draft timeline (:mod:`.schedules_v2`), kept beside its schedules (hidden, exported), and
+# the index of its schedules: draft schedule id -> account.
+DRAFT = "draft"
+DRAFT_SCHEDULES = "draftScheduleAccounts"
+DRAFT_SCHEMA: dict[str, Any] = {"type": "array", "items": {
+    "type": "object", "required": ["id", "pricePlanId", "startDate", "endDate", "version"],
+    "properties": {"id": {"type": "string"}, "pricePlanId": {"type": "string"}, "version": {"type": "integer"},
+                   "startDate": {"type": "string", "format": "date-time"},
+                   "endDate": {"type": "string", "format": "date-time"}}}}
 
 
 def _account(store: Store, account_id: str) -> Record:
@@ -140,6 +149,11 @@ def _save(store: Store, account_id: str, schedules: list[dict[str, Any]]) -> Non
         collection.add(account_id, {"id": account_id, "accountId": account_id, "pricingSchedules": schedules})
     else:
         record["pricingSchedules"] = schedules
+
+
+def save(store: Store, account_id: str, schedules: list[dict[str, Any]]) -> None:
+    """Replace the account's timeline (a finalized v2 draft), keeping the indexes in step."""
+    _save(store, account_id, schedules)
 
 
 def render_schedule(store: Store, schedule: dict[str, Any]) -> dict[str, Any]:
@@ -370,8 +384,11 @@ def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: 
 
 
 def export(store: Store, record: Record) -> dict[str, Any]:
-    """The account's timeline as exported (``UpdatePricingScheduleResponse``)."""
-    return render(store, record["accountId"])
+    """The account's timeline as exported (``UpdatePricingScheduleResponse``), and a pending v2 draft."""
+    out = render(store, record["accountId"])
+    if record.get(DRAFT) is not None:
+        out[DRAFT] = record[DRAFT]
+    return out
 
 
 def complete_import(store: Store, ctx: ImportContext) -> None:
@@ -416,6 +433,11 @@ def restore(store: Store, record: dict[str, Any]) -> None:
         schedules.append(stored)
         store.reserved.add(stored["id"])
     _save(store, record["accountId"], schedules)
+    if record.get(DRAFT) is not None:
+        store.collections[NAME].items[record["accountId"]][DRAFT] = record[DRAFT]
+        for schedule in record[DRAFT]:
+            store.indexes[DRAFT_SCHEDULES][schedule["id"]] = record["accountId"]
+            store.reserved.add(schedule["id"])
 
 
 RESOURCE = Resource(
@@ -428,6 +450,7 @@ RESOURCE = Resource(
         complete_import=complete_import,
         check_import=check_import,
         restore=restore,
+        hidden={DRAFT: DRAFT_SCHEMA},
     ),
-    indexes=(PLAN_ACCOUNTS, SCHEDULE_ACCOUNTS),
+    indexes=(PLAN_ACCOUNTS, SCHEDULE_ACCOUNTS, DRAFT_SCHEDULES),
 )
