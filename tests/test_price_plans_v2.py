@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import Api
 from plans import associate, meter_ids
+from togai_sdk import sdk, togai_server  # noqa: F401 - fixtures
 
 USD_EUR = ["USD", "EUR"]
 
@@ -275,3 +276,33 @@ def test_revenue_v2_names_the_rate_cards(api: Api) -> None:
     [line] = r.json()["revenueInfo"]
     assert (line["rateCard"]["name"], line["usages"], line["slabRevenueSummaries"][0]["revenue"]) == (
         "rides", {meter: 12}, 18)
+
+
+def test_togais_client_drives_a_plan_from_draft_to_finalized_and_migrates(sdk: Any) -> None:  # noqa: F811
+    import togai_client
+
+    v2 = togai_client.PricePlanV2Api(sdk)
+    meters = {m.name: m.id for m in togai_client.UsageMetersApi(sdk).get_usage_meters_for_event_schema(status="ACTIVE").data}
+    plan = v2.create_price_plan_v2(togai_client.CreatePricePlanV2Request(
+        name="Rides V2", type="BILLING", supportedCurrencies=["USD"]))
+    assert (plan.status, plan.version) == ("DRAFT", 1)
+    card = {"billableId": meters["Ride count"], "type": "USAGE", "invoiceTiming": "IN_ARREARS", "rateCardDetails": {
+        "usageRateCard": {"usageMeterId": meters["Ride count"], "ratePlan": {
+            "pricingModel": "TIERED", "slabs": [{"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]},
+            "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 1}]}]}}}
+    done = v2.bulk_price_plan_rate_card_operations(plan.id, togai_client.BulkRateCardOperationsRequest.from_dict(
+        {"operations": [{"actionType": "CREATE", "rateCardName": "rides", "rateCard": card}]}))
+    assert [c.name for c in done.rate_cards] == ["rides"]
+    rules = v2.update_price_plan_pricing_rules(plan.id, togai_client.UpdatePricingRulesRequest.from_dict(
+        {"pricingRules": [{"name": "Flat", "order": 1, "computation": "5", "action": {"type": "ADD"}}]}))
+    assert [r.name for r in rules.data] == ["Flat"]
+    assert v2.list_price_plan_errors(plan.id).data == []
+    assert v2.finalize_price_plan(plan.id, togai_client.FinalizePricePlanRequest()).success is True
+    assert v2.get_price_plan_v2(plan.id).status == "ACTIVE"
+    v2.update_price_plan_v2(plan.id, togai_client.UpdatePricePlanV2Request(description="second"))
+    v2.finalize_price_plan(plan.id, togai_client.FinalizePricePlanRequest(migrationMode="NONE"))
+    assert [(v.version, v.status) for v in v2.list_price_plan_versions(plan.id).data] == [(1, "ACTIVE"), (2, "ACTIVE")]
+    moved = v2.price_plan_migration_v2(togai_client.CreatePricePlanMigrationRequest(
+        sourceId=plan.id, sourceVersion=1, targetId=plan.id, targetVersion=2, migrationMode="START_OF_CURRENT_CYCLE",
+        isPricePlanV2Migration=True))
+    assert moved.success is True

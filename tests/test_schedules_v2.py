@@ -11,6 +11,7 @@ import pytest
 from conftest import Api
 from test_billing import MONTHLY, billed, move, ride, setup_account
 from test_price_plans_v2 import create, finalized, op, ops, usage
+from togai_sdk import sdk, togai_server  # noqa: F401 - fixtures
 
 
 def v2_plan(api: Api, rate: float) -> str:
@@ -152,3 +153,28 @@ def test_a_draft_survives_export_and_import(api: Api) -> None:
     assert listed(api, "GLOBEX-US", "DRAFT") == draft
     sid = api.get("/v2/accounts/GLOBEX-US/schedules", params={"mode": "DRAFT"}).json()["data"][0]["id"]
     assert api.get(f"/v2/schedules/{sid}/rate_cards", params={"mode": "DRAFT"}).status_code == 200
+
+
+def test_togais_client_finalizes_a_bulk_schedule_edit(sdk: Any) -> None:  # noqa: F811
+    import togai_client
+
+    v2, schedules = togai_client.PricePlanV2Api(sdk), togai_client.SchedulesApi(sdk)
+    meter = next(m.id for m in togai_client.UsageMetersApi(sdk).get_usage_meters_for_event_schema(status="ACTIVE").data if m.name == "Ride count")
+    plan = v2.create_price_plan_v2(togai_client.CreatePricePlanV2Request(
+        name="Rides V2", type="BILLING", supportedCurrencies=["USD"]))
+    card = {"billableId": meter, "type": "USAGE", "invoiceTiming": "IN_ARREARS", "rateCardDetails": {
+        "usageRateCard": {"usageMeterId": meter, "ratePlan": {
+            "pricingModel": "TIERED", "slabs": [{"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]},
+            "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 3}]}]}}}
+    v2.bulk_price_plan_rate_card_operations(plan.id, togai_client.BulkRateCardOperationsRequest.from_dict(
+        {"operations": [{"actionType": "CREATE", "rateCardName": "rides", "rateCard": card}]}))
+    v2.finalize_price_plan(plan.id, togai_client.FinalizePricePlanRequest())
+    edited = schedules.bulk_edit_schedules("GLOBEX-US", togai_client.EditAccountScheduleRequest.from_dict(
+        {"edits": [associate_edit(plan.id)]}))
+    assert [s.price_plan_id for s in edited.pricing_schedules] == [plan.id]
+    assert schedules.listaccount_schedules("GLOBEX-US", mode="ACTIVE").data == []
+    final = schedules.finalize_account_schedules("GLOBEX-US", togai_client.FinalizeAccountSchedules())
+    assert [(s.price_plan_id, s.version) for s in final.data] == [(plan.id, 1)]
+    [active] = schedules.listaccount_schedules("GLOBEX-US", mode="ACTIVE").data
+    [card_read] = schedules.list_schedule_rate_cards(active.id, mode="ACTIVE").data
+    assert (card_read.name, card_read.reference_type) == ("rides", "ACCOUNT_SCHEDULE")
