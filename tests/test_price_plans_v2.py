@@ -306,3 +306,11 @@ def test_togais_client_drives_a_plan_from_draft_to_finalized_and_migrates(sdk: A
         sourceId=plan.id, sourceVersion=1, targetId=plan.id, targetVersion=2, migrationMode="START_OF_CURRENT_CYCLE",
         isPricePlanV2Migration=True))
     assert moved.success is True
+
+
+def test_the_demo_tenant_has_a_v2_draft_with_an_error(api: Api) -> None:
+    plans = {p["name"]: p for p in api.get("/v2/price_plans", params={"pageSize": 100}).json()["data"]}
+    draft = plans["Rides Go (v2 draft)"]
+    assert (draft["status"], draft["version"], draft["supportedCurrencies"]) == ("DRAFT", 1, ["USD", "EUR"])
+    assert errors(api, draft["id"]) == [
+        ("RATE_CARD", "rides", "rate card rides has no rates in EUR, a supported currency of the plan")]
