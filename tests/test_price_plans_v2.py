@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from conftest import Api
 from plans import associate, meter_ids
-from togai_sdk import sdk, togai_server  # noqa: F401 - fixtures
 
 USD_EUR = ["USD", "EUR"]
 
@@ -278,7 +277,7 @@ def test_revenue_v2_names_the_rate_cards(api: Api) -> None:
         "rides", {meter: 12}, 18)
 
 
-def test_togais_client_drives_a_plan_from_draft_to_finalized_and_migrates(sdk: Any) -> None:  # noqa: F811
+def test_togais_client_drives_a_plan_from_draft_to_finalized_and_migrates(sdk: Any) -> None:
     import togai_client
 
     v2 = togai_client.PricePlanV2Api(sdk)

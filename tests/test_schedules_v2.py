@@ -11,7 +11,6 @@ import pytest
 from conftest import Api
 from test_billing import MONTHLY, billed, move, ride, setup_account
 from test_price_plans_v2 import create, finalized, op, ops, usage
-from togai_sdk import sdk, togai_server  # noqa: F401 - fixtures
 
 
 def v2_plan(api: Api, rate: float) -> str:
@@ -155,7 +154,7 @@ def test_a_draft_survives_export_and_import(api: Api) -> None:
     assert api.get(f"/v2/schedules/{sid}/rate_cards", params={"mode": "DRAFT"}).status_code == 200
 
 
-def test_togais_client_finalizes_a_bulk_schedule_edit(sdk: Any) -> None:  # noqa: F811
+def test_togais_client_finalizes_a_bulk_schedule_edit(sdk: Any) -> None:
     import togai_client
 
     v2, schedules = togai_client.PricePlanV2Api(sdk), togai_client.SchedulesApi(sdk)
