@@ -65,7 +65,7 @@ def test_a_bad_third_edit_leaves_the_first_two_unapplied(api: Api) -> None:
              associate_edit(draft_plan, "2024-06-01", "2025-01-01")]
     r = api.post("/v2/accounts/GLOBEX-US/edit_schedules", json={"edits": edits})
     assert r.status_code == 400
-    assert r.json()["message"].startswith(f"edits[2].pricePlanId: price plan {draft_plan!r} is DRAFT")
+    assert r.json()["message"].startswith(f"edits[2].associationConfig.pricePlanId: price plan {draft_plan!r} is DRAFT")
     assert api.state() == before
     r = api.post("/v2/accounts/GLOBEX-US/edit_schedules", json={"edits": edits[:2]})
     assert r.status_code == 200, r.text

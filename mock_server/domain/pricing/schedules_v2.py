@@ -127,9 +127,26 @@ def edit(store: Store, account_id: str, edits: list[dict[str, Any]], discard: bo
         draft = base
         for i, change in enumerate(edits):
             where = f"edits[{i}]."
-            draft = schedules.apply_edit(store, maker, account, draft, _v1_edit(store, draft, change, where), where)
+            try:
+                draft = schedules.apply_edit(store, maker, account, draft, _v1_edit(store, draft, change, where),
+                                             where)
+            except Invalid as refused:
+                raise Invalid([Violation(_v2_field(v.field, where), v.rule) for v in refused.violations]) from None
     _write_draft(store, account["id"], draft)
     return draft
+
+
+# The v1 edit's fields as the v2 request names them (under associationConfig).
+_V2_FIELDS = (("pricePlanId", "associationConfig.pricePlanId"),
+              ("retainStartOffsets", "associationConfig.retainStartOffsets"),
+              ("pricePlanDetailsOverride.pricingCycleConfig", "associationConfig.pricingCycleConfigOverride"))
+
+
+def _v2_field(field: str, where: str) -> str:
+    for old, new in _V2_FIELDS:
+        if field == where + old or field.startswith(where + old + "."):
+            return where + new + field[len(where + old):]
+    return field
 
 
 def _errors_of(store: Store, schedule: dict[str, Any], account_id: str) -> list[dict[str, Any]]:
