@@ -313,3 +313,15 @@ def test_the_demo_tenant_has_a_v2_draft_with_an_error(api: Api) -> None:
     assert (draft["status"], draft["version"], draft["supportedCurrencies"]) == ("DRAFT", 1, ["USD", "EUR"])
     assert errors(api, draft["id"]) == [
         ("RATE_CARD", "rides", "rate card rides has no rates in EUR, a supported currency of the plan")]
+
+
+def test_an_imported_draft_is_checked(api: Api) -> None:
+    plan = finalized(api)
+    assert ops(api, plan, op("UPDATE", "rides", usage(api, {"USD": 2}))).status_code == 200
+    state = api.get("/__mock/state").json()
+    [record] = [p for p in state["pricePlans"] if p["id"] == plan]
+    del record["draft"]["pricePlanDetails"]["supportedCurrencies"]
+    before = api.state()
+    r = api.request("PUT", "/__mock/state", json=state)
+    assert r.status_code == 400 and "draft.pricePlanDetails.supportedCurrencies: is required" in r.json()["message"]
+    assert api.state() == before

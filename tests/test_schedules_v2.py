@@ -177,3 +177,15 @@ def test_togais_client_finalizes_a_bulk_schedule_edit(sdk: Any) -> None:
     [active] = schedules.listaccount_schedules("GLOBEX-US", mode="ACTIVE").data
     [card_read] = schedules.list_schedule_rate_cards(active.id, mode="ACTIVE").data
     assert (card_read.name, card_read.reference_type) == ("rides", "ACCOUNT_SCHEDULE")
+
+
+def test_an_imported_draft_must_name_a_plan_version(api: Api) -> None:
+    plan = finalized(api)
+    assert api.post("/v2/accounts/GLOBEX-US/edit_schedules", json={"edits": [associate_edit(plan)]}).status_code == 200
+    state = api.get("/__mock/state").json()
+    [record] = [r for r in state["accountSchedules"] if r["accountId"] == "GLOBEX-US"]
+    record["draft"][0]["version"] = 9
+    before = api.state()
+    r = api.request("PUT", "/__mock/state", json=state)
+    assert r.status_code == 400 and f"no price plan {plan!r} at version 9" in r.json()["message"]
+    assert api.state() == before

@@ -460,6 +460,14 @@ def check_import(ctx: ImportContext) -> None:
                "billingEntitlementRateCards": ("featureId", ctx.ids("features")),
                "entitlementOverageRateCards": ("featureId", ctx.ids("features"))}
     for i, plan in enumerate(ctx.data[NAME]):
+        draft = plan.get(DRAFT)
+        if draft is not None and not isinstance(draft["pricePlanDetails"].get("supportedCurrencies"), list):
+            ctx.problems.append(Violation(f"{NAME}[{i}].{DRAFT}.pricePlanDetails.supportedCurrencies",
+                                          "is required (a list of currencies)"))
+        for k, card in enumerate((draft or {}).get("pricePlanDetails", {}).get("usageRateCards", [])):
+            if card.get("usageMeterId") not in targets["usageRateCards"][1]:
+                ctx.problems.append(Violation(f"{NAME}[{i}].{DRAFT}.pricePlanDetails.usageRateCards[{k}].usageMeterId",
+                                              f"no such record {card.get('usageMeterId')!r}"))
         for j, version in enumerate(plan.get("pricingSchedule", [])):
             for kind, (key, known) in targets.items():
                 for k, card in enumerate(version.get("pricePlanDetails", {}).get(kind, [])):

@@ -421,6 +421,11 @@ def check_import(ctx: ImportContext) -> None:
             if previous is not None and begin < previous:
                 ctx.problems.append(Violation(f"{where}.startDate", "overlaps the schedule before it"))
             previous = end
+        for j, schedule in enumerate(record.get(DRAFT) or []):
+            plan = plans.get(schedule["pricePlanId"])
+            if plan is None or all(v.get("version") != schedule["version"] for v in plan.get("pricingSchedule", [])):
+                ctx.problems.append(Violation(f"{NAME}[{i}].{DRAFT}[{j}].pricePlanId", f"no price plan "
+                                              f"{schedule['pricePlanId']!r} at version {schedule['version']}"))
 
 
 def restore(store: Store, record: dict[str, Any]) -> None:
