@@ -28,16 +28,6 @@ HERE = Path(__file__).resolve().parent
 PUBLISHED = HERE / "data" / "togai-published.yaml"
 CLIENT = HERE / "data" / "togai-client-1.0.3.yaml"
 METHODS = ("get", "put", "post", "patch", "delete")
-# The newer contract's price plans v2, account schedules v2 and revenue calculator v2: another branch of
-# issue 22 adds them. Until it is merged they are unrouted, and each says so (strict: routed, it fails).
-PENDING = {
-    "listPricePlansV2", "createPricePlanV2", "pricePlanMigrationV2", "getPricePlanV2", "updatePricePlanV2",
-    "discardPricePlan", "listPricePlanErrors", "finalizePricePlan", "listPricePlanPricingRules",
-    "updatePricePlanPricingRules", "listPricePlanRateCards", "bulkPricePlanRateCardOperations",
-    "listPricePlanVersions", "discardAccountSchedules", "bulkEditSchedules", "finalizeAccountSchedules",
-    "listaccountSchedules", "listScheduleErrors", "listPricingRules", "updatePricingRules", "listScheduleRateCards",
-    "bulkRateCardOperationsOnSchedule", "calculateRevenueV2",
-}
 ROUTER = Router(load_spec(DEFAULT_SPEC))
 
 
@@ -53,16 +43,15 @@ def _operations(path: Path) -> list[tuple[str, str, str]]:
 def _cases() -> list[Any]:
     out = []
     for name, path in (("published", PUBLISHED), ("client-1.0.3", CLIENT)):
-        for method, url, op_id in _operations(path):
-            marks = [pytest.mark.xfail(strict=True, reason="another branch of issue 22")] if op_id in PENDING else []
-            out.append(pytest.param(method, url, id=f"{name}:{method} {url}", marks=marks))
+        for method, url, _ in _operations(path):
+            out.append(pytest.param(method, url, id=f"{name}:{method} {url}"))
     return out
 
 
 def test_the_contracts_are_the_ones_described() -> None:
-    """Counted from the documents, not written down: 121 published, 151 in the newer one, 23 pending."""
+    """Counted from the documents, not written down: 121 published, 151 in the newer one, 32 of them added."""
     published, client = _operations(PUBLISHED), _operations(CLIENT)
-    assert len({op for _, _, op in client} & PENDING) == len(PENDING)
+    assert (len(published), len(client)) == (121, 151)
     assert len(client) - len({(m, re.sub(r"{[^}]+}", "{}", u)) for m, u, _ in client}
                              & {(m, re.sub(r"{[^}]+}", "{}", u)) for m, u, _ in published}) == 32
 
@@ -147,20 +136,19 @@ TOKEN = "conformance"
 @pytest.mark.conformance
 def test_schemathesis_over_the_newer_contract(tmp_path: Path) -> None:
     """Every phase and check (as over the published contract in test_conformance.py) over the operations
-    of the newer contract the mock serves (all but the pending ones)."""
+    of the newer contract (the mock serves every one)."""
     excluded = ["positive_data_acceptance", "use_after_free"]
     with running_server("--self-check", "--token", TOKEN, "--log", "quiet", "--seed", "3") as (url, mock):
-        skip = [arg for op in sorted(PENDING) for arg in ("--exclude-operation-id", op)]
         proc = subprocess.run(
             [sys.executable, "-m", "schemathesis.cli", "run", str(CLIENT), "--url", url,
              "-H", f"Authorization: Bearer {TOKEN}", "--checks", "all", "--exclude-checks", ",".join(excluded),
              "--max-examples", "4", "--generation-deterministic",
-             "--suppress-health-check", "too_slow,filter_too_much", "--no-color", *skip],
+             "--suppress-health-check", "too_slow,filter_too_much", "--no-color"],
             capture_output=True, text=True, timeout=1500, env={**os.environ, "PYTHONPATH": str(HERE)}, cwd=tmp_path,
         )
         output = proc.stdout + proc.stderr
         assert proc.returncode == 0, output[-8000:]
-        served = len(_operations(CLIENT)) - len(PENDING)
+        served = len(_operations(CLIENT))
         assert f"Tested: {served}" in output or f"Selected: {served}/" in output, output[-3000:]
         assert mock.process.poll() is None, "the server died during the run"
         assert "self-check" not in mock.output()

@@ -180,7 +180,7 @@ def test_the_demo_tenant_has_plans_associations_and_a_waiting_migration(api: Api
     plans = api.get("/price_plans").json()["data"]
     assert [(p["name"], p["status"]) for p in plans] == [
         ("Rides Enterprise (draft)", "DRAFT"), ("Rides Pro", "ACTIVE"), ("Rides Pro 2025", "ACTIVE"),
-        ("Ride pack", "ACTIVE"),
+        ("Ride pack", "ACTIVE"), ("Rides Go (v2 draft)", "DRAFT"),
     ]
     assert len(plans[1]["usageMeters"]) == 2
     assert [s["pricePlanName"] for s in api.get("/accounts/ACME-US/pricing_schedules").json()["data"]] == ["Rides Pro"]

@@ -19,8 +19,9 @@ from .call import Call, Handler
 # which any account's may have (a plan, a migration, a batch of associations). An account's other
 # fields (name, currency, net terms ...) never move a cycle: PATCH /accounts marks nothing.
 MOVES_ONE = frozenset({"updatePricingSchedule", "manageMiscellaneousChargesInAccount", "deleteAccount",
-                       "updateInvoice"})
-MOVES_ANY = frozenset({"updatePricingScheduleBatch", "pricePlanMigration", "confirmJob", "updatePricePlan"})
+                       "updateInvoice", "finalizeAccountSchedules"})
+MOVES_ANY = frozenset({"updatePricingScheduleBatch", "pricePlanMigration", "confirmJob", "updatePricePlan",
+                       "pricePlanMigrationV2", "finalizePricePlan"})
 
 
 def _account_of(store: Store, call: Call) -> str | None:

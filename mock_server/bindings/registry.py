@@ -10,7 +10,7 @@ from typing import Any
 
 from ..domain.core.resource import Registry
 from ..domain.registry import REGISTRY
-from . import alerts, billing, catalog, ledger, parties, pricing, usage
+from . import alerts, billing, catalog, ledger, parties, pricing, pricing_v2, usage
 from .binding import Binding
 from .call import Handler
 from .generic import generic_handlers
@@ -86,5 +86,5 @@ BINDINGS = Bindings(
         alerts.INCIDENTS,
         alerts.REPORTS,
     ],
-    {**parties.TOKENS, **usage.METRICS},
+    {**parties.TOKENS, **usage.METRICS, **pricing_v2.HANDLERS},
 )

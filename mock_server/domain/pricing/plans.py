@@ -28,7 +28,21 @@ PARAM = "price_plan_id"
 IDS = IdScheme("pp")
 SCHEDULE_IDS = IdScheme("sch")
 RULE_IDS = IdScheme("pr")
-HIDDEN = ("createdAt", "updatedAt")
+HIDDEN = ("createdAt", "updatedAt", "draft")
+DRAFT = "draft"  # a finalized plan's pending v2 draft (:mod:`.plans_v2`): hidden from v1, exported
+DRAFT_SCHEMA: dict[str, Any] = {  # the draft as exported and imported: the next version, with its own times
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "version", "pricePlanDetails", "pricingRules", "createdAt", "updatedAt"],
+    "properties": {
+        "id": {"type": "string", "maxLength": 50},
+        "version": {"type": "integer", "minimum": 2},
+        "pricePlanDetails": {"type": "object"},
+        "pricingRules": {"type": "array", "items": {"type": "object"}},
+        "createdAt": {"type": "string", "format": "date-time"},
+        "updatedAt": {"type": "string", "format": "date-time"},
+    },
+}
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 # Rate cards priced from slabs (a ratePlan and rateValues) and what their id field names.
 SLAB_CARDS = ("usageRateCards", "licenseRateCards", "billingEntitlementRateCards", "entitlementOverageRateCards")
@@ -76,8 +90,8 @@ def render(plan: Record, version: int | None = None) -> dict[str, Any]:
 
 
 def export(store: Store, plan: Record) -> dict[str, Any]:
-    """The plan with every version, as exported."""
-    return {k: v for k, v in plan.items() if k not in HIDDEN}
+    """The plan with every version (and a pending v2 draft), as exported."""
+    return {k: v for k, v in plan.items() if k not in HIDDEN or k == DRAFT}
 
 
 def list_item(plan: Record) -> dict[str, Any]:
@@ -278,6 +292,9 @@ def update(store: Store, plan_id: str, changes: dict[str, Any], mode: str = "NON
     """
     plan = require(store, plan_id)
     _refuse_archived(plan)
+    if plan.get(DRAFT) is not None:
+        raise Invalid.at(PARAM, f"price plan {plan['id']!r} has a pending v2 draft of version "
+                                f"{plan[DRAFT]['version']}; finalize or discard it first")
     body = copy.deepcopy(changes)
     latest = version_of(plan)
     assert latest is not None
@@ -443,6 +460,14 @@ def check_import(ctx: ImportContext) -> None:
                "billingEntitlementRateCards": ("featureId", ctx.ids("features")),
                "entitlementOverageRateCards": ("featureId", ctx.ids("features"))}
     for i, plan in enumerate(ctx.data[NAME]):
+        draft = plan.get(DRAFT)
+        if draft is not None and not isinstance(draft["pricePlanDetails"].get("supportedCurrencies"), list):
+            ctx.problems.append(Violation(f"{NAME}[{i}].{DRAFT}.pricePlanDetails.supportedCurrencies",
+                                          "is required (a list of currencies)"))
+        for k, card in enumerate((draft or {}).get("pricePlanDetails", {}).get("usageRateCards", [])):
+            if card.get("usageMeterId") not in targets["usageRateCards"][1]:
+                ctx.problems.append(Violation(f"{NAME}[{i}].{DRAFT}.pricePlanDetails.usageRateCards[{k}].usageMeterId",
+                                              f"no such record {card.get('usageMeterId')!r}"))
         for j, version in enumerate(plan.get("pricingSchedule", [])):
             for kind, (key, known) in targets.items():
                 for k, card in enumerate(version.get("pricePlanDetails", {}).get(kind, [])):
@@ -461,6 +486,10 @@ def check_import(ctx: ImportContext) -> None:
                 if currency not in details.get("supportedCurrencies", []):
                     ctx.problems.append(Violation(f"{where}.pricePlanDetails.activeCurrencies",
                                                   f"{currency} is not supported"))
+        draft = plan.get(DRAFT)
+        if draft is not None and (plan.get("status") != "ACTIVE" or draft.get("version") != len(versions) + 1):
+            ctx.problems.append(Violation(f"{NAME}[{i}].{DRAFT}.version", f"a draft is the next version "
+                                                                         f"({len(versions) + 1}) of an ACTIVE plan"))
         if plan.get("status") == "ACTIVE" and versions and not versions[-1].get("pricePlanDetails", {}).get(
                 "activeCurrencies"):
             ctx.problems.append(Violation(f"{NAME}[{i}].status", "an ACTIVE plan has an active currency"))
@@ -482,5 +511,6 @@ RESOURCE = Resource(
         export=export,
         check_import=check_import,
         restore=restore,
+        hidden={DRAFT: DRAFT_SCHEMA},
     ),
 )

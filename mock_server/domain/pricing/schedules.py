@@ -36,6 +36,15 @@ HIDDEN = ("version",)
 # Indexes: plan id -> ids of accounts with a schedule on it; schedule id -> its account.
 PLAN_ACCOUNTS = "planAccounts"
 SCHEDULE_ACCOUNTS = "scheduleAccounts"
+# An account's v2 draft timeline (:mod:`.schedules_v2`), kept beside its schedules (hidden, exported), and
+# the index of its schedules: draft schedule id -> account.
+DRAFT = "draft"
+DRAFT_SCHEDULES = "draftScheduleAccounts"
+DRAFT_SCHEMA: dict[str, Any] = {"type": "array", "items": {
+    "type": "object", "required": ["id", "pricePlanId", "startDate", "endDate", "version"],
+    "properties": {"id": {"type": "string"}, "pricePlanId": {"type": "string"}, "version": {"type": "integer"},
+                   "startDate": {"type": "string", "format": "date-time"},
+                   "endDate": {"type": "string", "format": "date-time"}}}}
 
 
 def _account(store: Store, account_id: str) -> Record:
@@ -140,6 +149,11 @@ def _save(store: Store, account_id: str, schedules: list[dict[str, Any]]) -> Non
         collection.add(account_id, {"id": account_id, "accountId": account_id, "pricingSchedules": schedules})
     else:
         record["pricingSchedules"] = schedules
+
+
+def save(store: Store, account_id: str, schedules: list[dict[str, Any]]) -> None:
+    """Replace the account's timeline (a finalized v2 draft), keeping the indexes in step."""
+    _save(store, account_id, schedules)
 
 
 def render_schedule(store: Store, schedule: dict[str, Any]) -> dict[str, Any]:
@@ -316,7 +330,9 @@ def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: 
     """Move the account's schedules on the source version to the target; what happened, in words.
 
     IMMEDIATE* moves from today (00:00 UTC), NEXT_CYCLE* from the end of the
-    current pricing cycle; *_IGNORE_OVERRIDE drops the schedule's overrides.
+    current pricing cycle, START_OF_CURRENT_CYCLE from its start (the
+    ongoing cycle is priced on the target); *_IGNORE_OVERRIDE drops the
+    schedule's overrides.
     Schedules that ended stay. Raises ``Invalid`` when the account cannot move.
     """
     account = store.collections["accounts"].items[account_id]
@@ -338,6 +354,9 @@ def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: 
             continue
         if mode.startswith("IMMEDIATE"):
             cut = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        elif mode == "START_OF_CURRENT_CYCLE":  # the ongoing cycle is priced on the target too
+            _, details, _ = details_of(store, schedule)
+            cut = max(begin, cycle_at(details["pricingCycleConfig"], moment, begin)[0])
         else:
             _, details, _ = details_of(store, schedule)
             cut = cycle_at(details["pricingCycleConfig"], moment, begin)[1]
@@ -365,8 +384,11 @@ def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: 
 
 
 def export(store: Store, record: Record) -> dict[str, Any]:
-    """The account's timeline as exported (``UpdatePricingScheduleResponse``)."""
-    return render(store, record["accountId"])
+    """The account's timeline as exported (``UpdatePricingScheduleResponse``), and a pending v2 draft."""
+    out = render(store, record["accountId"])
+    if record.get(DRAFT) is not None:
+        out[DRAFT] = record[DRAFT]
+    return out
 
 
 def complete_import(store: Store, ctx: ImportContext) -> None:
@@ -399,6 +421,11 @@ def check_import(ctx: ImportContext) -> None:
             if previous is not None and begin < previous:
                 ctx.problems.append(Violation(f"{where}.startDate", "overlaps the schedule before it"))
             previous = end
+        for j, schedule in enumerate(record.get(DRAFT) or []):
+            plan = plans.get(schedule["pricePlanId"])
+            if plan is None or all(v.get("version") != schedule["version"] for v in plan.get("pricingSchedule", [])):
+                ctx.problems.append(Violation(f"{NAME}[{i}].{DRAFT}[{j}].pricePlanId", f"no price plan "
+                                              f"{schedule['pricePlanId']!r} at version {schedule['version']}"))
 
 
 def restore(store: Store, record: dict[str, Any]) -> None:
@@ -411,6 +438,11 @@ def restore(store: Store, record: dict[str, Any]) -> None:
         schedules.append(stored)
         store.reserved.add(stored["id"])
     _save(store, record["accountId"], schedules)
+    if record.get(DRAFT) is not None:
+        store.collections[NAME].items[record["accountId"]][DRAFT] = record[DRAFT]
+        for schedule in record[DRAFT]:
+            store.indexes[DRAFT_SCHEDULES][schedule["id"]] = record["accountId"]
+            store.reserved.add(schedule["id"])
 
 
 RESOURCE = Resource(
@@ -423,6 +455,7 @@ RESOURCE = Resource(
         complete_import=complete_import,
         check_import=check_import,
         restore=restore,
+        hidden={DRAFT: DRAFT_SCHEMA},
     ),
-    indexes=(PLAN_ACCOUNTS, SCHEDULE_ACCOUNTS),
+    indexes=(PLAN_ACCOUNTS, SCHEDULE_ACCOUNTS, DRAFT_SCHEDULES),
 )
