@@ -20,6 +20,7 @@ UTC day (opened by the day's first member), whose root is
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..core.money import exact, to_json
 from ..core.store import Record, Store
@@ -42,11 +43,11 @@ def _group_of(store: Store, invoice: Record) -> Record | None:
     return group
 
 
-def _member_line(store: Store, invoice: Record) -> dict[str, object]:
+def _member_line(store: Store, invoice: Record) -> dict[str, Any]:
     """The member invoice as a line of the composite: its TOTAL_AMOUNT tree, named after its account."""
     total, tree = invoices.revenue(invoice)
     account = invoice.get("invoiceDetails", {}).get("account", {})
-    line: dict[str, object] = {
+    line: dict[str, Any] = {
         "id": store.new_id(invoices.LINE_IDS),
         "description": account.get("name") or invoice["ownerId"],
         "type": invoices.ROOT_LINE,
@@ -59,11 +60,11 @@ def _member_line(store: Store, invoice: Record) -> dict[str, object]:
     return line
 
 
-def _stripped(line: dict[str, object]) -> dict[str, object]:
+def _stripped(line: dict[str, Any]) -> dict[str, Any]:
     """A rendered line without its ``units`` (the composite's rendering adds them again)."""
     out = {k: v for k, v in line.items() if k != "units"}
-    if isinstance(line.get("lineItems"), list):
-        out["lineItems"] = [_stripped(child) for child in line["lineItems"]]  # type: ignore[union-attr]
+    if "lineItems" in line:
+        out["lineItems"] = [_stripped(child) for child in line["lineItems"]]
     return out
 
 
