@@ -156,3 +156,21 @@ def test_composites_survive_export_and_import(capi: Api) -> None:
     composite["revenueInfo"]["lineItems"][0]["value"] = 17
     r = capi.request("PUT", "/__mock/state", json=state)
     assert r.status_code == 400 and "revenueInfo.lineItems[0].value" in r.text
+
+
+def test_a_member_invoice_made_due_by_hand_is_merged_too(capi: Api) -> None:
+    # On 10 January A's ongoing invoice gets a 14 USD charge and is PATCHed to DUE: finalized as the engine
+    # does it, then merged into the group's composite of 10 January (14, due at once: 0 net-term days).
+    a, b = member(capi, 0), member(capi, 0)
+    group = new_group(capi, a, b, net_terms=0)
+    move(capi, to="2024-01-10T00:00:00Z")
+    charge = {"items": [{"name": "Setup", "value": "14"}]}
+    assert capi.request("PUT", f"/accounts/{a}/miscellaneous_charges", json=charge).status_code == 200
+    (ongoing,) = invoices_of(capi, a)
+    r = capi.patch(f"/invoices/{ongoing['id']}", json={"status": "DUE"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "MERGED"
+    (composite,) = invoices_of(capi, group)
+    assert (composite["invoiceType"], composite["status"], composite["totalAmount"], composite["invoiceDate"],
+            composite["dueDate"]) == ("COMPOSITE", "DUE", 14, "2024-01-10T00:00:00.000Z", "2024-01-10T00:00:00.000Z")
+    assert composite["revenueInfo"]["lineItems"][0]["lineItems"][0]["type"] == "TOTAL_MISCELLANEOUS_CHARGES"
