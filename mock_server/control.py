@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -189,20 +188,6 @@ def clock_of(store: Store) -> dict[str, Any]:
 _YIELD_S = 0.05
 
 
-def _yield_lock(store: Store) -> None:
-    """Between two slices of a clock move: let others take the store (requests on the event loop, the
-    state file's writer). A lock released and taken again at once is rarely won by a waiter, so the move
-    waits while requests are waiting for it (at most :data:`_YIELD_S`), then goes on."""
-    lock: Any = store.lock
-    if lock._is_owned():  # noqa: SLF001 - RLock's own protocol, as threading.Condition uses it
-        saved = lock._release_save()  # noqa: SLF001
-        deadline = time.monotonic() + _YIELD_S
-        time.sleep(0.0002)
-        while store.waiting > 0 and time.monotonic() < deadline:
-            time.sleep(0.0002)
-        lock._acquire_restore(saved)  # noqa: SLF001
-
-
 def move_clock(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /__mock/clock``: move forward ``to`` a date-time or ``by`` a duration, processing what falls due.
 
@@ -228,13 +213,18 @@ def move_clock(store: Store, body: dict[str, Any]) -> dict[str, Any]:
         target = moved
     if target >= _CLOCK_LIMIT:
         raise ApiError.of(400, field_name, f"must stay before {stamp(_CLOCK_LIMIT)}")
-    summary = billing.advance(store, target, between=lambda: _yield_lock(store))
+    summary = billing.advance(store, target, between=lambda: store.yield_lock(_YIELD_S))
     return {"now": stamp(clock.instant()), "summary": summary.to_json()}
 
 
 def serve_file(store: Store, call: Call) -> Forwarded:
-    """``GET /__mock/files/{id}``: the stored bytes as they are (not JSON), with the file's type and name."""
-    content_type, name, data = files.attachment(files.require_file(store, call.params["file_id"]))
+    """``GET /__mock/files/{id}``: the stored bytes as they are (not JSON), with the file's type and name;
+    403 once the link's ``expires`` (from ``download_url?expiry``) has passed by the mock's clock."""
+    record = files.require_file(store, call.params["file_id"])
+    expires = call.params.get("expires")
+    if expires is not None and files.link_expired(store, expires):
+        raise ApiError.of(403, "expires", "the download link has expired (ask download_url for a new one)")
+    content_type, name, data = files.attachment(record)
     headers = [
         (b"content-type", content_type.encode("latin-1")),
         (b"content-disposition", f'attachment; filename="{name}"'.encode("latin-1", "replace")),

@@ -13,24 +13,29 @@ upstream cannot be reached or is too slow, the client gets a 502 or 504
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .drift import Answer, Drift
 from .errors import VIOLATIONS_HEADER, ApiError, Violation, shown, violations_header
 from .journal import STRICT_JSON
+from .lazyimport import lazy_module
 from .openapi.spec import Operation
 from .validation.body import MAX_DEPTH, deeper_than
 from .validation.response import check_response
 
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")  # only --proxy, --webhook and --record use it
+
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 # Told of every upstream answer that conforms: (operation, status, answer headers, bytes, request headers).
 # ``--record`` listens here; it must only queue, never block.
-Observer = Callable[[Operation, int, httpx.Headers, bytes, list[tuple[bytes, bytes]]], None]
+Observer = Callable[[Operation, int, "httpx.Headers", bytes, list[tuple[bytes, bytes]]], None]
 
 DEFAULT_TIMEOUT = 10.0
 # An upstream answer larger than this is refused (502) rather than held in memory.
@@ -262,15 +267,21 @@ class AnswerTooLarge(ValueError):
     """An encoded answer that decodes to more than :data:`MAX_ANSWER_BYTES`."""
 
 
-class _Slices(httpx.SyncByteStream):
-    """Encoded bytes fed to the decoder a little at a time, so that no single step inflates much."""
+@functools.cache
+def _slices() -> Callable[[bytes], httpx.SyncByteStream]:
+    """The stream type below, made when first needed (httpx is imported on first use)."""
 
-    def __init__(self, content: bytes) -> None:
-        self.content = content
+    class Slices(httpx.SyncByteStream):
+        """Encoded bytes fed to the decoder a little at a time, so that no single step inflates much."""
 
-    def __iter__(self) -> Iterator[bytes]:
-        for start in range(0, len(self.content), _SLICE):
-            yield self.content[start : start + _SLICE]
+        def __init__(self, content: bytes) -> None:
+            self.content = content
+
+        def __iter__(self) -> Iterator[bytes]:
+            for start in range(0, len(self.content), _SLICE):
+                yield self.content[start : start + _SLICE]
+
+    return Slices
 
 
 def _decoded(status: int, headers: httpx.Headers, content: bytes) -> bytes:
@@ -282,7 +293,7 @@ def _decoded(status: int, headers: httpx.Headers, content: bytes) -> bytes:
     """
     if "content-encoding" not in headers:
         return content
-    response = httpx.Response(status, headers=headers, stream=_Slices(content))
+    response = httpx.Response(status, headers=headers, stream=_slices()(content))
     parts: list[bytes] = []
     size = 0
     for part in response.iter_bytes():

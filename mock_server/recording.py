@@ -38,15 +38,20 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import yaml
 
 from .bindings.registry import BINDINGS, Bindings
 from .journal import STRICT_JSON
 from .jsonschemas import SchemaValidator
+from .lazyimport import lazy_module
 from .openapi.spec import Operation
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")  # only --proxy, --webhook and --record use it
 
 log = logging.getLogger("mock_server")
 

@@ -35,14 +35,18 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .control_access import is_loopback
 from .domain.core.store import Store
 from .domain.core.times import stamp
 from .domain.ledger.invoices import ONGOING
+from .lazyimport import lazy_module
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")  # only --proxy, --webhook and --record use it
 
 log = logging.getLogger("mock_server")
 

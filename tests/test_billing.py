@@ -32,8 +32,8 @@ def _meter(api: Api) -> str:
     return next(m["id"] for m in api.get("/usage_meters").json()["data"] if m["name"] == "Ride count")
 
 
-def _addon(api: Api, name: str) -> str:
-    r = api.post("/addons", json={"name": name, "type": "FIXED_FEE"})
+def _addon(api: Api, name: str, kind: str = "FIXED_FEE") -> str:
+    r = api.post("/addons", json={"name": name, "type": kind})
     assert r.status_code in (200, 201), r.text
     addon: str = r.json()["id"]
     return addon
@@ -41,7 +41,8 @@ def _addon(api: Api, name: str) -> str:
 
 def setup_account(api: Api, currency: str, cycle: dict[str, Any], start: str, end: str, rate: Any,
                   fees: list[dict[str, Any]] = (), net_terms: int = 0, name: str = "Billed",  # type: ignore[assignment]
-                  commitment: Any = None, licenses: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]
+                  commitment: Any = None, licenses: list[dict[str, Any]] = (),  # type: ignore[assignment]
+                  grants: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]
     """An account in ``currency`` on a plan pricing each ride at ``rate``, with ``fees`` (rate, timing, ...)
     and a minimum ``commitment`` per cycle."""
     account = f"BILL-{currency}-{len(api.get('/accounts', params={'pageSize': 50}).json()['data'])}"
@@ -73,6 +74,14 @@ def setup_account(api: Api, currency: str, cycle: dict[str, Any], start: str, en
                       "rateValues": [{"currency": currency, "slabRates": [{"order": 1, "rate": lic["rate"]}]}]})
     if seats:
         details["licenseRateCards"] = seats
+    if grants:
+        details["creditGrantRateCards"] = [
+            {"id": _addon(api, f"Grant {i} {account}", "CREDIT_GRANT"), "displayName": "Credit pack", "type": g.get("type", "RECURRING"),
+             "grantDetails": {"priority": 1, "expiryType": g.get("expiry", "PRICING_CYCLE")},
+             "rateDetails": {"pricingModel": "TIERED", "currencySlabRateDetails": [
+                 {"currency": currency, "creditAmount": g["amount"],
+                  "slabDetails": [{"startAfter": 0, "priceType": "PER_UNIT", "rate": g["rate"]}]}]}}
+            for i, g in enumerate(grants)]
     if commitment is not None:
         details["minimumCommitment"] = {"displayName": "Commitment",
                                         "rateValues": [{"currency": currency, "rate": commitment}]}
@@ -372,3 +381,20 @@ def test_licences_bill_the_peak_day_or_each_day_prorated(capi: Api) -> None:
     (summary,) = capi.get("/invoices", params={"owner_id": plain}).json()["data"][:1]
     lines = plan_lines(capi.get(f"/invoices/{summary['id']}").json())
     assert ("LICENSE_RATE_CARD_AMOUNT", 80) in lines
+
+
+def test_a_credit_grant_is_sold_then_granted_and_never_pays_for_itself(capi: Api) -> None:
+    # Rides at 5 USD; a monthly pack of 100 credits at 0.9 each = 90 USD, expiring with the cycle in progress.
+    # January: 3 rides = 15 + pack 90 = 105 (no credit yet); at its close a credit of 100 (Feb 1 - Mar 1).
+    # February: 4 rides = 20 + pack 90 = 110, the credit pays the rides only (-20): 90; a second credit (to Apr 1).
+    # March: no rides, pack 90; the second credit cannot pay the pack: 90. The first credit: 20 used, 80 expired.
+    account = setup_account(capi, "USD", MONTHLY, "2024-01-01", "2099-01-01", 5, grants=[{"amount": 100, "rate": 0.9}])
+    ride(capi, account, *["2024-01-10T00:00:00Z"] * 3)
+    ride(capi, account, *["2024-02-10T00:00:00Z"] * 4)
+    move(capi, to="2024-04-01T00:00:00Z")
+    assert billed(capi, account) == [("2024-01-01", "2024-02-01", "DUE", 105), ("2024-02-01", "2024-03-01", "DUE", 90),
+                                     ("2024-03-01", "2024-04-01", "DUE", 90)]
+    granted = sorted((c["effectiveFrom"], c.get("effectiveUntil"), c["creditAmount"], c["consumedAmount"])
+                     for c in capi.get("/credits", params={"account_id": account}).json()["data"])
+    assert granted == [("2024-02-01", "2024-03-01", 100, 20), ("2024-03-01", "2024-04-01", 100, 0),
+                       ("2024-04-01", "2024-05-01", 100, 0)]

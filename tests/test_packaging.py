@@ -27,7 +27,7 @@ def test_wheel_contains_spec_fixtures_and_entry_points(wheel: Path) -> None:
     assert "mock_server/_data/spec/openapi.yaml" in names
     assert "mock_server/_data/fixtures/tenant.yaml" in names
     # The dashboard works offline from the wheel: its pages, scripts, and the vendored chart library with its licence.
-    for asset in ("index.html", "dashboard.js", "dashboard.css", "account.html", "account.js",
+    for asset in ("index.html", "common.js", "dashboard.js", "dashboard.css", "account.html", "account.js",
                   "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css", "vendor/uPlot.LICENSE"):
         assert f"mock_server/dashboard/static/{asset}" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

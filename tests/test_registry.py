@@ -86,6 +86,11 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     # A top-up of an account's wallet (PARAMS names the account); the first one opens the wallet.
     "wallets": ({"topupAmount": 25}, {"status": "INACTIVE"}),
+    "alerts": (
+        {"alertTemplateId": "wallet_low_balance", "interval": 30, "status": "ACTIVE",
+         "ownerDetails": {"accountId": "GLOBEX-US"}, "parameters": {"threshold": 10}},
+        {"description": "Renamed alert"},
+    ),
     "aliases": ({"aliases": [{"value": "registry-alias"}]}, {}),
     "customerContacts": ({"name": "Registry contact", "email": "contact@example.com"}, {}),
     "purchases": (
@@ -122,6 +127,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 IMPORTED: dict[str, dict[str, Any]] = {
     "namedLicenses": {"licenseId": "addon.extraSeats1.seats", "accountId": "GLOBEX-UK", "name": "reg@globex.example"},
     "files": {"name": "registry.txt", "contentType": "text/plain", "content": "registry"},
+    "reports": {"name": "Registry report", "account_id": "ACME-US", "type": "TEMPLATE"},
 }
 # How a list names a record, where the API shows no id (a license update: license, account, instant).
 KEYS: dict[str, tuple[str, ...]] = {"licenseUpdates": ("licenseId", "accountId", "effectiveFrom")}
@@ -157,6 +163,7 @@ MADE_IN_TESTS = {
     "accountSchedules": "test_pricing_schedules.py",
     "jobs": "test_jobs.py",
     "jobEntries": "test_jobs.py",
+    "incidents": "test_alerts.py",
 }
 SPEC = load_spec(DEFAULT_SPEC)
 

@@ -155,6 +155,18 @@ def apply_deviations(doc: dict[str, Any]) -> dict[str, Any]:
     schemas["InvoiceLineItem"]["properties"].setdefault(
         "lineItems", {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/InvoiceLineItem"}}
     )
+    # 16. The newer contract's compatible additions (togai-client 1.0.3), which the mock serves.
+    currency = {"type": "string", "minLength": 3, "maxLength": 3, "pattern": "^[A-Z]{3}$"}
+    pipeline = schemas["EventPipelineInfo"]["properties"]
+    pipeline.setdefault("baseCurrency", dict(currency))
+    pipeline.setdefault("invoiceCurrency", dict(currency))
+    schemas["UsageMeter"]["properties"].setdefault("eventSchema", {"$ref": "#/components/schemas/EventSchema"})
+    line = schemas["CustomInvoiceLineItem"]
+    line["properties"].setdefault("billableId", {"type": "string", "minLength": 1, "maxLength": 50})
+    if "description" in line.get("required", []):
+        line["required"].remove("description")
+        if not line["required"]:
+            del line["required"]
     # 10. Only the bearer scheme is used; the unused apiKeyAuth goes.
     doc["components"].get("securitySchemes", {}).pop("apiKeyAuth", None)
     return doc

@@ -24,7 +24,7 @@ def download_url(store: Store, call: Call) -> str:
     A name (``Host: evil.example``) could send the client anywhere (an open redirect, a rebinding
     name): then the URL is the path alone, which resolves against the address the client called.
     """
-    path = files.download_path(store, call.params["file_id"])
+    path = files.download_path(store, call.params["file_id"], call.params.get("expiry"))
     host = call.headers.get("host") or "127.0.0.1"
     return f"http://{host}{path}" if _is_address(host) else path
 
@@ -56,7 +56,7 @@ def get_file(store: Store, call: Call) -> Answer:
 
 
 def get_download_url(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /files/{file_id}/download_url``."""
+    """``GET /files/{file_id}/download_url``; with ``expiry`` (seconds), a link that ends then."""
     return {"downloadUrl": download_url(store, call)}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.billing.money import minor_unit
+from ..domain.core.money import minor_unit
 from ..domain.core.store import Store
 from ..domain.ledger import licenses, payments
 from . import credits as credit_handlers

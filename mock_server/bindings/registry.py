@@ -10,7 +10,7 @@ from typing import Any
 
 from ..domain.core.resource import Registry
 from ..domain.registry import REGISTRY
-from . import billing, catalog, ledger, parties, pricing, usage
+from . import alerts, billing, catalog, ledger, parties, pricing, usage
 from .binding import Binding
 from .call import Handler
 from .generic import generic_handlers
@@ -82,6 +82,9 @@ BINDINGS = Bindings(
         ledger.LICENSES,
         ledger.NAMED_LICENSES,
         catalog.FILES,
+        alerts.ALERTS,
+        alerts.INCIDENTS,
+        alerts.REPORTS,
     ],
     {**parties.TOKENS, **usage.METRICS},
 )

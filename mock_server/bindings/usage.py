@@ -176,8 +176,14 @@ def create_usage_meter(store: Store, call: Call) -> dict[str, Any]:
 
 
 def get_usage_meter(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /usage_meters/{id}``."""
-    return render_meter(meters.require(store, _meter_id(call)))
+    """``GET /usage_meters/{id}``; with ``includeSchema=true``, the newest version of its event schema too."""
+    record = meters.require(store, _meter_id(call))
+    shown = render_meter(record)
+    if call.params.get("includeSchema"):
+        schema = event_schemas.latest(store, record["eventSchemaName"])
+        if schema is not None:
+            shown["eventSchema"] = event_schemas.render(schema)
+    return shown
 
 
 def list_usage_meters(store: Store, call: Call) -> dict[str, Any]:

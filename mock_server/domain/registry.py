@@ -5,6 +5,7 @@ how the API reaches it is declared in :mod:`mock_server.bindings`.
 """
 from __future__ import annotations
 
+from .alerts import alerts, incidents, reports, watch
 from .billing import engine as billing
 from .catalog import add_ons, features, files, settings
 from .core.resource import Registry
@@ -45,6 +46,10 @@ REGISTRY = Registry(
         licenses.RESOURCE,
         licenses.NAMED,
         files.RESOURCE,
+        alerts.RESOURCE,
+        incidents.RESOURCE,
+        reports.RESOURCE,
     ],
     derived=[usage.DERIVED, billing.DERIVED],  # billing reads the usage cube: after it
+    observers=[watch.OBSERVER],  # alerts hear of usage counted and of clock moves
 )

@@ -80,7 +80,7 @@ def _bind(template: _Template, parts: list[str]) -> dict[str, str] | None:
     values: list[str] = []
     for want, got in zip(template.segments, parts, strict=False):
         if want is None:
-            values.append(unquote(got, errors="replace"))
+            values.append(unquote(got, errors="replace") if "%" in got else got)
         elif want != got:
             return None
     return dict(zip(template.names, values, strict=False))

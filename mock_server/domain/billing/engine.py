@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..core.memory import collector_paused
+from ..core.observers import clock_moved
 from ..core.resource import Derived
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
@@ -297,6 +298,7 @@ def advance(store: Store, target: datetime, between: Callable[[], None] | None =
     if store.clock.movable and store.collections["credits"].items:
         # Expiry is derived when a credit is shown; the move only reports what it passed (one scan per move).
         summary.expired = credits.expired_between(store, start, target)
+    clock_moved(store)  # alerts look again at what the move changed (balances, expiries, a new month)
     return summary
 
 

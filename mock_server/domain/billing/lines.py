@@ -11,8 +11,10 @@ hours), never from the events. Every leaf is rounded to the currency's minor
 unit and every total adds the rounded lines below it.
 
 A ``LICENSE_RATE_CARD_AMOUNT`` per licence rate card prices the licences
-the account held in the cycle (:func:`_license_line`). Entitlement overage,
-credit grants and pricing rules are not billed here yet (README,
+the account held in the cycle (:func:`_license_line`), and a
+``CREDIT_GRANT_RATE_CARD_AMOUNT`` per credit grant due in the cycle (its
+price; :mod:`.settle` grants the credits once the invoice is due).
+Entitlement overage and pricing rules are not billed here yet (README,
 "Invoices"); credits are applied when the invoice is due (:mod:`.settle`).
 """
 from __future__ import annotations
@@ -21,13 +23,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..core.money import exact, to_json
+from ..core.money import exact, rounded, to_json
 from ..core.store import Store
 from ..core.times import parse_time, stamp_seconds
 from ..ledger import licenses
 from ..pricing import engine as pricing
 from ..usage import aggregates as usage
-from .money import rounded
 
 PLAN_LINE = "PRICE_PLAN_AMOUNT"
 USAGE_LINE = "USAGE_RATE_CARD_AMOUNT"
@@ -35,6 +36,7 @@ SLAB_LINE = "USAGE_RATE_CARD_SLAB_AMOUNT"
 FIXED_LINE = "FIXED_FEE_RATE_CARD_AMOUNT"
 TRUE_UP_LINE = "TRUE_UP_AMOUNT"
 LICENSE_LINE = "LICENSE_RATE_CARD_AMOUNT"
+GRANT_LINE = "CREDIT_GRANT_RATE_CARD_AMOUNT"
 LICENSE_SLAB_LINE = "LICENSE_RATE_CARD_SLAB_AMOUNT"
 DAY = timedelta(days=1)
 ZERO = Decimal(0)
@@ -221,6 +223,46 @@ def _license_line(store: Store, card: dict[str, Any], found: pricing.ScheduleAt)
             "value": to_json(rounded(value, currency)), "metadata": meta}
 
 
+def _grant_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool, index: int) -> dict[str, Any] | None:
+    """A credit grant due in the cycle: the price of its ``creditAmount`` through its slabs, in the account's
+    currency; what to grant rides in the line's metadata for :func:`.settle.grant_credits`.
+
+    Due as a fixed fee is: ONE_TIME in the association's first cycle, else in the cycles its
+    ``recurrenceConfig`` names. None when it has no rates in the currency.
+    """
+    if card.get("type") == "ONE_TIME" and not first:
+        return None
+    if card.get("type") != "ONE_TIME" and not recurs(card, index):
+        return None
+    currency = found.currency
+    rates = card["rateDetails"]
+    detail = next((d for d in rates.get("currencySlabRateDetails", []) if d["currency"] == currency), None)
+    if detail is None:
+        return None
+    amount = exact(detail["creditAmount"])
+    slabs = detail.get("slabDetails", [])
+    price = ZERO
+    if slabs:  # priced as a usage card would price a quantity of creditAmount
+        card_rates = {
+            "ratePlan": {"pricingModel": rates["pricingModel"], "slabs": [
+                {"order": i + 1, "startAfter": s["startAfter"], "priceType": s["priceType"],
+                 "slabConfig": s.get("slabConfig", {})} for i, s in enumerate(slabs)]},
+            "rateValues": [{"currency": currency, "slabRates": [
+                {"order": i + 1, "rate": s["rate"], "slabRateConfig": s.get("slabRateConfig", {})}
+                for i, s in enumerate(slabs)]}]}
+        price = pricing.price_usage(amount, card_rates, currency).total
+    grant = card["grantDetails"]
+    meta: dict[str, Any] = {"rateCardId": card["id"], "invoiceTiming": card.get("invoiceTiming", "IN_ARREARS"),
+                            "creditAmount": to_json(amount), "priority": grant["priority"],
+                            "expiryType": grant["expiryType"]}
+    if grant.get("expiryDuration"):
+        meta["expiryDuration"] = grant["expiryDuration"]
+    if grant.get("applicableEntityIds"):
+        meta["applicableEntityIds"] = list(grant["applicableEntityIds"])
+    return {"description": card.get("displayName") or card["id"], "type": GRANT_LINE, "quantity": to_json(amount),
+            "value": to_json(rounded(price, currency)), "metadata": meta}
+
+
 def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> dict[str, Any]:
     """The cycle ``found`` holds, priced by its plan: one ``PRICE_PLAN_AMOUNT`` line with its rate cards."""
     currency = found.currency
@@ -242,6 +284,10 @@ def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> d
         line = _fixed_line(card, found, first, index)
         if line is not None:
             children.append(line)
+    for card in found.details.get("creditGrantRateCards", []):
+        grant = _grant_line(card, found, first, index)
+        if grant is not None:
+            children.append(grant)
     total = sum((exact(c["value"]) for c in children), ZERO)
     true_up = _true_up(found, total)
     if true_up is not None:

@@ -16,6 +16,10 @@ page): a ``DEBITED`` entry of as much as its balance allows, paid towards
 the invoice (PARTIALLY_PAID or PAID). Every amount is in the currency's
 minor unit (taken down, never up, so no credit or wallet gives more than it
 holds).
+
+Last, the credit grants the invoice billed (``CREDIT_GRANT_RATE_CARD_AMOUNT``
+lines) are granted: credits the account holds from then on, never paying the
+invoice that sold them (:func:`grant_credits`).
 """
 from __future__ import annotations
 
@@ -24,10 +28,13 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from ..core.money import exact, to_json
+from ..core.errors import DomainError
+from ..core.money import exact, minor_unit, to_json
 from ..core.store import Record, Store
+from ..core.times import add_duration, parse_time
 from ..ledger import credits, invoices, wallets
-from .money import minor_unit
+from ..pricing import schedules
+from .lines import GRANT_LINE
 
 ALL_USAGE = "ALL_USAGE_METER_RATE_CARDS"
 ALL_FIXED = "ALL_FIXED_FEE_RATE_CARDS"
@@ -54,6 +61,8 @@ def _parts(invoice: Record) -> list[_Part]:
             continue
         if line["type"] == invoices.PLAN_LINE:
             for card in line.get("lineItems", []):
+                if card["type"] == GRANT_LINE:
+                    continue  # credits never pay for the credits an invoice sells
                 meta = card.get("metadata") or {}
                 entity = meta.get("usageMeterId") if card["type"] == USAGE_LINE else meta.get("rateCardId")
                 out.append(_Part(card["type"], entity, max(exact(card["value"]), ZERO)))
@@ -73,7 +82,8 @@ def _covers(ids: list[str] | None, part: _Part) -> bool:
 def apply_credits(store: Store, invoice: Record, moment: datetime, at: str) -> Decimal:
     """Consume the account's credits against the invoice's lines; the amount they took (0: no line added)."""
     currency = invoices.currency(invoice)
-    found = credits.usable(store, invoice["ownerId"], moment, currency)
+    end = invoice.get("endDate")
+    found = credits.usable(store, invoice["ownerId"], moment, currency, parse_time(end) if end else None)
     if not found:
         return ZERO
     unit = minor_unit(currency)
@@ -118,7 +128,44 @@ def net_wallet(store: Store, invoice: Record, at: str) -> Decimal:
     return amount
 
 
+def grant_credits(store: Store, invoice: Record, moment: datetime) -> list[str]:
+    """Grant the credits of the invoice's credit-grant lines (once each); the ids of the credits granted.
+
+    Decisions where Togai's documents are silent: a grant is made when the invoice that sells it is
+    DUE (after credits and the wallet settled it, so it never pays for itself), effective from that
+    day; it expires with the account's pricing cycle in progress then (PRICING_CYCLE; none when no
+    plan is in effect), ``expiryDuration`` after it (CUSTOM), or never (NO_EXPIRY).
+    """
+    plan = next((x for x in invoice["lines"] if x["type"] == invoices.PLAN_LINE), None)
+    made: list[str] = []
+    for line in (plan or {}).get("lineItems", []):
+        if line["type"] != GRANT_LINE:
+            continue
+        meta = line["metadata"]
+        request: dict[str, Any] = {
+            "accountId": invoice["ownerId"], "creditAmount": meta["creditAmount"], "priority": meta["priority"],
+            "purpose": line["description"], "effectiveFrom": moment.date().isoformat(),
+            "grantorId": "credit grant rate card", "idempotencyKey": f"grant/{invoice['id']}/{meta['rateCardId']}"}
+        until = None
+        if meta["expiryType"] == "PRICING_CYCLE":
+            found = schedules.schedule_at(store, invoice["ownerId"], moment)
+            until = found.cycle_end if found is not None else None
+        elif meta["expiryType"] == "CUSTOM" and meta.get("expiryDuration"):
+            until = add_duration(moment, meta["expiryDuration"])
+        if until is not None and until.date() > moment.date():
+            request["effectiveUntil"] = until.date().isoformat()
+        if meta.get("applicableEntityIds"):
+            request["applicableEntityIds"] = meta["applicableEntityIds"]
+        try:
+            made += [c["id"] for c in credits.create_credits(store, [request])]
+        except DomainError:  # an archived account gets no credits; the invoice stands
+            continue
+    return made
+
+
 def on_due(store: Store, invoice: Record, moment: datetime, at: str) -> None:
-    """A STANDARD invoice just became DUE at ``moment`` (``at``, stamped): credits, then the wallet."""
+    """A STANDARD invoice just became DUE at ``moment`` (``at``, stamped): credits, then the wallet, then the
+    credits it sold are granted."""
     apply_credits(store, invoice, moment, at)
     net_wallet(store, invoice, at)
+    grant_credits(store, invoice, moment)

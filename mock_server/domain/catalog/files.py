@@ -37,9 +37,21 @@ def content(record: Record) -> bytes:
     return data
 
 
-def download_path(store: Store, file_id: str) -> str:
-    """Where the mock serves the file's bytes, below whatever host the client called (it must exist)."""
-    return f"{ROUTE}{require_file(store, file_id)['id']}"
+def download_path(store: Store, file_id: str, expiry: int | None = None) -> str:
+    """Where the mock serves the file's bytes, below whatever host the client called (it must exist).
+
+    ``expiry`` (seconds, ``download_url?expiry``): the link works until then by the mock's clock; it
+    carries the instant as ``expires`` (epoch seconds), as a pre-signed URL carries its own end.
+    """
+    path = f"{ROUTE}{require_file(store, file_id)['id']}"
+    if expiry is None:
+        return path
+    return f"{path}?expires={int(store.clock.instant().timestamp()) + expiry}"
+
+
+def link_expired(store: Store, expires: int) -> bool:
+    """Whether a download link that ends at ``expires`` (epoch seconds) has ended by the mock's clock."""
+    return store.clock.instant().timestamp() >= expires
 
 
 def attachment(record: Record) -> tuple[str, str, bytes]:

@@ -62,6 +62,17 @@ class Collection:
         self._order = [key for key in self._order if key in items]
         self._removed.clear()
 
+    def append(self, key: str, record: Any) -> int:
+        """Add a record of a collection nothing is removed from; its position in the order.
+
+        Owner indexes of such collections (an account's credits, a wallet's entries) keep positions,
+        which page tokens name; a new record is the last of the order, found by a scan only if a
+        removal ever made that untrue.
+        """
+        self.add(key, record)
+        place = len(self) - 1
+        return place if self.holds_at(place, key) else (self.position_of(key) or 0)
+
     def holds_at(self, position: int, key: str) -> bool:
         """True when ``key`` was added at ``position`` (so a page can start after it)."""
         return 0 <= position < len(self._order) and self._order[position] == key

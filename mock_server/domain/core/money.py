@@ -1,8 +1,11 @@
-"""Money and units: exact decimals in, JSON numbers out."""
+"""Money and units: exact decimals in, JSON numbers out, amounts rounded to the currency's minor unit."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
+
+from babel.numbers import get_currency_precision
 
 # Bounds on a number a client writes as text (a rate bound, a package size): a BigDecimal column of
 # Togai's holds 38 digits, and a number far beyond them only costs time (1e999999 took ~55 s to
@@ -46,3 +49,17 @@ def decimal_problem(value: Any) -> str | None:
     if number and abs(number.adjusted()) > MAX_EXPONENT:
         return f"must be within 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT}"
     return None
+
+
+@lru_cache(maxsize=512)
+def minor_unit(currency: str) -> Decimal:
+    """The currency's smallest amount (``0.01`` for USD, ``1`` for JPY, ``0.001`` for BHD), from CLDR via Babel.
+
+    A code Babel does not know gets CLDR's default of 2 decimals.
+    """
+    return Decimal(1).scaleb(-get_currency_precision(currency))
+
+
+def rounded(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` to the currency's minor unit, half up (README, "Invoices": rounding)."""
+    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import Violation
+from .observers import Observer
 
 if TYPE_CHECKING:
     from .store import Store
@@ -138,15 +139,19 @@ class Derived:
 
 
 class Registry:
-    """The resources, in dependency order (a resource only refers to earlier ones), and the derived state."""
+    """The resources, in dependency order (a resource only refers to earlier ones), the derived state,
+    and the observers of usage and of the clock."""
 
     def __init__(
         self,
         resources: list[Resource],
         derived: list[Derived] | None = None,
+        observers: list[Observer] | None = None,
     ) -> None:
         self.resources = list(resources)
         self.derived = list(derived or ())
+        # Areas told of usage counted and of clock moves (core/observers.py).
+        self.observers = list(observers or ())
         self.by_name = {r.name: r for r in self.resources}
         if len(self.by_name) != len(self.resources):
             raise ValueError("two resources share a name")

@@ -10,6 +10,7 @@ import copy
 import random
 import string
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,8 @@ class Store:
         test clock frozen at this instant (``--clock``), which moves only when told."""
         self.clock_start = clock
         self.lock = threading.RLock()
+        # Releases the lock (however deeply held) while it waits, and takes it back: see yield_lock.
+        self._handover = threading.Condition(self.lock)
         # Requests waiting for the lock (approximate: no lock guards it). Long work that releases the
         # store between slices waits for them to go first, so they never wait more than a slice.
         self.waiting = 0
@@ -95,6 +98,21 @@ class Store:
         """A stored record of ``resource``: slotted when it is compact, else a dict."""
         kind = self.record_types.get(resource)
         return kind(fields) if kind is not None else dict(fields)
+
+    def yield_lock(self, max_wait: float) -> None:
+        """Between two slices of long work that holds :attr:`lock`: let those waiting for the store take it.
+
+        A lock released and taken again at once is rarely won by a waiter, so the work waits while
+        requests are waiting (:attr:`waiting`), at most ``max_wait`` seconds, then takes the lock back
+        as deeply as it held it. Without the lock held, nothing to yield.
+        """
+        deadline = time.monotonic() + max_wait
+        try:
+            self._handover.wait(0.0002)
+            while self.waiting > 0 and time.monotonic() < deadline:
+                self._handover.wait(0.0002)
+        except RuntimeError:  # not held by this thread
+            return
 
     def clear(self) -> None:
         """Forget everything (ids and clock start again from the seed)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
 
 CREDIT_IDS = IdScheme("credit")
+_INSTANT = timedelta(microseconds=1)
 # ListCreditsResponse holds at most 50 credits.
 MAX_PAGE = 50
 # idempotencyKey -> the id of the credit it created.
@@ -106,11 +107,7 @@ def by_idempotency_key(store: Store, key: str) -> Record | None:
 
 def _insert(store: Store, credit: Record) -> None:
     """Store a credit and index it by account and idempotency key (creation and import both come here)."""
-    collection = store.collections["credits"]
-    collection.add(credit["id"], credit)
-    place = len(collection) - 1  # credits are never removed: the new one is the last of the order
-    if not collection.holds_at(place, credit["id"]):
-        place = collection.position_of(credit["id"]) or 0
+    place = store.collections["credits"].append(credit["id"], credit)  # credits are never removed
     store.indexes[BY_ACCOUNT].setdefault(credit["accountId"], []).append(place)
     if "idempotencyKey" in credit:
         store.indexes[BY_KEY].setdefault(credit["idempotencyKey"], credit["id"])  # the first one answers
@@ -203,12 +200,20 @@ def _order(credit: Record) -> tuple[int, str]:
     return credit.get("priority", 0), until if until is not None else "9999-99-99"
 
 
-def usable(store: Store, account_id: str, moment: datetime, unit: str) -> list[Record]:
+def usable(store: Store, account_id: str, moment: datetime, unit: str, period_end: datetime | None = None,
+           ) -> list[Record]:
     """The account's credits an invoice in ``unit`` may consume at ``moment``, in the order they are consumed:
     by ``priority`` (the lowest number first), then the earliest ``effectiveUntil`` (none: last), then the
-    oldest (README, "Money that moves")."""
+    oldest (README, "Money that moves").
+
+    ``period_end``: the end of the period the invoice bills. A credit that lasted until then pays it even
+    when it expired since (at the period's end itself, or during a grace period): it was in effect for
+    what the invoice bills.
+    """
+    expiry = moment if period_end is None else min(moment, period_end - _INSTANT)
     found = [c for c in _account_credits(store, account_id)
-             if c.get("creditUnit") == unit and in_effect(c, moment) and remaining(c) > 0]
+             if c.get("creditUnit") == unit and remaining(c) > 0 and shown_status(c, expiry) == "ACTIVE"
+             and parse_time(c["effectiveFrom"], "effectiveFrom") <= moment]
     return sorted(found, key=_order)  # stable: the oldest first among equals
 
 

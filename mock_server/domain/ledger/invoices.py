@@ -105,6 +105,8 @@ def line_problems(items: list[dict[str, Any]], where: str) -> list[Violation]:
     for i, item in enumerate(items):
         at = f"{where}[{i}]"
         has_rate = "quantity" in item and "valuePerQuantity" in item
+        if "description" not in item and "billableId" not in item:
+            problems.append(Violation(at, "needs a description, or a billableId to take it from"))
         if "value" not in item and not has_rate:
             problems.append(Violation(at, "needs value, or quantity and valuePerQuantity"))
         elif has_rate and "value" in item and exact(item["value"]) != product(item):
@@ -114,6 +116,33 @@ def line_problems(items: list[dict[str, Any]], where: str) -> list[Violation]:
         if "id" in item and ids.setdefault(item["id"], i) != i:
             problems.append(Violation(f"{at}.id", f"is also {where}[{ids[item['id']]}]'s"))
     return problems
+
+
+def billable_problems(store: Store, items: list[dict[str, Any]], where: str) -> list[Violation]:
+    """Each ``billableId`` names an add-on or a usage meter of the tenant (what Togai bills)."""
+    problems = []
+    for i, item in enumerate(items):
+        billable = item.get("billableId")
+        if billable is not None and _billable(store, billable) is None:
+            problems.append(Violation(f"{where}[{i}].billableId", f"no add-on or usage meter with id {billable!r}"))
+    return problems
+
+
+def _billable(store: Store | None, billable_id: str) -> Any:
+    """The add-on or usage meter ``billable_id`` names, if any."""
+    if store is None:
+        return None
+    return store.collections["addOns"].get(billable_id) or store.collections["usageMeters"].get(billable_id)
+
+
+def _description(store: Store | None, item: dict[str, Any]) -> str:
+    """A custom line's description: as sent, else its billable's display name (else its id, in a preview)."""
+    if "description" in item:
+        return str(item["description"])
+    found = _billable(store, item["billableId"])
+    if found is None:
+        return str(item["billableId"])
+    return str(found.get("displayName") or found.get("billableName") or found["name"])
 
 
 def product(item: dict[str, Any]) -> Decimal:
@@ -126,13 +155,15 @@ def make_lines(store: Store | None, items: list[dict[str, Any]]) -> list[dict[st
     (without a store, for a preview, such lines get none: nothing can name them yet)."""
     lines = []
     for item in items:
-        line: dict[str, Any] = {"description": item["description"], "type": CUSTOM_LINE}
+        line: dict[str, Any] = {"description": _description(store, item), "type": CUSTOM_LINE}
         if "id" in item or store is not None:
             line = {"id": item["id"] if "id" in item else store.new_id(LINE_IDS), **line}  # type: ignore[union-attr]
         for key in ("quantity", "valuePerQuantity"):
             if key in item:
                 line[key] = item[key]
         line["value"] = item["value"] if "value" in item else to_json(product(item))
+        if "billableId" in item:
+            line["metadata"] = {"billableId": item["billableId"]}  # what the line bills, shown in revenueInfo
         lines.append(line)
     return lines
 
@@ -420,7 +451,7 @@ def create_custom_invoice(store: Store, body: dict[str, Any]) -> Record:
         if group_id is None:
             raise Invalid.at("ownerType", f"account {account['id']!r} belongs to no invoice group")
         group = store.collections["invoiceGroups"].items[group_id]
-    problems = line_problems(body["lineItems"], "lineItems")
+    problems = line_problems(body["lineItems"], "lineItems") + billable_problems(store, body["lineItems"], "lineItems")
     if parse_time(body["endDate"], "endDate") < parse_time(body["startDate"], "startDate"):
         problems.insert(0, Violation("endDate", "is before startDate"))
     if problems:
@@ -549,7 +580,8 @@ def update_invoice(store: Store, invoice_id: str, changes: dict[str, Any]) -> Re
     if start is not None and end is not None and parse_time(end, "endDate") < parse_time(start, "startDate"):
         problems.append(Violation("endDate", "is before startDate"))
     if "lineItems" in body:
-        problems += line_problems(body["lineItems"], "lineItems")
+        problems += line_problems(body["lineItems"], "lineItems") + billable_problems(store, body["lineItems"],
+                                                                                      "lineItems")
     target = body.get("status")
     if target is not None and target != invoice["status"] and target not in TRANSITIONS.get(invoice["status"], ()):
         allowed = ", ".join(sorted(TRANSITIONS.get(invoice["status"], ()))) or "none: it is final"

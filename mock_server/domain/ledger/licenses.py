@@ -105,12 +105,7 @@ def render(store: Store, entry: Record, quantity: float | None = None) -> dict[s
 def _insert(store: Store, entry: Record) -> None:
     """Store an entry, index it by account and license, and place it in its timeline (after
     entries effective at the same instant). Creation and import both come here."""
-    collection = store.collections[NAME]
-    collection.add(entry["id"], entry)
-    # Entries are never removed, so the new one is the last of the order.
-    place = len(collection) - 1
-    if not collection.holds_at(place, entry["id"]):  # only if that ever changes: find it
-        place = collection.position_of(entry["id"]) or 0
+    place = store.collections[NAME].append(entry["id"], entry)  # entries are never removed
     store.indexes[BY_ACCOUNT].setdefault(entry["accountId"], []).append(place)
     store.indexes[BY_LICENSE].setdefault(entry["licenseId"], []).append(place)
     keys = store.indexes[TIMELINE].setdefault(_pair(entry["licenseId"], entry["accountId"]), [])

@@ -91,11 +91,7 @@ def closing_balances(store: Store, wallet_id: str) -> dict[str, Decimal]:
 
 def _add_entry(store: Store, entry: Record) -> None:
     """Store an entry and index it under its wallet (creation and import both come here)."""
-    collection = store.collections["walletEntries"]
-    collection.add(entry["id"], entry)
-    place = len(collection) - 1  # entries are never removed: the new one is the last of the order
-    if not collection.holds_at(place, entry["id"]):
-        place = collection.position_of(entry["id"]) or 0
+    place = store.collections["walletEntries"].append(entry["id"], entry)  # entries are never removed
     store.indexes[ENTRIES_BY_WALLET].setdefault(entry["walletId"], []).append(place)
 
 

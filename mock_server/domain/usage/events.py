@@ -68,8 +68,9 @@ from ..core.cursors import paginate, paginate_positions
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require as lookup
 from ..core.memory import collector_paused
+from ..core.observers import usage_changed
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
-from ..core.store import Record, Store
+from ..core.store import BASE_CURRENCY, Record, Store
 from ..core.times import parse_time
 from ..pricing import engine as pricing
 from ..pricing import jobs, schedules
@@ -214,6 +215,9 @@ def pipeline_info(store: Store, event: Event) -> dict[str, Any]:
         plan = plan_of(store, account["id"], event.timestamp)
         if plan is not None:
             info["pricePlans"] = [plan]
+        # The organisation's base currency and the account's invoice currency (Togai's newer contract).
+        info["baseCurrency"] = BASE_CURRENCY
+        info["invoiceCurrency"] = account["invoiceCurrency"]
     if event.schema_version is not None:
         info["eventSchema"] = {"name": event.schema_name, "version": event.schema_version}
     meters = store.collections[usage_meters.NAME]
@@ -266,6 +270,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     payloads = list(payloads)
     entitled = store.indexes.get(ENTITLED_IDS) or {}
     moment = parse_time(now) if entitled else None
+    touched: set[str] = set()
     for payload, reference in zip(payloads, store.new_ids(IDS, len(payloads), collection), strict=True):
         schema = batch.schema(payload["schemaName"]) if payload["schemaName"] not in builtin_schemas.NAMES else None
         if schema is not None and schema.template is not None:
@@ -288,8 +293,11 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             pending[event.id] = (due, position)
         else:
             process(store, event, batch, position)
+            if event.account is not None:
+                touched.add(event.account)
             continue
         usage.count_event(store, event, +1)  # a final failure, or IN_PROGRESS until it is processed
+    usage_changed(store, touched)  # once per request: alerts on these accounts look again
 
 
 def _recent(taken_at: str, moment: datetime) -> bool:
@@ -406,6 +414,7 @@ def settle(store: Store) -> None:
     now = time.monotonic()
     collection = store.collections[NAME]
     batch = _Batch(store)
+    touched: set[str] = set()
     for key, (due, position) in list(pending.items()):
         if due > now:
             break
@@ -413,6 +422,9 @@ def settle(store: Store) -> None:
         event = collection.get(key)
         if event is not None and event.status == IN_PROGRESS:
             process(store, event, batch, position, counted=True)
+            if event.account is not None:
+                touched.add(event.account)
+    usage_changed(store, touched)
 
 
 def ingest(store: Store, payload: dict[str, Any]) -> None:
@@ -587,10 +599,12 @@ def _apply(store: Store, event: Event, action: str, payload: dict[str, Any] | No
     reason = _cannot(event, action)
     if reason is not None:
         return Correction(event, "FAILED", reason)
+    was = event.account
     if event.in_metrics():
         usage.count_event(store, event, -1)
     if action == "UNDO":
         event.before_revert, event.status = event.status, REVERTED
+        usage_changed(store, [was] if was is not None else [])
         return Correction(event, "REVERTED", "Event reverted")
     # The event may change account (a new payload, an alias moved) and schema: moved in the indexes.
     # Its position is found by a scan of the order (in C), once per correction: rare, and no index
@@ -609,6 +623,7 @@ def _apply(store: Store, event: Event, action: str, payload: dict[str, Any] | No
         usage.count_event(store, event, +1)  # as in progress
     else:
         process(store, event, metering.Batch(store), position)
+    usage_changed(store, [a for a in (was, event.account) if a is not None])
     return Correction(event, "REVERTED_AND_REINGESTED", "Event re-ingested")
 
 

@@ -236,6 +236,7 @@ RESOURCE = Resource(
     indexes=(BY_SCHEMA, BY_NAME),
     exchange=Exchange(
         hidden={"eventSchemaName": {"type": "string", "maxLength": 50}},
+        not_exported=("eventSchema",),  # shown by GET /usage_meters/{id}?includeSchema, never stored
         check_import=check_import,
         restore=restore,
     ),
