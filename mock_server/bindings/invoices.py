@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.billing import engine as billing
-from ..domain.billing import settle
+from ..domain.billing import groups, settle
 from ..domain.core.money import exact, to_json
 from ..domain.core.store import Record, Store
 from ..domain.ledger import invoices
@@ -70,12 +70,14 @@ def list_for_bill_run(store: Store, call: Call) -> dict[str, Any]:
 def update_invoice(store: Store, call: Call) -> dict[str, Any]:
     """``PATCH /invoices/{id}``: a DRAFT custom invoice's fields; any invoice's status, forward only.
 
-    A STANDARD DRAFT made DUE by hand is finalized as the engine does it: credits, then the wallet.
+    A STANDARD DRAFT made DUE by hand is finalized as the engine does it: credits, then the wallet, then
+    (a member of an invoice group's) merged into the group's COMPOSITE invoice of the day.
     """
     was = invoices.require_invoice(store, call.params["invoice_id"])["status"]
     invoice = invoices.update_invoice(store, call.params["invoice_id"], call.body)
     if was == "DRAFT" and invoice["status"] == "DUE" and invoice.get("invoiceType") == "STANDARD":
         settle.on_due(store, invoice, store.clock.instant(), invoice["invoiceDate"])
+        groups.consolidate(store, invoice, store.clock.instant())
     return shown_invoice(store, invoice)
 
 

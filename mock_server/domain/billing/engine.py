@@ -43,7 +43,7 @@ from ..core.times import parse_time, stamp
 from ..ledger import credits, invoices
 from ..pricing import engine as pricing
 from ..pricing import schedules
-from . import settle
+from . import groups, settle
 from .lines import KeysByAccount, plan_line
 
 NAME = "billing"
@@ -223,6 +223,7 @@ def _close(store: Store, state: Queue, account_id: str, end: datetime, found: pr
         upcoming = schedules.schedule_at(store, account_id, end)
         if upcoming is not None and store.indexes[invoices.ONGOING].get(account_id) is None:
             invoices.open_standard(store, account, at, stamp(upcoming.cycle_end), at)
+    groups.consolidate(store, ongoing, end)  # a member's invoice that became DUE joins its group's
 
 
 def _end_grace(store: Store, state: Queue, account_id: str, upto: int, summary: Summary) -> None:
@@ -244,6 +245,7 @@ def _end_grace(store: Store, state: Queue, account_id: str, upto: int, summary: 
         invoice["updatedAt"] = at
         settle.on_due(store, invoice, _moment(due), at)
         summary.add("finalized", invoice_id)
+        groups.consolidate(store, invoice, _moment(due))
     left = [p for p in pending if p[0] > upto]
     if left:
         state.grace[account_id] = left

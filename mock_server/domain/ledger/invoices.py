@@ -45,6 +45,10 @@ CUSTOM_LINE = "CUSTOM_AMOUNT"
 CHARGE_LINE = "MISCELLANEOUS_CHARGE"
 CHARGES_TOTAL = "TOTAL_MISCELLANEOUS_CHARGES"
 ROOT_LINE = "TOTAL_AMOUNT"
+# A COMPOSITE invoice (an invoice group's) sums its members' invoices: its root is GRAND_TOTAL_AMOUNT, over
+# one stored TOTAL_AMOUNT line per member invoice (that invoice's tree, as it was merged).
+GRAND_LINE = "GRAND_TOTAL_AMOUNT"
+COMPOSITE = "COMPOSITE"
 # The one stored line that nests others: a plan's amount for a cycle, over its rate cards (and slabs).
 PLAN_LINE = "PRICE_PLAN_AMOUNT"
 # The credits an invoice consumed: a negative total over one negative SUB_CREDITS line per credit.
@@ -83,6 +87,8 @@ BY_CUSTOMER = "invoices_by_customer"
 BILLED = "invoices_billed"
 # Account id -> the end of the latest cycle billed (where the next one starts).
 BILLED_UNTIL = "invoices_billed_until"
+# Invoice group id -> {UTC day (YYYY-MM-DD): the id of the COMPOSITE invoice of the members due that day}.
+COMPOSITES = "invoices_composite"
 
 
 # The largest amount a computed charge may reach: beyond it a JSON number is no longer a float.
@@ -304,6 +310,8 @@ def revenue(invoice: Record) -> tuple[Decimal, dict[str, Any]]:
                          "value": to_json(charged), "lineItems": leaves})
         total += charged
     root: dict[str, Any] = {"description": "Total amount", "type": ROOT_LINE, "units": units, "value": to_json(total)}
+    if invoice.get("invoiceType") == COMPOSITE:
+        root["description"], root["type"] = "Grand total amount", GRAND_LINE
     if children:
         root["lineItems"] = children
     return total, root
@@ -366,11 +374,15 @@ def details(store: Store, account: Record, group: Record | None) -> dict[str, An
                     "primaryEmail": account.get("primaryEmail") or customer["primaryEmail"]},
     }
     if group is not None:
-        out["invoiceGroup"] = {"id": group["id"], "name": group["name"], "email": group["email"],
-                               "dailyInvoiceConsolidation": group["dailyInvoiceConsolidation"],
-                               "invoiceCurrency": group["invoiceCurrency"],
-                               "address": dict(group.get("billingAddress") or {})}
+        out["invoiceGroup"] = group_details(group)
     return out
+
+
+def group_details(group: Record) -> dict[str, Any]:
+    """``invoiceDetails.invoiceGroup``: the group as it is when the invoice is made."""
+    return {"id": group["id"], "name": group["name"], "email": group["email"],
+            "dailyInvoiceConsolidation": group["dailyInvoiceConsolidation"],
+            "invoiceCurrency": group["invoiceCurrency"], "address": dict(group.get("billingAddress") or {})}
 
 
 def _active_account(store: Store, account_id: str, field: str) -> Record:
@@ -666,6 +678,42 @@ def open_standard(store: Store, account: Record, start: str, end: str, now: str)
     return record
 
 
+def open_composite(store: Store, group: Record, customer_id: str, day: str, now: str) -> Record:
+    """A new COMPOSITE invoice of the invoice group for the members' invoices due on ``day`` (UTC,
+    ``YYYY-MM-DD``): DUE and FINALIZED from ``now``, due after the group's net terms, no lines yet."""
+    net_terms = group.get("netTermDays")
+    terms = net_terms if net_terms is not None else 0
+    record: Record = {
+        "id": store.new_id(INVOICE_IDS, store.collections["invoices"]),
+        "customerId": customer_id,
+        "ownerId": group["id"],
+        "invoiceDetails": {"invoiceGroup": group_details(group)},
+        "status": "DUE",
+        "finalizingStatus": "FINALIZED",
+        "invoiceClass": "INVOICE",
+        "invoiceType": COMPOSITE,
+        "autoAdvance": True,
+        "invoiceDate": now,
+        "generatedAt": now,
+        "dueDate": _after_days(now, terms),
+        "updatedAt": now,
+        "paidAmount": 0,
+        "netTermDays": terms,
+        "lines": [],
+        "charges": [],
+    }
+    _insert(store, record)
+    store.indexes[COMPOSITES].setdefault(group["id"], {})[day] = record["id"]
+    return record
+
+
+def composite_of(store: Store, group_id: str, day: str) -> Record | None:
+    """The group's COMPOSITE invoice of ``day`` (UTC, ``YYYY-MM-DD``), if one was made."""
+    found = store.indexes[COMPOSITES].get(group_id, {}).get(day)
+    record: Record | None = store.collections["invoices"].get(found) if found is not None else None
+    return record
+
+
 def ongoing_invoice(store: Store, account: Record, now: str) -> Record:
     """The account's ongoing STANDARD invoice (of its open pricing cycle), opened if it has none."""
     existing = store.indexes[ONGOING].get(account["id"])
@@ -735,15 +783,21 @@ def _from_tree(tree: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[st
     return lines, charges
 
 
-def _tree_problems(lines: list[dict[str, Any]], where: str) -> list[Violation]:
-    """Lines the API never makes: nested ones, ids missing, totals or charges out of place."""
+def _tree_problems(lines: list[dict[str, Any]], where: str, composite: bool = False) -> list[Violation]:
+    """Lines the API never makes: nested ones, ids missing, totals or charges out of place.
+
+    A COMPOSITE invoice's lines are its members' TOTAL_AMOUNT trees, and nothing else.
+    """
     problems = []
     for j, line in enumerate(lines):
-        if ("lineItems" in line and line["type"] not in NESTING) or line["type"] in (ROOT_LINE, CHARGE_LINE):
+        if composite:
+            if line["type"] != ROOT_LINE:
+                problems.append(Violation(f"{where}[{j}].type", f"a COMPOSITE invoice holds {ROOT_LINE} lines only"))
+        elif ("lineItems" in line and line["type"] not in NESTING) or line["type"] in (ROOT_LINE, CHARGE_LINE):
             problems.append(Violation(f"{where}[{j}]", f"is not a line the API makes ({line['type']}, nested)"))
         if "id" not in line:
             problems.append(Violation(f"{where}[{j}].id", "is required"))
-        if "lineItems" in line and line["type"] in NESTING:
+        if "lineItems" in line and (composite or line["type"] in NESTING):
             problems += _sum_problems(line, f"{where}[{j}]")
     return problems
 
@@ -768,13 +822,15 @@ def check_import(ctx: ImportContext) -> None:
     ongoing: dict[str, int] = {}
     for i, invoice in enumerate(ctx.data["invoices"]):
         where = f"invoices[{i}]"
-        tree = invoice.get("revenueInfo") or {"type": ROOT_LINE, "lineItems": []}
-        if tree.get("type") != ROOT_LINE:
-            ctx.problems.append(Violation(f"{where}.revenueInfo.type", f"must be {ROOT_LINE}"))
+        composite = invoice.get("invoiceType") == COMPOSITE
+        root = GRAND_LINE if composite else ROOT_LINE
+        tree = invoice.get("revenueInfo") or {"type": root, "lineItems": []}
+        if tree.get("type") != root:
+            ctx.problems.append(Violation(f"{where}.revenueInfo.type", f"must be {root}"))
             continue
         lines, charges = _from_tree(tree)
         problems = line_problems(lines, f"{where}.revenueInfo.lineItems")
-        problems += _tree_problems(lines, f"{where}.revenueInfo.lineItems")
+        problems += _tree_problems(lines, f"{where}.revenueInfo.lineItems", composite)
         problems += charge_problems(charges, lines, f"{where}.revenueInfo.charges")
         ctx.problems.extend(problems)
         if problems:
@@ -811,6 +867,9 @@ def restore(store: Store, invoice: dict[str, Any]) -> None:
     store.reserved.add(stored["id"])
     if is_ongoing(stored):
         store.indexes[ONGOING][stored["ownerId"]] = stored["id"]
+    elif stored.get("invoiceType") == COMPOSITE:
+        day = parse_time(stored["invoiceDate"]).astimezone(UTC).date().isoformat()
+        store.indexes[COMPOSITES].setdefault(stored["ownerId"], {})[day] = stored["id"]
     elif stored.get("invoiceType") == "STANDARD" and "startDate" in stored and "endDate" in stored:
         mark_billed(store, stored)
 
@@ -835,5 +894,5 @@ RESOURCE = Resource(
         check_import=check_import,
         restore=restore,
     ),
-    indexes=(ONGOING, KEYS, KEY_OF, BY_OWNER, BY_CUSTOMER, BILLED, BILLED_UNTIL),
+    indexes=(ONGOING, KEYS, KEY_OF, BY_OWNER, BY_CUSTOMER, BILLED, BILLED_UNTIL, COMPOSITES),
 )

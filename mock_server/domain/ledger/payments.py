@@ -91,7 +91,8 @@ def settlement_problems(store: Store, record: dict[str, Any]) -> list[Violation]
         invoice = store.collections["invoices"].get(item["togaiId"])
         if invoice is None:
             problems.append(Violation(f"{at}.togaiId", f"no invoice with id {item['togaiId']!r}"))
-        elif invoice["ownerId"] != account_id:
+        elif invoice["ownerId"] != account_id and invoice["ownerId"] != store.indexes["account_group"].get(account_id):
+            # A group's invoice (COMPOSITE, or CUSTOM for the group) is paid by any of its accounts.
             rule = f"invoice {invoice['id']!r} is not an invoice of account {account_id!r}"
             problems.append(Violation(f"{at}.togaiId", rule))
         elif invoice["status"] not in invoices.SETTLEABLE:
