@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# Python with its bytecode cache on, whatever the environment says: with PYTHONDONTWRITEBYTECODE set
+# (some machines set it) every test worker, server subprocess and consumer session compiled the package,
+# and pytest rewrote every test module, again: about a third of make test's CPU.
+PYC    := env -u PYTHONDONTWRITEBYTECODE $(PY)
 # Two stamps: the server alone (`make run`), then the test tools on top (`make test`, `make install`).
 RUN_STAMP := $(VENV)/.runtime-stamp
 STAMP  := $(VENV)/.installed-stamp
@@ -33,7 +37,7 @@ $(REDOCLY): tools/openapi-lint/package.json tools/openapi-lint/package-lock.json
 install: $(STAMP)  ## create .venv and install the package with its test dependencies
 
 run: $(RUN_STAMP)  ## serve the mock on http://127.0.0.1:4010, installing the server only (extra flags: make run ARGS="--seed 1")
-	$(PY) -m mock_server $(ARGS)
+	$(PYC) -m mock_server $(ARGS)
 
 lint: $(STAMP) $(REDOCLY)  ## ruff, mypy --strict, import-linter (layers, no cycles) and Redocly's OpenAPI rules, zero findings
 	$(PY) -m ruff check .
@@ -42,17 +46,17 @@ lint: $(STAMP) $(REDOCLY)  ## ruff, mypy --strict, import-linter (layers, no cyc
 	$(PY) tools/openapi_lint.py $(REDOCLY)
 
 test: $(STAMP) lint  ## the linters, then the derandomized test suite but the long property-based runs
-	$(PY) -m pytest -q -n 2 -m "not conformance" --ignore=tests/test_conformance.py $(ARGS)
+	$(PYC) -m pytest -q -n 2 -m "not conformance" --ignore=tests/test_conformance.py $(ARGS)
 
 conformance: $(STAMP)  ## the long runs (CI runs them after make test): Schemathesis over every operation and both contracts, the state machines at full length, whole consumer pytest sessions, kill -9 rounds
-	$(PY) -m pytest -q -n 2 -m conformance $(ARGS)
-	MOCK_TEST_PROFILE=ci $(PY) -m pytest -q -n 2 tests/test_state_machine.py tests/test_billing_machine.py $(ARGS)
+	$(PYC) -m pytest -q -n 2 -m conformance $(ARGS)
+	MOCK_TEST_PROFILE=ci $(PYC) -m pytest -q -n 2 tests/test_state_machine.py tests/test_billing_machine.py $(ARGS)
 
 conformance-deep: $(STAMP)  ## the deeper property-based profile of every property-based test, for local use
-	MOCK_TEST_PROFILE=deep $(PY) -m pytest -q -n 2 tests/test_conformance.py tests/test_state_machine.py tests/test_billing_machine.py tests/test_bad_input.py $(ARGS)
+	MOCK_TEST_PROFILE=deep $(PYC) -m pytest -q -n 2 tests/test_conformance.py tests/test_state_machine.py tests/test_billing_machine.py tests/test_bad_input.py $(ARGS)
 
 bench: $(STAMP)  ## throughput, latency, start-up, memory and reset figures
-	$(PY) -m benchmarks $(ARGS)
+	$(PYC) -m benchmarks $(ARGS)
 
 screenshots: $(STAMP)  ## remake docs/dashboard.png from the running mock in headless Chromium
 	$(PY) tools/dashboard_screenshot.py
