@@ -8,21 +8,28 @@ so that a broken one is a 400 then, never a 500 later.
 """
 from __future__ import annotations
 
+import functools
+import importlib
 import itertools
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
-
-from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import ApiError, Violation
 from .journal import ABSENT, body_failures, check_matcher_body, header_failures, query_failures, shown_headers
+from .lazyimport import lazy_module
 from .pathtemplate import PathTemplate, parse_template, split_path
 from .validation.body import MAX_DEPTH, deeper_than
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2 import Template, nodes
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+else:  # imported when the first templated rule is added: most runs never add one (~3 MB, ~30 ms)
+    jinja2 = lazy_module("jinja2")
 
 # Rules kept at once: each is matched against every request.
 MAX_OVERRIDES = 1000
@@ -132,26 +139,33 @@ _TESTS = frozenset({
 })
 _NAMES = frozenset({"request", "now"})
 # Expressions only: no statements ({% for %}, {% set %}), calls, or * % ** operators.
-_NODES = frozenset({
-    nodes.Output, nodes.TemplateData, nodes.Name, nodes.Getattr, nodes.Getitem, nodes.Slice, nodes.Const,
-    nodes.Filter, nodes.Test, nodes.Keyword, nodes.Concat, nodes.CondExpr, nodes.And, nodes.Or, nodes.Not,
-    nodes.Compare, nodes.Operand, nodes.Add, nodes.Sub, nodes.Neg, nodes.Pos,
-})
+_NODE_NAMES = (
+    "Output", "TemplateData", "Name", "Getattr", "Getitem", "Slice", "Const", "Filter", "Test", "Keyword", "Concat",
+    "CondExpr", "And", "Or", "Not", "Compare", "Operand", "Add", "Sub", "Neg", "Pos",
+)
+
+
+@functools.cache
+def _allowed_nodes() -> frozenset[type[nodes.Node]]:
+    return frozenset(getattr(jinja2.nodes, name) for name in _NODE_NAMES)
+
+
 _HEADER_TEXT = re.compile(r"[^\x20-\x7e]")
 _TEMPLATE_MARKS = ("{{", "{%", "{#")
 
 
+@functools.cache
 def _environment() -> ImmutableSandboxedEnvironment:
     # The sandbox refuses private attributes and changes to the request; an undefined
     # value (a field the request lacks) renders as "", so a rule never fails later.
-    env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=True)
+    sandbox = importlib.import_module("jinja2.sandbox")  # jinja2 itself does not import it
+    env: ImmutableSandboxedEnvironment = sandbox.ImmutableSandboxedEnvironment(
+        undefined=jinja2.ChainableUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters = {name: f for name, f in env.filters.items() if name in _FILTERS}
     env.tests = {name: t for name, t in env.tests.items() if name in _TESTS}
     env.globals.clear()  # no range(), lipsum(), dict(), ...
     return env
 
-
-_ENV = _environment()
 
 
 def is_template(text: str) -> bool:
@@ -161,18 +175,18 @@ def is_template(text: str) -> bool:
 
 def _refused(node: nodes.Node) -> str | None:
     """Why a template may not contain ``node``, or None."""
-    if type(node) not in _NODES:
+    if type(node) not in _allowed_nodes():
         return f"{type(node).__name__} is not allowed: only {{{{ expressions }}}} over request and now"
-    if isinstance(node, nodes.Name) and node.name not in _NAMES:
+    if isinstance(node, jinja2.nodes.Name) and node.name not in _NAMES:
         return f"unknown name {node.name!r} (there are: request, now)"
-    private = node.attr if isinstance(node, nodes.Getattr) else (
-        node.arg.value if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) else None
+    private = node.attr if isinstance(node, jinja2.nodes.Getattr) else (
+        node.arg.value if isinstance(node, jinja2.nodes.Getitem) and isinstance(node.arg, jinja2.nodes.Const) else None
     )
     if isinstance(private, str) and private.startswith("_"):
         return f"{private!r} is private"
-    if isinstance(node, nodes.Filter) and node.name not in _FILTERS:
+    if isinstance(node, jinja2.nodes.Filter) and node.name not in _FILTERS:
         return f"filter {node.name!r} is not allowed (allowed: {', '.join(sorted(_FILTERS))})"
-    if isinstance(node, nodes.Test) and node.name not in _TESTS:
+    if isinstance(node, jinja2.nodes.Test) and node.name not in _TESTS:
         return f"test {node.name!r} is not allowed (allowed: {', '.join(sorted(_TESTS))})"
     return None
 
@@ -183,16 +197,16 @@ def compile_template(text: str, where: str) -> tuple[Template, bool]:
     Also says whether it reads ``now``.
     """
     try:
-        tree = _ENV.parse(text)
-    except TemplateSyntaxError as exc:
+        tree = _environment().parse(text)
+    except jinja2.TemplateSyntaxError as exc:
         raise ApiError.of(400, where, f"is not a valid template: {exc.message} (line {exc.lineno})") from None
     uses_now = False
-    for node in tree.find_all(nodes.Node):
+    for node in tree.find_all(jinja2.nodes.Node):
         problem = _refused(node)
         if problem is not None:
             raise ApiError.of(400, where, f"template: {problem}")
-        uses_now = uses_now or (isinstance(node, nodes.Name) and node.name == "now")
-    return _ENV.from_string(tree), uses_now
+        uses_now = uses_now or (isinstance(node, jinja2.nodes.Name) and node.name == "now")
+    return _environment().from_string(tree), uses_now
 
 
 def compile_answer(spec: dict[str, Any]) -> tuple[dict[str, Template], bool]:
