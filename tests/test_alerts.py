@@ -307,6 +307,9 @@ def test_togai_client_drives_an_alert_into_an_incident_and_closes_it(sdk: togai_
         entityDetails={"usageMeterId": {"value": meter}}, ownerDetails={"accountId": {"value": "ACME-US"}},
         parameters={"threshold": {"value": 1}}))
     assert (alert.version, alert.parameters) == (1, {"threshold": {"value": 1}})
+    # The demo tenant's alert parses too: its details are wrapped as the client's model wants them.
+    listed = {a.description: a for a in alerts_api.list_alerts().data}
+    assert listed["ACME-US owes a million or more"].owner_details == {"accountId": {"value": "ACME-US"}}
     event = togai_client.Event(
         id="sdk-alert-1", schemaName="rides", accountId="ACME-US", timestamp=datetime(2024, 1, 2, 10, tzinfo=UTC),
         attributes=[togai_client.Attribute(name="distance", value="5")], dimensions={"city": "x"})
