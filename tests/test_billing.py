@@ -398,3 +398,19 @@ def test_a_credit_grant_is_sold_then_granted_and_never_pays_for_itself(capi: Api
                      for c in capi.get("/credits", params={"account_id": account}).json()["data"])
     assert granted == [("2024-02-01", "2024-03-01", 100, 20), ("2024-03-01", "2024-04-01", 100, 0),
                        ("2024-04-01", "2024-05-01", 100, 0)]
+
+
+def test_an_ongoing_invoice_finalized_by_hand_bills_what_it_shows(capi: Api) -> None:
+    # 2 rides x 1.25 = 2.5 and a 10 fee: the ongoing invoice shows 12.5; PATCHed to DUE by hand it bills
+    # 12.5 (before: its custom lines only, 0), and the cycle's close bills nothing more.
+    account = setup_account(capi, "USD", MONTHLY, "2024-01-01", "2099-01-01", 1.25, [{"rate": 10}])
+    capi.request("PUT", f"/accounts/{account}/miscellaneous_charges", json={"items": []})  # opens the ongoing one
+    ride(capi, account, "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z")
+    (ongoing,) = [i for i in capi.get("/invoices/bill_runs").json()["data"] if i["ownerId"] == account]
+    r = capi.patch(f"/invoices/{ongoing['id']}", json={"status": "DUE"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["totalAmount"]) == ("DUE", 12.5)
+    move(capi, to="2024-02-01T00:00:00Z")
+    assert capi.get(f"/invoices/{ongoing['id']}").json()["totalAmount"] == 12.5
+    stored = next(i for i in capi.get("/__mock/state").json()["invoices"] if i["id"] == ongoing["id"])
+    assert any(line["type"] == "PRICE_PLAN_AMOUNT" for line in stored["revenueInfo"]["lineItems"])

@@ -73,9 +73,15 @@ def update_invoice(store: Store, call: Call) -> dict[str, Any]:
     A STANDARD DRAFT made DUE by hand is finalized as the engine does it: credits, then the wallet, then
     (a member of an invoice group's) merged into the group's COMPOSITE invoice of the day.
     """
-    was = invoices.require_invoice(store, call.params["invoice_id"])["status"]
+    record = invoices.require_invoice(store, call.params["invoice_id"])
+    was = record["status"]
+    # The lines as they stand (an ongoing invoice's plan line priced from the usage so far): what a
+    # finalization by hand bills, since the engine will not bill that cycle again.
+    standing = billing.live(store, record)["lines"] if was == "DRAFT" else None
     invoice = invoices.update_invoice(store, call.params["invoice_id"], call.body)
     if was == "DRAFT" and invoice["status"] == "DUE" and invoice.get("invoiceType") == "STANDARD":
+        if standing is not None:
+            invoice["lines"] = standing
         settle.on_due(store, invoice, store.clock.instant(), invoice["invoiceDate"])
         groups.consolidate(store, invoice, store.clock.instant())
     return shown_invoice(store, invoice)
