@@ -162,6 +162,9 @@ def test_no_stale_words_where_a_newcomer_reads_first() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for words in ("<git-host>", "../shared/", "of the issue", "(on in every test)", "494 MB"):
         assert words not in readme, words
+    # The documents a user reads name nothing they do not have: the project's ../shared/ is not shipped.
+    for path in ("spec/DEVIATIONS.md", "spec/openapi.yaml", "spec/control.yaml"):
+        assert "../shared/" not in (ROOT / path).read_text(encoding="utf-8"), path
 
 
 def test_the_readme_health_and_state_examples_name_every_resource_or_say_they_are_cut() -> None:
