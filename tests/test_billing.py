@@ -412,5 +412,7 @@ def test_an_ongoing_invoice_finalized_by_hand_bills_what_it_shows(capi: Api) -> 
     assert (r.json()["status"], r.json()["totalAmount"]) == ("DUE", 12.5)
     move(capi, to="2024-02-01T00:00:00Z")
     assert capi.get(f"/invoices/{ongoing['id']}").json()["totalAmount"] == 12.5
-    stored = next(i for i in capi.get("/__mock/state").json()["invoices"] if i["id"] == ongoing["id"])
-    assert any(line["type"] == "PRICE_PLAN_AMOUNT" for line in stored["revenueInfo"]["lineItems"])
+    state = capi.get("/__mock/state").json()
+    stored = next(i for i in state["invoices"] if i["id"] == ongoing["id"])
+    assert any(line["type"] == "PRICE_PLAN_AMOUNT" and line["id"] for line in stored["revenueInfo"]["lineItems"])
+    assert capi.request("PUT", "/__mock/state", json=state).status_code == 200  # and it imports back

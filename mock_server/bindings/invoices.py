@@ -80,8 +80,8 @@ def update_invoice(store: Store, call: Call) -> dict[str, Any]:
     standing = billing.live(store, record)["lines"] if was == "DRAFT" else None
     invoice = invoices.update_invoice(store, call.params["invoice_id"], call.body)
     if was == "DRAFT" and invoice["status"] == "DUE" and invoice.get("invoiceType") == "STANDARD":
-        if standing is not None:
-            invoice["lines"] = standing
+        if standing is not None:  # a plan line priced just now has no id yet: it gets one, as the engine's do
+            invoice["lines"] = [x if "id" in x else {"id": store.new_id(invoices.LINE_IDS), **x} for x in standing]
         settle.on_due(store, invoice, store.clock.instant(), invoice["invoiceDate"])
         groups.consolidate(store, invoice, store.clock.instant())
     return shown_invoice(store, invoice)
