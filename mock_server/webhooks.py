@@ -12,7 +12,9 @@ learns what happened at the edge:
   answer, so whatever moved it -- ``POST /__mock/clock`` closing a cycle,
   the billing engine catching up before a request, ``PATCH /invoices/{id}``,
   a payment -- is announced once. The comparison is one pass over the
-  tenant's invoices per answer, and only with ``--webhook``.
+  tenant's invoices, made only after an answer during which an invoice was
+  made, removed or moved (``invoices.generation``, which the ledger and the
+  billing engine bump), and only with ``--webhook``.
 
 Events become deliveries (one per target) on a bounded queue; one background
 thread posts them with retries and exponential backoff, so no request ever
@@ -40,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from .control_access import is_loopback
 from .domain.core.store import Store
 from .domain.core.times import stamp
-from .domain.ledger.invoices import ONGOING
+from .domain.ledger import invoices
 from .lazyimport import lazy_module
 
 if TYPE_CHECKING:
@@ -145,6 +147,7 @@ class _Seen:
     collection: Any  # the invoices Collection compared against; another object: a reset or import came
     status: dict[str, str]
     ongoing: set[str]
+    generation: int  # invoices.generation() then: while it has not moved, nothing is compared
 
 
 class Webhooks:
@@ -202,6 +205,9 @@ class Webhooks:
 
     def _invoice_events(self, store: Store) -> list[tuple[str, dict[str, Any]]]:
         seen = self._seen.get(store)
+        if (seen is not None and seen.collection is store.collections["invoices"]
+                and seen.generation == invoices.generation(store)):
+            return []  # no invoice was made, removed or moved since: nothing to compare (no scan)
         current = _snapshot(store)
         self._seen[store] = current
         if seen is None or seen.collection is not current.collection:
@@ -327,7 +333,8 @@ def _snapshot(store: Store) -> _Seen:
     return _Seen(
         collection,
         {invoice_id: record.get("status") for invoice_id, record in collection.items.items()},
-        set(store.indexes[ONGOING].values()),
+        set(store.indexes[invoices.ONGOING].values()),
+        invoices.generation(store),
     )
 
 

@@ -230,3 +230,23 @@ def _start() -> Any:
 
     return datetime(2024, 1, 1, tzinfo=UTC)
 
+
+
+def test_invoices_are_compared_only_after_an_answer_that_moved_one(receiver: Receiver,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pass over every invoice after a request that made, removed or moved none (it was one per answer)."""
+    from mock_server import webhooks
+
+    passes: list[int] = []
+    snapshot = webhooks._snapshot
+    monkeypatch.setattr(webhooks, "_snapshot", lambda store: passes.append(1) or snapshot(store))
+    with mock(receiver, clock=_start()) as client:
+        client.get("/accounts", headers=AUTH).raise_for_status()  # the first answer takes the baseline
+        before = len(passes)
+        for _ in range(5):
+            client.get("/accounts", headers=AUTH).raise_for_status()
+            client.patch("/accounts/ACME-US", headers=AUTH, json={"name": "No invoice moved"}).raise_for_status()
+        assert len(passes) == before  # before: one pass per answer, 10 more
+        client.post("/__mock/clock", json={"by": "P2M"}).raise_for_status()  # cycles close: invoices move
+        assert len(passes) == before + 1
+        wait_for(lambda: [e for e in receiver.events() if e["type"] == "INVOICE_GENERATED"])

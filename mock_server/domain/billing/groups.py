@@ -104,5 +104,6 @@ def consolidate(store: Store, invoice: Record, moment: datetime) -> Record | Non
     composite["updatedAt"] = at
     invoice["status"] = MERGED
     invoice["updatedAt"] = at
+    invoices.changed(store)
     return composite
 

@@ -124,7 +124,7 @@ def net_wallet(store: Store, invoice: Record, at: str) -> Decimal:
     if amount <= 0:
         return ZERO
     wallets.debit(store, wallet, amount, invoice["id"], WALLET_DESCRIPTION, at)
-    invoices.record_payment(invoice, amount, at)
+    invoices.record_payment(store, invoice, amount, at)
     return amount
 
 

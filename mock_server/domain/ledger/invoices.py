@@ -89,6 +89,9 @@ BILLED = "invoices_billed"
 BILLED_UNTIL = "invoices_billed_until"
 # Invoice group id -> {UTC day (YYYY-MM-DD): the id of the COMPOSITE invoice of the members due that day}.
 COMPOSITES = "invoices_composite"
+# {"n": how many times an invoice was made, removed, or changed status or its ongoing mark}: who watches
+# invoices (the webhooks) looks at them again only when it moved, instead of after every request.
+CHANGES = "invoice_changes"
 
 
 # The largest amount a computed charge may reach: beyond it a JSON number is no longer a float.
@@ -334,12 +337,25 @@ def owed(invoice: Record) -> Decimal:
     return max(total, Decimal(0)) - exact(invoice.get("paidAmount", 0))
 
 
-def record_payment(invoice: Record, amount: Decimal, at: str) -> None:
+def changed(store: Store) -> None:
+    """An invoice was made or removed, or changed its status or whether it is ongoing."""
+    counter = store.indexes[CHANGES]
+    counter["n"] = counter.get("n", 0) + 1
+
+
+def generation(store: Store) -> int:
+    """How many times :func:`changed` was told so far (0 after a reset or an import)."""
+    count: int = store.indexes[CHANGES].get("n", 0)
+    return count
+
+
+def record_payment(store: Store, invoice: Record, amount: Decimal, at: str) -> None:
     """``amount`` paid towards a DUE or PARTIALLY_PAID invoice (the caller checked it is at most what is
     owed): ``paidAmount`` grows; PAID once nothing is owed, else PARTIALLY_PAID."""
     invoice["paidAmount"] = to_json(exact(invoice.get("paidAmount", 0)) + amount)
     invoice["status"] = "PAID" if owed(invoice) <= 0 else "PARTIALLY_PAID"
     invoice["updatedAt"] = at
+    changed(store)
 
 
 # ---- helpers ---------------------------------------------------------------------
@@ -394,6 +410,7 @@ def _active_account(store: Store, account_id: str, field: str) -> Record:
 
 def finalize(store: Store, invoice: Record, status: str, now: str) -> None:
     """Move an invoice out of DRAFT: dated now, due after its net terms."""
+    changed(store)
     invoice["status"] = status
     invoice["invoiceDate"] = invoice["generatedAt"] = now
     invoice["dueDate"] = _after_days(now, invoice["netTermDays"])
@@ -408,6 +425,7 @@ def finalize(store: Store, invoice: Record, status: str, now: str) -> None:
 
 def _insert(store: Store, invoice: Record) -> None:
     """Store an invoice and index it by owner and customer (creation, opening and import come here)."""
+    changed(store)
     store.collections["invoices"].add(invoice["id"], invoice)
     store.indexes[BY_OWNER].setdefault(invoice["ownerId"], []).append(invoice["id"])
     store.indexes[BY_CUSTOMER].setdefault(invoice["customerId"], []).append(invoice["id"])
@@ -421,6 +439,7 @@ def owned_by(store: Store, owner_id: str) -> list[Record]:
 
 def _forget(store: Store, invoice: Record) -> None:
     """Remove an invoice and every index entry naming it."""
+    changed(store)
     store.collections["invoices"].remove(invoice["id"])
     for index, field in ((BY_OWNER, "ownerId"), (BY_CUSTOMER, "customerId")):
         ids = store.indexes[index].get(invoice[field], [])
@@ -602,6 +621,7 @@ def update_invoice(store: Store, invoice_id: str, changes: dict[str, Any]) -> Re
             finalize(store, invoice, target, now)
         else:
             invoice["status"] = target
+            changed(store)
     invoice["updatedAt"] = now
     return invoice
 
@@ -674,7 +694,7 @@ def open_standard(store: Store, account: Record, start: str, end: str, now: str)
     if found is not None:
         record["pricePlanId"] = found.plan["id"]
     _insert(store, record)
-    store.indexes[ONGOING][account["id"]] = record["id"]
+    store.indexes[ONGOING][account["id"]] = record["id"]  # _insert told the watchers
     return record
 
 
@@ -734,6 +754,7 @@ def mark_billed(store: Store, invoice: Record) -> None:
     if store.indexes[ONGOING].get(owner) == invoice["id"]:
         # Only this invoice: a grace-period DRAFT finalized later must not drop the next cycle's ongoing one.
         del store.indexes[ONGOING][owner]
+        changed(store)
 
 
 def billed_until(store: Store, account_id: str) -> str | None:
@@ -894,5 +915,5 @@ RESOURCE = Resource(
         check_import=check_import,
         restore=restore,
     ),
-    indexes=(ONGOING, KEYS, KEY_OF, BY_OWNER, BY_CUSTOMER, BILLED, BILLED_UNTIL, COMPOSITES),
+    indexes=(ONGOING, KEYS, KEY_OF, BY_OWNER, BY_CUSTOMER, BILLED, BILLED_UNTIL, COMPOSITES, CHANGES),
 )

@@ -128,7 +128,8 @@ def create_payment(store: Store, body: dict[str, Any], decimals: int) -> Record:
     collection.add(record["id"], record)
     for item in record["lineItemRecords"]:
         if item["type"] == "INVOICE":
-            invoices.record_payment(store.collections["invoices"].items[item["togaiId"]], exact(item["amount"]), now)
+            invoice = store.collections["invoices"].items[item["togaiId"]]
+            invoices.record_payment(store, invoice, exact(item["amount"]), now)
         elif item["type"] == "WALLET_CREDIT":
             wallets.top_up(store, record["accountId"], item["amount"], record["id"])
     return record
