@@ -78,12 +78,13 @@ def calculate_revenue(store: Store, call: Call) -> dict[str, Any]:
     result = revenue.calculate(store, body["currencyConfig"], body["pricePlanDetailsConfig"], body["usageConfig"],
                                body["licenseEntriesConfig"], body.get("entitlementOverageConfig"))
     return {"currency": result.currency, "pricePlanDetails": result.details,
-            "revenueInfo": [_revenue_info(card) for card in result.cards]}
+            "revenueInfo": [revenue_info(card, {card.kind: card.card}) for card in result.cards]}
 
 
-def _revenue_info(line: revenue.CardRevenue) -> dict[str, Any]:
-    """One priced rate card as ``RevenueInfo``."""
-    out: dict[str, Any] = {line.kind: line.card}
+def revenue_info(line: revenue.CardRevenue, card: dict[str, Any]) -> dict[str, Any]:
+    """One priced rate card as ``RevenueInfo`` (v1: ``{kind: card}``) or ``RevenueInfoV2`` (``{"rateCard": ...}``):
+    ``card`` first, then what it priced."""
+    out: dict[str, Any] = dict(card)
     out["usages"] = {} if line.key is None else {line.key: to_json(line.quantity)}
     slabs = [s.to_json() for s in line.priced.slabs]
     if line.kind == revenue.USAGE:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.core.cursors import page_of, paginate
-from ..domain.core.money import to_json
 from ..domain.core.store import Record, Store
 from ..domain.pricing import plans, plans_v2, rate_cards, revenue, schedules, schedules_v2
 from .call import Call, Handler
+from .pricing import revenue_info
 
 
 def _version(call: Call) -> int | None:
@@ -125,19 +125,7 @@ def calculate_revenue(store: Store, call: Call) -> dict[str, Any]:
     lines = []
     for line in result.cards:
         card = rate_cards.render(named[id(line.card)], plan_id, plan_id, account_id)
-        out: dict[str, Any] = {"rateCard": card}
-        out["usages"] = {} if line.key is None else {line.key: to_json(line.quantity)}
-        slabs = [s.to_json() for s in line.priced.slabs]
-        if line.kind == revenue.USAGE:
-            out["slabRevenueSummaries"] = slabs
-        elif line.kind == revenue.FIXED_FEE:
-            out["fixedFeeRevenueSummary"] = {"revenue": to_json(line.priced.total)}
-        elif line.kind == revenue.LICENSE:
-            out["licenseRevenueSummary"] = slabs
-        else:
-            out["entitlementOverageRevenueSummary"] = {"revenue": to_json(line.priced.total)}
-            out["slabRevenueSummaries"] = slabs
-        lines.append(out)
+        lines.append(revenue_info(line, {"rateCard": card}))
     return {"currency": result.currency, "revenueInfo": lines}
 
 

@@ -54,18 +54,10 @@ def _member_line(store: Store, invoice: Record) -> dict[str, Any]:
         "value": to_json(total),
         "metadata": {"invoiceId": invoice["id"], "accountId": invoice["ownerId"]},
     }
-    children = [_stripped(child) for child in tree.get("lineItems", [])]
+    children = [invoices.without_units(child) for child in tree.get("lineItems", [])]
     if children:
         line["lineItems"] = children
     return line
-
-
-def _stripped(line: dict[str, Any]) -> dict[str, Any]:
-    """A rendered line without its ``units`` (the composite's rendering adds them again)."""
-    out = {k: v for k, v in line.items() if k != "units"}
-    if "lineItems" in line:
-        out["lineItems"] = [_stripped(child) for child in line["lineItems"]]
-    return out
 
 
 def _settled_status(composite: Record) -> str:

@@ -277,10 +277,11 @@ def _with_units(line: dict[str, Any], units: str) -> dict[str, Any]:
     return out
 
 
-def _without_units(line: dict[str, Any]) -> dict[str, Any]:
+def without_units(line: dict[str, Any]) -> dict[str, Any]:
+    """A rendered line without its ``units``, at every depth (rendering adds them again)."""
     out = {k: v for k, v in line.items() if k != "units"}
     if "lineItems" in line:
-        out["lineItems"] = [_without_units(child) for child in line["lineItems"]]
+        out["lineItems"] = [without_units(child) for child in line["lineItems"]]
     return out
 
 
@@ -788,7 +789,7 @@ def _from_tree(tree: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[st
     lines, charges = [], []
     for node in tree.get("lineItems", []):
         if node["type"] != CHARGES_TOTAL:
-            lines.append(_without_units(node))
+            lines.append(without_units(node))
             continue
         for leaf in node.get("lineItems", []):
             meta = leaf.get("metadata") or {}
