@@ -116,12 +116,13 @@ class Reloader:
                     info = new.state.info
                     info.watching, info.reloads = True, old.state.info.reloads + 1
                     info.last_reload = f"{what} changed: {_operations_diff(old, new)}; {kept}"
+                    # Said before the swap: whoever sees the new app can already read that it came.
+                    self.log(f"reloaded: {info.last_reload}")
                     self.app = new
                     for tenant in old.state.tenants:
                         tenant.epoch.bump()  # a request that waited on the old app applies nothing
                 if state_file is not None:
                     state_file.mark_all()
-            self.log(f"reloaded: {info.last_reload}")
             return True
 
     def _carry_tenants(self, old: MockApp, new: MockApp, *, keep_state: bool) -> str:
