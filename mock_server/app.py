@@ -95,12 +95,17 @@ def close_background(state: State) -> None:
         webhooks.close()
 
 
-def create_app(config: Config | None = None, *, state_file: StateFile | None = None) -> MockApp:
+def create_app(
+    config: Config | None = None, *, state_file: StateFile | None = None, adopt: MockApp | None = None
+) -> MockApp:
     """Build the ASGI app; raises ``SpecError``/``FixtureError``/``StateFileError`` on bad input files,
     ValueError on a bad proxy URL.
 
     ``state_file``: an open state file to take over instead of opening ``config.state_file`` (``--watch``
     rebuilds the app while the old one holds the file's lock); its tenants are not loaded again.
+    ``adopt``: the app this one replaces (``--watch``); its ``--record`` writer and ``--webhook`` sender
+    carry on in the new app (what they hold, their threads), rather than a second pair writing the same
+    file and posting the same events.
     """
     config = config or Config()
     spec = load_spec(config.spec)
@@ -121,7 +126,7 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
     # --proxy: valid Togai requests go to the upstream, whose answers the drift report sums up.
     upstream = Upstream(config.proxy, config.proxy_timeout) if config.proxy else None
     drift = upstream.drift if upstream is not None else Drift()
-    recorder, webhooks = _background(config, spec, upstream)
+    recorder, webhooks = _background(config, spec, upstream, adopt.state if adopt is not None else None)
     togai = Pipeline(
         spec,
         store,
@@ -171,24 +176,32 @@ def create_app(config: Config | None = None, *, state_file: StateFile | None = N
                    "upstream": upstream, "tenants": tenants, "state_file": persisted, "recorder": recorder,
                    "webhooks": webhooks})
     if recorder is not None:
+        if adopt is not None:  # nothing below can fail: the adopted writer checks records against the new spec
+            recorder.validators = record_validators(REGISTRY, spec)
         recorder.start()
     if webhooks is not None:
         webhooks.start()
     return MockApp(togai_app, Dashboard(control_app, access), cors, state)
 
 
-def _background(config: Config, spec: Spec, upstream: Upstream | None) -> tuple[Recorder | None, Webhooks | None]:
-    """--record's writer (listening to the upstream's answers) and --webhook's sender, not yet started.
+def _background(
+    config: Config, spec: Spec, upstream: Upstream | None, adopted: State | None = None
+) -> tuple[Recorder | None, Webhooks | None]:
+    """--record's writer (listening to the upstream's answers) and --webhook's sender, not yet started
+    (or those of the app being replaced, ``adopted``).
 
     ValueError (RecordError, WebhookError) naming the flag when they cannot be used.
     """
-    recorder = None
+    recorder: Recorder | None = getattr(adopted, "recorder", None)
     if config.record is not None:
         if upstream is None:
             raise ValueError("--record needs --proxy: it keeps what the upstream answers")
-        recorder = Recorder(config.record, record_validators(REGISTRY, spec), upstream=upstream.url)
+        if recorder is None:
+            recorder = Recorder(config.record, record_validators(REGISTRY, spec), upstream=upstream.url)
         upstream.observer = recorder.observe
-    webhooks = None
+    webhooks: Webhooks | None = getattr(adopted, "webhooks", None)
+    if webhooks is not None:
+        return recorder, webhooks
     if config.webhooks:
         targets = [check_target(url, config.allow_hosts) for url in config.webhooks]
         webhooks = Webhooks(targets, config.webhook_secret)

@@ -100,7 +100,7 @@ class Reloader:
             # The writer waits until the new app holds every tenant: it never writes a half-built one.
             with state_file.held() if state_file is not None else nullcontext():
                 try:
-                    new = create_app(self.config, state_file=state_file)
+                    new = create_app(self.config, state_file=state_file, adopt=old)
                 except Exception as exc:  # SpecError, FixtureError, or anything a broken file can cause
                     if state_file is not None:
                         state_file.attach(old.state.tenants)  # the old app keeps its file

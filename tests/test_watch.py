@@ -3,6 +3,7 @@ file leaves the old version serving (issue 13)."""
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from serverproc import running_server
 from starlette.testclient import TestClient
 
 from mock_server import Config, create_app
+from mock_server.app import close_background
 from mock_server.config import DEFAULT_FIXTURES, DEFAULT_SPEC
 from mock_server.openapi.spec import load_spec
 from mock_server.watch import Reloader
@@ -175,3 +177,35 @@ def test_a_reload_with_a_state_file_takes_the_file_over_and_writes_the_carried_s
         assert {"KEEP", "AFTER"} <= ids
     finally:
         reopened.state.state_file.close()
+
+
+# -- the background threads: one --record writer and one --webhook sender, whatever the reloads ------------
+
+
+def _threads(name: str) -> int:
+    return sum(1 for t in threading.enumerate() if t.name == name and t.is_alive())
+
+
+def test_a_reload_keeps_the_one_record_writer_and_webhook_sender(files: tuple[Path, Path], tmp_path: Path) -> None:
+    spec, fixtures = files
+    writers, senders = _threads("record-writer"), _threads("webhook-sender")
+    config = Config(spec=spec, fixtures=fixtures, watch=True, proxy="http://127.0.0.1:9",
+                    record=str(tmp_path / "recorded"), webhooks=("http://127.0.0.1:9/hook",))
+    first = create_app(config)
+    reloader = Reloader(config, first, log=[].append)
+    client = TestClient(reloader, base_url="http://localhost")
+    old_checks = first.state.recorder.validators
+    try:
+        _edit_spec(spec, lambda doc: doc["paths"].__setitem__("/usage", USAGE))
+        assert reloader.reload(spec_changed=True)
+        assert reloader.app is not first
+        # The new app carries on with the old pair: one thread each, the same delivery log, the new spec's checks.
+        assert reloader.app.state.recorder is first.state.recorder
+        assert reloader.app.state.webhooks is first.state.webhooks
+        assert (_threads("record-writer") - writers, _threads("webhook-sender") - senders) == (1, 1)
+        assert reloader.app.state.recorder.validators is not old_checks
+        assert client.get("/__mock/server").status_code == 200
+    finally:
+        close_background(reloader.app.state)
+        close_background(first.state)
+    assert (_threads("record-writer"), _threads("webhook-sender")) == (writers, senders)
