@@ -251,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     report["metrics_1m"] = json.loads(done.stdout)
     print("ingestion: POST /ingestBatch against the baseline, then 1 000 000 events ...", file=sys.stderr)
     report["ingest"] = ingest.report(load, _free_port())
+    print("clock move: 12 months, 1 000 accounts, 1 000 000 events, in its own process ...", file=sys.stderr)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.billing"], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    report["clock_move"] = json.loads(done.stdout)
     print("scans: account-scoped reads with 50 000 events, 5 000 credits and wallet entries unrelated ...",
           file=sys.stderr)
     report["scans"] = scans.report()
@@ -321,6 +325,17 @@ def _print(report: dict[str, Any]) -> None:
             print(f"  {'PASS' if ok else 'MISS'}  {label}: {value}")
     if "ingest" in report:
         print(ingest.describe(report["ingest"]))
+    if "clock_move" in report:
+        c = report["clock_move"]
+        print(f"\nclock move, 12 months: {c['accounts']} accounts, {c['events']} events, {c['cycles_closed']} cycles "
+              f"closed, {c['invoices']} invoices: {c['move_s']} s, {c['move_mb']} MB more, {c['slices']} slices, "
+              f"the longest {c['longest_slice_ms']} ms (events loaded in {c['load_s']} s)")
+        checks += [("clock move <= 5 s", c["move_s"] <= 5.0, c["move_s"]),
+                   ("clock move <= 200 MB more", c["move_mb"] <= 200.0, c["move_mb"]),
+                   ("clock move slice <= 50 ms (+ one account's work)", c["longest_slice_ms"] <= 60.0,
+                    c["longest_slice_ms"])]
+        for label, ok, value in checks[-3:]:
+            print(f"  {'PASS' if ok else 'MISS'}  {label}: {value}")
     if "scans" in report:
         print(scans.describe(report["scans"]))
     report["target_results"] = {label: ok for label, ok, _ in checks}

@@ -7,7 +7,7 @@ tenant; then the clock moves from 2024-01-01 to 2025-01-01 through the
 engine, as ``POST /__mock/clock`` does: 12 000 cycles closed, 12 000
 invoices drafted and finalized, 12 000 ongoing invoices opened.
 
-``python -m benchmarks.billing [EVENTS]`` prints JSON (not wired into ``make bench``).
+``python -m benchmarks.billing [EVENTS]`` prints JSON; ``make bench`` runs it in its own process.
 Target: at most 5 s and 200 MB more for the move, no slice above ~50 ms.
 """
 from __future__ import annotations

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .control import Control
+from .domain.core.memory import thaw
 from .domain.core.store import Store
 from .drift import Drift
 from .epoch import Epoch
@@ -192,6 +193,7 @@ class Tenants:
             self._by_key.pop(tenant.key, None)
             for token in [t for t, known in self._by_token.items() if known is tenant]:
                 del self._by_token[token]
+        thaw()  # its store is in reference cycles: the collector frees it only if it is not frozen
         if self.on_drop is not None:
             self.on_drop(tenant.key)
 

@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from .app import MockApp, create_app
 from .config import Config
 from .control import Control
+from .domain.core.memory import thaw
 from .domain.core.store import Store
 from .errors import ApiError
 from .persistence import StateFile
@@ -121,6 +122,7 @@ class Reloader:
                     self.app = new
                     for tenant in old.state.tenants:
                         tenant.epoch.bump()  # a request that waited on the old app applies nothing
+                thaw()  # the old app, frozen with the rest after start-up, can be freed
                 if state_file is not None:
                     state_file.mark_all()
             return True

@@ -268,10 +268,10 @@ def run_slice(store: Store, target: datetime, summary: Summary, budget: float = 
     A movable clock reads each due instant while its work runs, so what it
     makes is dated then. The caller holds the store's lock.
     """
+    deadline = time.perf_counter() + budget  # a queue rebuilt first counts against the slice
     state = queue(store)
     clock = store.clock
     limit = _seconds(target)
-    deadline = time.perf_counter() + budget
     while True:
         head = state.head()
         if head is None or head > limit:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .clock import Clock
 from .collection import Collection
 from .errors import DomainError, Violation
+from .memory import thaw
 from .records import SlottedRecord, record_class
 from .times import parse_time, stamp
 
@@ -116,6 +117,7 @@ class Store:
 
     def clear(self) -> None:
         """Forget everything (ids and clock start again from the seed)."""
+        thaw()  # what the old state froze may hold cycles the collector must now free
         self.rng = random.Random(self.seed)
         self.clock = Clock(self.seed, self.clock_start)
         self.collections: dict[str, Collection] = {r.name: Collection() for r in self.registry}
@@ -267,6 +269,7 @@ class Store:
         fresh = copy.deepcopy(snapshot)
         with self.lock:
             self.__dict__.update(fresh)
+        thaw()
 
 
 __all__ = ["BASE_CURRENCY", "Clock", "Collection", "Record", "SlottedRecord", "Store", "record_class", "stamp"]
