@@ -6,6 +6,8 @@ import math
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from ..errors import ApiError
 from ..openapi.spec import Operation
 
@@ -57,6 +59,48 @@ _DECODER = json.JSONDecoder(
 )
 
 
+# Bodies up to this size are first read by orjson (a single-record write: a tenth of the stdlib's cost).
+_FAST_MAX = 4096
+_SLOW = object()
+
+
+def _fast_decode(raw: bytes) -> Any:
+    """``raw`` as :data:`_DECODER` would read it, or ``_SLOW`` when only the stdlib path can tell.
+
+    orjson keeps the last of duplicate keys and reads ``30.0`` (and integers past 64 bits) as
+    floats; the stdlib path refuses the first and turns the second into ints. So the answer
+    stands only when the text has exactly one ``:`` per key read (then no key came twice, and no
+    string held a colon) and no float is integral; otherwise, and for any text orjson refuses,
+    the stdlib path decides (and words the error) as before.
+    """
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _SLOW
+    keys = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            keys += len(item)
+            children: Any = item.values()
+        elif type(item) is list:
+            children = item
+        else:
+            if type(item) is float and item.is_integer():
+                return _SLOW
+            continue
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append(child)
+            elif kind is float and child.is_integer():
+                return _SLOW
+    if raw.count(b":") != keys:
+        return _SLOW
+    return value
+
+
 def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
     """The decoded, schema-valid body of ``op`` (``None`` when there is none)."""
     spec = op.body
@@ -71,12 +115,27 @@ def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
         if spec.required:
             raise ApiError.of(400, "body", "is required")
         return None
+    value = _fast_decode(raw) if len(raw) <= _FAST_MAX else _SLOW
+    if value is _SLOW:
+        value = _decode(raw)
+    if spec.validator is not None:
+        try:
+            problems = spec.validator.violations(value)
+        except RecursionError:
+            raise ApiError.of(400, "body", "is nested too deeply") from None
+        if problems:
+            raise ApiError(400, problems)
+    return value
+
+
+def _decode(raw: bytes) -> Any:
+    """``raw`` read by the stdlib (duplicate keys, out-of-range numbers and every syntax error worded)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError.of(400, "body", f"is not valid UTF-8 (byte {exc.start})") from None
     try:
-        value = _DECODER.decode(text)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise ApiError.of(
             400, "body", f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -89,14 +148,6 @@ def parse_body(op: Operation, content_type: str | None, raw: bytes) -> Any:
         raise ApiError.of(400, "body", "is nested too deeply") from None
     except ValueError as exc:
         raise ApiError.of(400, "body", f"is not valid JSON: {exc}") from None
-    if spec.validator is not None:
-        try:
-            problems = spec.validator.violations(value)
-        except RecursionError:
-            raise ApiError.of(400, "body", "is nested too deeply") from None
-        if problems:
-            raise ApiError(400, problems)
-    return value
 
 
 # JSON echoed back (override bodies) or shown (the journal) is nested at most
