@@ -350,8 +350,10 @@ class Journal:
             return cost
 
     def record(
-        self, *, headers: list[tuple[bytes, bytes]], request_body: bytes, response_body: bytes,
-        header_bytes: int | None = None, **fields: Any
+        self, *, time: float, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]],
+        request_body: bytes, status: int, operation_id: str | None, duration_ms: float, response_body: bytes,
+        violations: list[Violation] | None, override: str | None, rejected_by: str | None = None,
+        header_bytes: int | None = None,
     ) -> None:
         """Append an entry (the oldest falls off when full), cutting what is too large to keep.
 
@@ -375,10 +377,9 @@ class Journal:
             response_body = response_body[:_BODY_LIMIT]
             truncated += ("responseBody",)
         cost = len(request_body) + len(response_body) + header_bytes + _ENTRY_OVERHEAD
-        entry = Entry(
-            id=0, headers=headers, request_body=request_body, response_body=response_body,
-            truncated=truncated, cost=cost, **fields,
-        )
+        # Positional, in Entry's field order: this runs on every request.
+        entry = Entry(0, time, method, path, query, headers, request_body, status, operation_id, duration_ms,
+                      response_body, violations, override, truncated, rejected_by, cost)
         fell = 0
         with self._lock:
             entry.id = self._next

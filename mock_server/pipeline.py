@@ -92,6 +92,13 @@ class Outcome:
     violations: list[Violation] | None = None
 
 
+# Requests whose routing and parameters are remembered (Pipeline._bound): at most this many, of at
+# most this much path and query text, with values a handler cannot change (lists are not kept).
+_BOUND_MAX = 4096
+_BOUND_TEXT = 512
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
 class Pipeline:
     """The ASGI app that serves the operations of one spec."""
 
@@ -133,6 +140,13 @@ class Pipeline:
         self.offloaded = offloaded  # operationIds whose handlers run in a worker thread
         self.drift = proxy.drift if proxy is not None else None  # the tenant's drift report (--proxy)
         self.observer: Observer | None = None  # --webhook: what the answers did (mock_server/webhooks.py)
+        # (method, raw path, query) -> the operation and its parsed parameters, for requests that
+        # passed routing and parameters before: a pure function of that text unless the operation
+        # reads header parameters. Shared by the tenants' copies; started afresh when full.
+        self._bound: dict[tuple[str, str, bytes], tuple[Operation, dict[str, Any]]] = {}
+        self._by_headers = frozenset(
+            op.operation_id for op in spec.operations if any(p.location == "header" for p in op.parameters)
+        )
         # Looked up per request, so computed once.
         self._plans: dict[str, tuple[Handler | None, int, frozenset[str], int]] = {
             op.operation_id: (
@@ -271,11 +285,25 @@ class Pipeline:
                 stage = "security"
                 self.access.admit(headers)
                 stage = "route"
-            op, path_params = self.router.match(scope["method"], path)
-            stage = "security"
-            check_security(op, headers, self.tokens)
-            stage = "parameters"
-            params = parse_parameters(op, path_params, scope.get("query_string", b""), headers)
+            query: bytes = scope.get("query_string", b"")
+            key = (scope["method"], path, query)
+            bound = self._bound.get(key)
+            if bound is not None:  # routed and parsed before: security is the only stage left to run
+                op = bound[0]
+                stage = "security"
+                check_security(op, headers, self.tokens)
+                params = dict(bound[1])  # the handler's own copy
+            else:
+                op, path_params = self.router.match(scope["method"], path)
+                stage = "security"
+                check_security(op, headers, self.tokens)
+                stage = "parameters"
+                params = parse_parameters(op, path_params, query, headers)
+                if (op.operation_id not in self._by_headers and len(path) + len(query) <= _BOUND_TEXT
+                        and all(type(v) in _IMMUTABLE for v in params.values())):
+                    if len(self._bound) >= _BOUND_MAX:
+                        self._bound.clear()
+                    self._bound[key] = (op, dict(params))
             stage = "body"
             if self.access is not None:
                 self.access.require_json(scope["method"], headers)
