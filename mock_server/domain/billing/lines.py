@@ -14,11 +14,14 @@ A ``LICENSE_RATE_CARD_AMOUNT`` per licence rate card prices the licences
 the account held in the cycle (:func:`_license_line`), and a
 ``CREDIT_GRANT_RATE_CARD_AMOUNT`` per credit grant due in the cycle (its
 price; :mod:`.settle` grants the credits once the invoice is due).
-Entitlement overage and pricing rules are not billed here yet (README,
-"Invoices"); credits are applied when the invoice is due (:mod:`.settle`).
+The plan's pricing rules (:mod:`.rules`) run on those lines before the
+true-up (Togai's order: pricing rules, then commitments and credits).
+Entitlement overage is not billed here (README, "Invoices"); credits are
+applied when the invoice is due (:mod:`.settle`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,7 +31,9 @@ from ..core.store import Store
 from ..core.times import parse_time, stamp_seconds
 from ..ledger import licenses
 from ..pricing import engine as pricing
+from ..pricing import schedules
 from ..usage import aggregates as usage
+from . import rules
 
 PLAN_LINE = "PRICE_PLAN_AMOUNT"
 USAGE_LINE = "USAGE_RATE_CARD_AMOUNT"
@@ -143,6 +148,11 @@ def _usage_line(card: dict[str, Any], quantity: Decimal, currency: str, name: st
     if slabs:
         line["lineItems"] = slabs
     return line
+
+
+def _repricer(card: dict[str, Any], currency: str, name: str) -> Callable[[Decimal], dict[str, Any]]:
+    """How a pricing rule's new usage of the card is priced: through its slabs, as the cycle's usage is."""
+    return lambda quantity: _usage_line(card, quantity, currency, name)
 
 
 def _fixed_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool, index: int) -> dict[str, Any] | None:
@@ -269,25 +279,39 @@ def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> d
     used = metered(store, keys, found.account_id, found.cycle_start, found.cycle_end)
     meters = store.collections["usageMeters"]
     children: list[dict[str, Any]] = []
+    targets: list[rules.Target] = []  # what the plan's pricing rules may read and update
     for card in found.details.get("usageRateCards", []):
         if pricing.rate_value(card, currency) is None:
             continue
         record = meters.get(card["usageMeterId"])
         name = card.get("displayName") or (record["name"] if record is not None else card["usageMeterId"])
         children.append(_usage_line(card, used.get(card["usageMeterId"], ZERO), currency, name))
+        targets.append(rules.Target(children[-1], f"usage.urc.{card['usageMeterId']}",
+                                    f"revenue.urc.{card['usageMeterId']}", _repricer(card, currency, name)))
     for card in found.details.get("licenseRateCards", []):
         if pricing.rate_value(card, currency) is not None:
             children.append(_license_line(store, card, found))
+            if card.get("invoiceTiming", "IN_ARREARS") != "IN_ADVANCE":
+                targets.append(rules.Target(children[-1], f"usage.lrc.{card['id']}", f"revenue.lrc.{card['id']}",
+                                            None))
     first = found.cycle_start == parse_start(found)
     index = cycle_index(found)
     for card in found.details.get("fixedFeeRateCards", []):
         line = _fixed_line(card, found, first, index)
         if line is not None:
             children.append(line)
+            if card.get("invoiceTiming", "IN_ARREARS") != "IN_ADVANCE":
+                targets.append(rules.Target(line, None, f"revenue.ff.{card['id']}", None))
     for card in found.details.get("creditGrantRateCards", []):
         grant = _grant_line(card, found, first, index)
         if grant is not None:
             children.append(grant)
+    plan_rules = schedules.details_of(store, dict(found.schedule))[2]
+    logs: list[dict[str, Any]] = []
+    if plan_rules:  # Togai's order: pricing rules, then commitments and credits
+        additions, logs = rules.apply(plan_rules, targets, currency)
+        if additions is not None:
+            children.append(additions)
     total = sum((exact(c["value"]) for c in children), ZERO)
     true_up = _true_up(found, total)
     if true_up is not None:
@@ -296,6 +320,8 @@ def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> d
     out: dict[str, Any] = {"description": found.plan["name"], "type": PLAN_LINE, "value": to_json(total),
                            "metadata": {"pricePlanId": found.plan["id"], "cycleStart": stamp_seconds(found.cycle_start),
                                         "cycleEnd": stamp_seconds(found.cycle_end)}}
+    if logs:
+        out["metadata"][rules.LOGS] = logs
     if children:
         out["lineItems"] = children
     return out
