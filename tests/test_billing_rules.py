@@ -215,3 +215,44 @@ def test_no_rules_no_logs(capi: Api) -> None:
     invoice = january(capi, account)
     assert invoice["totalAmount"] == 10
     assert capi.get(f"/invoice/{invoice['id']}/pricing_rules_logs").json() == {"data": []}
+
+
+# ---- bill runs that wait for confirmation --------------------------------------------------------------------
+
+
+def _jobs(api: Api, kind: str = "BILL_RUN") -> list[dict[str, Any]]:
+    return [j for j in api.get("/jobs", params={"pageSize": 50}).json()["data"] if j["type"] == kind]
+
+
+def test_bill_run_with_confirmation_makes_a_job(capi: Api) -> None:
+    # January (10 rides at 2 + the 10 fee = 30) closes when the clock passes 1 February; a bill run asked
+    # for with require_confirmation waits as a BILL_RUN job and bills nothing until confirmed.
+    account, _, _ = rules_account(capi, [])
+    ride(capi, account, *TEN)
+    move(capi, to="2024-02-01T00:00:00Z")
+    before = capi.get("/invoices", params={"owner_id": account}).json()
+    assert capi.post("/invoices/bill_runs", params={"require_confirmation": "true"}).json() == {"success": True}
+    (job,) = _jobs(capi)
+    assert job["status"] == "WAITING_FOR_CONFIRMATION"
+    shown = capi.get(f"/jobs/{job['id']}").json()
+    assert (shown["totalJobEntries"], shown["pendingJobEntries"]) == (0, 0)
+    assert capi.get("/invoices", params={"owner_id": account}).json() == before
+    # Confirmed, it runs the bill run: January was billed once when it closed, so nothing more is billed.
+    done = capi.post(f"/jobs/{job['id']}/confirm")
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["totalJobEntries"]) == ("COMPLETED", 0)
+    assert capi.get("/invoices", params={"owner_id": account}).json() == before
+    assert january(capi, account)["totalAmount"] == 30
+    # A settled job cannot be confirmed again (400 naming job_id); a second job, rejected, bills nothing.
+    again = capi.post(f"/jobs/{job['id']}/confirm")
+    assert again.status_code == 400 and "job_id" in again.text
+    capi.post("/invoices/bill_runs", params={"require_confirmation": "true"})
+    second = next(j for j in _jobs(capi) if j["id"] != job["id"])
+    assert capi.post(f"/jobs/{second['id']}/reject").json()["status"] == "CANCELLED"
+    assert capi.get("/invoices", params={"owner_id": account}).json() == before
+
+
+def test_bill_run_without_confirmation_makes_no_job(capi: Api) -> None:
+    assert capi.post("/invoices/bill_runs").status_code == 200
+    assert capi.post("/invoices/bill_runs", params={"require_confirmation": "false"}).status_code == 200
+    assert _jobs(capi) == []

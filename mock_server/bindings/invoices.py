@@ -108,9 +108,12 @@ def charges_on_account(store: Store, call: Call) -> dict[str, Any]:
 def bill_run(store: Store, call: Call) -> dict[str, Any]:
     """``POST /invoices/bill_runs``: close the cycles that ended by the clock and are not billed.
 
-    ``require_confirmation`` is accepted; the run applies at once (the mock makes no job for it).
+    With ``require_confirmation`` it makes a ``BILL_RUN`` job that runs when confirmed (``/jobs/{id}/confirm``).
     """
-    billing.bill_run(store)
+    if call.params.get("require_confirmation"):
+        billing.request_bill_run(store)
+    else:
+        billing.bill_run(store)
     return dict(SUCCESS)
 
 
