@@ -36,7 +36,8 @@ def _expr(logic: Any, meter: str, fee: str) -> str:
 
 
 def rules_account(api: Api, rules: list[dict[str, Any]], rate: Any = 2, fee: Any = 10,
-                  commitment: Any = None, fee_timing: str = "IN_ARREARS") -> tuple[str, str, str]:
+                  commitment: Any = None, fee_timing: str = "IN_ARREARS",
+                  overage: list[dict[str, Any]] = ()) -> tuple[str, str, str]:  # type: ignore[assignment]
     """An account on a monthly USD plan: each ride at ``rate``, a ``fee``, and ``rules`` (their condition and
     computation as JSON-logic trees, ``<M>``/``<F>`` standing for the meter and fee ids). Answers the account,
     the meter and the fee's add-on."""
@@ -62,6 +63,8 @@ def rules_account(api: Api, rules: list[dict[str, Any]], rate: Any = 2, fee: Any
             "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": rate}]}]}],
         "fixedFeeRateCards": [{"id": addon, "displayName": "Platform", "rateValues": [{"currency": "USD", "rate": fee}],
                                "enableProration": False, "invoiceTiming": fee_timing, "type": "RECURRING"}]}
+    if overage:
+        details["entitlementOverageRateCards"] = list(overage)
     if commitment is not None:
         details["minimumCommitment"] = {"displayName": "Commitment", "rateValues": [{"currency": "USD",
                                                                                      "rate": commitment}]}
@@ -256,3 +259,83 @@ def test_bill_run_without_confirmation_makes_no_job(capi: Api) -> None:
     assert capi.post("/invoices/bill_runs").status_code == 200
     assert capi.post("/invoices/bill_runs", params={"require_confirmation": "false"}).status_code == 200
     assert _jobs(capi) == []
+
+
+# ---- entitlement overage ------------------------------------------------------------------------------------
+
+
+def _rides_feature(api: Api) -> str:
+    return next(f["id"] for f in api.get("/features").json()["data"] if f["name"] == "Rides")
+
+
+def _entitled(api: Api, account: str, distance: str) -> int:
+    """An entitled ride of ``distance`` (the demo's Rides feature consumes rides.distance)."""
+    body = {"event": {"schemaName": "rides", "timestamp": "2024-01-02T00:00:00Z", "accountId": account,
+                      "attributes": [{"name": "distance", "value": distance}], "dimensions": {}}}
+    status: int = api.post("/entitled", json=body).status_code
+    return status
+
+
+def test_entitlement_overage_is_billed_through_its_rate_card(capi: Api) -> None:
+    rides = _rides_feature(capi)
+    card = {"featureId": rides, "displayName": "Extra rides", "maxQuantity": 20,
+            "ratePlan": {"pricingModel": "TIERED", "slabs": [{"order": 1, "startAfter": 0, "priceType": "PER_UNIT"},
+                                                             {"order": 2, "startAfter": 10, "priceType": "PER_UNIT"}]},
+            "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 0.5}, {"order": 2, "rate": 0.25}]}]}
+    account, _, _ = rules_account(capi, [], overage=[card])
+    pack = next(p["id"] for p in capi.get("/price_plans", params={"pageSize": 50}).json()["data"]
+                if p["name"] == "Ride pack")
+    r = capi.post(f"/accounts/{account}/purchases", json={"pricePlanId": pack, "quantity": 1})
+    assert r.status_code in (200, 201), r.text  # 10 Rides credits
+    # 12: 10 from the credits, 2 of overage; 15 more: overage 17; 4 more would be 21 > the limit of 20: refused.
+    assert _entitled(capi, account, "12") == 200
+    assert _entitled(capi, account, "15") == 200
+    assert _entitled(capi, account, "4") == 400
+    shown = capi.get(f"/accounts/{account}/features/{rides}").json()
+    assert (shown["granted"], shown["balance"], shown["overageLimit"], shown["usedOverage"]) == (10, 0, 20, 17)
+    (overage,) = [e for e in capi.get(f"/accounts/{account}/features/{rides}/entries").json()["data"]
+                  if e["source"] == "OVERAGE"]
+    assert (overage["used"], overage["effectiveFrom"][:10], overage["effectiveUntil"][:10]) == (
+        17, "2024-01-01", "2024-02-01")
+    # January: no rides metered (0), the 10 fee, and 17 of overage through the tiers: 10 x 0.5 + 7 x 0.25 = 6.75.
+    move(capi, to="2024-02-01T00:00:00Z")
+    invoice = january(capi, account)
+    assert lines(invoice) == [(USAGE, 0), (FEE, 10), ("ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT", 6.75)]
+    assert invoice["totalAmount"] == 16.75
+    (extra,) = [x for x in plan_line(invoice)["lineItems"] if x["type"] == "ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT"]
+    assert (extra["quantity"], [x["value"] for x in extra["lineItems"]]) == (17, [5, 1.75])
+    # February is a new cycle: its overage starts at 0 (3 of it now), and January's invoice is unchanged.
+    assert _entitled(capi, account, "3") == 200
+    assert capi.get(f"/accounts/{account}/features/{rides}").json()["usedOverage"] == 3
+    assert january(capi, account)["totalAmount"] == 16.75
+    # An export with OVERAGE entries imports back as it was.
+    state = capi.get("/__mock/state").json()
+    r = capi.request("PUT", "/__mock/state", json=state)
+    assert r.status_code in (200, 204), r.text
+    again = capi.get("/__mock/state").json()
+    assert [e for e in again["featureCreditEntries"] if e["source"] == "OVERAGE"] == [
+        e for e in state["featureCreditEntries"] if e["source"] == "OVERAGE"]
+
+
+def test_without_an_overage_card_an_event_past_the_credits_is_refused(capi: Api) -> None:
+    account, _, _ = rules_account(capi, [])
+    assert _entitled(capi, account, "1") == 400
+    shown = capi.get(f"/accounts/{account}/features/{_rides_feature(capi)}").json()
+    assert (shown["usedOverage"], "overageLimit" in shown) == (0, False)
+
+
+def test_pricing_rules_read_and_update_the_overage(capi: Api) -> None:
+    # 12 of overage (no credits) at 0.5 = 6; a rule frees 2 of it when it is above 10: 10 x 0.5 = 5; + 10 fee = 15.
+    rides = _rides_feature(capi)
+    card = {"featureId": rides, "ratePlan": {"pricingModel": "TIERED", "slabs": [
+        {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]},
+        "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 0.5}]}]}
+    usage = {"var": f"usage.eorc.{rides}"}
+    rule = {"name": "Two free", "order": 1, "condition": {">": [usage, 10]}, "computation": {"-": [usage, 2]},
+            "action": {"type": "UPDATE", "target": f"usage.eorc.{rides}"}}
+    account, _, _ = rules_account(capi, [rule], overage=[card])
+    assert _entitled(capi, account, "12") == 200  # no credits, no maxQuantity: all of it is overage
+    move(capi, to="2024-02-01T00:00:00Z")
+    invoice = january(capi, account)
+    assert lines(invoice) == [(USAGE, 0), (FEE, 10), ("ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT", 5)]
+    assert invoice["totalAmount"] == 15

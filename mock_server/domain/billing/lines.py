@@ -14,22 +14,25 @@ A ``LICENSE_RATE_CARD_AMOUNT`` per licence rate card prices the licences
 the account held in the cycle (:func:`_license_line`), and a
 ``CREDIT_GRANT_RATE_CARD_AMOUNT`` per credit grant due in the cycle (its
 price; :mod:`.settle` grants the credits once the invoice is due).
-The plan's pricing rules (:mod:`.rules`) run on those lines before the
-true-up (Togai's order: pricing rules, then commitments and credits).
-Entitlement overage is not billed here (README, "Invoices"); credits are
-applied when the invoice is due (:mod:`.settle`).
+An ``ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT`` per entitlement overage rate
+card prices the overage of its feature the account used in the cycle
+(:func:`_overage_line`). The plan's pricing rules (:mod:`.rules`) run on
+those lines before the true-up (Togai's order: pricing rules, then
+commitments and credits); credits are applied when the invoice is due
+(:mod:`.settle`).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from ..core.money import exact, rounded, to_json
 from ..core.store import Store
 from ..core.times import parse_time, stamp_seconds
-from ..ledger import licenses
+from ..ledger import entitlements, licenses
 from ..pricing import engine as pricing
 from ..pricing import schedules
 from ..usage import aggregates as usage
@@ -43,6 +46,8 @@ TRUE_UP_LINE = "TRUE_UP_AMOUNT"
 LICENSE_LINE = "LICENSE_RATE_CARD_AMOUNT"
 GRANT_LINE = "CREDIT_GRANT_RATE_CARD_AMOUNT"
 LICENSE_SLAB_LINE = "LICENSE_RATE_CARD_SLAB_AMOUNT"
+OVERAGE_LINE = "ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT"
+OVERAGE_SLAB_LINE = "ENTITLEMENT_OVERAGE_RATE_CARD_SLAB_AMOUNT"
 DAY = timedelta(days=1)
 ZERO = Decimal(0)
 
@@ -233,6 +238,23 @@ def _license_line(store: Store, card: dict[str, Any], found: pricing.ScheduleAt)
             "value": to_json(rounded(value, currency)), "metadata": meta}
 
 
+def _overage_priced(card: dict[str, Any], quantity: Decimal, *, currency: str) -> dict[str, Any]:
+    """An overage quantity of the card's feature priced through its slabs, as an overage line."""
+    line = _usage_line({**card, "usageMeterId": card["featureId"]}, quantity, currency,
+                       card.get("displayName") or card["featureId"])
+    line["type"], line["metadata"] = OVERAGE_LINE, {"featureId": card["featureId"]}
+    for leaf in line.get("lineItems", []):
+        leaf["type"] = OVERAGE_SLAB_LINE
+    return line
+
+
+def _overage_line(store: Store, card: dict[str, Any], found: pricing.ScheduleAt) -> dict[str, Any]:
+    """What an entitlement overage rate card bills for the cycle: the overage of its feature the account used
+    in it (the cycle's ``OVERAGE`` feature credit entries), priced through the card's slabs."""
+    used = entitlements.overage_used(store, found.account_id, card["featureId"], found.cycle_start, found.cycle_end)
+    return _overage_priced(card, used, currency=found.currency)
+
+
 def _grant_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool, index: int) -> dict[str, Any] | None:
     """A credit grant due in the cycle: the price of its ``creditAmount`` through its slabs, in the account's
     currency; what to grant rides in the line's metadata for :func:`.settle.grant_credits`.
@@ -302,6 +324,12 @@ def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> d
             children.append(line)
             if card.get("invoiceTiming", "IN_ARREARS") != "IN_ADVANCE":
                 targets.append(rules.Target(line, None, f"revenue.ff.{card['id']}", None))
+    for card in found.details.get("entitlementOverageRateCards", []):
+        if pricing.rate_value(card, currency) is not None:
+            children.append(_overage_line(store, card, found))
+            targets.append(rules.Target(children[-1], f"usage.eorc.{card['featureId']}",
+                                        f"revenue.eorc.{card['featureId']}",
+                                        partial(_overage_priced, card, currency=currency)))
     for card in found.details.get("creditGrantRateCards", []):
         grant = _grant_line(card, found, first, index)
         if grant is not None:

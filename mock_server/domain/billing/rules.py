@@ -8,8 +8,9 @@ and revenue data for the different rate cards configured in the price plan"
 (``usage.`` / ``revenue.``), and "you cannot apply conditions, computations or
 update In Advance rate cards". Its own example names them
 ``usage.urc.<usage meter id>``, ``revenue.urc.<usage meter id>`` and
-``revenue.ff.<fixed fee add-on id>``; licences follow the same pattern as
-``usage.lrc.<add-on id>`` / ``revenue.lrc.<add-on id>`` (our decision).
+``revenue.ff.<fixed fee add-on id>``; licences and entitlement overage follow
+the same pattern as ``usage.lrc.<add-on id>`` / ``revenue.lrc.<add-on id>``
+and ``usage.eorc.<feature id>`` / ``revenue.eorc.<feature id>`` (our decision).
 
 What each rule did is recorded as a ``PricingRulesLog`` in the plan line's
 ``metadata.pricingRulesLogs`` (``GET /invoice/{id}/pricing_rules_logs`` answers
@@ -134,7 +135,7 @@ def apply(rules: list[dict[str, Any]], targets: list[Target], currency: str,
         if error is None and action["type"] == "UPDATE" and target is None:
             error = f"target {key!r} is no rate card of this invoice that a rule may update"
         if error is None and target is not None and key == target.usage_key and target.reprice is None:
-            error = f"the usage of {key!r} cannot be updated (only a usage rate card's)"
+            error = f"the usage of {key!r} cannot be updated (only a usage or overage rate card's)"
         if error is not None:
             log["type"], log["changes"]["errorMessage"] = "COMPUTATION_ERROR", error
             continue
