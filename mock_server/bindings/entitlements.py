@@ -44,15 +44,18 @@ def void_entry(store: Store, call: Call) -> dict[str, Any]:
 
 
 def feature_credits(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /accounts/{id}/features/{id}``: granted and left of the entries in effect.
-
-    Overage comes from price plans' overage rate cards, which the mock does
-    not apply: ``usedOverage`` is 0 and there is no ``overageLimit``.
-    """
+    """``GET /accounts/{id}/features/{id}``: granted and left of the credit entries in effect, and the overage
+    of the pricing cycle now: ``usedOverage``, and ``overageLimit`` when the plan's overage rate card has a
+    ``maxQuantity`` (none without an overage card or limit)."""
     account_id, feature_id = entitlements.require_feature(store, *_owner(call))
-    granted, left = entitlements.balance(store, account_id, feature_id, store.clock.now())
-    return {"accountId": account_id, "featureId": feature_id, "granted": to_json(granted), "balance": to_json(left),
-            "usedOverage": 0}
+    now = store.clock.now()
+    granted, left = entitlements.balance(store, account_id, feature_id, now)
+    overage = entitlements.overage_of(store, account_id, feature_id, now)
+    out = {"accountId": account_id, "featureId": feature_id, "granted": to_json(granted), "balance": to_json(left),
+           "usedOverage": to_json(overage.used) if overage is not None else 0}
+    if overage is not None and overage.limit is not None:
+        out["overageLimit"] = to_json(overage.limit)
+    return out
 
 
 def list_entitlements(store: Store, call: Call) -> dict[str, Any]:

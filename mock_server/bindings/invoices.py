@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.billing import engine as billing
-from ..domain.billing import groups, settle
+from ..domain.billing import groups, rules, settle
 from ..domain.core.money import exact, to_json
 from ..domain.core.store import Record, Store
 from ..domain.ledger import invoices
@@ -108,13 +108,19 @@ def charges_on_account(store: Store, call: Call) -> dict[str, Any]:
 def bill_run(store: Store, call: Call) -> dict[str, Any]:
     """``POST /invoices/bill_runs``: close the cycles that ended by the clock and are not billed.
 
-    ``require_confirmation`` is accepted; the run applies at once (the mock makes no job for it).
+    With ``require_confirmation`` it makes a ``BILL_RUN`` job that runs when confirmed (``/jobs/{id}/confirm``).
     """
-    billing.bill_run(store)
+    if call.params.get("require_confirmation"):
+        billing.request_bill_run(store)
+    else:
+        billing.bill_run(store)
     return dict(SUCCESS)
 
 
 def pricing_rule_logs(store: Store, call: Call) -> dict[str, Any]:
-    """``GET /invoice/{id}/pricing_rules_logs``: no pricing rule runs in the mock, so none for any invoice."""
-    invoices.require_invoice(store, call.params["invoice_id"])
-    return {"data": []}
+    """``GET /invoice/{id}/pricing_rules_logs``: what each of its plan's pricing rules did on the invoice
+    (kept on its plan line; an ongoing invoice's as it stands), none for an invoice without."""
+    invoice = billing.live(store, invoices.require_invoice(store, call.params["invoice_id"]))
+    logs = [log for line in invoice["lines"] if line.get("type") == invoices.PLAN_LINE
+            for log in (line.get("metadata") or {}).get(rules.LOGS, [])]
+    return {"data": logs}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..domain.billing import engine as billing
 from ..domain.core.cursors import page_of, paginate
 from ..domain.core.errors import DomainError, Invalid
 from ..domain.core.money import to_json
@@ -183,8 +184,8 @@ def list_jobs(store: Store, call: Call) -> dict[str, Any]:
 
 
 def confirm_job(store: Store, call: Call) -> dict[str, Any]:
-    """``POST /jobs/{id}/confirm``: runs a waiting job."""
-    return jobs.render(store, jobs.confirm(store, call.params[jobs.PARAM]))
+    """``POST /jobs/{id}/confirm``: runs a waiting job (a migration, or a bill run)."""
+    return jobs.render(store, jobs.confirm(store, call.params[jobs.PARAM], billing.JOB_RUNNERS))
 
 
 def reject_job(store: Store, call: Call) -> dict[str, Any]:

@@ -42,13 +42,14 @@ from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
 from ..ledger import credits, invoices
 from ..pricing import engine as pricing
-from ..pricing import schedules
+from ..pricing import jobs, schedules
 from . import groups, settle
 from .lines import KeysByAccount, plan_line
 
 NAME = "billing"
 SLICE_S = 0.05  # the longest a slice holds the store (README, "Performance")
 MAX_IDS = 1000  # ids listed per kind in a summary (the counts are whole)
+BILL_RUN_JOB = "BILL_RUN"
 
 
 @dataclass(slots=True)
@@ -336,6 +337,40 @@ def live(store: Store, invoice: Record) -> Record:
 def bill_run(store: Store) -> Summary:
     """``POST /invoices/bill_runs``: close the cycles that ended by the clock and are not billed (idempotent)."""
     return advance(store, store.clock.instant())
+
+
+def request_bill_run(store: Store) -> Record:
+    """``POST /invoices/bill_runs?require_confirmation=true``: a ``BILL_RUN`` job waiting for confirmation.
+
+    Nothing is billed until ``POST /jobs/{id}/confirm`` (:func:`run_bill_run_job`); a rejected job bills
+    nothing. It has no entries while it waits: what it bills is known when it runs.
+    """
+    now = store.clock.now()
+    job: Record = {"id": store.new_id(jobs.IDS, store.collections[jobs.NAME]), "type": BILL_RUN_JOB,
+                   "status": "WAITING_FOR_CONFIRMATION", "updatedAt": now, "metadata": {"requestedAt": now}}
+    store.collections[jobs.NAME].add(job["id"], job)
+    return job
+
+
+def run_bill_run_job(store: Store, job: Record) -> None:
+    """A confirmed ``BILL_RUN`` job runs the bill run then (:func:`bill_run`): an entry per invoice it drafted
+    (a grace period runs) or finalized, all COMPLETED; the job COMPLETED (with no entries when nothing was
+    left to bill, as the engine bills each cycle when it ends)."""
+    summary = bill_run(store)
+    now = store.clock.now()
+    keys = store.indexes[jobs.JOB_ENTRIES].setdefault(job["id"], [])
+    for kind, ids in (("DRAFT (its grace period runs)", summary.drafted), ("DUE", summary.finalized)):
+        for invoice_id in ids:
+            entry = {"id": f"{job['id']}/{invoice_id}", "entityId": invoice_id, "jobId": job["id"],
+                     "status": "COMPLETED", "createdAt": now, "comments": f"invoice {invoice_id} is {kind}"}
+            store.collections[jobs.ENTRIES].add(entry["id"], entry)
+            keys.append(entry["id"])
+    job["metadata"] = {**job.get("metadata", {}), "cyclesClosed": str(summary.cycles_closed)}
+    job["status"] = "COMPLETED"
+    job["settledAt"] = job["updatedAt"] = now
+
+
+JOB_RUNNERS = {BILL_RUN_JOB: run_bill_run_job}  # the job types billing runs on confirmation
 
 
 def _rebuild(store: Store) -> None:

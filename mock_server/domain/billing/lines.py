@@ -14,21 +14,29 @@ A ``LICENSE_RATE_CARD_AMOUNT`` per licence rate card prices the licences
 the account held in the cycle (:func:`_license_line`), and a
 ``CREDIT_GRANT_RATE_CARD_AMOUNT`` per credit grant due in the cycle (its
 price; :mod:`.settle` grants the credits once the invoice is due).
-Entitlement overage and pricing rules are not billed here yet (README,
-"Invoices"); credits are applied when the invoice is due (:mod:`.settle`).
+An ``ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT`` per entitlement overage rate
+card prices the overage of its feature the account used in the cycle
+(:func:`_overage_line`). The plan's pricing rules (:mod:`.rules`) run on
+those lines before the true-up (Togai's order: pricing rules, then
+commitments and credits); credits are applied when the invoice is due
+(:mod:`.settle`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from ..core.money import exact, rounded, to_json
 from ..core.store import Store
 from ..core.times import parse_time, stamp_seconds
-from ..ledger import licenses
+from ..ledger import entitlements, licenses
 from ..pricing import engine as pricing
+from ..pricing import schedules
 from ..usage import aggregates as usage
+from . import rules
 
 PLAN_LINE = "PRICE_PLAN_AMOUNT"
 USAGE_LINE = "USAGE_RATE_CARD_AMOUNT"
@@ -38,6 +46,8 @@ TRUE_UP_LINE = "TRUE_UP_AMOUNT"
 LICENSE_LINE = "LICENSE_RATE_CARD_AMOUNT"
 GRANT_LINE = "CREDIT_GRANT_RATE_CARD_AMOUNT"
 LICENSE_SLAB_LINE = "LICENSE_RATE_CARD_SLAB_AMOUNT"
+OVERAGE_LINE = "ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT"
+OVERAGE_SLAB_LINE = "ENTITLEMENT_OVERAGE_RATE_CARD_SLAB_AMOUNT"
 DAY = timedelta(days=1)
 ZERO = Decimal(0)
 
@@ -145,6 +155,11 @@ def _usage_line(card: dict[str, Any], quantity: Decimal, currency: str, name: st
     return line
 
 
+def _repricer(card: dict[str, Any], currency: str, name: str) -> Callable[[Decimal], dict[str, Any]]:
+    """How a pricing rule's new usage of the card is priced: through its slabs, as the cycle's usage is."""
+    return lambda quantity: _usage_line(card, quantity, currency, name)
+
+
 def _fixed_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool, index: int) -> dict[str, Any] | None:
     """A fixed fee due in the cycle (ONE_TIME only in the association's first; a recurring one in the
     cycles its ``recurrenceConfig`` names), prorated when enabled."""
@@ -223,6 +238,23 @@ def _license_line(store: Store, card: dict[str, Any], found: pricing.ScheduleAt)
             "value": to_json(rounded(value, currency)), "metadata": meta}
 
 
+def _overage_priced(card: dict[str, Any], quantity: Decimal, *, currency: str) -> dict[str, Any]:
+    """An overage quantity of the card's feature priced through its slabs, as an overage line."""
+    line = _usage_line({**card, "usageMeterId": card["featureId"]}, quantity, currency,
+                       card.get("displayName") or card["featureId"])
+    line["type"], line["metadata"] = OVERAGE_LINE, {"featureId": card["featureId"]}
+    for leaf in line.get("lineItems", []):
+        leaf["type"] = OVERAGE_SLAB_LINE
+    return line
+
+
+def _overage_line(store: Store, card: dict[str, Any], found: pricing.ScheduleAt) -> dict[str, Any]:
+    """What an entitlement overage rate card bills for the cycle: the overage of its feature the account used
+    in it (the cycle's ``OVERAGE`` feature credit entries), priced through the card's slabs."""
+    used = entitlements.overage_used(store, found.account_id, card["featureId"], found.cycle_start, found.cycle_end)
+    return _overage_priced(card, used, currency=found.currency)
+
+
 def _grant_line(card: dict[str, Any], found: pricing.ScheduleAt, first: bool, index: int) -> dict[str, Any] | None:
     """A credit grant due in the cycle: the price of its ``creditAmount`` through its slabs, in the account's
     currency; what to grant rides in the line's metadata for :func:`.settle.grant_credits`.
@@ -269,25 +301,45 @@ def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> d
     used = metered(store, keys, found.account_id, found.cycle_start, found.cycle_end)
     meters = store.collections["usageMeters"]
     children: list[dict[str, Any]] = []
+    targets: list[rules.Target] = []  # what the plan's pricing rules may read and update
     for card in found.details.get("usageRateCards", []):
         if pricing.rate_value(card, currency) is None:
             continue
         record = meters.get(card["usageMeterId"])
         name = card.get("displayName") or (record["name"] if record is not None else card["usageMeterId"])
         children.append(_usage_line(card, used.get(card["usageMeterId"], ZERO), currency, name))
+        targets.append(rules.Target(children[-1], f"usage.urc.{card['usageMeterId']}",
+                                    f"revenue.urc.{card['usageMeterId']}", _repricer(card, currency, name)))
     for card in found.details.get("licenseRateCards", []):
         if pricing.rate_value(card, currency) is not None:
             children.append(_license_line(store, card, found))
+            if card.get("invoiceTiming", "IN_ARREARS") != "IN_ADVANCE":
+                targets.append(rules.Target(children[-1], f"usage.lrc.{card['id']}", f"revenue.lrc.{card['id']}",
+                                            None))
     first = found.cycle_start == parse_start(found)
     index = cycle_index(found)
     for card in found.details.get("fixedFeeRateCards", []):
         line = _fixed_line(card, found, first, index)
         if line is not None:
             children.append(line)
+            if card.get("invoiceTiming", "IN_ARREARS") != "IN_ADVANCE":
+                targets.append(rules.Target(line, None, f"revenue.ff.{card['id']}", None))
+    for card in found.details.get("entitlementOverageRateCards", []):
+        if pricing.rate_value(card, currency) is not None:
+            children.append(_overage_line(store, card, found))
+            targets.append(rules.Target(children[-1], f"usage.eorc.{card['featureId']}",
+                                        f"revenue.eorc.{card['featureId']}",
+                                        partial(_overage_priced, card, currency=currency)))
     for card in found.details.get("creditGrantRateCards", []):
         grant = _grant_line(card, found, first, index)
         if grant is not None:
             children.append(grant)
+    plan_rules = schedules.details_of(store, dict(found.schedule))[2]
+    logs: list[dict[str, Any]] = []
+    if plan_rules:  # Togai's order: pricing rules, then commitments and credits
+        additions, logs = rules.apply(plan_rules, targets, currency)
+        if additions is not None:
+            children.append(additions)
     total = sum((exact(c["value"]) for c in children), ZERO)
     true_up = _true_up(found, total)
     if true_up is not None:
@@ -296,6 +348,8 @@ def plan_line(store: Store, keys: KeysByAccount, found: pricing.ScheduleAt) -> d
     out: dict[str, Any] = {"description": found.plan["name"], "type": PLAN_LINE, "value": to_json(total),
                            "metadata": {"pricePlanId": found.plan["id"], "cycleStart": stamp_seconds(found.cycle_start),
                                         "cycleEnd": stamp_seconds(found.cycle_end)}}
+    if logs:
+        out["metadata"][rules.LOGS] = logs
     if children:
         out["lineItems"] = children
     return out

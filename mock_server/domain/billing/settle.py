@@ -88,11 +88,13 @@ def apply_credits(store: Store, invoice: Record, moment: datetime, at: str) -> D
         return ZERO
     unit = minor_unit(currency)
     parts = _parts(invoice)
+    # A pricing rule's discount (a negative line) lowers what credits may cover: never more than the invoice.
+    room = max(sum((exact(x["value"]) for x in invoice["lines"] if x["type"] != invoices.CREDITS_LINE), ZERO), ZERO)
     leaves: list[dict[str, Any]] = []
     total = ZERO
     for credit in found:
         ids = credit.get("applicableEntityIds")
-        want = credits.remaining(credit).quantize(unit, rounding=ROUND_DOWN)
+        want = min(credits.remaining(credit).quantize(unit, rounding=ROUND_DOWN), room - total)
         took = ZERO
         for part in parts:
             if want <= took:

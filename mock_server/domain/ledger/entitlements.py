@@ -5,9 +5,21 @@ Feature credit entries are granted per (account, feature) -- by purchases
 entry's ``balance``, its shown ``status`` (``EXPIRED`` once ``effectiveUntil``
 has passed), an account's feature credits and its entitlement values are all
 derived from the entries when shown; nothing is stored twice.
+
+Overage: when the account's price plan in effect has an
+``entitlementOverageRateCards`` card for the feature (with rates in its
+currency), an entitled event that needs more than its entries hold takes the
+rest as overage, up to the card's ``maxQuantity`` per pricing cycle (no
+limit without one). What a cycle used is an entry of ``source: OVERAGE``
+(Togai's ``FeatureCreditEntry.source``), effective over the cycle, its
+``granted`` the limit (absent: no limit) and its ``used`` the overage; it is
+no credit (not in ``granted``/``balance`` nor the entitlement value) and the
+billing engine prices its ``used`` on the cycle's invoice.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +27,12 @@ from ..catalog import features
 from ..core import lookup
 from ..core.errors import Conflict, Invalid, NotFound, Violation
 from ..core.money import decimal_problem, exact, to_json
-from ..core.resource import Exchange, ImportContext, Resource
+from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
 from ..parties.accounts import require_account
+from ..pricing import engine as pricing
+from ..pricing import schedules
 from ..usage import events as usage_events
 
 # Index: account id -> feature id -> ids of its entries, oldest first.
@@ -27,6 +41,8 @@ ENTRIES = "feature_credit_entries"
 EVENTS = usage_events.ENTITLED_IDS
 # Togai: "Max page size cannot be more than 50" for the entries of a feature.
 MAX_PAGE = 50
+OVERAGE = "OVERAGE"  # the source of the entry recording a cycle's overage
+OVERAGE_IDS = IdScheme("overage")
 
 
 def shown_status(entry: Record, now: str) -> str:
@@ -61,8 +77,17 @@ def render_entry(entry: Record, now: str) -> dict[str, Any]:
 
 
 def _left(entry: Record) -> Decimal:
-    """What is left of an entry, exactly (entries hold JSON numbers: 0.3 - 0.1 - 0.2 is 0, not 2.8e-17)."""
+    """What is left of an entry, exactly (entries hold JSON numbers: 0.3 - 0.1 - 0.2 is 0, not 2.8e-17).
+
+    An overage entry without a limit (no ``granted``) has nothing left to show (0)."""
+    if "granted" not in entry:
+        return Decimal(0)
     return exact(entry["granted"]) - exact(entry["used"])
+
+
+def _credits(entries: list[Record]) -> list[Record]:
+    """The entries that are credits (an OVERAGE entry records overage used, it grants nothing)."""
+    return [e for e in entries if e["source"] != OVERAGE]
 
 
 def insert_entry(store: Store, entry: dict[str, Any]) -> None:
@@ -100,8 +125,69 @@ def require_entry(store: Store, account_id: str, feature_id: str, entry_id: str)
 
 def balance(store: Store, account_id: str, feature_id: str, now: str) -> tuple[Decimal, Decimal]:
     """What the entries in effect grant, and what is left of them, exactly."""
-    live = [e for e in entries_of(store, account_id, feature_id) if in_effect(e, now)]
+    live = [e for e in _credits(entries_of(store, account_id, feature_id)) if in_effect(e, now)]
     return sum((exact(e["granted"]) for e in live), Decimal(0)), sum((_left(e) for e in live), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Overage:
+    """What the account's plan allows of a feature beyond its credits in the cycle now: the limit (None: no
+    limit), the cycle, and the entry recording what the cycle used (None before any)."""
+
+    limit: Decimal | None
+    cycle_start: str
+    cycle_end: str
+    entry: Record | None
+
+    @property
+    def used(self) -> Decimal:
+        """The overage the cycle used so far."""
+        return exact(self.entry["used"]) if self.entry is not None else Decimal(0)
+
+    @property
+    def room(self) -> Decimal | None:
+        """How much more overage the cycle allows (None: no limit)."""
+        return None if self.limit is None else max(self.limit - self.used, Decimal(0))
+
+
+def overage_card(details: dict[str, Any], feature_id: str, currency: str) -> dict[str, Any] | None:
+    """The plan's entitlement overage rate card of the feature with rates in ``currency``, if any."""
+    return next((c for c in details.get("entitlementOverageRateCards", [])
+                 if c["featureId"] == feature_id and pricing.rate_value(c, currency) is not None), None)
+
+
+def overage_of(store: Store, account_id: str, feature_id: str, now: str) -> Overage | None:
+    """The overage the account's plan in effect at ``now`` allows of the feature (None: no overage card)."""
+    found = schedules.schedule_at(store, account_id, parse_time(now))
+    if found is None:
+        return None
+    card = overage_card(found.details, feature_id, found.currency)
+    if card is None:
+        return None
+    start, end = stamp(found.cycle_start), stamp(found.cycle_end)
+    entry = next((e for e in entries_of(store, account_id, feature_id)
+                  if e["source"] == OVERAGE and e["effectiveFrom"] == start), None)
+    limit = card.get("maxQuantity")
+    return Overage(None if limit is None else exact(limit), start, end, entry)
+
+
+def overage_used(store: Store, account_id: str, feature_id: str, start: datetime, end: datetime) -> Decimal:
+    """The overage of the feature the account used in the cycle ``[start, end)`` (its OVERAGE entries
+    starting within it)."""
+    return sum((exact(e["used"]) for e in entries_of(store, account_id, feature_id)
+                if e["source"] == OVERAGE and start <= parse_time(e["effectiveFrom"]) < end), Decimal(0))
+
+
+def _take_overage(store: Store, account_id: str, feature_id: str, overage: Overage, amount: Decimal) -> None:
+    """Record ``amount`` more overage on the cycle's OVERAGE entry (made at its first use)."""
+    entry = overage.entry
+    if entry is None:
+        entry = {"id": store.new_id(OVERAGE_IDS, store.collections["featureCreditEntries"]),
+                 "accountId": account_id, "featureId": feature_id, "source": OVERAGE, "status": "ACTIVE",
+                 "effectiveFrom": overage.cycle_start, "effectiveUntil": overage.cycle_end, "used": 0,
+                 **({} if overage.limit is None else {"granted": to_json(overage.limit)})}
+        insert_entry(store, entry)
+    entry["used"] = to_json(exact(entry["used"]) + amount)
 
 
 def update_entry(store: Store, account_id: str, feature_id: str, entry_id: str, granted: Decimal | None = None,
@@ -157,7 +243,7 @@ def entitlements(store: Store, account_id: str) -> list[tuple[str, str]]:
 
 
 def _value(store: Store, account_id: str, feature_id: str, now: str) -> str | None:
-    live = [e for e in entries_of(store, account_id, feature_id) if in_effect(e, now)]
+    live = [e for e in _credits(entries_of(store, account_id, feature_id)) if in_effect(e, now)]
     return value_text(sum((_left(e) for e in live), Decimal(0))) if live else None
 
 
@@ -203,7 +289,7 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
         else:
             problems.append(Violation(f"event.attributes[{i}].value", problem))
     now = store.clock.now()
-    needs: list[tuple[str, Decimal]] = []
+    needs: list[tuple[str, Decimal, Overage | None]] = []
     # Only the features linked to the schema (an index of the catalog area), in creation order.
     for feature in features.linked_to(store, event["schemaName"]):
         names = [a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == event["schemaName"]]
@@ -212,18 +298,23 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
             problems.append(Violation("event.attributes", f"{names[0]} must not be negative"))
             continue
         left = balance(store, account_id, feature["id"], now)[1]
-        if amount > left:
+        overage = overage_of(store, account_id, feature["id"], now) if amount > left else None
+        room = None if overage is None else overage.room
+        if amount > left and (overage is None or (room is not None and amount - left > room)):
             rule = f"account {account_id!r} is not entitled to {value_text(amount)} of feature {feature['id']!r}"
-            problems.append(Violation("event.accountId", f"{rule} ({value_text(left)} left)"))
-        needs.append((feature["id"], amount))
+            more = "" if room is None else f" and {value_text(room)} of overage"
+            problems.append(Violation("event.accountId", f"{rule} ({value_text(left)} left{more})"))
+        needs.append((feature["id"], amount, overage))
     if problems:
         raise Invalid(problems)
-    for feature_id, amount in needs:
-        live = [e for e in entries_of(store, account_id, feature_id) if in_effect(e, now)]
+    for feature_id, amount, overage in needs:
+        live = [e for e in _credits(entries_of(store, account_id, feature_id)) if in_effect(e, now)]
         for entry in sorted(live, key=lambda e: parse_time(e["effectiveUntil"])):
             taken = min(amount, _left(entry))
             entry["used"] = to_json(exact(entry["used"]) + taken)
             amount -= taken
+        if amount > 0 and overage is not None:  # the credits ran out: the rest is the cycle's overage
+            _take_overage(store, account_id, feature_id, overage, amount)
     if event_id is not None:
         store.indexes[EVENTS][event_id] = now
 
@@ -242,7 +333,8 @@ def check_import(ctx: ImportContext) -> None:
     purchases = ctx.ids("purchases")
     for i, entry in enumerate(ctx.data["featureCreditEntries"]):
         where = f"featureCreditEntries[{i}]"
-        if not 0 <= entry["used"] <= entry.get("granted", -1):
+        overage = entry.get("source") == OVERAGE
+        if not 0 <= entry["used"] <= entry.get("granted", entry["used"] if overage else -1):
             ctx.problems.append(Violation(f"{where}.used", "must be between 0 and granted"))
         try:
             until = parse_time(entry["effectiveUntil"], "effectiveUntil")
@@ -252,9 +344,11 @@ def check_import(ctx: ImportContext) -> None:
             ctx.problems.extend(Violation(f"{where}.{v.field}", v.rule) for v in exc.violations)
         if entry["status"] not in ("ACTIVE", "VOIDED"):
             ctx.problems.append(Violation(f"{where}.status", "must be ACTIVE or VOIDED (EXPIRED is derived)"))
+        if overage:  # a cycle's overage, made by the entitled events (any id; its owners are its own)
+            continue
         purchase = purchases.get(entry["id"].rpartition("$")[0])
         if entry["source"] != "ENTITLEMENT" or purchase is None or purchase["accountId"] != entry["accountId"]:
-            rule = "must be <purchase id>$<n> of a purchase of its account (source ENTITLEMENT)"
+            rule = "must be <purchase id>$<n> of a purchase of its account (source ENTITLEMENT), or an OVERAGE entry"
             ctx.problems.append(Violation(f"{where}.id", rule))
 
 
