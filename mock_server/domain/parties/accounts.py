@@ -58,8 +58,9 @@ def build_account(
         "customerId": customer["id"],
         "togaiCustomerId": customer["togaiCustomerId"],
         "name": fields["name"],
-        "status": fields.get("status", "ACTIVE"),
-        "invoiceCurrency": fields.get("invoiceCurrency", BASE_CURRENCY),
+        # Interned as an import does: a request's body gives every account its own copy of these.
+        "status": sys.intern(fields.get("status", "ACTIVE")),
+        "invoiceCurrency": sys.intern(fields.get("invoiceCurrency", BASE_CURRENCY)),
         # A tuple: the empty one is shared by every account without aliases.
         "aliases": tuple({"alias": alias} for alias in aliases),
     }
