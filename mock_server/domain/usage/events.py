@@ -59,7 +59,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from sys import intern
 from typing import Any
@@ -70,12 +70,12 @@ from ..core.lookup import require as lookup
 from ..core.memory import collector_paused
 from ..core.observers import usage_changed
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
-from ..core.store import BASE_CURRENCY, Record, Store
+from ..core.store import Record, Store
 from ..core.times import parse_time
 from ..pricing import engine as pricing
 from ..pricing import jobs, schedules
 from . import aggregates as usage
-from . import builtin_schemas, enrichment, metering, statuses
+from . import builtin_schemas, enrichment, metering, org_settings, statuses
 from . import meters as usage_meters
 from .statuses import DESCRIPTIONS, DUPLICATE, IN_PROGRESS, METERED, NO_ID, NO_METERS, REVERTED
 
@@ -194,9 +194,10 @@ def plan_of(store: Store, account_id: str, timestamp: str) -> dict[str, Any] | N
     if found is None:
         return None
     meters = list(dict.fromkeys(c["usageMeterId"] for c in found.details.get("usageRateCards", [])))
-    last = found.cycle_end - timedelta(microseconds=1)
+    zone = found.zone or UTC  # the cycle's first and last days in the organisation's time zone
+    last = (found.cycle_end - timedelta(microseconds=1)).astimezone(zone)
     return {"name": found.plan["name"], "id": found.plan["id"], "scheduleId": found.schedule["id"],
-            "cycleStart": found.cycle_start.date().isoformat(), "cycleEnd": last.date().isoformat(),
+            "cycleStart": found.cycle_start.astimezone(zone).date().isoformat(), "cycleEnd": last.date().isoformat(),
             "usageMeters": meters}
 
 
@@ -216,7 +217,7 @@ def pipeline_info(store: Store, event: Event) -> dict[str, Any]:
         if plan is not None:
             info["pricePlans"] = [plan]
         # The organisation's base currency and the account's invoice currency (Togai's newer contract).
-        info["baseCurrency"] = BASE_CURRENCY
+        info["baseCurrency"] = org_settings.base_currency(store)
         info["invoiceCurrency"] = account["invoiceCurrency"]
     if event.schema_version is not None:
         info["eventSchema"] = {"name": event.schema_name, "version": event.schema_version}

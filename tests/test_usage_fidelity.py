@@ -1,0 +1,153 @@
+"""Usage fidelity (issue 20): pricing cycles in the organisation's time zone, insufficient feature credits on
+``/ingest``, entitled events listed with the others, the organisation's base currency.
+
+Every expectation is worked by hand in the comment beside it (offsets from the IANA rules: Europe/Paris is
++01:00 in winter and +02:00 from 2024-03-31T01:00Z; America/New_York -05:00, then -04:00 from
+2024-03-10T07:00Z; Asia/Kolkata +05:30 all year), never computed by the code under test.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import Api, make_api
+
+from mock_server.domain.pricing.engine import cycle_at, cycles_between
+
+ZONE = "/settings/setting.togai.time_zone.ORGANIZATION.demo-org"
+MONTHLY = {"interval": "MONTHLY", "startOffset": {"dayOffset": "1", "monthOffset": "NIL"}, "gracePeriod": 0}
+WEEKLY = {"interval": "WEEKLY", "startOffset": {"dayOffset": "1", "monthOffset": "NIL"}, "gracePeriod": 0}
+ANNIVERSARY = {**MONTHLY, "anniversaryCycle": True}
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+# -- 1. pricing cycles in the organisation's time zone ----------------------------------------------------
+
+# (zone, config, anchor, instant, expected [start, end) in UTC)
+CYCLES: list[tuple[str | None, dict[str, Any], str | None, str, tuple[str, str]]] = [
+    # UTC: February is [Feb 1 00:00Z, Mar 1 00:00Z).
+    (None, MONTHLY, None, "2024-02-15T12:00:00Z", ("2024-02-01T00:00Z", "2024-03-01T00:00Z")),
+    # Paris (+01:00 in winter): Feb 1 00:00 local is Jan 31 23:00Z; Mar 1 00:00 local is Feb 29 23:00Z.
+    ("Europe/Paris", MONTHLY, None, "2024-02-15T12:00:00Z", ("2024-01-31T23:00Z", "2024-02-29T23:00Z")),
+    # Kolkata (+05:30): Feb 1 00:00 local is Jan 31 18:30Z.
+    ("Asia/Kolkata", MONTHLY, None, "2024-02-15T12:00:00Z", ("2024-01-31T18:30Z", "2024-02-29T18:30Z")),
+    # Jan 31 23:30Z is Feb 1 00:30 in Paris: February already; Jan 31 18:00Z is 23:30 in Kolkata: January.
+    ("Europe/Paris", MONTHLY, None, "2024-01-31T23:30:00Z", ("2024-01-31T23:00Z", "2024-02-29T23:00Z")),
+    ("Asia/Kolkata", MONTHLY, None, "2024-01-31T18:00:00Z", ("2023-12-31T18:30Z", "2024-01-31T18:30Z")),
+    # The DST month in Paris: March starts at +01:00 (Feb 29 23:00Z) and ends at +02:00 (Mar 31 22:00Z), 743 h.
+    ("Europe/Paris", MONTHLY, None, "2024-03-31T21:59:00Z", ("2024-02-29T23:00Z", "2024-03-31T22:00Z")),
+    ("Europe/Paris", MONTHLY, None, "2024-03-31T22:00:00Z", ("2024-03-31T22:00Z", "2024-04-30T22:00Z")),
+    # New York, weeks from Monday: Mar 11 03:00Z is Sunday Mar 10 23:00 EDT, in the week of Mon Mar 4 00:00 EST
+    # (05:00Z) to Mon Mar 11 00:00 EDT (04:00Z): 167 hours.
+    ("America/New_York", WEEKLY, None, "2024-03-11T03:00:00Z", ("2024-03-04T05:00Z", "2024-03-11T04:00Z")),
+    # Anniversary from 2024-03-10T00:00Z: 01:00 on the 10th in Paris, kept as the wall time: the April cycle
+    # starts Apr 10 01:00 CEST = Apr 9 23:00Z.
+    ("Europe/Paris", ANNIVERSARY, "2024-03-10T00:00:00Z", "2024-03-20T00:00:00Z",
+     ("2024-03-10T00:00Z", "2024-04-09T23:00Z")),
+    ("Europe/Paris", ANNIVERSARY, "2024-03-10T00:00:00Z", "2024-04-15T00:00:00Z",
+     ("2024-04-09T23:00Z", "2024-05-09T23:00Z")),
+    # In New York the same anchor is Mar 9 19:00 EST: the 9th at 19:00 local; Apr 9 19:00 EDT = 23:00Z.
+    ("America/New_York", ANNIVERSARY, "2024-03-10T00:00:00Z", "2024-03-20T00:00:00Z",
+     ("2024-03-10T00:00Z", "2024-04-09T23:00Z")),
+    # UTC anniversary from the 31st: unchanged (Jan 31, then the last day, Feb 29).
+    (None, ANNIVERSARY, "2024-01-31T00:00:00Z", "2024-02-10T00:00:00Z", ("2024-01-31T00:00Z", "2024-02-29T00:00Z")),
+]
+
+
+@pytest.mark.parametrize("row", CYCLES, ids=[f"{r[0]}-{r[3]}" for r in CYCLES])
+def test_cycle_boundaries_in_the_zone(row: Any) -> None:
+    zone, config, anchor, instant, expected = row
+    start, end = cycle_at(config, at(instant), at(anchor) if anchor else None, ZoneInfo(zone) if zone else None)
+    assert (z(start), z(end)) == expected
+
+
+def test_cycles_are_counted_on_local_dates_across_dst() -> None:
+    # Mon Mar 4 00:00 EST (05:00Z) to Mon Mar 11 00:00 EDT (04:00Z) is one week of 167 hours: 1, not 0.
+    assert cycles_between(WEEKLY, at("2024-03-04T05:00:00Z"), at("2024-03-11T04:00:00Z"),
+                          ZoneInfo("America/New_York")) == 1
+    # London: Jan 1 00:00 GMT (00:00Z) to Apr 1 00:00 BST (Mar 31 23:00Z) is three months, not two.
+    assert cycles_between(MONTHLY, at("2024-01-01T00:00:00Z"), at("2024-03-31T23:00:00Z"),
+                          ZoneInfo("Europe/London")) == 3
+
+
+@pytest.fixture(scope="module")
+def _clock_app() -> Iterator[Api]:
+    yield from make_api(clock=datetime(2024, 1, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def capi(_clock_app: Api) -> Api:
+    """The demo tenant on a test clock at 2024-01-01T00:00Z, reset for each test (the clock too)."""
+    _clock_app.app.state.control.reset()
+    return _clock_app
+
+
+def _ride_meter(api: Api) -> str:
+    return next(m["id"] for m in api.get("/usage_meters").json()["data"] if m["name"] == "Ride count")
+
+
+def _billed_account(api: Api, config: dict[str, Any]) -> str:
+    """An account on a plan pricing each ride (city x) at 1 USD, associated from 2024-01-01."""
+    r = api.post("/accounts", json={"id": "ZONED", "customerId": "ACME", "name": "Zoned", "invoiceCurrency": "USD"})
+    assert r.status_code == 201, r.text
+    details = {"supportedCurrencies": ["USD"], "pricingCycleConfig": config, "usageRateCards": [{
+        "usageMeterId": _ride_meter(api), "ratePlan": {"pricingModel": "TIERED", "slabs": [
+            {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]},
+        "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 1}]}]}]}
+    r = api.post("/price_plans", json={"name": "Zoned plan", "pricePlanDetails": details})
+    assert r.status_code in (200, 201), r.text
+    plan = r.json()["id"]
+    assert api.post(f"/price_plans/{plan}/activate", json={"currencies": ["USD"]}).status_code == 200
+    r = api.post("/accounts/ZONED/price_plans", json={"mode": "ASSOCIATE", "pricePlanId": plan,
+                                                      "effectiveFrom": "2024-01-01", "effectiveUntil": "2099-01-01"})
+    assert r.status_code == 200, r.text
+    return "ZONED"
+
+
+def _rides(api: Api, *stamps: str) -> None:
+    events = [{"id": f"z-{s}", "schemaName": "rides", "accountId": "ZONED", "timestamp": s,
+               "attributes": [{"name": "distance", "value": "1"}], "dimensions": {"city": "x"}} for s in stamps]
+    assert api.post("/ingestBatch", json={"events": events}).status_code == 202
+
+
+def _invoices(api: Api) -> list[tuple[str, str, str, Any]]:
+    out = []
+    for summary in api.get("/invoices", params={"owner_id": "ZONED"}).json()["data"]:
+        invoice = api.get(f"/invoices/{summary['id']}").json()
+        if invoice.get("finalizingStatus") is not None:
+            out.append((invoice["startDate"], invoice["endDate"], invoice["invoiceDate"], invoice["totalAmount"]))
+    return sorted(out)
+
+
+def test_invoices_close_at_local_midnight_on_a_test_clock(capi: Api) -> None:
+    _billed_account(capi, MONTHLY)
+    # The zone is set after the association: the engine's queue must follow (a setting write marks it dirty).
+    assert capi.patch(ZONE, json={"value": "Europe/Paris"}).status_code == 201
+    # Jan 31 22:30Z is 23:30 in Paris (January); 23:30Z is Feb 1 00:30 (February); Mar 31 21:30Z is 23:30
+    # CEST on Mar 31 (March); 22:30Z is Apr 1 00:30 (April, still open).
+    _rides(capi, "2024-01-31T22:30:00Z", "2024-01-31T23:30:00Z", "2024-01-31T23:40:00Z",
+           "2024-03-31T21:30:00Z", "2024-03-31T22:30:00Z")
+    [event] = capi.get("/events/z-2024-01-31T23:30:00Z").json()["events"]
+    info = event["eventPipelineInfo"]["pricePlans"][0]
+    assert (info["cycleStart"], info["cycleEnd"]) == ("2024-02-01", "2024-02-29")  # local days
+    # At 23:30Z on Jan 31 (00:30 in Paris) January is closed, though it is still January in UTC.
+    assert capi.post("/__mock/clock", json={"to": "2024-01-31T23:30:00Z"}).status_code == 200
+    assert [i[:2] for i in _invoices(capi)] == [("2024-01-01T00:00:00.000Z", "2024-01-31T23:00:00.000Z")]
+    assert capi.post("/__mock/clock", json={"to": "2024-04-01T00:00:00Z"}).status_code == 200
+    # The first cycle starts with the association (Jan 1 00:00Z, clipped) and ends at Feb 1 00:00 Paris; with
+    # no grace period, invoiceDate is the cycle's end. 1 + 2 + 0 + 1 rides at 1 USD.
+    assert _invoices(capi) == [
+        ("2024-01-01T00:00:00.000Z", "2024-01-31T23:00:00.000Z", "2024-01-31T23:00:00.000Z", 1),
+        ("2024-01-31T23:00:00.000Z", "2024-02-29T23:00:00.000Z", "2024-02-29T23:00:00.000Z", 2),
+        ("2024-02-29T23:00:00.000Z", "2024-03-31T22:00:00.000Z", "2024-03-31T22:00:00.000Z", 1),
+    ]
