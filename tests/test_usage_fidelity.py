@@ -151,3 +151,49 @@ def test_invoices_close_at_local_midnight_on_a_test_clock(capi: Api) -> None:
         ("2024-01-31T23:00:00.000Z", "2024-02-29T23:00:00.000Z", "2024-02-29T23:00:00.000Z", 2),
         ("2024-02-29T23:00:00.000Z", "2024-03-31T22:00:00.000Z", "2024-03-31T22:00:00.000Z", 1),
     ]
+
+
+# -- 2. INGESTION_FAILED_INSUFFICIENT_CREDITS -------------------------------------------------------------
+
+
+def _rides_feature(api: Api) -> str:
+    return next(f["id"] for f in api.get("/features").json()["data"] if f["name"] == "Rides")
+
+
+def _left(api: Api, account: str = "ACME-US") -> Any:
+    return api.get(f"/accounts/{account}/features/{_rides_feature(api)}").json()["balance"]
+
+
+def _ingest_ride(api: Api, event_id: str, distance: str, account: str = "ACME-US") -> str:
+    body = {"id": event_id, "schemaName": "rides", "accountId": account, "timestamp": "2024-01-02T10:00:00Z",
+            "attributes": [{"name": "distance", "value": distance}], "dimensions": {"city": "x"}}
+    assert api.post("/ingest", json={"event": body}).status_code == 202
+    [event] = api.get(f"/events/{event_id}").json()["events"]
+    status: str = event["ingestionStatus"]["status"]
+    return status
+
+
+def test_an_ingested_event_consumes_feature_credits_and_fails_when_they_run_short(api: Api) -> None:
+    # The demo's feature Rides is linked to rides.distance; ACME-US holds 100 Rides credits (its purchase).
+    assert _left(api) == 100
+    assert _ingest_ride(api, "c1", "60") == "INGESTION_COMPLETED_EVENT_METERED"
+    assert _left(api) == 40  # 100 - 60
+    # 50 > the 40 left: the event fails, consumes nothing, is not metered.
+    assert _ingest_ride(api, "c2", "50") == "INGESTION_FAILED_INSUFFICIENT_CREDITS"
+    assert _left(api) == 40
+    [failed] = api.get("/events/c2").json()["events"]
+    assert "usageMeters" not in failed["eventPipelineInfo"]
+    listed = api.get("/events", params={"status": "INGESTION_FAILED_INSUFFICIENT_CREDITS"}).json()["events"]
+    assert [e["eventPayload"]["id"] for e in listed] == ["c2"]
+    # A failed event (units out of bounds: 39 significant digits) consumes none either.
+    assert _ingest_ride(api, "c3", "1" * 39) == "INGESTION_FAILED_UNITS_INVALID"
+    assert _left(api) == 40
+    # Exactly what is left: 40 - 40 = 0.
+    assert _ingest_ride(api, "c4", "40") == "INGESTION_COMPLETED_EVENT_METERED"
+    assert _left(api) == 0
+    # /entitled sees the same credits: none left for 0.5.
+    entitled = {"schemaName": "rides", "timestamp": "2024-01-02T10:00:00Z", "accountId": "ACME-US",
+                "attributes": [{"name": "distance", "value": "0.5"}], "dimensions": {}}
+    assert api.post("/entitled", json={"event": entitled}).status_code == 400
+    # An account never granted Rides credits is not gated by them: 500 is metered.
+    assert _ingest_ride(api, "c5", "500", "GLOBEX-UK") == "INGESTION_COMPLETED_EVENT_METERED"

@@ -8,6 +8,7 @@ derived from the entries when shown; nothing is stored twice.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..catalog import features
 from ..core import lookup
 from ..core.errors import Conflict, Invalid, NotFound, Violation
 from ..core.money import decimal_problem, exact, to_json
+from ..core.observers import Observer
 from ..core.resource import Exchange, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
@@ -203,10 +205,29 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
         else:
             problems.append(Violation(f"event.attributes[{i}].value", problem))
     now = store.clock.now()
+    needs, short = _needs(store, account_id, event["schemaName"], attributes, now)
+    problems += short
+    if problems:
+        raise Invalid(problems)
+    _consume(store, account_id, needs, now)
+    if event_id is not None:
+        store.indexes[EVENTS][event_id] = now
+
+
+def _needs(store: Store, account_id: str, schema_name: str, attributes: dict[str, Decimal], now: str,
+           held_only: bool = False) -> tuple[list[tuple[str, Decimal]], list[Violation]]:
+    """What an event of ``schema_name`` consumes of each feature linked to it (the value of the feature's first
+    linked attribute, 1 when the event lacks it), and why the account cannot have it (none: it can).
+
+    ``held_only``: only the features of which the account has an entry in effect at ``now``.
+    """
+    problems: list[Violation] = []
     needs: list[tuple[str, Decimal]] = []
     # Only the features linked to the schema (an index of the catalog area), in creation order.
-    for feature in features.linked_to(store, event["schemaName"]):
-        names = [a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == event["schemaName"]]
+    for feature in features.linked_to(store, schema_name):
+        if held_only and not any(in_effect(e, now) for e in entries_of(store, account_id, feature["id"])):
+            continue
+        names = [a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == schema_name]
         amount = attributes.get(names[0], Decimal(1))
         if amount < 0:
             problems.append(Violation("event.attributes", f"{names[0]} must not be negative"))
@@ -216,16 +237,42 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
             rule = f"account {account_id!r} is not entitled to {value_text(amount)} of feature {feature['id']!r}"
             problems.append(Violation("event.accountId", f"{rule} ({value_text(left)} left)"))
         needs.append((feature["id"], amount))
-    if problems:
-        raise Invalid(problems)
+    return needs, problems
+
+
+def _consume(store: Store, account_id: str, needs: list[tuple[str, Decimal]], now: str) -> None:
+    """Take each feature's amount from the account's entries in effect, soonest-ending first."""
     for feature_id, amount in needs:
         live = [e for e in entries_of(store, account_id, feature_id) if in_effect(e, now)]
         for entry in sorted(live, key=lambda e: parse_time(e["effectiveUntil"])):
             taken = min(amount, _left(entry))
             entry["used"] = to_json(exact(entry["used"]) + taken)
             amount -= taken
-    if event_id is not None:
-        store.indexes[EVENTS][event_id] = now
+
+
+def consume_for_event(store: Store, account_id: str, schema_name: str, attributes: Mapping[str, str]) -> bool:
+    """An ``/ingest`` event being metered consumes the feature credits of its schema's features, as
+    ``/entitled`` would (from the entries in effect now, soonest-ending first); False (nothing consumed) when
+    they run short (Togai's ``INGESTION_FAILED_INSUFFICIENT_CREDITS``).
+
+    Only the features of which the account has an entry in effect gate it (the mock's reading, README): an
+    event of a schema no feature is linked to, or of an account never granted (or no longer holding) credits
+    of the linked features, consumes nothing and is metered as it always was. ``attributes`` are bounded
+    decimal numerals (ingestion checked them before metering).
+    """
+    if not store.indexes[features.BY_SCHEMA].get(schema_name) or account_id not in store.indexes[ENTRIES]:
+        return True  # the usual case: one or two dict look-ups
+    amounts = {name: exact(value) for name, value in attributes.items()}
+    now = store.clock.now()
+    needs, problems = _needs(store, account_id, schema_name, amounts, now, held_only=True)
+    if problems:
+        return False
+    _consume(store, account_id, needs, now)
+    return True
+
+
+# The ledger keeps the credits the usage pipeline asks about (core.observers.credits_refused).
+OBSERVER = Observer(name="feature credits", credits=consume_for_event)
 
 
 def _id_taken(store: Store, event_id: str) -> bool:

@@ -76,6 +76,7 @@ from ..pricing import engine as pricing
 from ..pricing import jobs, schedules
 from . import aggregates as usage
 from . import builtin_schemas, enrichment, metering, org_settings, statuses
+from . import credits as feature_credits
 from . import meters as usage_meters
 from .statuses import DESCRIPTIONS, DUPLICATE, IN_PROGRESS, METERED, NO_ID, NO_METERS, REVERTED
 
@@ -398,6 +399,9 @@ def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
     outcome = schema.meter(event.attributes, event.dimensions)
     if outcome is None:
         event.status = statuses.UNITS_INVALID
+        return
+    if feature_credits.short(store, event.account, event.schema_name, event.attributes):
+        event.status = statuses.INSUFFICIENT_CREDITS  # nothing consumed, nothing metered
         return
     event.meter_ids, event.units = schema.meter_ids, outcome
     # Togai: NO_MATCHING_METERS when the schema has no (active) meter, NOT_METERED when its meters made no usage.
