@@ -197,3 +197,32 @@ def test_an_ingested_event_consumes_feature_credits_and_fails_when_they_run_shor
     assert api.post("/entitled", json={"event": entitled}).status_code == 400
     # An account never granted Rides credits is not gated by them: 500 is metered.
     assert _ingest_ride(api, "c5", "500", "GLOBEX-UK") == "INGESTION_COMPLETED_EVENT_METERED"
+
+
+# -- 3. entitled events listed with the others -------------------------------------------------------------
+
+
+def test_entitled_events_are_listed_read_metered_once_and_round_trip(api: Api) -> None:
+    body = {"id": "ent-a", "schemaName": "rides", "timestamp": "2024-01-02T10:00:00Z", "accountId": "ACME-US",
+            "attributes": [{"name": "distance", "value": "30"}], "dimensions": {"city": "x"}}
+    assert api.post("/entitled", json={"event": body}).status_code == 200
+    # Its credits are consumed once, by /entitled (100 - 30), not again when it is metered.
+    assert _left(api) == 70
+    listed = api.get("/events", params={"account_id": "ACME-US", "schema_name": "rides"}).json()["events"]
+    assert [e["eventPayload"]["id"] for e in listed if e["eventPayload"].get("id") == "ent-a"] == ["ent-a"]
+    [event] = api.get("/events/ent-a").json()["events"]
+    assert event["ingestionStatus"]["status"] == "INGESTION_COMPLETED_EVENT_METERED"
+    # Metered like an ingested event: the distance meter computed 30, the ride count 1.
+    assert sorted(m.get("units") for m in event["eventPipelineInfo"]["usageMeters"]) == [1, 30]
+    # Exported with its mark, imported back, exported the same.
+    state = api.get("/__mock/state").json()
+    [exported] = [e for e in state["events"] if e["eventPayload"].get("id") == "ent-a"]
+    assert exported["entitled"] is True
+    assert api.request("PUT", "/__mock/state", json=state).status_code == 200
+    again = [e for e in api.get("/__mock/state").json()["events"] if e["eventPayload"].get("id") == "ent-a"]
+    assert again == [exported]
+    # The same id space: /ingest of its id is a duplicate (GET /events/ent-a still reads the entitled one).
+    _ingest_ride(api, "ent-a", "1")
+    duplicates = api.get("/events", params={"account_id": "ACME-US",
+                                            "status": "INGESTION_FAILED_DUPLICATE_EVENT"}).json()["events"]
+    assert [e["eventPayload"]["id"] for e in duplicates if e["eventPayload"]["id"] == "ent-a"] == ["ent-a"]

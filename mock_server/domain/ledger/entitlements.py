@@ -25,8 +25,6 @@ from ..usage import events as usage_events
 
 # Index: account id -> feature id -> ids of its entries, oldest first.
 ENTRIES = "feature_credit_entries"
-# Index: id -> when an entitled event took it (one id space with /ingest and /ingestBatch, 45 days).
-EVENTS = usage_events.ENTITLED_IDS
 # Togai: "Max page size cannot be more than 50" for the entries of a feature.
 MAX_PAGE = 50
 
@@ -210,8 +208,7 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
     if problems:
         raise Invalid(problems)
     _consume(store, account_id, needs, now)
-    if event_id is not None:
-        store.indexes[EVENTS][event_id] = now
+    usage_events.record_entitled(store, event)
 
 
 def _needs(store: Store, account_id: str, schema_name: str, attributes: dict[str, Decimal], now: str,
@@ -276,10 +273,8 @@ OBSERVER = Observer(name="feature credits", credits=consume_for_event)
 
 
 def _id_taken(store: Store, event_id: str) -> bool:
-    """Whether /entitled, /ingest or /ingestBatch took ``event_id`` less than 45 days ago (the mock's clock)."""
-    taken_at = store.indexes[EVENTS].get(event_id)
-    if taken_at is not None and parse_time(store.clock.now()) - parse_time(taken_at) < usage_events.ID_WINDOW:
-        return True
+    """Whether /entitled, /ingest or /ingestBatch took ``event_id`` less than 45 days ago (the mock's clock):
+    the events of all three are stored together."""
     return usage_events.id_taken(store, event_id)
 
 
@@ -315,5 +310,5 @@ RESOURCE = Resource(
         restore=restore_entry,
     ),
     references={"accountId": "accounts", "featureId": "features"},
-    indexes=(ENTRIES, EVENTS),
+    indexes=(ENTRIES,),
 )

@@ -13,14 +13,19 @@ from ..catalog import features
 from ..core.observers import credits_refused
 from ..core.store import Store
 
+# Index: store key of each event ``/entitled`` took -> when it took it. Those events consumed their credits
+# when ``/entitled`` accepted them: metering them consumes nothing again ("if the event is not entitled").
+ENTITLED = "entitled_event_ids"
 
-def short(store: Store, account_id: str, schema_name: str, attributes: tuple[str | None, ...]) -> bool:
-    """Whether the account's credits for the features linked to ``schema_name`` run short for an event with
-    ``attributes`` (flat ``name, value, unit, ...``); when they do not, the event has consumed them.
+
+def short(store: Store, key: str, account_id: str, schema_name: str, attributes: tuple[str | None, ...]) -> bool:
+    """Whether the account's credits for the features linked to ``schema_name`` run short for the event stored
+    under ``key`` with ``attributes`` (flat ``name, value, unit, ...``); when they do not, the event has
+    consumed them (an entitled event consumed them already).
 
     An event of a schema no feature is linked to (the usual case) costs one dictionary look-up.
     """
-    if not store.indexes[features.BY_SCHEMA].get(schema_name):
+    if not store.indexes[features.BY_SCHEMA].get(schema_name) or key in store.indexes[ENTITLED]:
         return False
     values = {str(attributes[i]): str(attributes[i + 1]) for i in range(0, len(attributes), 3)}
     return credits_refused(store, account_id, schema_name, values)
