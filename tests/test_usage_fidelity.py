@@ -226,3 +226,44 @@ def test_entitled_events_are_listed_read_metered_once_and_round_trip(api: Api) -
     duplicates = api.get("/events", params={"account_id": "ACME-US",
                                             "status": "INGESTION_FAILED_DUPLICATE_EVENT"}).json()["events"]
     assert [e["eventPayload"]["id"] for e in duplicates if e["eventPayload"]["id"] == "ent-a"] == ["ent-a"]
+
+
+# -- 4. the organisation's base currency -------------------------------------------------------------------
+
+BASE = "/settings/setting.togai.base_currency.ORGANIZATION.demo-org"
+
+
+def _march_ride(api: Api, event_id: str, account: str, distance: str) -> None:
+    body = {"id": event_id, "schemaName": "rides", "accountId": account, "timestamp": "2024-03-01T10:00:00Z",
+            "attributes": [{"name": "distance", "value": distance}], "dimensions": {"city": "x"}}
+    assert api.post("/ingest", json={"event": body}).status_code == 202
+
+
+def _march_revenue(api: Api) -> Any:
+    return api.post("/metrics", json={"startTime": "2024-03-01T00:00:00Z", "endTime": "2024-04-01T00:00:00Z",
+                                      "metricQueries": [{"id": "r", "name": "REVENUE", "aggregationPeriod": "MONTH"}]})
+
+
+def test_revenue_in_the_base_currency_the_organisation_states(api: Api) -> None:
+    # Rides Pro (the demo plan): UMBRELLA-EU (EUR) 45 flat + 100 km x 0.18 = 63 EUR; ACME-US (USD) 49 flat +
+    # 10 km x 0.2 = 51 USD. With USD the base (the default) and 1 EUR = 1.08 USD: 63 x 1.08 + 51 = 119.04.
+    _march_ride(api, "b1", "UMBRELLA-EU", "100")
+    _march_ride(api, "b2", "ACME-US", "10")
+    [data] = _march_revenue(api).json()["results"][0]["data"]
+    assert data["metricValues"] == [119.04]
+    # EUR the base: the USD account needs a rate to EUR; none is stated yet, so the query is refused.
+    assert api.patch(BASE, json={"value": "EUR"}).status_code == 201
+    refused = _march_revenue(api)
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("metricQueries[0].configs.CURRENCY: account 'ACME-US' is invoiced in "
+                                                "USD and the organisation states no exchange rate from USD to EUR")
+    rate = {"id": "exchange_rate.USD", "namespace": "togai", "name": "USD to EUR", "value": "0.92",
+            "dataType": "NUMERIC", "entityType": "ORGANIZATION", "entityId": "demo-org"}
+    assert api.post("/settings", json=rate).status_code == 201
+    # 63 + 51 x 0.92 = 63 + 46.92 = 109.92 EUR.
+    [data] = _march_revenue(api).json()["results"][0]["data"]
+    assert data["metricValues"] == [109.92]
+    [event] = api.get("/events/b2").json()["events"]
+    assert (event["eventPipelineInfo"]["baseCurrency"], event["eventPipelineInfo"]["invoiceCurrency"]) == ("EUR", "USD")
+    # A base currency is a currency code.
+    assert api.patch(BASE, json={"value": "euro"}).status_code == 400
