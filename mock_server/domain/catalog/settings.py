@@ -51,6 +51,9 @@ RATE_PREFIX = "exchange_rate."
 # in the order they were made (the entityId of an ORGANIZATION is free, so a key may be stated twice:
 # the latest made wins, as it always did).
 ORGANISATION = "togai_organisation_settings"
+# Index: ``setting.<namespace>.<key>`` in lower case -> full ids of the settings of that key (one per entity):
+# what an enrichment's dependency names (domain/usage/org_settings.py), looked up at ingestion.
+BY_KEY = "settings_by_key"
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT"})
 
 
@@ -91,11 +94,21 @@ def is_togai(record: dict[str, Any]) -> bool:
 
 
 def index_setting(store: Store, record: dict[str, Any], before: dict[str, Any] | None) -> None:
-    """Keep :data:`ORGANISATION` in step with a setting just written (created, updated or imported)."""
+    """Keep :data:`ORGANISATION` and :data:`BY_KEY` in step with a setting just written (created, updated or
+    imported: a setting's id never changes, so only a new one is indexed)."""
+    if before is None:
+        ids = store.indexes[BY_KEY].setdefault(f"setting.{record['namespace']}.{key_of(record)}".lower(), [])
+        if record["id"] not in ids:
+            ids.append(record["id"])
     if before is None and is_togai(record):
         ids = store.indexes[ORGANISATION].setdefault(key_of(record), [])
         if record["id"] not in ids:
             ids.append(record["id"])
+
+
+def with_key(store: Store, key: str) -> list[str]:
+    """The full ids of the settings named ``setting.<namespace>.<key>`` (any case), one per entity."""
+    return list(store.indexes[BY_KEY].get(key.lower(), ()))
 
 
 def organisation_value(store: Store, key: str) -> str | None:
@@ -193,7 +206,7 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="settings",
     schema="Setting",
-    indexes=(ORGANISATION,),
+    indexes=(ORGANISATION, BY_KEY),
     writes=Writes(
         make_id=full_id,
         check=check_setting,

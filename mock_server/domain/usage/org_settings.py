@@ -15,7 +15,9 @@ the tenant is the organisation):
     NUMERIC: one unit of ``CUR`` in the base currency (``exchange_rate.EUR`` = ``1.08``).
 
 They are looked up in the settings' index of the organisation's ``togai``
-keys (:data:`~mock_server.domain.catalog.settings.ORGANISATION`), never scanned.
+keys (:data:`~mock_server.domain.catalog.settings.ORGANISATION`), and an
+enrichment's dependency in the index of settings by key
+(:data:`~mock_server.domain.catalog.settings.BY_KEY`): never scanned.
 """
 from __future__ import annotations
 
@@ -62,15 +64,17 @@ def dependency(store: Store, key: str, account_id: str, customer_id: str) -> Any
     A NUMERIC value is a decimal numeral, a JSON or JSON_LOGIC one is parsed, a STRING one is itself.
     """
     collection = store.collections.get(SETTINGS)
-    prefix = (key if key.startswith("setting.") else f"setting.{key}").lower() + "."
+    full_key = key if key.lower().startswith("setting.") else f"setting.{key}"
+    prefix = full_key.lower() + "."
     wanted = {f"account.{account_id}".lower(): 0, f"customer.{customer_id}".lower(): 1}
     found: Record | None = None
     rank = 3
-    for full, record in (collection.items.items() if collection is not None else ()):
-        lowered = full.lower()  # namespaces are matched whatever their case (Togai's example says "user")
-        if not lowered.startswith(prefix):
+    # The settings of that key only (an index, one per entity), not every setting.
+    for full in (settings.with_key(store, full_key) if collection is not None else ()):
+        record = collection.items.get(full) if collection is not None else None
+        if record is None:
             continue
-        entity = lowered[len(prefix):]
+        entity = full.lower()[len(prefix):]  # namespaces are matched whatever their case (Togai's example: "user")
         at = wanted.get(entity, 2 if entity.startswith("organization.") else 3)
         if at < rank:
             found, rank = record, at
