@@ -339,3 +339,29 @@ def test_pricing_rules_read_and_update_the_overage(capi: Api) -> None:
     invoice = january(capi, account)
     assert lines(invoice) == [(USAGE, 0), (FEE, 10), ("ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT", 5)]
     assert invoice["totalAmount"] == 15
+
+
+def test_an_ingested_event_past_the_credits_takes_the_overage_its_plan_allows(capi: Api) -> None:
+    # /ingest consumes feature credits as /entitled does (issue 20), and beyond them the overage (issue 19):
+    # 10 credits, a limit of 20 a cycle. 12 = 10 + 2 of overage; 15 more: 17; 4 more would be 21: refused.
+    rides = _rides_feature(capi)
+    card = {"featureId": rides, "maxQuantity": 20, "ratePlan": {"pricingModel": "TIERED", "slabs": [
+        {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]},
+        "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 0.5}]}]}
+    account, _, _ = rules_account(capi, [], overage=[card])
+    pack = next(p["id"] for p in capi.get("/price_plans", params={"pageSize": 50}).json()["data"]
+                if p["name"] == "Ride pack")
+    assert capi.post(f"/accounts/{account}/purchases", json={"pricePlanId": pack, "quantity": 1}).status_code in (200, 201)
+
+    def ride(event_id: str, distance: str) -> str:
+        body = {"id": event_id, "schemaName": "rides", "accountId": account, "timestamp": "2024-01-02T10:00:00Z",
+                "attributes": [{"name": "distance", "value": distance}], "dimensions": {"city": "x"}}
+        assert capi.post("/ingest", json={"event": body}).status_code == 202
+        status: str = capi.get(f"/events/{event_id}").json()["events"][0]["ingestionStatus"]["status"]
+        return status
+
+    assert ride("o1", "12") == "INGESTION_COMPLETED_EVENT_METERED"
+    assert ride("o2", "15") == "INGESTION_COMPLETED_EVENT_METERED"
+    assert ride("o3", "4") == "INGESTION_FAILED_INSUFFICIENT_CREDITS"
+    shown = capi.get(f"/accounts/{account}/features/{rides}").json()
+    assert (shown["balance"], shown["usedOverage"]) == (0, 17)

@@ -33,9 +33,10 @@ def test_an_id_taken_by_entitled_is_a_duplicate_on_ingest(api: Api) -> None:
     api.post("/ingestBatch", json={"events": [event("ent-1"), event("fresh-1")]})
     statuses = [e["ingestionStatus"]["status"] for e in api.get("/events", params={"account_id": "ACME-US"}).json()["events"]
                 if e["eventPayload"].get("id") in ("ent-1", "fresh-1")]
-    assert statuses == ["INGESTION_FAILED_DUPLICATE_EVENT", "INGESTION_FAILED_DUPLICATE_EVENT",
-                        "INGESTION_COMPLETED_EVENT_METERED"]
-    # The state still round-trips: a duplicate of an /entitled id has no event of its own to point at.
+    # Changed with issue 20 (entitled events listed with the others): the entitled event itself comes first.
+    assert statuses == ["INGESTION_COMPLETED_EVENT_METERED", "INGESTION_FAILED_DUPLICATE_EVENT",
+                        "INGESTION_FAILED_DUPLICATE_EVENT", "INGESTION_COMPLETED_EVENT_METERED"]
+    # The state round-trips, the entitled event with it.
     state = api.get("/__mock/state").json()
     assert api.request("PUT", "/__mock/state", json=state).status_code == 200
 
@@ -82,7 +83,8 @@ def test_an_oversized_ingestion_payload_is_a_422(api: Api) -> None:
 def test_an_id_is_free_again_45_days_after_it_was_taken() -> None:
     """Togai's Event.id: not reusable "for 45 days". Hand-made table on a test clock started 2024-01-10:
     /ingest takes "late-1" then; /entitled is refused at +44 days 23:59:59 and accepted at +45 days;
-    /entitled takes "late-2" at 2024-01-10 and /ingest of it is a duplicate until +45 days, metered after."""
+    /entitled takes "late-2" at 2024-01-10 and /ingest of it is a duplicate (changed with issue 20: the entitled
+    event is stored under that id, which stays taken for /ingest as an ingested one does)."""
     from datetime import UTC, datetime
 
     from conftest import make_api
@@ -100,8 +102,9 @@ def test_an_id_is_free_again_45_days_after_it_was_taken() -> None:
         api.post("/__mock/clock", json={"to": "2024-02-23T23:59:59Z"})  # 44 days, 23:59:59 later
         assert api.post("/entitled", json={"event": on("2024-02-23", "late-1")}).status_code == 409
         api.post("/ingest", json={"event": on("2024-02-23", "late-2")})
-        assert statuses(api, "late-2") == ["INGESTION_FAILED_DUPLICATE_EVENT"]
+        assert statuses(api, "late-2") == ["INGESTION_COMPLETED_EVENT_METERED", "INGESTION_FAILED_DUPLICATE_EVENT"]
         api.post("/__mock/clock", json={"to": "2024-02-24T00:00:00Z"})  # 45 days later: free again
         assert api.post("/entitled", json={"event": on("2024-02-24", "late-1")}).status_code == 200
         api.post("/ingestBatch", json={"events": [on("2024-02-24", "late-2")]})
-        assert statuses(api, "late-2") == ["INGESTION_FAILED_DUPLICATE_EVENT", "INGESTION_COMPLETED_EVENT_METERED"]
+        assert statuses(api, "late-2") == ["INGESTION_COMPLETED_EVENT_METERED", "INGESTION_FAILED_DUPLICATE_EVENT",
+                                           "INGESTION_FAILED_DUPLICATE_EVENT"]

@@ -16,12 +16,15 @@ from .call import Call, Handler
 
 # Operations after which one account's next due instant may have moved (its association, its
 # charges opening an ongoing invoice, an invoice of it changing, its archiving), and those after
-# which any account's may have (a plan, a migration, a batch of associations). An account's other
-# fields (name, currency, net terms ...) never move a cycle: PATCH /accounts marks nothing.
+# which any account's may have (a plan, a migration, a batch of associations, a setting: the
+# organisation's time zone). An account's other fields (name, currency, net terms ...) never
+# move a cycle: PATCH /accounts marks nothing.
 MOVES_ONE = frozenset({"updatePricingSchedule", "manageMiscellaneousChargesInAccount", "deleteAccount",
                        "updateInvoice", "finalizeAccountSchedules"})
 MOVES_ANY = frozenset({"updatePricingScheduleBatch", "pricePlanMigration", "confirmJob", "updatePricePlan",
-                       "pricePlanMigrationV2", "finalizePricePlan"})
+                       "pricePlanMigrationV2", "finalizePricePlan",
+                       # the organisation's time zone (a togai setting) moves where every cycle starts
+                       "insertSetting", "updateSetting"})
 
 
 def _account_of(store: Store, call: Call) -> str | None:

@@ -51,5 +51,6 @@ REGISTRY = Registry(
         reports.RESOURCE,
     ],
     derived=[usage.DERIVED, billing.DERIVED],  # billing reads the usage cube: after it
-    observers=[watch.OBSERVER],  # alerts hear of usage counted and of clock moves
+    # alerts hear of usage counted and of clock moves; the ledger consumes an /ingest event's feature credits
+    observers=[watch.OBSERVER, entitlements.OBSERVER],
 )

@@ -97,7 +97,7 @@ def full_cycle(found: pricing.ScheduleAt) -> tuple[datetime, datetime]:
     details = found.details
     config = details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE
     anchor = parse_time(found.schedule["startDate"])
-    return pricing.cycle_at(config, found.cycle_start, anchor)
+    return pricing.cycle_at(config, found.cycle_start, anchor, found.zone)
 
 
 def cycle_index(found: pricing.ScheduleAt) -> int:
@@ -108,12 +108,8 @@ def cycle_index(found: pricing.ScheduleAt) -> int:
     """
     config = found.details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE
     anchor = parse_start(found)
-    first = pricing.cycle_at(config, anchor, anchor)[0]
-    this = full_cycle(found)[0]
-    if config["interval"] == "WEEKLY":
-        return (this - first).days // 7
-    months = (this.year * 12 + this.month) - (first.year * 12 + first.month)
-    return months // pricing.PERIOD_MONTHS[config["interval"]]
+    first = pricing.cycle_at(config, anchor, anchor, found.zone)[0]
+    return pricing.cycles_between(config, first, full_cycle(found)[0], found.zone)
 
 
 def recurs(card: dict[str, Any], index: int) -> bool:

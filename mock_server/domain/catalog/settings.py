@@ -44,7 +44,16 @@ def value_problem(value: str, data_type: str) -> str | None:
 # zone and its currencies' exchange rates outside the API; the mock takes them as ``togai`` settings.
 TOGAI = "togai"
 TIME_ZONE = "time_zone"
+BASE_CURRENCY_KEY = "base_currency"
+DEFAULT_BASE_CURRENCY = "USD"  # Togai's organisations default to it; the demo tenant keeps it
 RATE_PREFIX = "exchange_rate."
+# Index: key of an organisation's togai setting (``time_zone``) -> full ids of the settings with that key,
+# in the order they were made (the entityId of an ORGANIZATION is free, so a key may be stated twice:
+# the latest made wins, as it always did).
+ORGANISATION = "togai_organisation_settings"
+# Index: ``setting.<namespace>.<key>`` in lower case -> full ids of the settings of that key (one per entity):
+# what an enrichment's dependency names (domain/usage/org_settings.py), looked up at ingestion.
+BY_KEY = "settings_by_key"
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT"})
 
 
@@ -60,8 +69,9 @@ def zone_of(name: str) -> ZoneInfo | None:
 
 def rate_problem(currency: str, value: str) -> str | None:
     """Why ``value`` is no exchange rate of ``currency`` to the base currency, or None."""
-    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
-        return f"{currency!r} is not a currency code (three capital letters)"
+    problem = currency_problem(currency)
+    if problem is not None:
+        return problem
     try:
         rate = Decimal(value)
     except InvalidOperation:
@@ -69,6 +79,68 @@ def rate_problem(currency: str, value: str) -> str | None:
     if not rate.is_finite() or rate <= 0:
         return "an exchange rate must be a positive number"
     return None
+
+
+def currency_problem(value: str) -> str | None:
+    """Why ``value`` is no currency code (three capital letters), or None."""
+    if len(value) != 3 or not value.isalpha() or not value.isupper():
+        return f"{value!r} is not a currency code (three capital letters)"
+    return None
+
+
+def is_togai(record: dict[str, Any]) -> bool:
+    """Whether a setting is one of the organisation's ``togai`` settings (the namespace in any case)."""
+    return bool(record["entityType"] == "ORGANIZATION" and record["namespace"].lower() == TOGAI)
+
+
+def index_setting(store: Store, record: dict[str, Any], before: dict[str, Any] | None) -> None:
+    """Keep :data:`ORGANISATION` and :data:`BY_KEY` in step with a setting just written (created, updated or
+    imported: a setting's id never changes, so only a new one is indexed)."""
+    if before is None:
+        ids = store.indexes[BY_KEY].setdefault(f"setting.{record['namespace']}.{key_of(record)}".lower(), [])
+        if record["id"] not in ids:
+            ids.append(record["id"])
+    if before is None and is_togai(record):
+        ids = store.indexes[ORGANISATION].setdefault(key_of(record), [])
+        if record["id"] not in ids:
+            ids.append(record["id"])
+
+
+def with_key(store: Store, key: str) -> list[str]:
+    """The full ids of the settings named ``setting.<namespace>.<key>`` (any case), one per entity."""
+    return list(store.indexes[BY_KEY].get(key.lower(), ()))
+
+
+def organisation_value(store: Store, key: str) -> str | None:
+    """The value of the organisation's ``togai`` setting ``key`` (the latest made), or None."""
+    ids = store.indexes[ORGANISATION].get(key)
+    if not ids:
+        return None
+    record = store.collections["settings"].get(ids[-1])
+    return None if record is None else str(record["value"])
+
+
+def organisation_keys(store: Store) -> list[str]:
+    """The keys of the organisation's ``togai`` settings."""
+    return list(store.indexes[ORGANISATION])
+
+
+def organisation_zone(store: Store) -> ZoneInfo | None:
+    """The organisation's time zone (setting ``time_zone``); None for UTC, the default (and for a bad value,
+    which writes and imports refuse)."""
+    name = organisation_value(store, TIME_ZONE)
+    if name is None:
+        return None
+    try:
+        return zone_of(name)  # ZoneInfo keeps its zones: no file is read twice
+    except ValueError:
+        return None
+
+
+def base_currency(store: Store) -> str:
+    """The organisation's base currency (setting ``base_currency``), USD unless it states another."""
+    value = organisation_value(store, BASE_CURRENCY_KEY)
+    return value if value is not None and currency_problem(value) is None else DEFAULT_BASE_CURRENCY
 
 
 def key_of(record: dict[str, Any]) -> str:
@@ -81,7 +153,7 @@ def key_of(record: dict[str, Any]) -> str:
 
 def togai_problem(record: dict[str, Any]) -> str | None:
     """Why an organisation's ``togai`` setting the mock reads has a value it cannot use, or None."""
-    if record["entityType"] != "ORGANIZATION" or record["namespace"].lower() != TOGAI:
+    if not is_togai(record):
         return None
     key = key_of(record)
     if key == TIME_ZONE:
@@ -89,6 +161,8 @@ def togai_problem(record: dict[str, Any]) -> str | None:
             zone_of(record["value"])
         except ValueError as exc:
             return str(exc)
+    elif key == BASE_CURRENCY_KEY:
+        return currency_problem(record["value"])
     elif key.startswith(RATE_PREFIX):
         return rate_problem(key[len(RATE_PREFIX):], record["value"])
     return None
@@ -132,9 +206,11 @@ def check_import(ctx: ImportContext) -> None:
 RESOURCE = Resource(
     name="settings",
     schema="Setting",
+    indexes=(ORGANISATION, BY_KEY),
     writes=Writes(
         make_id=full_id,
         check=check_setting,
+        on_write=index_setting,
     ),
     exchange=Exchange(
         check_import=check_import,

@@ -5,10 +5,15 @@ just counted; the billing engine tells :func:`clock_moved` after the clock
 moved. An area above them (alerts) declares an :class:`Observer` and the
 registry lists it (``Registry(observers=...)``), so the arrows of the layers
 still point down only.
+
+One hook asks rather than tells: :func:`credits_refused`, which the usage
+pipeline calls while it meters an ``/ingest`` event, lets the ledger consume
+the account's feature credits for it (Togai's
+``INGESTION_FAILED_INSUFFICIENT_CREDITS`` when they run short).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +28,9 @@ class Observer:
     name: str
     usage: Callable[[Store, frozenset[str]], None] | None = None  # accounts (ids or aliases as sent) counted
     clock: Callable[[Store], None] | None = None  # the clock moved (and the billing engine caught up)
+    # An event being metered: (account id, schema name, attribute values by name) -> whether its credits were
+    # consumed (True: nothing to consume, or consumed; False: they run short, and nothing was consumed).
+    credits: Callable[[Store, str, str, Mapping[str, str]], bool] | None = None
 
 
 def usage_changed(store: Store, accounts: Iterable[str]) -> None:
@@ -43,3 +51,12 @@ def clock_moved(store: Store) -> None:
     for observer in store.registry.observers:
         if observer.clock is not None:
             observer.clock(store)
+
+
+def credits_refused(store: Store, account_id: str, schema_name: str, attributes: Mapping[str, str]) -> bool:
+    """Ask the observers that keep credits to consume an event's (the ledger's feature credits); True when one
+    refused it: its credits run short (and none of its were consumed)."""
+    for observer in store.registry.observers:
+        if observer.credits is not None and not observer.credits(store, account_id, schema_name, attributes):
+            return True
+    return False

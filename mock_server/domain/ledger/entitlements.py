@@ -18,6 +18,7 @@ billing engine prices its ``used`` on the cycle's invoice.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +28,7 @@ from ..catalog import features
 from ..core import lookup
 from ..core.errors import Conflict, Invalid, NotFound, Violation
 from ..core.money import decimal_problem, exact, to_json
+from ..core.observers import Observer
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
@@ -37,8 +39,6 @@ from ..usage import events as usage_events
 
 # Index: account id -> feature id -> ids of its entries, oldest first.
 ENTRIES = "feature_credit_entries"
-# Index: id -> when an entitled event took it (one id space with /ingest and /ingestBatch, 45 days).
-EVENTS = usage_events.ENTITLED_IDS
 # Togai: "Max page size cannot be more than 50" for the entries of a feature.
 MAX_PAGE = 50
 OVERAGE = "OVERAGE"  # the source of the entry recording a cycle's overage
@@ -289,10 +289,27 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
         else:
             problems.append(Violation(f"event.attributes[{i}].value", problem))
     now = store.clock.now()
-    needs: list[tuple[str, Decimal, Overage | None]] = []
+    needs, short = _needs(store, account_id, event["schemaName"], attributes, now)
+    problems += short
+    if problems:
+        raise Invalid(problems)
+    _consume(store, account_id, needs, now)
+    usage_events.record_entitled(store, event)
+
+
+Need = tuple[str, Decimal, Overage | None]  # a feature, the amount an event takes of it, its overage
+
+
+def _needs(store: Store, account_id: str, schema_name: str, attributes: Mapping[str, Decimal],
+           now: str) -> tuple[list[Need], list[Violation]]:
+    """What an event of ``schema_name`` consumes of each feature linked to it (the value of the feature's first
+    linked attribute, 1 when the event lacks it; beyond the credits, the overage its plan allows), and why the
+    account cannot have it (none: it can)."""
+    problems: list[Violation] = []
+    needs: list[Need] = []
     # Only the features linked to the schema (an index of the catalog area), in creation order.
-    for feature in features.linked_to(store, event["schemaName"]):
-        names = [a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == event["schemaName"]]
+    for feature in features.linked_to(store, schema_name):
+        names = [a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == schema_name]
         amount = attributes.get(names[0], Decimal(1))
         if amount < 0:
             problems.append(Violation("event.attributes", f"{names[0]} must not be negative"))
@@ -305,8 +322,12 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
             more = "" if room is None else f" and {value_text(room)} of overage"
             problems.append(Violation("event.accountId", f"{rule} ({value_text(left)} left{more})"))
         needs.append((feature["id"], amount, overage))
-    if problems:
-        raise Invalid(problems)
+    return needs, problems
+
+
+def _consume(store: Store, account_id: str, needs: list[Need], now: str) -> None:
+    """Take each feature's amount from the account's credits in effect, soonest-ending first; what they
+    cannot cover is the cycle's overage."""
     for feature_id, amount, overage in needs:
         live = [e for e in _credits(entries_of(store, account_id, feature_id)) if in_effect(e, now)]
         for entry in sorted(live, key=lambda e: parse_time(e["effectiveUntil"])):
@@ -315,15 +336,57 @@ def ingest_entitled(store: Store, event: dict[str, Any]) -> None:
             amount -= taken
         if amount > 0 and overage is not None:  # the credits ran out: the rest is the cycle's overage
             _take_overage(store, account_id, feature_id, overage, amount)
-    if event_id is not None:
-        store.indexes[EVENTS][event_id] = now
+
+
+def consume_for_event(store: Store, account_id: str, schema_name: str, attributes: Mapping[str, str]) -> bool:
+    """An ``/ingest`` event being metered consumes the feature credits of its schema's features, as
+    ``/entitled`` would (from the credits in effect now, soonest-ending first, then the overage its plan
+    allows); False (nothing consumed) when they run short or the amount is negative (Togai's
+    ``INGESTION_FAILED_INSUFFICIENT_CREDITS``).
+
+    Only the features of which the account holds credits in effect gate it (the mock's reading, README): an
+    event of a schema no feature is linked to, or of an account never granted (or no longer holding) credits
+    of the linked features, consumes nothing and is metered as it always was. ``attributes`` are bounded
+    decimal numerals (ingestion checked them before metering). On the ingestion path: an event of a schema
+    without features, or of an account without entries, costs a dictionary look-up.
+    """
+    held = store.indexes[ENTRIES].get(account_id)
+    if not held or not store.indexes[features.BY_SCHEMA].get(schema_name):
+        return True
+    now = store.clock.now()
+    moment = parse_time(now)
+    items = store.collections["featureCreditEntries"].items
+    needs: list[Need] = []
+    for feature in features.linked_to(store, schema_name):
+        live = [e for e in _credits([items[key] for key in held.get(feature["id"], ())]) if _live(e, moment)]
+        if not live:
+            continue  # the account holds none of this feature's credits now: not gated by it
+        name = next(a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == schema_name)
+        value = attributes.get(name)
+        amount = Decimal(1) if value is None else exact(value)
+        left = sum((_left(e) for e in live), Decimal(0))
+        overage = overage_of(store, account_id, feature["id"], now) if amount > left else None
+        room = None if overage is None else overage.room
+        if amount < 0 or (amount > left and (overage is None or (room is not None and amount - left > room))):
+            return False
+        needs.append((feature["id"], amount, overage))
+    _consume(store, account_id, needs, now)
+    return True
+
+
+def _live(entry: Record, moment: datetime) -> bool:
+    """:func:`in_effect` at a parsed instant."""
+    return (entry["status"] == "ACTIVE"
+            and parse_time(entry["effectiveFrom"]) <= moment < parse_time(entry["effectiveUntil"]))
+
+
+# The ledger keeps the credits the usage pipeline asks about (core.observers.credits_refused).
+OBSERVER = Observer(name="feature credits", credits=consume_for_event)
 
 
 def _id_taken(store: Store, event_id: str) -> bool:
-    """Whether /entitled, /ingest or /ingestBatch took ``event_id`` less than 45 days ago (the mock's clock)."""
-    taken_at = store.indexes[EVENTS].get(event_id)
-    if taken_at is not None and parse_time(store.clock.now()) - parse_time(taken_at) < usage_events.ID_WINDOW:
-        return True
+    """Whether /entitled, /ingest or /ingestBatch took ``event_id`` less than 45 days ago (the mock's clock):
+    the events of all three are stored together."""
     return usage_events.id_taken(store, event_id)
 
 
@@ -362,5 +425,5 @@ RESOURCE = Resource(
         restore=restore_entry,
     ),
     references={"accountId": "accounts", "featureId": "features"},
-    indexes=(ENTRIES, EVENTS),
+    indexes=(ENTRIES,),
 )

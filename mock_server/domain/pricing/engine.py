@@ -29,9 +29,11 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from datetime import date as date_type
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..core.errors import Violation
 from ..core.money import decimal_problem, exact, to_json
@@ -248,31 +250,58 @@ def anniversary_offsets(config: Mapping[str, Any], start: datetime) -> dict[str,
     return {"dayOffset": day, "monthOffset": month}
 
 
-def cycle_at(config: Mapping[str, Any], instant: datetime, anchor: datetime | None = None) -> tuple[datetime, datetime]:
-    """The pricing cycle ``[start, end)`` of ``config`` that holds ``instant`` (UTC, midnight bounds).
+def cycle_at(config: Mapping[str, Any], instant: datetime, anchor: datetime | None = None,
+             zone: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+    """The pricing cycle ``[start, end)`` of ``config`` that holds ``instant``, as UTC instants.
 
-    ``anchor`` (the schedule's start) gives the offsets of an anniversary cycle.
+    A calendar cycle starts at midnight of its first day in the organisation's time zone ``zone``
+    (None: UTC), so a month in Europe/Paris starts at 23:00Z or 22:00Z of the day before (the
+    offset of that date: a cycle across a DST change is an hour shorter or longer). ``anchor`` (the
+    schedule's start) gives the offsets of an anniversary cycle, taken from its local date, whose
+    cycles start at the anchor's local time of day (its wall time, kept across DST).
     """
+    tz = zone or UTC
     offsets = config.get("startOffset") or DEFAULT_CYCLE["startOffset"]
+    at = time(0)
     if config.get("anniversaryCycle") and anchor is not None:
-        offsets = anniversary_offsets(config, anchor)
+        local_anchor = anchor.astimezone(tz)
+        offsets = anniversary_offsets(config, local_anchor)
+        at = local_anchor.time()  # naive: the wall time, whatever the offset of each cycle's first day
     day_offset, month_offset = str(offsets["dayOffset"]), str(offsets.get("monthOffset", "NIL"))
+    local = instant.astimezone(tz)
+
+    def begins(day: date_type) -> datetime:  # the instant a cycle starting on local ``day`` starts
+        return datetime.combine(day, at, tz).astimezone(UTC)
+
     if config["interval"] == "WEEKLY":
         weekday = 7 if day_offset == "LAST" else int(day_offset)
-        today = datetime.combine(instant.astimezone(UTC).date(), datetime.min.time(), UTC)
-        start = today - timedelta(days=(today.isoweekday() - weekday) % 7)
-        return start, start + timedelta(days=7)
+        today = local.date()
+        first = today - timedelta(days=(today.isoweekday() - weekday) % 7)
+        if begins(first) > instant:  # before the anchor's wall time on the cycle's first day
+            first -= timedelta(days=7)
+        return begins(first), begins(first + timedelta(days=7))
     period = PERIOD_MONTHS[config["interval"]]
 
     def start_of(index: int) -> datetime:  # index: months since year 0, at a period boundary
         year, month0 = divmod(index + _month(month_offset, period) - 1, 12)
-        return datetime(year, month0 + 1, _day(day_offset, year, month0 + 1), tzinfo=UTC)
+        return begins(date_type(year, month0 + 1, _day(day_offset, year, month0 + 1)))
 
-    moment = instant.astimezone(UTC)
-    index = (moment.year * 12 + moment.month - 1) // period * period
-    if start_of(index) > moment:
+    index = (local.year * 12 + local.month - 1) // period * period
+    if start_of(index) > instant:
         index -= period
     return start_of(index), start_of(index + period)
+
+
+def cycles_between(config: Mapping[str, Any], first: datetime, this: datetime, zone: ZoneInfo | None = None) -> int:
+    """How many whole cycles of ``config`` separate the cycle starting at ``first`` from the one starting at
+    ``this`` (both from :func:`cycle_at` with ``zone``): counted on local dates, so a DST change between
+    them (a week of 167 hours) changes nothing."""
+    tz = zone or UTC
+    a, b = first.astimezone(tz), this.astimezone(tz)
+    if config["interval"] == "WEEKLY":
+        return (b.date() - a.date()).days // 7
+    months = (b.year * 12 + b.month) - (a.year * 12 + a.month)
+    return months // PERIOD_MONTHS[config["interval"]]
 
 
 def valid_offsets(config: Mapping[str, Any], where: str) -> list[Violation]:
@@ -308,6 +337,7 @@ class ScheduleAt:
     currency: str  # the account's invoice currency, the one its usage is priced in
     cycle_start: datetime
     cycle_end: datetime
+    zone: ZoneInfo | None = None  # the organisation's time zone the cycle was cut in (None: UTC)
 
 
 def price_meter(found: ScheduleAt, meter_id: str, quantity: Any) -> PricedUsage | None:

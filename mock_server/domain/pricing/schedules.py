@@ -19,9 +19,10 @@ archived here too (:func:`archive_plan`): only once no association uses it.
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from ..catalog.settings import organisation_zone
 from ..core import lookup
 from ..core.errors import DomainError, Invalid, NotFound, Violation
 from ..core.resource import Exchange, ImportContext, Resource
@@ -90,9 +91,11 @@ def schedule_at(store: Store, account_id: str, instant: datetime) -> ScheduleAt 
     schedule, plan, version, details = found
     begin, end = parse_time(schedule["startDate"]), parse_time(schedule["endDate"])
     config = details.get("pricingCycleConfig") or DEFAULT_CYCLE
-    start, stop = cycle_at(config, instant, begin)
+    zone = organisation_zone(store)  # cycles start at local midnight (README, "Pricing cycles in the time zone")
+    start, stop = cycle_at(config, instant, begin, zone)
     currency = store.collections["accounts"].items[account_id]["invoiceCurrency"]
-    return ScheduleAt(account_id, schedule, plan, version, details, currency, max(start, begin), min(stop, end))
+    return ScheduleAt(account_id, schedule, plan, version, details, currency, max(start, begin), min(stop, end),
+                      zone)
 
 
 def next_start(store: Store, account_id: str, instant: datetime) -> datetime | None:
@@ -211,7 +214,8 @@ def retained_cycle(store: Store, old: dict[str, Any], details: dict[str, Any], w
                                 f"{new_cycle['interval']}: start offsets cannot be retained")
     offsets = old_cycle.get("startOffset")
     if old_cycle.get("anniversaryCycle"):
-        offsets = anniversary_offsets(old_cycle, parse_time(old["startDate"]))
+        local = parse_time(old["startDate"]).astimezone(organisation_zone(store) or UTC)
+        offsets = anniversary_offsets(old_cycle, local)
     cycle = {**new_cycle, "anniversaryCycle": False}
     if offsets is not None:
         cycle["startOffset"] = offsets
@@ -356,10 +360,10 @@ def migrate_account(store: Store, account_id: str, config: dict[str, Any], now: 
             cut = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         elif mode == "START_OF_CURRENT_CYCLE":  # the ongoing cycle is priced on the target too
             _, details, _ = details_of(store, schedule)
-            cut = max(begin, cycle_at(details["pricingCycleConfig"], moment, begin)[0])
+            cut = max(begin, cycle_at(details["pricingCycleConfig"], moment, begin, organisation_zone(store))[0])
         else:
             _, details, _ = details_of(store, schedule)
-            cut = cycle_at(details["pricingCycleConfig"], moment, begin)[1]
+            cut = cycle_at(details["pricingCycleConfig"], moment, begin, organisation_zone(store))[1]
         moved_part = {**schedule, "pricePlanId": target["id"], "version": target_version["version"]}
         if mode.endswith("IGNORE_OVERRIDE"):
             for key in ("pricePlanDetailsOverride", "pricingRulesOverride"):

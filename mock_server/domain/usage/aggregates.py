@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from ..core.errors import Invalid, Violation
 from ..core.money import exact, to_json
 from ..core.resource import Derived
-from ..core.store import BASE_CURRENCY, Store
+from ..core.store import Store
 from ..core.times import epoch_seconds, parse_time, stamp_seconds
 from ..pricing import engine as pricing
 from ..pricing import schedules
@@ -699,6 +699,7 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
     values: dict[str, list[Decimal]] = {}
     currencies: dict[str, str] = {}
     rates: dict[str, Decimal] | None = None  # read once, when a series first needs one
+    base = org_settings.base_currency(store)  # the organisation's (setting togai base_currency; USD by default)
     unit = Decimal(10) ** -cube.scale
     for kid in chosen.chosen:
         account, _, meter = cube.keys[kid]
@@ -737,17 +738,17 @@ def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int)
         if not any(earned):
             continue
         currency = store.collections["accounts"].items[account]["invoiceCurrency"]
-        if query.currency == "BASE" and currency != BASE_CURRENCY:
+        if query.currency == "BASE" and currency != base:
             if rates is None:
                 rates = org_settings.exchange_rates(store)
             rate = rates.get(currency)
             if rate is None:
                 raise Invalid.at(f"{query.where}.configs.CURRENCY",
                                  f"account {account!r} is invoiced in {currency} and the organisation states no "
-                                 f"exchange rate from {currency} to {BASE_CURRENCY} (setting togai "
+                                 f"exchange rate from {currency} to {base} (setting togai "
                                  f"{org_settings.RATE_PREFIX}{currency}): state one, or ask CURRENCY INVOICE")
             earned = [amount * rate for amount in earned]  # exact: the rate as stated, no rounding
-            currency = BASE_CURRENCY
+            currency = base
         if currencies.setdefault(label, currency) != currency:
             raise Invalid.at(f"{query.where}.groupBy", f"one series would add revenue in {currencies[label]} and "
                                                        f"{currency}: group or filter by ACCOUNT_ID or CUSTOMER_ID")

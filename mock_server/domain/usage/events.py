@@ -59,7 +59,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from sys import intern
 from typing import Any
@@ -70,12 +70,13 @@ from ..core.lookup import require as lookup
 from ..core.memory import collector_paused
 from ..core.observers import usage_changed
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
-from ..core.store import BASE_CURRENCY, Record, Store
+from ..core.store import Record, Store
 from ..core.times import parse_time
 from ..pricing import engine as pricing
 from ..pricing import jobs, schedules
 from . import aggregates as usage
-from . import builtin_schemas, enrichment, metering, statuses
+from . import builtin_schemas, enrichment, metering, org_settings, statuses
+from . import credits as feature_credits
 from . import meters as usage_meters
 from .statuses import DESCRIPTIONS, DUPLICATE, IN_PROGRESS, METERED, NO_ID, NO_METERS, REVERTED
 
@@ -86,9 +87,10 @@ BY_ACCOUNT = "events_by_account"  # index: account id or alias -> positions of i
 BY_SCHEMA = "events_by_schema"  # index: schema name -> positions of its events, ascending
 MAX_PAGE = 50  # GET /events: "Max page size cannot be more than 50", and 50 is the default
 # One event-id space (Togai's Event.id): an id used by /ingest, /ingestBatch or /entitled is not reusable on
-# the others for 45 days. /entitled's ids live in this index (id -> when it took it), declared by the ledger's
-# entitlements, which calls :func:`id_taken` the other way round.
-ENTITLED_IDS = "entitled_event_ids"
+# the others for 45 days. The events /entitled took are stored here too (:func:`record_entitled`), their
+# store keys in this index (key -> when it took it); the ledger's entitlements call :func:`id_taken` before
+# they take one.
+ENTITLED_IDS = feature_credits.ENTITLED
 ID_WINDOW = timedelta(days=45)
 
 FILTERED_OUT, COMPUTED = "PROCESSED_FILTERED_OUT", "PROCESSED_UNITS_COMPUTED"
@@ -194,9 +196,10 @@ def plan_of(store: Store, account_id: str, timestamp: str) -> dict[str, Any] | N
     if found is None:
         return None
     meters = list(dict.fromkeys(c["usageMeterId"] for c in found.details.get("usageRateCards", [])))
-    last = found.cycle_end - timedelta(microseconds=1)
+    zone = found.zone or UTC  # the cycle's first and last days in the organisation's time zone
+    last = (found.cycle_end - timedelta(microseconds=1)).astimezone(zone)
     return {"name": found.plan["name"], "id": found.plan["id"], "scheduleId": found.schedule["id"],
-            "cycleStart": found.cycle_start.date().isoformat(), "cycleEnd": last.date().isoformat(),
+            "cycleStart": found.cycle_start.astimezone(zone).date().isoformat(), "cycleEnd": last.date().isoformat(),
             "usageMeters": meters}
 
 
@@ -216,7 +219,7 @@ def pipeline_info(store: Store, event: Event) -> dict[str, Any]:
         if plan is not None:
             info["pricePlans"] = [plan]
         # The organisation's base currency and the account's invoice currency (Togai's newer contract).
-        info["baseCurrency"] = BASE_CURRENCY
+        info["baseCurrency"] = org_settings.base_currency(store)
         info["invoiceCurrency"] = account["invoiceCurrency"]
     if event.schema_version is not None:
         info["eventSchema"] = {"name": event.schema_name, "version": event.schema_version}
@@ -398,6 +401,9 @@ def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
     if outcome is None:
         event.status = statuses.UNITS_INVALID
         return
+    if feature_credits.short(store, event.id, event.account, event.schema_name, event.attributes):
+        event.status = statuses.INSUFFICIENT_CREDITS  # nothing consumed, nothing metered
+        return
     event.meter_ids, event.units = schema.meter_ids, outcome
     # Togai: NO_MATCHING_METERS when the schema has no (active) meter, NOT_METERED when its meters made no usage.
     if any(units is not None for units in outcome):
@@ -425,6 +431,27 @@ def settle(store: Store) -> None:
             if event.account is not None:
                 touched.add(event.account)
     usage_changed(store, touched)
+
+
+def record_entitled(store: Store, payload: dict[str, Any]) -> Event:
+    """Store an event ``POST /entitled`` took (its account entitled, its credits consumed) and process it at
+    once like any other: listed, read, exported and counted with the others.
+
+    Its key is its id, else (no id, or an id whose event is older than the 45 days of the id space) its
+    referenceId. Metering it consumes no credits again (:data:`ENTITLED_IDS` marks it).
+    """
+    settle(store)
+    collection = store.collections[NAME]
+    reference = store.new_id(IDS, collection)
+    event_id = payload.get("id")
+    key = event_id if event_id is not None and collection.get(event_id) is None else reference
+    now = store.clock.now()
+    event = Event(key, reference, payload, now)
+    position = _add(store, event)
+    store.indexes[ENTITLED_IDS][key] = now
+    process(store, event, _Batch(store), position)
+    usage_changed(store, [event.account] if event.account is not None else [])
+    return event
 
 
 def ingest(store: Store, payload: dict[str, Any]) -> None:
@@ -742,8 +769,12 @@ def _cannot(event: Event, action: str) -> str | None:
 
 
 def export(store: Store, event: Event) -> dict[str, Any]:
-    """An event as ``EventWithStatusAndEventPipelineInfo``, with its store key (``id``)."""
-    return {**render(store, event, pipeline=True), "id": event.id}
+    """An event as ``EventWithStatusAndEventPipelineInfo``, with its store key (``id``) and, for one that
+    ``/entitled`` took, ``entitled: true``."""
+    out = {**render(store, event, pipeline=True), "id": event.id}
+    if event.id in store.indexes[ENTITLED_IDS]:
+        out["entitled"] = True
+    return out
 
 
 def key_of(record: dict[str, Any]) -> str:
@@ -771,9 +802,10 @@ def check_import(ctx: ImportContext) -> None:
         if references.setdefault(record["referenceId"], i) != i:
             problems.append(Violation(f"{where}.referenceId", f"is also {NAME}[{references[record['referenceId']]}]'s"))
         own = record["eventPayload"].get("id")
-        if (status == NO_ID) != (own is None):
-            problems.append(Violation(f"{where}.ingestionStatus.status", f"{NO_ID} is for the events without id"))
-        # A DUPLICATE of no event here repeats an id /entitled took (which keeps no event to export).
+        if (status == NO_ID) != (own is None and not record.get("entitled")):  # /entitled takes one without id
+            problems.append(Violation(f"{where}.ingestionStatus.status", f"{NO_ID} is for the events without id "
+                                                                          "(but those /entitled took)"))
+        # A DUPLICATE whose id no event here has: its first event was not exported (a hand-written document).
         if status == REVERTED and not str(info.get("statusBeforeReverting", "")).startswith("INGESTION_COMPLETED"):
             problems.append(Violation(f"{where}.eventPipelineInfo.statusBeforeReverting",
                                       "is required of a REVERTED event: the completed status it had"))
@@ -809,6 +841,8 @@ def restore(store: Store, record: dict[str, Any]) -> None:
     event.before_revert = info.get("statusBeforeReverting")
     position = _add(store, event)
     store.reserved.add(event.reference)
+    if record.get("entitled"):
+        store.indexes[ENTITLED_IDS][event.id] = event.created_at
     if event.status == IN_PROGRESS:
         store.indexes[PENDING][event.id] = (0.0, position)
 
@@ -816,9 +850,9 @@ def restore(store: Store, record: dict[str, Any]) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="EventWithStatusAndEventPipelineInfo",
-    indexes=(PENDING, BY_ACCOUNT, BY_SCHEMA, metering.COMPILED),
+    indexes=(PENDING, BY_ACCOUNT, BY_SCHEMA, metering.COMPILED, ENTITLED_IDS),
     exchange=Exchange(
-        hidden={"id": {"type": "string"}},
+        hidden={"id": {"type": "string"}, "entitled": {"type": "boolean"}},
         generated=("referenceId",),
         export=export,
         complete_import=complete_import,

@@ -1,17 +1,23 @@
-"""The organisation settings the usage pipeline reads: its time zone, its exchange rates, enrichment dependencies.
+"""The organisation settings the usage pipeline reads: its time zone, base currency, exchange rates, enrichment
+dependencies.
 
-Togai keeps an organisation's currencies (each with its exchange rate to the
-base currency, set once in the Admin Center) and its time zone outside the
-public API. The mock reads both from settings of the ``togai`` namespace on
-the ORGANIZATION (any ``entityId``: the tenant is the organisation):
+Togai keeps an organisation's currencies (its base currency, and each other
+one with its exchange rate to the base currency, set once in the Admin
+Center) and its time zone outside the public API. The mock reads them from
+settings of the ``togai`` namespace on the ORGANIZATION (any ``entityId``:
+the tenant is the organisation):
 
 ``time_zone``
     an IANA zone name (``Europe/Paris``); UTC when absent.
+``base_currency``
+    a currency code (``EUR``); USD when absent.
 ``exchange_rate.<CUR>``
     NUMERIC: one unit of ``CUR`` in the base currency (``exchange_rate.EUR`` = ``1.08``).
 
-Settings are few (a tenant's configuration, not its traffic), so each read
-scans them; nothing here is kept between requests.
+They are looked up in the settings' index of the organisation's ``togai``
+keys (:data:`~mock_server.domain.catalog.settings.ORGANISATION`), and an
+enrichment's dependency in the index of settings by key
+(:data:`~mock_server.domain.catalog.settings.BY_KEY`): never scanned.
 """
 from __future__ import annotations
 
@@ -29,34 +35,25 @@ TIME_ZONE = settings.TIME_ZONE
 RATE_PREFIX = settings.RATE_PREFIX
 
 
-def organisation(store: Store) -> dict[str, Record]:
-    """The organisation's ``togai`` settings, by key."""
-    collection = store.collections.get(SETTINGS)
-    if collection is None:
-        return {}
-    return {settings.key_of(r): r for r in collection.items.values()
-            if r["entityType"] == "ORGANIZATION" and r["namespace"].lower() == NAMESPACE}
-
-
 def time_zone(store: Store) -> ZoneInfo | None:
     """The organisation's time zone; None for UTC (the default, and what a bad value falls back to)."""
-    record = organisation(store).get(TIME_ZONE)
-    if record is None:
-        return None
-    try:
-        return settings.zone_of(record["value"])
-    except ValueError:  # writes and imports refuse one; should one slip through, metrics stay in UTC
-        return None
+    return settings.organisation_zone(store)
+
+
+def base_currency(store: Store) -> str:
+    """The organisation's base currency: what ``CURRENCY: BASE`` revenue is converted to (USD by default)."""
+    return settings.base_currency(store)
 
 
 def exchange_rates(store: Store) -> dict[str, Decimal]:
     """Each currency's value in the base currency, as the organisation states it (well-formed rates only)."""
     out: dict[str, Decimal] = {}
-    for key, record in organisation(store).items():
+    for key in settings.organisation_keys(store):
         if key.startswith(RATE_PREFIX):
             currency = key[len(RATE_PREFIX):]
-            if settings.rate_problem(currency, record["value"]) is None:
-                out[currency] = Decimal(record["value"])
+            value = settings.organisation_value(store, key)
+            if value is not None and settings.rate_problem(currency, value) is None:
+                out[currency] = Decimal(value)
     return out
 
 
@@ -67,15 +64,17 @@ def dependency(store: Store, key: str, account_id: str, customer_id: str) -> Any
     A NUMERIC value is a decimal numeral, a JSON or JSON_LOGIC one is parsed, a STRING one is itself.
     """
     collection = store.collections.get(SETTINGS)
-    prefix = (key if key.startswith("setting.") else f"setting.{key}").lower() + "."
+    full_key = key if key.lower().startswith("setting.") else f"setting.{key}"
+    prefix = full_key.lower() + "."
     wanted = {f"account.{account_id}".lower(): 0, f"customer.{customer_id}".lower(): 1}
     found: Record | None = None
     rank = 3
-    for full, record in (collection.items.items() if collection is not None else ()):
-        lowered = full.lower()  # namespaces are matched whatever their case (Togai's example says "user")
-        if not lowered.startswith(prefix):
+    # The settings of that key only (an index, one per entity), not every setting.
+    for full in (settings.with_key(store, full_key) if collection is not None else ()):
+        record = collection.items.get(full) if collection is not None else None
+        if record is None:
             continue
-        entity = lowered[len(prefix):]
+        entity = full.lower()[len(prefix):]  # namespaces are matched whatever their case (Togai's example: "user")
         at = wanted.get(entity, 2 if entity.startswith("organization.") else 3)
         if at < rank:
             found, rank = record, at

@@ -19,12 +19,13 @@ NOT_METERED = "INGESTION_COMPLETED_EVENT_NOT_METERED"
 INVALID_LICENSE = "INGESTION_FAILED_INVALID_NAMED_LICENSE_EVENT"
 ENRICHMENT_FAILED = "INGESTION_FAILED_ENRICHMENT_FAILED"
 PAST_GRACE = "INGESTION_FAILED_PAST_GRACE_PERIOD"
+INSUFFICIENT_CREDITS = "INGESTION_FAILED_INSUFFICIENT_CREDITS"
 
 # Every IngestionStatus of the contract, in its order (some are Togai's only: the mock never gives them).
 ALL = (
     IN_PROGRESS, FAILED, NO_SCHEMA, ENRICHMENT_FAILED, UNITS_INVALID, NO_METERS,
     METERED, NOT_METERED, PAST_GRACE, NO_ACCOUNT, DUPLICATE,
-    NO_ID, INVALID_LICENSE, "INGESTION_FAILED_INSUFFICIENT_CREDITS", REVERTED, "UNKNOWN",
+    NO_ID, INVALID_LICENSE, INSUFFICIENT_CREDITS, REVERTED, "UNKNOWN",
 )
 
 DESCRIPTIONS = {
@@ -44,6 +45,8 @@ DESCRIPTIONS = {
                        "expression failed or gave no value of the field's type)",
     INVALID_LICENSE: "A togai-named-license event needs license_id (an add-on), name and action 1 or -1",
     REVERTED: "The event was reverted by a correction",
+    INSUFFICIENT_CREDITS: "The account's feature credits of a feature linked to the event schema run short "
+                          "(nothing was consumed)",
     PAST_GRACE: "The event is dated in a pricing cycle of its account whose grace period has ended "
                 "(the cycle is invoiced): not metered, not billed",
 }
