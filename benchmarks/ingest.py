@@ -22,11 +22,12 @@ BATCH = 500
 ROUNDS = 2
 TARGET_RATIO = 0.25
 TARGET_RSS_MB_1M = 600.0
-# Togai's demo tenant: the rides schema is ACTIVE with a COUNT and a SUM meter.
+# Togai's demo tenant: the rides schema is ACTIVE with a COUNT and a SUM meter. Accounts without Rides
+# credits: ACME-US's 100 would fail most events as INGESTION_FAILED_INSUFFICIENT_CREDITS after the first batch.
 _EVENT = ('{"id": "@@@-%d", "schemaName": "rides", "accountId": "%s", "timestamp": "2024-01-%02dT10:%02d:00Z", '
           '"attributes": [{"name": "distance", "value": "%s", "unit": "km"}], "dimensions": {"city": "%s"}}')
 TEMPLATE = ('{"events": [' + ", ".join(
-    _EVENT % (i, "ACME-US" if i % 3 else "GLOBEX-US", 1 + i % 28, i % 60, f"{i % 40}.5", "x" if i % 2 else "y")
+    _EVENT % (i, "ACME-EU" if i % 3 else "GLOBEX-US", 1 + i % 28, i % 60, f"{i % 40}.5", "x" if i % 2 else "y")
     for i in range(BATCH)) + "]}").encode()
 _BATCHES = itertools.count()
 
