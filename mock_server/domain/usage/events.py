@@ -91,6 +91,11 @@ MAX_PAGE = 50  # GET /events: "Max page size cannot be more than 50", and 50 is 
 ENTITLED_IDS = "entitled_event_ids"
 ID_WINDOW = timedelta(days=45)
 
+# Others waiting for the store go first (for at most CHUNK_YIELD_S) after each chunk of this many events of a
+# batch: a 500-event request never holds the store for more than a chunk's time while others wait.
+CHUNK = 100
+CHUNK_YIELD_S = 0.01
+
 FILTERED_OUT, COMPUTED = "PROCESSED_FILTERED_OUT", "PROCESSED_UNITS_COMPUTED"
 
 
@@ -271,7 +276,14 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     entitled = store.indexes.get(ENTITLED_IDS) or {}
     moment = parse_time(now) if entitled else None
     touched: set[str] = set()
-    for payload, reference in zip(payloads, store.new_ids(IDS, len(payloads), collection), strict=True):
+    tally: list[Event] = []  # counted at once: one aggregate update per (bucket, key), not per event
+    for n, (payload, reference) in enumerate(zip(payloads, store.new_ids(IDS, len(payloads), collection),
+                                                 strict=True)):
+        if store.waiting and n and not n % CHUNK:  # others wait for the store: let them in between two chunks
+            usage.count_events(store, tally, +1)  # what they may read is counted first
+            tally.clear()
+            store.yield_lock(CHUNK_YIELD_S)
+            batch = _Batch(store)  # what it learnt may have changed meanwhile (a clock move)
         schema = batch.schema(payload["schemaName"]) if payload["schemaName"] not in builtin_schemas.NAMES else None
         if schema is not None and schema.template is not None:
             # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
@@ -292,11 +304,12 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
         elif delay > 0:
             pending[event.id] = (due, position)
         else:
-            process(store, event, batch, position)
+            process(store, event, batch, position, tally=tally)
             if event.account is not None:
                 touched.add(event.account)
             continue
-        usage.count_event(store, event, +1)  # a final failure, or IN_PROGRESS until it is processed
+        tally.append(event)  # a final failure, or IN_PROGRESS until it is processed
+    usage.count_events(store, tally, +1)
     usage_changed(store, touched)  # once per request: alerts on these accounts look again
 
 
@@ -311,30 +324,48 @@ def id_taken(store: Store, event_id: str) -> bool:
     return event is not None and _recent(event.created_at, parse_time(store.clock.now()))
 
 
-def process(store: Store, event: Event, batch: metering.Batch, position: int, counted: bool = False) -> None:
+def process(store: Store, event: Event, batch: metering.Batch, position: int, counted: bool = False,
+            tally: list[Event] | None = None) -> None:
     """Give an event in progress its final outcome, and count it under that outcome.
 
     ``position``: the event's place in the collection (it is indexed under the account it resolves to).
     ``counted``: the event is already counted as ``INGESTION_IN_PROGRESS`` (it waited for
     ``--ingest-delay``), so that count is taken back first.
+    ``tally``: where a batch collects the events it counts at once (``usage.count_events``), instead.
     """
     if counted:
         usage.count_event(store, event, -1)
     _decide(store, event, batch)
     if event.account is not None and event.account != event.account_id:
         _index_add(store.indexes[BY_ACCOUNT], event.account, position)
-    usage.count_event(store, event, +1)
+    if tally is not None:
+        tally.append(event)
+    else:
+        usage.count_event(store, event, +1)
 
 
 class _Batch(metering.Batch):
     """A request's batch, and what it learnt of each account's open cycle (for :func:`past_grace`)."""
 
-    __slots__ = ("open_from", "now")
+    __slots__ = ("open_from", "now", "windows", "verdicts")
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
         self.open_from: dict[str, datetime] = {}  # account -> start of its open cycle: later events are on time
         self.now = store.clock.instant()
+        # account -> its associations' windows [start, end): outside them it has no plan (no cycle to be late for)
+        self.windows: dict[str, list[tuple[datetime, datetime]]] = {}
+        # account -> the closed cycles [start, end) met so far and whether they are past their grace period
+        self.verdicts: dict[str, list[tuple[datetime, datetime, bool]]] = {}
+
+    def windows_of(self, account_id: str) -> list[tuple[datetime, datetime]]:
+        """The account's association windows (read once per request)."""
+        found = self.windows.get(account_id)
+        if found is None:
+            found = self.windows[account_id] = [
+                (parse_time(s["startDate"]), parse_time(s["endDate"]))
+                for s in schedules.timeline(self.store, account_id)]
+        return found
 
 
 def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: str) -> bool:
@@ -345,8 +376,9 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     events are metered (README, "Money that moves"). Most events fall in the open cycle, which the
     batch remembers, so a batch looks each account's plan up about once.
     """
-    cache = batch.open_from if isinstance(batch, _Batch) else None
-    now = batch.now if isinstance(batch, _Batch) else store.clock.instant()
+    mine = batch if isinstance(batch, _Batch) else None
+    cache = mine.open_from if mine is not None else None
+    now = mine.now if mine is not None else store.clock.instant()
     try:
         moment = parse_time(timestamp)
     except Invalid:
@@ -354,6 +386,16 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     known = cache.get(account_id) if cache is not None else None
     if moment >= now or (known is not None and moment >= known):
         return False
+    verdicts = None
+    if mine is not None:
+        # An event late for a cycle met before in this request has that cycle's verdict; one outside every
+        # association has no plan then (schedule_at would find none): no plan lookup per event.
+        if not any(start <= moment < end for start, end in mine.windows_of(account_id)):
+            return False
+        verdicts = mine.verdicts.setdefault(account_id, [])
+        for start, end, verdict in verdicts:
+            if start <= moment < end:
+                return verdict
     try:
         found = schedules.schedule_at(store, account_id, moment)
     except (Invalid, ValueError):  # a cycle past year 9999
@@ -365,7 +407,10 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
             cache[account_id] = found.cycle_start
         return False
     grace = int((found.details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE).get("gracePeriod") or 0)
-    return found.cycle_end + timedelta(days=grace) <= now and found.cycle_end > store.clock.origin
+    late = found.cycle_end + timedelta(days=grace) <= now and found.cycle_end > store.clock.origin
+    if verdicts is not None:  # the same schedule and cycle for every instant of [cycle_start, cycle_end)
+        verdicts.append((found.cycle_start, found.cycle_end, late))
+    return late
 
 
 def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
