@@ -40,8 +40,10 @@ def _is_date_time(value: object) -> bool:
     match = _DATE_TIME.match(value)
     if match is None:
         return False
-    year, month, day = int(match[1]), int(match[2]), int(match[3])
-    return year >= 1 and day <= calendar.monthrange(year, month)[1]
+    year, month, day = match.group(1, 2, 3)
+    if day <= "28":  # every month has it (the usual case: no calendar lookup, called per event of a batch)
+        return year != "0000"
+    return year != "0000" and int(day) <= calendar.monthrange(int(year), int(month))[1]
 
 
 # The formats this spec relies on, checked alike by both engines.

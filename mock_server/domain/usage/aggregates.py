@@ -451,43 +451,44 @@ def count_event(store: Store, event: Any, sign: int) -> None:
 def count_events(store: Store, events: Iterable[Any], sign: int) -> None:
     """:func:`count_event` of each of ``events`` (a request's), with one cube update per bucket and key.
 
-    The same totals as one call per event: the amounts of a (hour, key) are
-    summed first, as exact scaled ints, at the scale the batch's units need.
+    The same totals as one call per event: the events of one hour with the
+    same outcome (account, status, units: shared tuples) are counted together,
+    and each meter's amounts summed as exact scaled ints, at the scale the
+    batch's units need.
     """
     usage = aggregates(store)
     hours: dict[str, int] = {}  # timestamp -> its hour: events of one batch often share a timestamp
-    tally: dict[tuple[int, str, str, str, str], int] = {}  # (hour, account, customer, schema, status) -> events
-    metered: dict[tuple[int, str, str, str], list[str]] = {}  # (hour, account, customer, meter) -> units
+    groups: dict[tuple[Any, ...], int] = {}  # (hour, account, customer, schema, status, meters, units) -> events
     for event in events:
         timestamp = event.timestamp
         hour = hours.get(timestamp)
         if hour is None:
             seconds = epoch(timestamp)
             hour = hours[timestamp] = seconds - seconds % HOUR
-        account = event.account or event.account_id
-        customer = event.customer_id or ""
-        key = (hour, account, customer, event.schema_name, event.status)
-        tally[key] = tally.get(key, 0) + sign
-        for meter, units in zip(event.meter_ids, event.units, strict=True):
-            if units is not None:
-                metered.setdefault((hour, account, customer, meter), []).append(units)
+        key = (hour, event.account or event.account_id, event.customer_id or "", event.schema_name, event.status,
+               event.meter_ids, event.units)
+        groups[key] = groups.get(key, 0) + 1
     events_cube, usage_cube = usage.events, usage.usage
-    for (hour, *key), count in tally.items():
+    metered: dict[tuple[int, str, str, str], dict[str, int]] = {}  # (hour, account, customer, meter) -> units -> n
+    for (hour, account, customer, schema, status, meter_ids, units), count in groups.items():
         starts = (hour, hour - hour % DAY, month_start(hour))
-        events_cube.add_scaled(starts, tuple(key), count * 10**events_cube.scale,
-                               event_status(key[3]) in DEFAULT_EVENT_STATUS)
+        events_cube.add_scaled(starts, (account, customer, schema, status), events_cube.scaled(count * sign),
+                               event_status(status) in DEFAULT_EVENT_STATUS)
+        for meter, numeral in zip(meter_ids, units, strict=True):
+            if numeral is not None:
+                tally = metered.setdefault((hour, account, customer, meter), {})
+                tally[numeral] = tally.get(numeral, 0) + count
     if not metered:
         return
     # Every distinct units numeral once: the first pass raises the cube's scale to the finest of them,
     # the second reads each at that scale (a rescale between two would leave earlier amounts behind).
-    numerals = {units for listed in metered.values() for units in listed}
-    values = {units: exact(units) for units in numerals}
+    values = {numeral: exact(numeral) for tally in metered.values() for numeral in tally}
     for value in values.values():
         usage_cube.scaled(value)
-    scaled = {units: usage_cube.scaled(value) * sign for units, value in values.items()}
-    for (hour, *key), listed in metered.items():
+    scaled = {numeral: usage_cube.scaled(value) for numeral, value in values.items()}
+    for (hour, *key), tally in metered.items():
         starts = (hour, hour - hour % DAY, month_start(hour))
-        usage_cube.add_scaled(starts, tuple(key), sum(scaled[units] for units in listed))
+        usage_cube.add_scaled(starts, tuple(key), sign * sum(scaled[numeral] * n for numeral, n in tally.items()))
 
 
 # The collection ingestion keeps events in (``events.Event`` records).

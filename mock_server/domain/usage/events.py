@@ -377,6 +377,9 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     batch remembers, so a batch looks each account's plan up about once.
     """
     mine = batch if isinstance(batch, _Batch) else None
+    windows = mine.windows_of(account_id) if mine is not None else None
+    if windows == []:  # no association ever: no plan at any instant (schedule_at would find none)
+        return False
     cache = mine.open_from if mine is not None else None
     now = mine.now if mine is not None else store.clock.instant()
     try:
@@ -387,10 +390,13 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     if moment >= now or (known is not None and moment >= known):
         return False
     verdicts = None
-    if mine is not None:
+    if mine is not None and windows is not None:
         # An event late for a cycle met before in this request has that cycle's verdict; one outside every
-        # association has no plan then (schedule_at would find none): no plan lookup per event.
-        if not any(start <= moment < end for start, end in mine.windows_of(account_id)):
+        # association has no plan then: no plan lookup per event.
+        for start, end in windows:
+            if start <= moment < end:
+                break
+        else:
             return False
         verdicts = mine.verdicts.setdefault(account_id, [])
         for start, end, verdict in verdicts:
@@ -445,7 +451,7 @@ def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
         return
     event.meter_ids, event.units = schema.meter_ids, outcome
     # Togai: NO_MATCHING_METERS when the schema has no (active) meter, NOT_METERED when its meters made no usage.
-    if any(units is not None for units in outcome):
+    if outcome.count(None) < len(outcome):  # a meter computed units
         event.status = METERED
     else:
         event.status = statuses.NOT_METERED if outcome else NO_METERS
