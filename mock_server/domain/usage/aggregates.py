@@ -469,15 +469,19 @@ def count_events(store: Store, events: Iterable[Any], sign: int) -> None:
                event.meter_ids, event.units)
         groups[key] = groups.get(key, 0) + 1
     events_cube, usage_cube = usage.events, usage.usage
+    counted: dict[tuple[int, str, str, str, str], int] = {}  # (hour, account, customer, schema, status) -> events
     metered: dict[tuple[int, str, str, str], dict[str, int]] = {}  # (hour, account, customer, meter) -> units -> n
     for (hour, account, customer, schema, status, meter_ids, units), count in groups.items():
-        starts = (hour, hour - hour % DAY, month_start(hour))
-        events_cube.add_scaled(starts, (account, customer, schema, status), events_cube.scaled(count * sign),
-                               event_status(status) in DEFAULT_EVENT_STATUS)
+        key = (hour, account, customer, schema, status)
+        counted[key] = counted.get(key, 0) + count
         for meter, numeral in zip(meter_ids, units, strict=True):
             if numeral is not None:
                 tally = metered.setdefault((hour, account, customer, meter), {})
                 tally[numeral] = tally.get(numeral, 0) + count
+    for (hour, account, customer, schema, status), count in counted.items():
+        starts = (hour, hour - hour % DAY, month_start(hour))
+        events_cube.add_scaled(starts, (account, customer, schema, status), events_cube.scaled(count * sign),
+                               event_status(status) in DEFAULT_EVENT_STATUS)
     if not metered:
         return
     # Every distinct units numeral once: the first pass raises the cube's scale to the finest of them,

@@ -106,7 +106,8 @@ class Event:
                  "dimensions", "created_at", "status", "account", "customer_id", "schema_version", "meter_ids",
                  "units", "before_revert")
 
-    def __init__(self, key: str, reference: str, payload: dict[str, Any], created_at: str) -> None:
+    def __init__(self, key: str, reference: str, payload: dict[str, Any], created_at: str,
+                 batch: metering.Batch | None = None) -> None:
         self.id = key
         self.reference = reference
         self.created_at = created_at
@@ -117,10 +118,13 @@ class Event:
         self.meter_ids: tuple[str, ...] = ()
         self.units: tuple[str | None, ...] = ()
         self.before_revert: str | None = None
-        self.set_payload(payload)
+        self.set_payload(payload, batch)
 
-    def set_payload(self, payload: dict[str, Any]) -> None:
-        """Keep an ``Event`` payload of the API (as sent) in compact form."""
+    def set_payload(self, payload: dict[str, Any], batch: metering.Batch | None = None) -> None:
+        """Keep an ``Event`` payload of the API (as sent) in compact form.
+
+        ``batch``: the request's, whose events share equal attribute and dimension tuples.
+        """
         self.event_id: str | None = payload.get("id")
         # Names repeat from event to event: interned, each is kept once.
         self.account_id: str = intern(payload["accountId"])
@@ -131,11 +135,15 @@ class Event:
             unit = a.get("unit")
             # Values repeat too (counts, sizes): equal ones are kept once.
             flat += (intern(a["name"]), intern(a["value"]), None if unit is None else intern(unit))
-        self.attributes: tuple[str | None, ...] = tuple(flat)
+        attributes: tuple[str | None, ...] = tuple(flat)
         dims: list[str] = []
         for name, value in payload["dimensions"].items():
             dims += (intern(name), intern(value))
-        self.dimensions: tuple[str, ...] = tuple(dims)
+        dimensions: tuple[str, ...] = tuple(dims)
+        if batch is not None:
+            attributes, dimensions = batch.share(attributes), batch.share(dimensions)
+        self.attributes = attributes
+        self.dimensions = dimensions
 
     def payload(self) -> dict[str, Any]:
         """The ``eventPayload`` as sent."""
@@ -267,16 +275,19 @@ def accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
 
 def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     collection = store.collections[NAME]
+    items = collection.items
     now = store.clock.now()  # one stamp per request: a batch arrives at once
     delay = store.ingest_delay
     due = time.monotonic() + delay
     pending = store.indexes[PENDING]
+    by_account, by_schema = store.indexes[BY_ACCOUNT], store.indexes[BY_SCHEMA]
     batch = _Batch(store)
     payloads = list(payloads)
     entitled = store.indexes.get(ENTITLED_IDS) or {}
     moment = parse_time(now) if entitled else None
     touched: set[str] = set()
     tally: list[Event] = []  # counted at once: one aggregate update per (bucket, key), not per event
+    builtin = builtin_schemas.NAMES
     for n, (payload, reference) in enumerate(zip(payloads, store.new_ids(IDS, len(payloads), collection),
                                                  strict=True)):
         if store.waiting and n and not n % CHUNK:  # others wait for the store: let them in between two chunks
@@ -284,19 +295,29 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             tally.clear()
             store.yield_lock(CHUNK_YIELD_S)
             batch = _Batch(store)  # what it learnt may have changed meanwhile (a clock move)
-        schema = batch.schema(payload["schemaName"]) if payload["schemaName"] not in builtin_schemas.NAMES else None
+        schema = batch.schema(payload["schemaName"]) if payload["schemaName"] not in builtin else None
         if schema is not None and schema.template is not None:
             # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
             payload = {**payload, "id": enrichment.event_id(schema.template, payload)}
             if payload["id"] is None:
                 del payload["id"]  # a field the template names is missing: no id (NO_EVENT_ID)
         event_id = payload.get("id")
-        first = event_id is not None and collection.get(event_id) is None
+        first = event_id is not None and event_id not in items
         if first and event_id in entitled and moment is not None and _recent(entitled[event_id], moment):
             first = False  # taken by /entitled: the same id space
-        event = Event(event_id if event_id is not None and first else reference, reference, payload, now)
-        event.attributes, event.dimensions = batch.share(event.attributes), batch.share(event.dimensions)
-        position = _add(store, event)
+        event = Event(event_id if first else reference, reference, payload, now, batch)
+        # _add, inlined: this runs for every event of every batch (events are never removed, so the new
+        # one is the last of the order, and the newest position of the index lists it goes in).
+        collection.add(event.id, event)
+        position = len(items) - 1
+        if not collection.holds_at(position, event.id):
+            position = collection.position_of(event.id)  # type: ignore[assignment]  # just added
+        for index, key in ((by_account, event.account_id), (by_schema, event.schema_name)):
+            positions = index.get(key)
+            if positions is not None and positions[-1] < position:
+                positions.append(position)
+            else:
+                _index_add(index, key, position)
         if event_id is None:
             event.status = NO_ID
         elif not first:
