@@ -179,13 +179,17 @@ class Store:
         while len(out) < count:
             self._sequence += 1
             n = (self._sequence * _SCRAMBLE + self._id_offset) % size
-            parts = [start]
-            for _ in range(second // 2):
+            if second == 5:  # every scheme's but a few: no list of parts
                 n, r = divmod(n, square)
-                parts.append(pairs[r])
-            if second % 2:
-                parts.append(alphabet[n % base])
-            new = "".join(parts)
+                new = start + pairs[r] + pairs[n % square] + alphabet[n // square % base]
+            else:
+                parts = [start]
+                for _ in range(second // 2):
+                    n, r = divmod(n, square)
+                    parts.append(pairs[r])
+                if second % 2:
+                    parts.append(alphabet[n % base])
+                new = "".join(parts)
             if new not in reserved and new not in items:
                 out.append(new)
         return out

@@ -457,14 +457,18 @@ def count_events(store: Store, events: Iterable[Any], sign: int) -> None:
     batch's units need.
     """
     usage = aggregates(store)
-    hours: dict[str, int] = {}  # timestamp -> its hour: events of one batch often share a timestamp
+    # Hours by their text: "2024-01-05T10" for a UTC timestamp without fraction ("2024-01-05T10:07:00Z", the
+    # usual form), else the whole timestamp. Every event of a batch in one hour is read once.
+    hours: dict[str, int] = {}
     groups: dict[tuple[Any, ...], int] = {}  # (hour, account, customer, schema, status, meters, units) -> events
     for event in events:
         timestamp = event.timestamp
-        hour = hours.get(timestamp)
+        plain = len(timestamp) == 20 and timestamp[19] == "Z" and timestamp[4] == "-" and timestamp[13] == ":"
+        text = timestamp[:13] if plain else timestamp
+        hour = hours.get(text)
         if hour is None:
             seconds = epoch(timestamp)
-            hour = hours[timestamp] = seconds - seconds % HOUR
+            hour = hours[text] = seconds - seconds % HOUR
         key = (hour, event.account or event.account_id, event.customer_id or "", event.schema_name, event.status,
                event.meter_ids, event.units)
         groups[key] = groups.get(key, 0) + 1
@@ -486,7 +490,7 @@ def count_events(store: Store, events: Iterable[Any], sign: int) -> None:
         return
     # Every distinct units numeral once: the first pass raises the cube's scale to the finest of them,
     # the second reads each at that scale (a rescale between two would leave earlier amounts behind).
-    values = {numeral: exact(numeral) for tally in metered.values() for numeral in tally}
+    values = {numeral: exact(numeral) for numeral in {numeral for tally in metered.values() for numeral in tally}}
     for value in values.values():
         usage_cube.scaled(value)
     scaled = {numeral: usage_cube.scaled(value) for numeral, value in values.items()}

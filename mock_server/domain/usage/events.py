@@ -132,18 +132,14 @@ class Event:
         self.timestamp: str = payload["timestamp"]
         flat: list[str | None] = []
         for a in payload["attributes"]:
-            unit = a.get("unit")
-            # Values repeat too (counts, sizes): equal ones are kept once.
-            flat += (intern(a["name"]), intern(a["value"]), None if unit is None else intern(unit))
-        attributes: tuple[str | None, ...] = tuple(flat)
+            flat += (a["name"], a["value"], a.get("unit"))
         dims: list[str] = []
-        for name, value in payload["dimensions"].items():
-            dims += (intern(name), intern(value))
-        dimensions: tuple[str, ...] = tuple(dims)
-        if batch is not None:
-            attributes, dimensions = batch.share(attributes), batch.share(dimensions)
-        self.attributes = attributes
-        self.dimensions = dimensions
+        for pair in payload["dimensions"].items():
+            dims += pair
+        # Values repeat too (counts, sizes): equal ones are kept once, interned; the request's events
+        # share one tuple where theirs are equal (interned once, on the first).
+        self.attributes: tuple[str | None, ...] = _interned(tuple(flat), batch)
+        self.dimensions: tuple[str, ...] = _interned(tuple(dims), batch)  # type: ignore[arg-type]
 
     def payload(self) -> dict[str, Any]:
         """The ``eventPayload`` as sent."""
@@ -176,6 +172,16 @@ class Event:
         if key != "id":  # what paging reads; the API's fields are rendered by render()
             raise KeyError(key)
         return self.id
+
+
+def _interned(flat: tuple[str | None, ...], batch: metering.Batch | None) -> tuple[str | None, ...]:
+    """``flat`` with its strings interned: the tuple an equal one of the batch got, if any."""
+    shared = batch.shared(flat) if batch is not None else None
+    if shared is None:
+        shared = tuple([None if text is None else intern(text) for text in flat])
+        if batch is not None:
+            batch.share(shared, flat)
+    return shared
 
 
 def render(store: Store, event: Event, pipeline: bool = False) -> dict[str, Any]:
@@ -308,28 +314,31 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
         event = Event(event_id if first else reference, reference, payload, now, batch)
         # _add, inlined: this runs for every event of every batch (events are never removed, so the new
         # one is the last of the order, and the newest position of the index lists it goes in).
-        collection.add(event.id, event)
-        position = len(items) - 1
-        if not collection.holds_at(position, event.id):
-            position = collection.position_of(event.id)  # type: ignore[assignment]  # just added
-        for index, key in ((by_account, event.account_id), (by_schema, event.schema_name)):
-            positions = index.get(key)
-            if positions is not None and positions[-1] < position:
-                positions.append(position)
-            else:
-                _index_add(index, key, position)
+        position = collection.append(event.id, event)
+        positions = by_account.get(event.account_id)
+        if positions is not None and positions[-1] < position:
+            positions.append(position)
+        else:
+            _index_add(by_account, event.account_id, position)
+        positions = by_schema.get(event.schema_name)
+        if positions is not None and positions[-1] < position:
+            positions.append(position)
+        else:
+            _index_add(by_schema, event.schema_name, position)
         if event_id is None:
             event.status = NO_ID
         elif not first:
             event.status = DUPLICATE
         elif delay > 0:
             pending[event.id] = (due, position)
-        else:
-            process(store, event, batch, position, tally=tally)
-            if event.account is not None:
-                touched.add(event.account)
-            continue
-        tally.append(event)  # a final failure, or IN_PROGRESS until it is processed
+        else:  # process(), inlined
+            _decide(store, event, batch)
+            resolved = event.account
+            if resolved is not None:
+                if resolved != event.account_id:
+                    _index_add(by_account, resolved, position)
+                touched.add(resolved)
+        tally.append(event)  # its final outcome, or IN_PROGRESS until it is processed
     usage.count_events(store, tally, +1)
     usage_changed(store, touched)  # once per request: alerts on these accounts look again
 
@@ -518,7 +527,7 @@ def ingest_batch(store: Store, payloads: list[dict[str, Any]]) -> dict[int, Viol
     if len(refused) == len(payloads):
         raise Invalid(list(refused.values()))
     settle(store)
-    accept(store, (e for i, e in enumerate(payloads) if i not in refused))
+    accept(store, [e for i, e in enumerate(payloads) if i not in refused] if refused else payloads)
     return refused
 
 

@@ -293,9 +293,14 @@ class Batch:
         self._accounts: dict[str, tuple[str, str] | None] = {}
         self._tuples: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
 
-    def share(self, flat: T) -> T:
-        """One object for equal attribute or dimension tuples of the request's events."""
-        return self._tuples.setdefault(flat, flat)  # type: ignore[return-value]
+    def share(self, flat: T, key: tuple[str | None, ...] | None = None) -> T:
+        """One object for equal attribute or dimension tuples of the request's events (found by ``key``
+        when given: the same values, not interned yet)."""
+        return self._tuples.setdefault(flat if key is None else key, flat)  # type: ignore[return-value]
+
+    def shared(self, key: tuple[str | None, ...]) -> tuple[str | None, ...] | None:
+        """The tuple :meth:`share` kept for ``key``, if any."""
+        return self._tuples.get(key)
 
     def account(self, name: str) -> tuple[str, str] | None:
         """The id and customer of the account ``name`` (an id or an alias) names; None if none or archived."""
