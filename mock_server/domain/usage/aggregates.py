@@ -469,9 +469,9 @@ def count_events(store: Store, events: Iterable[Any], sign: int) -> None:
         if hour is None:
             seconds = epoch(timestamp)
             hour = hours[text] = seconds - seconds % HOUR
-        key = (hour, event.account or event.account_id, event.customer_id or "", event.schema_name, event.status,
-               event.meter_ids, event.units)
-        groups[key] = groups.get(key, 0) + 1
+        group = (hour, event.account or event.account_id, event.customer_id or "", event.schema_name, event.status,
+                 event.meter_ids, event.units)
+        groups[group] = groups.get(group, 0) + 1
     events_cube, usage_cube = usage.events, usage.usage
     counted: dict[tuple[int, str, str, str, str], int] = {}  # (hour, account, customer, schema, status) -> events
     metered: dict[tuple[int, str, str, str], dict[str, int]] = {}  # (hour, account, customer, meter) -> units -> n
@@ -494,9 +494,10 @@ def count_events(store: Store, events: Iterable[Any], sign: int) -> None:
     for value in values.values():
         usage_cube.scaled(value)
     scaled = {numeral: usage_cube.scaled(value) for numeral, value in values.items()}
-    for (hour, *key), tally in metered.items():
+    for (hour, account, customer, meter), tally in metered.items():
         starts = (hour, hour - hour % DAY, month_start(hour))
-        usage_cube.add_scaled(starts, tuple(key), sign * sum(scaled[numeral] * n for numeral, n in tally.items()))
+        usage_cube.add_scaled(starts, (account, customer, meter),
+                              sign * sum(scaled[numeral] * n for numeral, n in tally.items()))
 
 
 # The collection ingestion keeps events in (``events.Event`` records).

@@ -138,8 +138,12 @@ class Event:
             dims += pair
         # Values repeat too (counts, sizes): equal ones are kept once, interned; the request's events
         # share one tuple where theirs are equal (interned once, on the first).
-        self.attributes: tuple[str | None, ...] = _interned(tuple(flat), batch)
-        self.dimensions: tuple[str, ...] = _interned(tuple(dims), batch)  # type: ignore[arg-type]
+        attributes, dimensions = tuple(flat), tuple(dims)
+        shared = batch.tuples if batch is not None else None
+        self.attributes: tuple[str | None, ...] = (
+            shared.get(attributes) if shared is not None else None) or _interned(attributes, batch)
+        self.dimensions: tuple[str, ...] = (  # type: ignore[assignment]
+            shared.get(dimensions) if shared is not None else None) or _interned(dimensions, batch)
 
     def payload(self) -> dict[str, Any]:
         """The ``eventPayload`` as sent."""
@@ -175,12 +179,10 @@ class Event:
 
 
 def _interned(flat: tuple[str | None, ...], batch: metering.Batch | None) -> tuple[str | None, ...]:
-    """``flat`` with its strings interned: the tuple an equal one of the batch got, if any."""
-    shared = batch.shared(flat) if batch is not None else None
-    if shared is None:
-        shared = tuple([None if text is None else intern(text) for text in flat])
-        if batch is not None:
-            batch.share(shared, flat)
+    """``flat`` with its strings interned, kept for the batch's events with an equal tuple."""
+    shared = tuple([None if text is None else intern(text) for text in flat])
+    if batch is not None:
+        batch.tuples[flat] = shared
     return shared
 
 
@@ -311,7 +313,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
         first = event_id is not None and event_id not in items
         if first and event_id in entitled and moment is not None and _recent(entitled[event_id], moment):
             first = False  # taken by /entitled: the same id space
-        event = Event(event_id if first else reference, reference, payload, now, batch)
+        event = Event(event_id if first and event_id is not None else reference, reference, payload, now, batch)
         # _add, inlined: this runs for every event of every batch (events are never removed, so the new
         # one is the last of the order, and the newest position of the index lists it goes in).
         position = collection.append(event.id, event)

@@ -21,13 +21,12 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any
 
 from ..core.store import Record, Store
 from . import enrichment, event_schemas, jsonlogic
 from . import meters as usage_meters
 
-T = TypeVar("T", bound=tuple[Any, ...])
 
 COMPILED = "compiled_meters"  # index: meter id -> CompiledMeter
 ONE = "1"  # a COUNT meter's units
@@ -285,22 +284,15 @@ class ActiveSchema:
 class Batch:
     """What one request's events share: each schema and each account looked up once."""
 
-    __slots__ = ("store", "_schemas", "_accounts", "_tuples")
+    __slots__ = ("store", "_schemas", "_accounts", "tuples")
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._schemas: dict[str, ActiveSchema | None] = {}
         self._accounts: dict[str, tuple[str, str] | None] = {}
-        self._tuples: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
+        # An event's attribute or dimension tuple as sent -> the interned one the request's events share.
+        self.tuples: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
 
-    def share(self, flat: T, key: tuple[str | None, ...] | None = None) -> T:
-        """One object for equal attribute or dimension tuples of the request's events (found by ``key``
-        when given: the same values, not interned yet)."""
-        return self._tuples.setdefault(flat if key is None else key, flat)  # type: ignore[return-value]
-
-    def shared(self, key: tuple[str | None, ...]) -> tuple[str | None, ...] | None:
-        """The tuple :meth:`share` kept for ``key``, if any."""
-        return self._tuples.get(key)
 
     def account(self, name: str) -> tuple[str, str] | None:
         """The id and customer of the account ``name`` (an id or an alias) names; None if none or archived."""
