@@ -27,7 +27,6 @@ from ..core.store import Record, Store
 from . import enrichment, event_schemas, jsonlogic
 from . import meters as usage_meters
 
-
 COMPILED = "compiled_meters"  # index: meter id -> CompiledMeter
 ONE = "1"  # a COUNT meter's units
 # Outcomes a meter remembers, per meter; past it the table starts over.
