@@ -303,7 +303,8 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             tally.clear()
             store.yield_lock(CHUNK_YIELD_S)
             batch = _Batch(store)  # what it learnt may have changed meanwhile (a clock move)
-        schema = batch.schema(payload["schemaName"]) if payload["schemaName"] not in builtin else None
+        name = payload["schemaName"]
+        schema = batch.schema(name) if name not in builtin else None
         if schema is not None and schema.template is not None:
             # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
             payload = {**payload, "id": enrichment.event_id(schema.template, payload)}
@@ -408,12 +409,17 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     events are metered (README, "Money that moves"). Most events fall in the open cycle, which the
     batch remembers, so a batch looks each account's plan up about once.
     """
-    mine = batch if isinstance(batch, _Batch) else None
-    windows = mine.windows_of(account_id) if mine is not None else None
-    if windows == []:  # no association ever: no plan at any instant (schedule_at would find none)
-        return False
-    cache = mine.open_from if mine is not None else None
-    now = mine.now if mine is not None else store.clock.instant()
+    if isinstance(batch, _Batch):
+        mine: _Batch | None = batch
+        windows = batch.windows.get(account_id)
+        if windows is None:
+            windows = batch.windows_of(account_id)
+        if not windows:  # no association ever: no plan at any instant (schedule_at would find none)
+            return False
+        cache: dict[str, datetime] | None = batch.open_from
+        now = batch.now
+    else:
+        mine, windows, cache, now = None, None, None, store.clock.instant()
     try:
         moment = parse_time(timestamp)
     except Invalid:

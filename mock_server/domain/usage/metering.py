@@ -295,8 +295,9 @@ class Batch:
 
     def account(self, name: str) -> tuple[str, str] | None:
         """The id and customer of the account ``name`` (an id or an alias) names; None if none or archived."""
-        if name in self._accounts:
-            return self._accounts[name]
+        found: tuple[str, str] | None = self._accounts.get(name, _MISSING)
+        if found is not _MISSING:
+            return found
         accounts = self.store.collections["accounts"]
         account = accounts.get(name)
         if account is None:
@@ -308,8 +309,9 @@ class Batch:
 
     def schema(self, name: str) -> ActiveSchema | None:
         """The ACTIVE version of ``name`` with its ACTIVE meters, or None when no version is ACTIVE."""
-        if name in self._schemas:
-            return self._schemas[name]
+        known: ActiveSchema | None = self._schemas.get(name, _MISSING)
+        if known is not _MISSING:
+            return known
         active = next((v for v in event_schemas.versions(self.store, name) if v["status"] == "ACTIVE"), None)
         found = None
         if active is not None:
