@@ -245,8 +245,7 @@ class SchemaValidator:
             except (ValueError, OverflowError):
                 pass  # e.g. ints beyond 64 bits: let the reference decide
             else:
-                return plain and all(_is_date_time(value) for path in self._date_times
-                                     for value in _values_at(instance, path))
+                return plain and all(all(map(_is_date_time, _values_at(instance, path))) for path in self._date_times)
         elif self._fast is not None:
             try:
                 return bool(self._fast.is_valid(instance))
