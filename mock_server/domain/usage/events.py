@@ -334,7 +334,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             event.status = DUPLICATE
         elif delay > 0:
             pending[event.id] = (due, position)
-        else:  # process(), inlined
+        else:  # process(), inlined, but counted with the batch
             _decide(store, event, batch)
             resolved = event.account
             if resolved is not None:
@@ -357,24 +357,19 @@ def id_taken(store: Store, event_id: str) -> bool:
     return event is not None and _recent(event.created_at, parse_time(store.clock.now()))
 
 
-def process(store: Store, event: Event, batch: metering.Batch, position: int, counted: bool = False,
-            tally: list[Event] | None = None) -> None:
+def process(store: Store, event: Event, batch: metering.Batch, position: int, counted: bool = False) -> None:
     """Give an event in progress its final outcome, and count it under that outcome.
 
     ``position``: the event's place in the collection (it is indexed under the account it resolves to).
     ``counted``: the event is already counted as ``INGESTION_IN_PROGRESS`` (it waited for
     ``--ingest-delay``), so that count is taken back first.
-    ``tally``: where a batch collects the events it counts at once (``usage.count_events``), instead.
     """
     if counted:
         usage.count_event(store, event, -1)
     _decide(store, event, batch)
     if event.account is not None and event.account != event.account_id:
         _index_add(store.indexes[BY_ACCOUNT], event.account, position)
-    if tally is not None:
-        tally.append(event)
-    else:
-        usage.count_event(store, event, +1)
+    usage.count_event(store, event, +1)
 
 
 class _Batch(metering.Batch):

@@ -292,7 +292,6 @@ class Batch:
         # An event's attribute or dimension tuple as sent -> the interned one the request's events share.
         self.tuples: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
 
-
     def account(self, name: str) -> tuple[str, str] | None:
         """The id and customer of the account ``name`` (an id or an alias) names; None if none or archived."""
         found: tuple[str, str] | None = self._accounts.get(name, _MISSING)
