@@ -40,8 +40,10 @@ def _is_date_time(value: object) -> bool:
     match = _DATE_TIME.match(value)
     if match is None:
         return False
-    year, month, day = int(match[1]), int(match[2]), int(match[3])
-    return year >= 1 and day <= calendar.monthrange(year, month)[1]
+    year, month, day = match.group(1, 2, 3)
+    if day <= "28":  # every month has it (the usual case: no calendar lookup, called per event of a batch)
+        return year != "0000"
+    return year != "0000" and int(day) <= calendar.monthrange(int(year), int(month))[1]
 
 
 # The formats this spec relies on, checked alike by both engines.
@@ -134,10 +136,62 @@ def _order(violation: Violation) -> tuple[bool, str, str]:
     return violation.rule == _UNKNOWN, violation.field, violation.rule
 
 
+# Keywords that check one instance location without applying a subschema elsewhere: in a schema made
+# only of these (and properties, items, additionalProperties), a format applies exactly where its path
+# leads, so "valid with formats" is "valid without them, and each value on a format's path passes".
+_PLAIN_KEYWORDS = frozenset({
+    "type", "required", "enum", "const", "minLength", "maxLength", "pattern", "minItems", "maxItems",
+    "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minProperties",
+    "maxProperties", "title", "description", "default", "example", "examples", "deprecated", "readOnly",
+    "writeOnly", "$comment", "format",
+})
+Path = tuple[str | None, ...]  # property names; None: every item of an array
+
+
+def _date_time_paths(schema: Any, here: Path = ()) -> list[Path] | None:
+    """Where ``format: date-time`` applies in ``schema``; None when the schema is not that plain (another
+    format, a keyword that applies subschemas elsewhere: ``$ref``, ``allOf``, ``patternProperties`` ...)."""
+    if isinstance(schema, bool):
+        return []
+    if not isinstance(schema, dict):
+        return None
+    found: list[Path] = []
+    for keyword, value in schema.items():
+        if keyword == "format":
+            if value != "date-time":
+                return None
+            found.append(here)
+        elif keyword == "properties" and isinstance(value, dict):
+            for name, inner in value.items():
+                paths = _date_time_paths(inner, (*here, name))
+                if paths is None:
+                    return None
+                found += paths
+        elif keyword in ("items", "additionalProperties"):
+            paths = _date_time_paths(value, (*here, None))
+            if paths is None or (keyword == "additionalProperties" and paths):
+                return None  # a format under additionalProperties: not on a fixed path
+            found += paths
+        elif keyword not in _PLAIN_KEYWORDS:
+            return None
+    return found
+
+
+def _values_at(instance: Any, path: Path) -> list[Any]:
+    """The values at ``path`` in ``instance`` (none where it has no such property or item)."""
+    nodes = [instance]
+    for step in path:
+        if step is None:
+            nodes = [item for node in nodes if isinstance(node, (list, tuple)) for item in node]
+        else:
+            nodes = [node[step] for node in nodes if isinstance(node, dict) and step in node]
+    return nodes
+
+
 class SchemaValidator:
     """A schema compiled once; reports :class:`Violation` objects."""
 
-    __slots__ = ("schema", "_reference", "_fast", "_compiled")
+    __slots__ = ("schema", "_reference", "_fast", "_compiled", "_plain", "_date_times")
 
     def __init__(self, schema: dict[str, Any] | bool, *, lazy: bool = False) -> None:
         """Check ``schema`` against the meta-schema and compile it; raise :class:`SchemaInvalid`.
@@ -148,6 +202,10 @@ class SchemaValidator:
         self.schema = schema
         self._reference: Any = None
         self._fast: Any = None
+        # A plain schema with date-times: the compiled engine without formats, then the date-time check
+        # run here on each value at their paths (no call from the engine back to Python per value).
+        self._plain: Any = None
+        self._date_times: list[Path] = []
         self._compiled = False
         if not lazy:
             self._compile()
@@ -157,6 +215,9 @@ class SchemaValidator:
         schema = self.schema
         if _rs is not None and _rs.meta.is_valid(schema):
             self._fast = _rs.validator_for(schema, validate_formats=True, formats=_FORMATS)
+            paths = _date_time_paths(schema)
+            if paths:
+                self._plain, self._date_times = _rs.validator_for(schema, validate_formats=False), paths
         else:
             # Without the accelerator, or to word the error of a schema it rejects.
             from jsonschema.exceptions import SchemaError
@@ -178,11 +239,18 @@ class SchemaValidator:
         """True when ``instance`` satisfies the schema."""
         if not self._compiled:
             self._compile()
-        if self._fast is not None:
+        if self._plain is not None:
+            try:
+                plain = bool(self._plain.is_valid(instance))
+            except (ValueError, OverflowError):
+                pass  # e.g. ints beyond 64 bits: let the reference decide
+            else:
+                return plain and all(all(map(_is_date_time, _values_at(instance, path))) for path in self._date_times)
+        elif self._fast is not None:
             try:
                 return bool(self._fast.is_valid(instance))
             except (ValueError, OverflowError):
-                pass  # e.g. ints beyond 64 bits: let the reference decide
+                pass
         return bool(self._py.is_valid(instance))
 
     def violations(self, instance: Any, prefix: str = "", limit: int = SEARCH_LIMIT) -> Violations:

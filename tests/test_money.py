@@ -274,6 +274,20 @@ def test_an_event_past_the_grace_period_is_refused(capi: Api) -> None:
     assert ongoing["totalAmount"] == 3  # February: the one ride of 5 February
 
 
+def test_one_batch_mixes_late_and_on_time_events_of_an_account(capi: Api) -> None:
+    # A 5-day grace period, a plan from 1 January: on 10 February January is past its grace period. One batch:
+    # January's events are late (the plan is looked up once per cycle in a batch: each must still be), the open
+    # February cycle's are on time from its first instant, and one before the association has no plan: metered.
+    account = setup_account(capi, "USD", {**MONTHLY, "gracePeriod": 5}, "2024-01-01", "2099-01-01", 3)
+    move(capi, to="2024-02-10T00:00:00Z")
+    stamps = ("2024-01-20T00:00:00Z", "2024-02-05T00:00:00Z", "2024-01-25T00:00:00Z", "2023-12-15T00:00:00Z",
+              "2024-01-31T23:59:59Z", "2024-02-01T00:00:00Z", "2024-01-01T00:00:00Z", "2023-12-31T23:59:59Z")
+    ride(capi, account, *stamps)
+    late, metered = "INGESTION_FAILED_PAST_GRACE_PERIOD", "INGESTION_COMPLETED_EVENT_METERED"
+    assert [status(capi, f"r-{account}-{i}-{s}") for i, s in enumerate(stamps)] == [
+        late, metered, late, metered, late, metered, late, metered]
+
+
 def test_an_event_within_the_grace_period_updates_the_draft(capi: Api) -> None:
     # The same plan, a wallet of 10: on 3 February January is a DRAFT (3); a ride dated 20 January lands: the
     # DRAFT shows 6, and on 6 February it is DUE at 6, which the wallet nets (PAID, 4 left).

@@ -187,3 +187,32 @@ def test_rejected_requests_change_nothing(api: Api) -> None:
     ]
     assert [r.status_code for r in rejected] == [400, 400, 400, 400, 400, 400]
     assert api.state() == before
+
+
+PAD = "p" * 5000  # a body this large is decoded first without the duplicate-key hook (issue 25)
+
+
+@pytest.mark.parametrize("members", [
+    '"name": "a", "name": "b"',
+    '"name": "a", "name": "b", "s": "\\u003a"',  # the dropped member's colon made up by an escaped one
+    '"name": "a", "name": "b", "s": "\\u003A"',
+    '"x": {"name": 1, "name": 1}',
+    '"name": "a:", "name": "b"',
+])
+def test_a_key_given_twice_in_a_large_body_is_400(api: Api, members: str) -> None:
+    body = '{"pad": "' + PAD + '", ' + members + "}"
+    r = api.patch("/accounts/ACME-US", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["message"].endswith("name: is given more than once")
+
+
+def test_a_large_body_decodes_as_a_small_one() -> None:
+    from mock_server.validation.body import _DECODER
+    from mock_server.validation.body import _decode_text as _decode
+
+    text = '{"pad": "' + PAD + '", "a": [1, 2.5, 30.0, "\\u003a:", {"b": null, "c": "\\u00e9"}], "d": -7}'
+    assert _decode(text) == _DECODER.decode(text)
+    assert _decode(text)["a"][2] == 30 and isinstance(_decode(text)["a"][2], int)
+    # What the compact encoding refuses (a lone surrogate, an int past 64 bits) takes the hooked decoder.
+    odd = '{"pad": "' + PAD + '", "c": "\\ud800", "d": 123456789012345678901234567890}'
+    assert _decode(odd) == _DECODER.decode(odd)

@@ -44,3 +44,33 @@ def test_both_engines_stop_early_on_a_huge_body() -> None:
     fast, reference = validator.violations(instance), validator.reference_violations(instance)
     assert shown(fast) == shown(reference)
     assert len(fast) == SEARCH_LIMIT and not fast.complete
+
+
+@pytest.mark.parametrize("timestamp", [
+    "2024-01-05T10:07:00Z", "2024-02-29T10:07:00Z", "2023-02-29T10:07:00Z", "2024-04-31T00:00:00Z",
+    "0000-01-01T00:00:00Z", "2024-01-05 10:07:00.123+05:30", "2024-01-05t10:07:00z", "2024-01-05T10:07:60Z",
+    "2024-01-05", "", "2024-13-01T00:00:00Z", "2024-01-05T10:07:00Z\n", "٢٠٢٤-01-05T10:07:00Z",
+])
+def test_a_batch_of_date_times_is_checked_as_the_reference_checks_it(timestamp: str) -> None:
+    """A plain schema's date-times are checked on their paths after the compiled engine ran without formats
+    (issue 25): the same verdict as the reference, whichever event of the batch holds the value."""
+    validator = BODIES["ingestBatch"]
+    event = {"schemaName": "rides", "accountId": "A", "timestamp": "2024-01-05T10:07:00Z", "attributes": [],
+             "dimensions": {}}
+    for at in (0, 2):
+        batch = {"events": [dict(event), dict(event), dict(event)]}
+        batch["events"][at]["timestamp"] = timestamp
+        assert validator.is_valid(batch) == validator._py.is_valid(batch), (timestamp, at)
+
+
+def test_only_a_plain_schema_has_its_date_times_checked_on_paths() -> None:
+    from mock_server.jsonschemas import _date_time_paths
+
+    item = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}
+    assert _date_time_paths({"type": "array", "items": item}) == [(None, "at")]
+    assert _date_time_paths({"properties": {"a": {"allOf": [item]}}}) is None
+    assert _date_time_paths({"properties": {"a": {"type": "string", "format": "email"}}}) is None
+    assert _date_time_paths({"additionalProperties": item}) is None
+    assert _date_time_paths({"properties": {"a": {"$ref": "#/$defs/x"}}}) is None
+    BODIES["ingestBatch"].is_valid({})  # compiled on first use
+    assert BODIES["ingestBatch"]._date_times == [("events", None, "timestamp")]

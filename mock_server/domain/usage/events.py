@@ -93,6 +93,11 @@ MAX_PAGE = 50  # GET /events: "Max page size cannot be more than 50", and 50 is 
 ENTITLED_IDS = feature_credits.ENTITLED
 ID_WINDOW = timedelta(days=45)
 
+# Others waiting for the store go first (for at most CHUNK_YIELD_S) after each chunk of this many events of a
+# batch: a 500-event request never holds the store for more than a chunk's time while others wait.
+CHUNK = 100
+CHUNK_YIELD_S = 0.01
+
 FILTERED_OUT, COMPUTED = "PROCESSED_FILTERED_OUT", "PROCESSED_UNITS_COMPUTED"
 
 
@@ -103,7 +108,8 @@ class Event:
                  "dimensions", "created_at", "status", "account", "customer_id", "schema_version", "meter_ids",
                  "units", "before_revert")
 
-    def __init__(self, key: str, reference: str, payload: dict[str, Any], created_at: str) -> None:
+    def __init__(self, key: str, reference: str, payload: dict[str, Any], created_at: str,
+                 batch: metering.Batch | None = None) -> None:
         self.id = key
         self.reference = reference
         self.created_at = created_at
@@ -114,10 +120,13 @@ class Event:
         self.meter_ids: tuple[str, ...] = ()
         self.units: tuple[str | None, ...] = ()
         self.before_revert: str | None = None
-        self.set_payload(payload)
+        self.set_payload(payload, batch)
 
-    def set_payload(self, payload: dict[str, Any]) -> None:
-        """Keep an ``Event`` payload of the API (as sent) in compact form."""
+    def set_payload(self, payload: dict[str, Any], batch: metering.Batch | None = None) -> None:
+        """Keep an ``Event`` payload of the API (as sent) in compact form.
+
+        ``batch``: the request's, whose events share equal attribute and dimension tuples.
+        """
         self.event_id: str | None = payload.get("id")
         # Names repeat from event to event: interned, each is kept once.
         self.account_id: str = intern(payload["accountId"])
@@ -125,14 +134,18 @@ class Event:
         self.timestamp: str = payload["timestamp"]
         flat: list[str | None] = []
         for a in payload["attributes"]:
-            unit = a.get("unit")
-            # Values repeat too (counts, sizes): equal ones are kept once.
-            flat += (intern(a["name"]), intern(a["value"]), None if unit is None else intern(unit))
-        self.attributes: tuple[str | None, ...] = tuple(flat)
+            flat += (a["name"], a["value"], a.get("unit"))
         dims: list[str] = []
-        for name, value in payload["dimensions"].items():
-            dims += (intern(name), intern(value))
-        self.dimensions: tuple[str, ...] = tuple(dims)
+        for pair in payload["dimensions"].items():
+            dims += pair
+        # Values repeat too (counts, sizes): equal ones are kept once, interned; the request's events
+        # share one tuple where theirs are equal (interned once, on the first).
+        attributes, dimensions = tuple(flat), tuple(dims)
+        shared = batch.tuples if batch is not None else None
+        self.attributes: tuple[str | None, ...] = (
+            shared.get(attributes) if shared is not None else None) or _interned(attributes, batch)
+        self.dimensions: tuple[str, ...] = (  # type: ignore[assignment]
+            shared.get(dimensions) if shared is not None else None) or _interned(dimensions, batch)
 
     def payload(self) -> dict[str, Any]:
         """The ``eventPayload`` as sent."""
@@ -165,6 +178,14 @@ class Event:
         if key != "id":  # what paging reads; the API's fields are rendered by render()
             raise KeyError(key)
         return self.id
+
+
+def _interned(flat: tuple[str | None, ...], batch: metering.Batch | None) -> tuple[str | None, ...]:
+    """``flat`` with its strings interned, kept for the batch's events with an equal tuple."""
+    shared = tuple([None if text is None else intern(text) for text in flat])
+    if batch is not None:
+        batch.tuples[flat] = shared
+    return shared
 
 
 def render(store: Store, event: Event, pipeline: bool = False) -> dict[str, Any]:
@@ -265,41 +286,66 @@ def accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
 
 def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     collection = store.collections[NAME]
+    items = collection.items
     now = store.clock.now()  # one stamp per request: a batch arrives at once
     delay = store.ingest_delay
     due = time.monotonic() + delay
     pending = store.indexes[PENDING]
+    by_account, by_schema = store.indexes[BY_ACCOUNT], store.indexes[BY_SCHEMA]
     batch = _Batch(store)
     payloads = list(payloads)
     entitled = store.indexes.get(ENTITLED_IDS) or {}
     moment = parse_time(now) if entitled else None
     touched: set[str] = set()
-    for payload, reference in zip(payloads, store.new_ids(IDS, len(payloads), collection), strict=True):
-        schema = batch.schema(payload["schemaName"]) if payload["schemaName"] not in builtin_schemas.NAMES else None
+    tally: list[Event] = []  # counted at once: one aggregate update per (bucket, key), not per event
+    builtin = builtin_schemas.NAMES
+    for n, (payload, reference) in enumerate(zip(payloads, store.new_ids(IDS, len(payloads), collection),
+                                                 strict=True)):
+        if store.waiting and n and not n % CHUNK:  # others wait for the store: let them in between two chunks
+            usage.count_events(store, tally, +1)  # what they may read is counted first
+            tally.clear()
+            store.yield_lock(CHUNK_YIELD_S)
+            batch = _Batch(store)  # what it learnt may have changed meanwhile (a clock move)
+        name = payload["schemaName"]
+        schema = batch.schema(name) if name not in builtin else None
         if schema is not None and schema.template is not None:
             # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
             payload = {**payload, "id": enrichment.event_id(schema.template, payload)}
             if payload["id"] is None:
                 del payload["id"]  # a field the template names is missing: no id (NO_EVENT_ID)
         event_id = payload.get("id")
-        first = event_id is not None and collection.get(event_id) is None
+        first = event_id is not None and event_id not in items
         if first and event_id in entitled and moment is not None and _recent(entitled[event_id], moment):
             first = False  # taken by /entitled: the same id space
-        event = Event(event_id if event_id is not None and first else reference, reference, payload, now)
-        event.attributes, event.dimensions = batch.share(event.attributes), batch.share(event.dimensions)
-        position = _add(store, event)
+        event = Event(event_id if first and event_id is not None else reference, reference, payload, now, batch)
+        # _add, inlined: this runs for every event of every batch (events are never removed, so the new
+        # one is the last of the order, and the newest position of the index lists it goes in).
+        position = collection.append(event.id, event)
+        positions = by_account.get(event.account_id)
+        if positions is not None and positions[-1] < position:
+            positions.append(position)
+        else:
+            _index_add(by_account, event.account_id, position)
+        positions = by_schema.get(event.schema_name)
+        if positions is not None and positions[-1] < position:
+            positions.append(position)
+        else:
+            _index_add(by_schema, event.schema_name, position)
         if event_id is None:
             event.status = NO_ID
         elif not first:
             event.status = DUPLICATE
         elif delay > 0:
             pending[event.id] = (due, position)
-        else:
-            process(store, event, batch, position)
-            if event.account is not None:
-                touched.add(event.account)
-            continue
-        usage.count_event(store, event, +1)  # a final failure, or IN_PROGRESS until it is processed
+        else:  # process(), inlined, but counted with the batch
+            _decide(store, event, batch)
+            resolved = event.account
+            if resolved is not None:
+                if resolved != event.account_id:
+                    _index_add(by_account, resolved, position)
+                touched.add(resolved)
+        tally.append(event)  # its final outcome, or IN_PROGRESS until it is processed
+    usage.count_events(store, tally, +1)
     usage_changed(store, touched)  # once per request: alerts on these accounts look again
 
 
@@ -332,12 +378,25 @@ def process(store: Store, event: Event, batch: metering.Batch, position: int, co
 class _Batch(metering.Batch):
     """A request's batch, and what it learnt of each account's open cycle (for :func:`past_grace`)."""
 
-    __slots__ = ("open_from", "now")
+    __slots__ = ("open_from", "now", "windows", "verdicts")
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
         self.open_from: dict[str, datetime] = {}  # account -> start of its open cycle: later events are on time
         self.now = store.clock.instant()
+        # account -> its associations' windows [start, end): outside them it has no plan (no cycle to be late for)
+        self.windows: dict[str, list[tuple[datetime, datetime]]] = {}
+        # account -> the closed cycles [start, end) met so far and whether they are past their grace period
+        self.verdicts: dict[str, list[tuple[datetime, datetime, bool]]] = {}
+
+    def windows_of(self, account_id: str) -> list[tuple[datetime, datetime]]:
+        """The account's association windows (read once per request)."""
+        found = self.windows.get(account_id)
+        if found is None:
+            found = self.windows[account_id] = [
+                (parse_time(s["startDate"]), parse_time(s["endDate"]))
+                for s in schedules.timeline(self.store, account_id)]
+        return found
 
 
 def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: str) -> bool:
@@ -348,8 +407,17 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     events are metered (README, "Money that moves"). Most events fall in the open cycle, which the
     batch remembers, so a batch looks each account's plan up about once.
     """
-    cache = batch.open_from if isinstance(batch, _Batch) else None
-    now = batch.now if isinstance(batch, _Batch) else store.clock.instant()
+    if isinstance(batch, _Batch):
+        mine: _Batch | None = batch
+        windows = batch.windows.get(account_id)
+        if windows is None:
+            windows = batch.windows_of(account_id)
+        if not windows:  # no association ever: no plan at any instant (schedule_at would find none)
+            return False
+        cache: dict[str, datetime] | None = batch.open_from
+        now = batch.now
+    else:
+        mine, windows, cache, now = None, None, None, store.clock.instant()
     try:
         moment = parse_time(timestamp)
     except Invalid:
@@ -357,6 +425,19 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     known = cache.get(account_id) if cache is not None else None
     if moment >= now or (known is not None and moment >= known):
         return False
+    verdicts = None
+    if mine is not None and windows is not None:
+        # An event late for a cycle met before in this request has that cycle's verdict; one outside every
+        # association has no plan then: no plan lookup per event.
+        for start, end in windows:
+            if start <= moment < end:
+                break
+        else:
+            return False
+        verdicts = mine.verdicts.setdefault(account_id, [])
+        for start, end, verdict in verdicts:
+            if start <= moment < end:
+                return verdict
     try:
         found = schedules.schedule_at(store, account_id, moment)
     except (Invalid, ValueError):  # a cycle past year 9999
@@ -368,7 +449,10 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
             cache[account_id] = found.cycle_start
         return False
     grace = int((found.details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE).get("gracePeriod") or 0)
-    return found.cycle_end + timedelta(days=grace) <= now and found.cycle_end > store.clock.origin
+    late = found.cycle_end + timedelta(days=grace) <= now and found.cycle_end > store.clock.origin
+    if verdicts is not None:  # the same schedule and cycle for every instant of [cycle_start, cycle_end)
+        verdicts.append((found.cycle_start, found.cycle_end, late))
+    return late
 
 
 def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
@@ -406,7 +490,7 @@ def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
         return
     event.meter_ids, event.units = schema.meter_ids, outcome
     # Togai: NO_MATCHING_METERS when the schema has no (active) meter, NOT_METERED when its meters made no usage.
-    if any(units is not None for units in outcome):
+    if outcome.count(None) < len(outcome):  # a meter computed units
         event.status = METERED
     else:
         event.status = statuses.NOT_METERED if outcome else NO_METERS
@@ -473,7 +557,7 @@ def ingest_batch(store: Store, payloads: list[dict[str, Any]]) -> dict[int, Viol
     if len(refused) == len(payloads):
         raise Invalid(list(refused.values()))
     settle(store)
-    accept(store, (e for i, e in enumerate(payloads) if i not in refused))
+    accept(store, [e for i, e in enumerate(payloads) if i not in refused] if refused else payloads)
     return refused
 
 

@@ -21,13 +21,11 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any
 
 from ..core.store import Record, Store
 from . import enrichment, event_schemas, jsonlogic
 from . import meters as usage_meters
-
-T = TypeVar("T", bound=tuple[Any, ...])
 
 COMPILED = "compiled_meters"  # index: meter id -> CompiledMeter
 ONE = "1"  # a COUNT meter's units
@@ -285,22 +283,20 @@ class ActiveSchema:
 class Batch:
     """What one request's events share: each schema and each account looked up once."""
 
-    __slots__ = ("store", "_schemas", "_accounts", "_tuples")
+    __slots__ = ("store", "_schemas", "_accounts", "tuples")
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._schemas: dict[str, ActiveSchema | None] = {}
         self._accounts: dict[str, tuple[str, str] | None] = {}
-        self._tuples: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
-
-    def share(self, flat: T) -> T:
-        """One object for equal attribute or dimension tuples of the request's events."""
-        return self._tuples.setdefault(flat, flat)  # type: ignore[return-value]
+        # An event's attribute or dimension tuple as sent -> the interned one the request's events share.
+        self.tuples: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
 
     def account(self, name: str) -> tuple[str, str] | None:
         """The id and customer of the account ``name`` (an id or an alias) names; None if none or archived."""
-        if name in self._accounts:
-            return self._accounts[name]
+        found: tuple[str, str] | None = self._accounts.get(name, _MISSING)
+        if found is not _MISSING:
+            return found
         accounts = self.store.collections["accounts"]
         account = accounts.get(name)
         if account is None:
@@ -312,8 +308,9 @@ class Batch:
 
     def schema(self, name: str) -> ActiveSchema | None:
         """The ACTIVE version of ``name`` with its ACTIVE meters, or None when no version is ACTIVE."""
-        if name in self._schemas:
-            return self._schemas[name]
+        known: ActiveSchema | None = self._schemas.get(name, _MISSING)
+        if known is not _MISSING:
+            return known
         active = next((v for v in event_schemas.versions(self.store, name) if v["status"] == "ACTIVE"), None)
         found = None
         if active is not None:

@@ -1,0 +1,120 @@
+"""Batched ingestion (issue 25): a batch stored, decided and counted at once gives what one-by-one ingestion gives.
+
+A batch shares its lookups (accounts, schemas, plan cycles, interned tuples) and counts its events in the
+aggregates once per (hour, key); none of that may change an event's outcome, its order, or a total.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import Api, fresh
+
+from mock_server.domain.usage import aggregates, events
+
+METERED = "INGESTION_COMPLETED_EVENT_METERED"
+JANUARY = ("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z")
+
+
+def ride(event_id: str | None, distance: str = "1", account: str = "ACME-US", schema: str = "rides",
+         at: str = "2024-01-02T10:00:00Z", attributes: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"schemaName": schema, "accountId": account, "timestamp": at,
+                            "attributes": attributes or [{"name": "distance", "value": distance, "unit": "km"}],
+                            "dimensions": {"city": "x"}}
+    if event_id is not None:
+        body["id"] = event_id
+    return body
+
+
+# A batch mixing every outcome, with the status each must get (hand-written from Togai's rules); None: refused.
+MIXED: list[tuple[dict[str, Any], str | None]] = [
+    (ride("e1", "12.5"), METERED),
+    (ride("e1", "3"), "INGESTION_FAILED_DUPLICATE_EVENT"),  # the same id earlier in the batch
+    (ride(None, "4"), "INGESTION_FAILED_NO_EVENT_ID"),
+    (ride("e0", "5"), "INGESTION_FAILED_DUPLICATE_EVENT"),  # an id taken before the batch
+    (ride("e2", account="NOPE"), "INGESTION_FAILED_ACCOUNT_NOT_FOUND"),
+    (ride("e3", schema="unknown"), "INGESTION_FAILED_SCHEMA_NOT_DEFINED"),
+    (ride("e4", "2", account="acme-us"), METERED),  # an alias: ACME-US's
+    (ride("e5", "0.25", account="GLOBEX-US", at="2024-01-03T23:59:59Z"), METERED),  # no price plan: metered
+    (ride("e6", attributes=[{"name": "distance", "value": "1"}, {"name": "distance", "value": "2"}]), None),
+    (ride("e7", "1" + "0" * 40), "INGESTION_FAILED_UNITS_INVALID"),  # past 38 digits
+    (ride("e8", "7.5", at="2024-01-02T10:59:00Z"), METERED),  # e1's hour
+    (ride("e9", "0.125", at="2024-01-02T10:00:00.5Z"), METERED),  # a fraction: its hour read in full
+]
+
+
+def listed(api: Api, after: int) -> list[tuple[Any, str]]:
+    """Every event after the first ``after`` (the demo tenant's own), oldest first: its payload and status."""
+    stored = list(api.app.state.store.collections[events.NAME].items.values())[after:]
+    return [(e.payload(), e.status) for e in stored]
+
+
+def stored(api: Api) -> int:
+    return len(api.app.state.store.collections[events.NAME])
+
+
+def totals(api: Api) -> list[Any]:
+    """The events of 1 to 12 January by raw status and their usage by meter and by account, per hour."""
+    r = api.post("/metrics", json={"startTime": JANUARY[0], "endTime": "2024-01-13T00:00:00Z", "metricQueries": [
+        {"id": "e", "name": "EVENTS", "aggregationPeriod": "HOUR", "groupBy": "RAW_EVENT_STATUS"},
+        {"id": "m", "name": "METER_USAGE", "aggregationPeriod": "HOUR", "groupBy": "USAGE_METER_ID"},
+        {"id": "a", "name": "METER_USAGE", "aggregationPeriod": "HOUR", "groupBy": "ACCOUNT_ID"}]})
+    assert r.status_code == 200, r.text
+    return [sorted((sorted(d.get("groupedBy", {}).items()), d["metricValues"]) for d in q["data"]) for q in r.json()["results"]]
+
+
+def meter_totals(api: Api) -> dict[str, Any]:
+    """Each meter's January total, by name."""
+    names = {m["id"]: m["name"] for m in api.get("/usage_meters").json()["data"]}
+    r = api.post("/metrics", json={"startTime": JANUARY[0], "endTime": JANUARY[1], "metricQueries": [
+        {"id": "m", "name": "METER_USAGE", "aggregationPeriod": "MONTH", "groupBy": "USAGE_METER_ID"}]})
+    assert r.status_code == 200, r.text
+    return {names[d["groupedBy"]["fieldValue"]]: sum(d["metricValues"]) for d in r.json()["results"][0]["data"]}
+
+
+def test_a_mixed_batch_gives_each_event_the_outcome_one_by_one_ingestion_gives(api: Api) -> None:
+    demo, before = stored(api), meter_totals(api)  # the demo tenant's own January rides
+    assert api.post("/ingest", json={"event": ride("e0")}).status_code == 202
+    r = api.post("/ingestBatch", json={"events": [body for body, _ in MIXED]})
+    assert r.status_code == 207, r.text
+    assert r.json()["details"] == {"events[8].attributes[1].name": "is given twice"}
+    batched = listed(api, demo)
+    assert [status for _, status in batched] == [METERED] + [s for _, s in MIXED if s is not None]
+    assert [payload for payload, _ in batched][1:] == [body for body, s in MIXED if s is not None]
+    # Rides: e0, e1, e4, e5, e8, e9; distance 1 + 12.5 + 2 + 0.25 + 7.5 + 0.125.
+    assert meter_totals(api) == {"Ride count": before["Ride count"] + 6,
+                                 "Ride distance": before["Ride distance"] + 23.375}
+    batched_totals = totals(api)
+
+    fresh(api)
+    assert api.post("/ingest", json={"event": ride("e0")}).status_code == 202
+    for body, status in MIXED:
+        assert api.post("/ingest", json={"event": body}).status_code == (400 if status is None else 202)
+    assert listed(api, demo) == batched
+    assert totals(api) == batched_totals
+
+
+def test_a_batch_that_lets_others_in_between_chunks_counts_what_it_stored_first(api: Api, monkeypatch: Any) -> None:
+    """While others wait for the store, a batch yields it every CHUNK events; what they can read then is whole:
+    every event stored so far is counted in the aggregates. The outcome is the one of a batch that never yields."""
+    store = api.app.state.store
+    demo, counted_before = stored(api), sum(aggregates.aggregates(store).events.totals[0].values())
+    seen: list[tuple[int, int]] = []
+
+    def yield_lock(max_wait: float) -> None:
+        counted = sum(aggregates.aggregates(store).events.totals[0].values())  # one per event counted
+        seen.append((stored(api) - demo, counted - counted_before))
+
+    # GLOBEX-US: no Rides credits to run out of (ACME-US has 100 km of them).
+    batch = [ride(f"y{i}", str(i % 7), account="GLOBEX-US", at=f"2024-01-{1 + i % 12:02d}T{i % 24:02d}:00:00Z")
+             for i in range(events.CHUNK * 2 + 5)]
+    assert api.post("/ingestBatch", json={"events": batch}).status_code == 202
+    alone = (listed(api, demo), totals(api), meter_totals(api))
+    assert not seen and {status for _, status in alone[0]} == {METERED}
+
+    fresh(api)
+    monkeypatch.setattr(store, "yield_lock", yield_lock)
+    monkeypatch.setattr(store, "waiting", 1)  # another request waits for the store throughout
+    assert api.post("/ingestBatch", json={"events": batch}).status_code == 202
+    monkeypatch.setattr(store, "waiting", 0)
+    assert seen == [(events.CHUNK, events.CHUNK), (2 * events.CHUNK, 2 * events.CHUNK)]
+    assert (listed(api, demo), totals(api), meter_totals(api)) == alone
