@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,20 @@ def api(_demo_app: Api) -> Api:
 def empty_api(_empty_app: Api) -> Api:
     """An empty tenant, seeded, with the response self-check on (a shared app, reset for each test)."""
     return fresh(_empty_app)
+
+
+CLOCK_START = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture(scope="session")
+def _clock_app() -> Iterator[Api]:
+    yield from make_api(clock=CLOCK_START)
+
+
+@pytest.fixture
+def capi(_clock_app: Api) -> Api:
+    """The demo tenant on a test clock frozen at 2024-01-01T00:00Z, reset for each test (the clock too)."""
+    return fresh(_clock_app)
 
 
 def new_customer(api: Api, cid: str, **extra: Any) -> dict[str, Any]:

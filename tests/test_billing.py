@@ -6,26 +6,14 @@ to compute an expectation.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import Api, make_api
+from conftest import Api
 
 START = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
 
-
-@pytest.fixture(scope="module")
-def _clock_app() -> Iterator[Api]:
-    yield from make_api(clock=START)
-
-
-@pytest.fixture
-def capi(_clock_app: Api) -> Api:
-    """The demo tenant on a test clock frozen at 2024-01-01, reset for each test (the clock too)."""
-    _clock_app.app.state.control.reset()
-    return _clock_app
 
 
 def _meter(api: Api) -> str:

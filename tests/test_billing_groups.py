@@ -8,26 +8,13 @@ on 1 February.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from conftest import Api, group_body, make_api
-from test_billing import MONTHLY, START, move, ride, setup_account
+from conftest import Api, group_body
+from test_billing import MONTHLY, move, ride, setup_account
 
 REFERENCE = {"sourceName": "Bank", "sourceType": "BANK_TRANSFER", "transactionNumber": "T-1"}
 
-
-@pytest.fixture(scope="module")
-def _clock_app() -> Iterator[Api]:
-    yield from make_api(clock=START)
-
-
-@pytest.fixture
-def capi(_clock_app: Api) -> Api:
-    """The demo tenant on a test clock frozen at 2024-01-01, reset for each test (the clock too)."""
-    _clock_app.app.state.control.reset()
-    return _clock_app
 
 
 def member(api: Api, rides: int, grace: int = 0) -> str:

@@ -7,27 +7,15 @@ under test to compute an expectation.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import Api, make_api
+from conftest import Api
 from test_billing import MONTHLY, _addon, _meter, move, ride
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
-
-@pytest.fixture(scope="module")
-def _clock_app() -> Iterator[Api]:
-    yield from make_api(clock=START)
-
-
-@pytest.fixture
-def capi(_clock_app: Api) -> Api:
-    """The demo tenant on a test clock frozen at 2024-01-01, reset for each test (the clock too)."""
-    _clock_app.app.state.control.reset()
-    return _clock_app
 
 
 def _expr(logic: Any, meter: str, fee: str) -> str:

@@ -8,26 +8,14 @@ wallet), on a calendar-month plan priced per ride, on a test clock from
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Api, make_api
-from test_billing import MONTHLY, START, move, ride, setup_account
+from conftest import Api
+from test_billing import MONTHLY, move, ride, setup_account
 
 REFERENCE = {"sourceName": "Bank", "sourceType": "BANK_TRANSFER", "transactionNumber": "T-1"}
 
-
-@pytest.fixture(scope="module")
-def _clock_app() -> Iterator[Api]:
-    yield from make_api(clock=START)
-
-
-@pytest.fixture
-def capi(_clock_app: Api) -> Api:
-    """The demo tenant on a test clock frozen at 2024-01-01, reset for each test (the clock too)."""
-    _clock_app.app.state.control.reset()
-    return _clock_app
 
 
 def grant(api: Api, account: str, amount: Any, priority: int, start: str = "2024-01-01", until: str | None = None,

@@ -7,13 +7,12 @@ Every expectation is worked by hand in the comment beside it (offsets from the I
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Api, make_api
+from conftest import Api
 
 from mock_server.domain.pricing.engine import cycle_at, cycles_between
 
@@ -79,17 +78,6 @@ def test_cycles_are_counted_on_local_dates_across_dst() -> None:
     assert cycles_between(MONTHLY, at("2024-01-01T00:00:00Z"), at("2024-03-31T23:00:00Z"),
                           ZoneInfo("Europe/London")) == 3
 
-
-@pytest.fixture(scope="module")
-def _clock_app() -> Iterator[Api]:
-    yield from make_api(clock=datetime(2024, 1, 1, tzinfo=UTC))
-
-
-@pytest.fixture
-def capi(_clock_app: Api) -> Api:
-    """The demo tenant on a test clock at 2024-01-01T00:00Z, reset for each test (the clock too)."""
-    _clock_app.app.state.control.reset()
-    return _clock_app
 
 
 def _ride_meter(api: Api) -> str:
