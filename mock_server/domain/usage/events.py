@@ -294,8 +294,6 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     by_account, by_schema = store.indexes[BY_ACCOUNT], store.indexes[BY_SCHEMA]
     batch = _Batch(store)
     payloads = list(payloads)
-    entitled = store.indexes.get(ENTITLED_IDS) or {}
-    moment = parse_time(now) if entitled else None
     touched: set[str] = set()
     tally: list[Event] = []  # counted at once: one aggregate update per (bucket, key), not per event
     builtin = builtin_schemas.NAMES
@@ -314,9 +312,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             if payload["id"] is None:
                 del payload["id"]  # a field the template names is missing: no id (NO_EVENT_ID)
         event_id = payload.get("id")
-        first = event_id is not None and event_id not in items
-        if first and event_id in entitled and moment is not None and _recent(entitled[event_id], moment):
-            first = False  # taken by /entitled: the same id space
+        first = event_id is not None and event_id not in items  # /entitled's events are stored here too
         event = Event(event_id if first and event_id is not None else reference, reference, payload, now, batch)
         # _add, inlined: this runs for every event of every batch (events are never removed, so the new
         # one is the last of the order, and the newest position of the index lists it goes in).
