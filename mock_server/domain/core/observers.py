@@ -13,12 +13,15 @@ the account's feature credits for it (Togai's
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .store import Store
+
+# An event's attributes as events keep them: flat ``name, value, unit, ...`` (a unit may be None).
+Attributes = tuple[str | None, ...]
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,9 @@ class Observer:
     name: str
     usage: Callable[[Store, frozenset[str]], None] | None = None  # accounts (ids or aliases as sent) counted
     clock: Callable[[Store], None] | None = None  # the clock moved (and the billing engine caught up)
-    # An event being metered: (account id, schema name, attribute values by name) -> whether its credits were
+    # An event being metered: (account id, schema name, its attributes) -> whether its credits were
     # consumed (True: nothing to consume, or consumed; False: they run short, and nothing was consumed).
-    credits: Callable[[Store, str, str, Mapping[str, str]], bool] | None = None
+    credits: Callable[[Store, str, str, Attributes], bool] | None = None
 
 
 def usage_changed(store: Store, accounts: Iterable[str]) -> None:
@@ -53,9 +56,10 @@ def clock_moved(store: Store) -> None:
             observer.clock(store)
 
 
-def credits_refused(store: Store, account_id: str, schema_name: str, attributes: Mapping[str, str]) -> bool:
+def credits_refused(store: Store, account_id: str, schema_name: str, attributes: Attributes) -> bool:
     """Ask the observers that keep credits to consume an event's (the ledger's feature credits); True when one
-    refused it: its credits run short (and none of its were consumed)."""
+    refused it: its credits run short (and none of its were consumed). ``attributes`` as events keep them:
+    flat ``name, value, unit, ...`` (read only by an observer that needs them)."""
     for observer in store.registry.observers:
         if observer.credits is not None and not observer.credits(store, account_id, schema_name, attributes):
             return True

@@ -28,7 +28,7 @@ from ..catalog import features
 from ..core import lookup
 from ..core.errors import Conflict, Invalid, NotFound, Violation
 from ..core.money import decimal_problem, exact, to_json
-from ..core.observers import Observer
+from ..core.observers import Attributes, Observer
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time, stamp
@@ -338,7 +338,7 @@ def _consume(store: Store, account_id: str, needs: list[Need], now: str) -> None
             _take_overage(store, account_id, feature_id, overage, amount)
 
 
-def consume_for_event(store: Store, account_id: str, schema_name: str, attributes: Mapping[str, str]) -> bool:
+def consume_for_event(store: Store, account_id: str, schema_name: str, flat: Attributes) -> bool:
     """An ``/ingest`` event being metered consumes the feature credits of its schema's features, as
     ``/entitled`` would (from the credits in effect now, soonest-ending first, then the overage its plan
     allows); False (nothing consumed) when they run short or the amount is negative (Togai's
@@ -346,13 +346,15 @@ def consume_for_event(store: Store, account_id: str, schema_name: str, attribute
 
     Only the features of which the account holds credits in effect gate it (the mock's reading, README): an
     event of a schema no feature is linked to, or of an account never granted (or no longer holding) credits
-    of the linked features, consumes nothing and is metered as it always was. ``attributes`` are bounded
-    decimal numerals (ingestion checked them before metering). On the ingestion path: an event of a schema
-    without features, or of an account without entries, costs a dictionary look-up.
+    of the linked features, consumes nothing and is metered as it always was. ``flat`` holds the event's
+    attributes as ``name, value, unit, ...``, each value a bounded decimal numeral (ingestion checked them
+    before metering). On the ingestion path: an event of a schema without features, or of an account without
+    entries, costs a dictionary look-up.
     """
     held = store.indexes[ENTRIES].get(account_id)
     if not held or not store.indexes[features.BY_SCHEMA].get(schema_name):
         return True
+    attributes = {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 3)}
     now = store.clock.now()
     moment = parse_time(now)
     items = store.collections["featureCreditEntries"].items

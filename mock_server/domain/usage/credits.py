@@ -27,5 +27,4 @@ def short(store: Store, key: str, account_id: str, schema_name: str, attributes:
     """
     if not store.indexes[features.BY_SCHEMA].get(schema_name) or key in store.indexes[ENTITLED]:
         return False
-    values = {str(attributes[i]): str(attributes[i + 1]) for i in range(0, len(attributes), 3)}
-    return credits_refused(store, account_id, schema_name, values)
+    return credits_refused(store, account_id, schema_name, attributes)
