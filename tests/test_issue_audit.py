@@ -94,3 +94,19 @@ def test_the_plugin_reads_advances_and_sets_the_clock(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, timeout=180, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
+
+
+@pytest.mark.parametrize(("by", "message"), [
+    # A duration past the end of the calendar (9999) is named as that, not as "not a duration".
+    ("P99999Y", "by: must stay before 9999-01-01T00:00:00.000Z"),
+    ("P10000000D", "by: must stay before 9999-01-01T00:00:00.000Z"),
+    ("PT1000000000000H", "by: must stay before 9999-01-01T00:00:00.000Z"),
+    ("P1.5D", "by: 'P1.5D' is not an ISO 8601 duration (P1M, P14D, PT6H)"),
+    ("-P1D", "by: '-P1D' is not an ISO 8601 duration (P1M, P14D, PT6H)"),
+])
+def test_a_duration_too_far_is_named_as_such(capi: Api, by: str, message: str) -> None:
+    before = capi.state()
+    r = capi.post("/__mock/clock", json={"by": by})
+    assert (r.status_code, r.json()["message"]) == (400, message)
+    assert capi.get("/__mock/clock").json()["now"] == NOW
+    assert capi.state() == before
