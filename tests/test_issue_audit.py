@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import Api, make_api
+from test_billing import MONTHLY, move, ride, setup_account
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 NOW = "2024-01-01T00:00:00.000Z"
@@ -110,3 +111,40 @@ def test_a_duration_too_far_is_named_as_such(capi: Api, by: str, message: str) -
     assert (r.status_code, r.json()["message"]) == (400, message)
     assert capi.get("/__mock/clock").json()["now"] == NOW
     assert capi.state() == before
+
+
+def test_the_first_cycle_has_its_ongoing_invoice_and_the_preview_shows_it(capi: Api) -> None:
+    # Issue 19, item 4 (and its "Why": the preview showed nothing for an account the run then invoiced). A plan
+    # from 1 January: 2 rides x 1.25 = 2.5 and a 10 USD fee in arrears = 12.5, shown by the ongoing invoice and
+    # the bill-run preview mid-cycle (no charge needed to open it), then billed as that on 1 February.
+    account = setup_account(capi, "USD", MONTHLY, "2024-01-01", "2099-01-01", 1.25, [{"rate": 10}])
+    move(capi, to="2024-01-20T00:00:00Z")
+    ride(capi, account, "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z")
+    (preview,) = [i for i in capi.get("/invoices/bill_runs").json()["data"] if i["ownerId"] == account]
+    (listed,) = capi.get("/invoices", params={"owner_id": account}).json()["data"]
+    ongoing = capi.get(f"/invoices/{preview['id']}").json()
+    assert (listed["id"], listed["status"], listed["invoiceType"]) == (preview["id"], "DRAFT", "STANDARD")
+    assert (ongoing["startDate"], ongoing["endDate"]) == ("2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z")
+    assert (preview["totalAmount"], ongoing["totalAmount"]) == (12.5, 12.5)
+    move(capi, to="2024-02-01T00:00:00Z")
+    final = capi.get(f"/invoices/{preview['id']}").json()
+    assert (final["status"], final["totalAmount"]) == ("DUE", 12.5)
+
+
+def test_a_plan_that_starts_later_opens_its_ongoing_invoice_when_its_cycle_starts(capi: Api) -> None:
+    # A plan from 11 January (monthly cycles on the 1st): nothing to show on 1 January; from 11 January the
+    # ongoing invoice of [11 January, 1 February) is there (a 31 USD fee prorated: 31 x 21/31 = 21).
+    account = setup_account(capi, "USD", MONTHLY, "2024-01-11", "2099-01-01", 1, [{"rate": 31, "prorate": True}])
+    assert capi.get("/invoices", params={"owner_id": account}).json()["data"] == []
+    move(capi, to="2024-01-12T00:00:00Z")
+    (ongoing,) = capi.get("/invoices", params={"owner_id": account}).json()["data"]
+    assert (ongoing["status"], ongoing["startDate"], ongoing["totalAmount"]) == (
+        "DRAFT", "2024-01-11T00:00:00.000Z", 21)
+
+
+def test_an_archived_account_opens_no_ongoing_invoice(capi: Api) -> None:
+    account = setup_account(capi, "USD", MONTHLY, "2024-01-11", "2099-01-01", 1, [{"rate": 31}])
+    assert capi.delete(f"/accounts/{account}").status_code == 200
+    r = capi.post("/__mock/clock", json={"to": "2024-01-12T00:00:00Z"})  # and no endless loop at its start
+    assert r.status_code == 200, r.text
+    assert capi.get("/invoices", params={"owner_id": account}).json()["data"] == []
