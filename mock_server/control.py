@@ -18,7 +18,7 @@ from .domain.catalog import files
 from .domain.core.errors import DomainError
 from .domain.core.resource import Completer
 from .domain.core.store import Store
-from .domain.core.times import add_duration, parse_time, stamp
+from .domain.core.times import add_duration, is_duration, parse_time, stamp
 from .drift import Drift
 from .epoch import Epoch
 from .errors import ApiError
@@ -208,6 +208,8 @@ def move_clock(store: Store, body: dict[str, Any]) -> dict[str, Any]:
             raise ApiError.of(400, "to", f"is before the clock's now ({stamp(current)}); the clock only moves forward")
     else:
         moved = add_duration(current, body["by"])
+        if moved is None and is_duration(body["by"]):  # a duration, but one past the end of the calendar
+            raise ApiError.of(400, "by", f"must stay before {stamp(_CLOCK_LIMIT)}")
         if moved is None:
             raise ApiError.of(400, "by", f"{body['by']!r} is not an ISO 8601 duration (P1M, P14D, PT6H)")
         target = moved

@@ -21,7 +21,7 @@ def test_health_counts_the_tenant(api: Api) -> None:
         "accountAliases": 4, "customerContacts": 2, "features": 3, "settings": 5, "payments": 2, "credits": 3,
         "wallets": 2, "walletEntries": 3, "eventSchemas": 1, "usageMeters": 2, "events": 6, "pricePlans": 5,
         "accountSchedules": 2, "jobs": 1, "jobEntries": 2, "purchases": 2, "purchaseProposals": 1,
-        "featureCreditEntries": 3, "invoices": 3, "licenseUpdates": 3, "namedLicenses": 3, "files": 2,
+        "featureCreditEntries": 3, "invoices": 5, "licenseUpdates": 3, "namedLicenses": 3, "files": 2,
         "alerts": 1, "incidents": 0, "reports": 1,
     }
 

@@ -123,8 +123,11 @@ def test_the_list_pages_summaries_and_filters(api: Api) -> None:
         query = {"nextToken": page["nextToken"]}
     fixture_due = [i["id"] for i in api.get("/invoices?status=DUE").json()["data"]]
     assert seen == fixture_due + mine  # the fixtures' GLOBEX-US invoice is DUE
+    # ACME-US's plan ("Rides Pro", monthly) has its January cycle open: its ongoing STANDARD invoice is listed
+    # first (opened at the cycle's start, 1 January), then the fixtures' custom invoices (issue 19, item 4).
     assert [i["ownerId"] for i in api.get("/invoices?customer_id=ACME").json()["data"]] == [
-        api.get("/accounts/ACME-EU?includeGroupDetails=true").json()["invoiceGroupDetails"]["id"], "ACME-US"]
+        "ACME-US", api.get("/accounts/ACME-EU?includeGroupDetails=true").json()["invoiceGroupDetails"]["id"],
+        "ACME-US"]
     assert api.get("/invoices?status=VOID").json() == {"data": []}
 
 
@@ -135,7 +138,9 @@ def test_the_time_window_filters_on_the_invoice_date(api: Api) -> None:
     ms = int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)
     inside = api.get(f"/invoices?start_time={ms}&end_time={ms + 1}").json()["data"]
     assert [i["id"] for i in inside] == [invoice["id"]]
-    assert api.get(f"/invoices?start_time={ms + 1}").json()["data"] == []
+    # Later: only the ongoing invoices of the demo's open January cycles, dated at the cycle's end.
+    later = api.get(f"/invoices?start_time={ms + 1}").json()["data"]
+    assert [i["invoiceDate"] for i in later] == ["2024-02-01T00:00:00.000Z"] * 2
     r = api.get(f"/invoices?start_time={ms}&end_time={ms - 1}")
     assert (r.status_code, r.json()["message"]) == (400, "end_time: is before start_time")
 
@@ -276,13 +281,14 @@ def test_lines_a_charge_names_cannot_go(api: Api) -> None:
 def test_account_charges_go_on_its_upcoming_invoice(api: Api) -> None:
     r = put(api, "/accounts/GLOBEX-UK/miscellaneous_charges", [{"name": "Setup", "value": "50"}])
     assert r.json() == {"data": [{"name": "Setup", "value": "50", "considerForRevenue": False}]}
-    (ongoing,) = api.get("/invoices/bill_runs").json()["data"]
+    (ongoing,) = [i for i in api.get("/invoices/bill_runs").json()["data"] if i["ownerId"] == "GLOBEX-UK"]
     assert (ongoing["ownerId"], ongoing["status"], ongoing["invoiceType"], ongoing["totalAmount"]) == (
         "GLOBEX-UK", "DRAFT", "STANDARD", 50)
     assert (ongoing["startDate"], ongoing["endDate"]) == ("2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z")
     # A second PUT replaces the charges on the same invoice.
     put(api, "/accounts/GLOBEX-UK/miscellaneous_charges", [{"name": "Setup", "value": "70"}])
-    assert [i["totalAmount"] for i in api.get("/invoices/bill_runs").json()["data"]] == [70]
+    assert [i["totalAmount"] for i in api.get("/invoices/bill_runs").json()["data"]
+            if i["ownerId"] == "GLOBEX-UK"] == [70]
     # The ongoing invoice is STANDARD: not editable field by field, not deletable.
     assert api.delete(f"/invoices/{ongoing['id']}").status_code == 400
     assert put(api, "/accounts/NO-SUCH/miscellaneous_charges", []).status_code == 404
@@ -298,10 +304,13 @@ def test_a_bill_run_bills_only_closed_cycles(api: Api) -> None:
     # billed the open month again at each run.
     for account in ("GLOBEX-UK", "ACME-US"):
         put(api, f"/accounts/{account}/miscellaneous_charges", [{"name": "Fee", "value": "20"}])
-    eligible = [i["id"] for i in api.get("/invoices/bill_runs").json()["data"]]
-    assert len(eligible) == 2
+    # The ongoing invoices: GLOBEX-UK's (opened by the charge), ACME-US's and UMBRELLA-EU's (their plans' open
+    # January cycles). Both charges went on them.
+    listed = {i["ownerId"]: i["id"] for i in api.get("/invoices/bill_runs").json()["data"]}
+    assert sorted(listed) == ["ACME-US", "GLOBEX-UK", "UMBRELLA-EU"]
+    eligible = [listed["GLOBEX-UK"], listed["ACME-US"]]
     assert api.post("/invoices/bill_runs?require_confirmation=false").json() == {"success": True}
-    assert [i["id"] for i in api.get("/invoices/bill_runs").json()["data"]] == eligible  # nothing closed
+    assert {i["ownerId"]: i["id"] for i in api.get("/invoices/bill_runs").json()["data"]} == listed  # nothing closed
     # The month ends: GLOBEX-UK (no plan) is DUE at once; ACME-US's "Rides Pro" has a 3-day grace period.
     assert api.post("/__mock/clock", json={"to": "2024-02-01T00:00:00Z"}).status_code == 200
     globex, acme = (api.get(f"/invoices/{i}").json() for i in eligible)
@@ -369,7 +378,8 @@ def test_an_export_with_charges_imports_back(api: Api) -> None:
     exported = api.get("/__mock/state").json()
     assert api.request("PUT", "/__mock/state", json=exported).status_code == 200
     assert api.get("/__mock/state").json() == exported
-    assert len(api.get("/invoices/bill_runs").json()["data"]) == 1  # the ongoing invoice is known again
+    # The ongoing invoices are known again: GLOBEX-UK's, ACME-US's and UMBRELLA-EU's.
+    assert len(api.get("/invoices/bill_runs").json()["data"]) == 3
 
 
 @pytest.mark.parametrize(
@@ -419,7 +429,7 @@ def test_invoices_with_togais_client(sdk: togai_client.ApiClient) -> None:
         if not page.next_token:
             break
         page = api.list_invoices(next_token=page.next_token)
-    assert created["id"] in seen and len(seen) == len(set(seen)) == 4
+    assert created["id"] in seen and len(seen) == len(set(seen)) == 6  # + the 2 ongoing invoices of the demo
 
     update = togai_client.UpdateInvoiceRequest.from_dict({"lineItems": [{"id": "setup", "description": "S",
                                                                          "quantity": 2, "valuePerQuantity": 60}]})
@@ -443,12 +453,12 @@ def test_invoices_with_togais_client(sdk: togai_client.ApiClient) -> None:
                                                                                     "quantity": 4}]})
     answer = api.manage_miscellaneous_charges_in_account("GLOBEX-UK", manage_miscellaneous_charges_request=upcoming)
     assert answer.data[0].value == "20"
-    (eligible,) = api.list_invoices_for_bill_run().data
+    (eligible,) = [i for i in api.list_invoices_for_bill_run().data if i.owner_id == "GLOBEX-UK"]
     assert (eligible.owner_id, eligible.total_amount, eligible.status.value) == ("GLOBEX-UK", 20, "DRAFT")
     # Changed with the billing engine: a bill run closes only ended cycles (Togai generates the invoice once
     # the cycle is completed), so the month must end first; the clock is the mock's control API.
     assert api.create_invoice_bill_run(require_confirmation=False).success is True
-    assert [i.id for i in api.list_invoices_for_bill_run().data] == [eligible.id]
+    assert [i.id for i in api.list_invoices_for_bill_run().data if i.owner_id == "GLOBEX-UK"] == [eligible.id]
     assert api.api_client.rest_client.pool_manager.request(
         "POST", f"{api.api_client.configuration.host}/__mock/clock", body=b'{"to": "2024-02-01T00:00:00Z"}',
         headers={"Content-Type": "application/json"}).status == 200
@@ -504,7 +514,9 @@ def test_the_bill_run_list_pages_over_the_ongoing_invoices(api: Api) -> None:
     for account in ("GLOBEX-UK", "ACME-US", "GLOBEX-US"):
         assert put(api, f"/accounts/{account}/miscellaneous_charges", charge).status_code == 200
     owners = [i["ownerId"] for i in api.get("/invoices/bill_runs", params={"pageSize": 50}).json()["data"]]
-    assert owners == ["GLOBEX-UK", "ACME-US", "GLOBEX-US"]
+    # ACME-US's and UMBRELLA-EU's ongoing invoices were opened with their plans' open January cycles, before
+    # the charges opened GLOBEX-UK's and GLOBEX-US's.
+    assert owners == ["ACME-US", "UMBRELLA-EU", "GLOBEX-UK", "GLOBEX-US"]
     page = api.get("/invoices/bill_runs", params={"pageSize": 2}).json()
     rest = api.get("/invoices/bill_runs", params={"nextToken": page["nextToken"]}).json()
     assert [i["ownerId"] for i in page["data"] + rest["data"]] == owners

@@ -58,7 +58,9 @@ def test_every_resource_is_isolated_between_two_tokens(token_api: Api, resource:
         assert list_key(resource.resource, record) not in {list_key(resource.resource, r) for r in listed}
 
     # A changes and deletes a record both tenants have (from the fixtures): B never sees it.
-    fixture_key = b_before[resource.resource][0][resource.path_field]
+    # (An invoice that can change: the demo's ongoing STANDARD invoices take no field-by-field update.)
+    fixture_key = next(r for r in b_before[resource.resource]
+                       if resource.resource != "invoices" or r.get("invoiceType") == "CUSTOM")[resource.path_field]
     if resource.update is not None and change:
         changed = call(api, A, resource.update, fixture_key, change)
         assert changed.status_code == SPEC.operation(resource.update).success_status, changed.text

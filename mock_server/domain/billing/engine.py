@@ -176,6 +176,8 @@ def _schedule(store: Store, state: Queue, account_id: str, push: bool = True) ->
     close = next_close(store, account_id)
     if close is not None:
         candidates.append(_seconds(close[0]))
+        if close[1] is not None and _unopened(store, account_id, close):  # no ongoing invoice yet: open it
+            candidates.append(_seconds(close[1].cycle_start))  # at the cycle's start
     if not candidates:
         state.due.pop(account_id, None)
         return
@@ -183,6 +185,12 @@ def _schedule(store: Store, state: Queue, account_id: str, push: bool = True) ->
     state.due[account_id] = due
     if push:
         heapq.heappush(state.heap, (due, account_id))
+
+
+def _unopened(store: Store, account_id: str, close: tuple[datetime, pricing.ScheduleAt | None, Record | None]) -> bool:
+    """The account's next cycle has a plan but no ongoing invoice yet (and the account is not archived)."""
+    return (close[1] is not None and close[2] is None
+            and store.collections["accounts"].items[account_id]["status"] != "ARCHIVED")
 
 
 def _grace_days(found: pricing.ScheduleAt | None) -> int:
@@ -260,6 +268,13 @@ def _process(store: Store, state: Queue, account_id: str, at: int, summary: Summ
     close = next_close(store, account_id)
     if close is not None and _seconds(close[0]) <= at:
         _close(store, state, account_id, close[0], close[1], close[2], summary)
+        close = next_close(store, account_id)
+    found = close[1] if close is not None and _unopened(store, account_id, close) else None
+    if found is not None and _seconds(found.cycle_start) <= at:
+        # The open cycle shows what it has earned so far (issue 19: the preview, the ongoing and the final
+        # invoice agree), from its first cycle on, not only from the second.
+        invoices.open_standard(store, store.collections["accounts"].items[account_id], stamp(found.cycle_start),
+                               stamp(found.cycle_end), stamp(_moment(at)))
     _schedule(store, state, account_id)
 
 

@@ -57,6 +57,11 @@ def days_in(year: int, month: int) -> int:
     return (following - timedelta(days=1)).day
 
 
+def is_duration(text: str) -> bool:
+    """Whether ``text`` is an ISO 8601 duration of the form :func:`add_duration` reads (whatever its size)."""
+    return _DURATION.fullmatch(text) is not None and text not in ("P", "PT") and not text.endswith("T")
+
+
 def add_duration(moment: datetime, text: str) -> datetime | None:
     """``moment`` plus an ISO 8601 duration (``P1M``, ``P30D``, ``PT12H``), or ``None`` if it is not one.
 
@@ -64,7 +69,7 @@ def add_duration(moment: datetime, text: str) -> datetime | None:
     the rest is exact time.
     """
     match = _DURATION.fullmatch(text)
-    if match is None or text in ("P", "PT") or text.endswith("T"):
+    if match is None or not is_duration(text):  # "P", "PT", "P1DT": the pattern's empty parts
         return None
     part = {k: int(v or 0) for k, v in match.groupdict().items()}
     months = moment.month - 1 + part["months"] + 12 * part["years"]
