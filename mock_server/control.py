@@ -17,7 +17,7 @@ from .domain.billing import engine as billing
 from .domain.catalog import files
 from .domain.core.errors import DomainError
 from .domain.core.resource import Completer
-from .domain.core.store import Store
+from .domain.core.store import Store, parse_test_clock
 from .domain.core.times import add_duration, is_duration, parse_time, stamp
 from .drift import Drift
 from .epoch import Epoch
@@ -59,6 +59,7 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 _LIBC = _glibc()
+TEST_CLOCK = "testClock"  # the key of GET/PUT /__mock/state that carries the tenant's test clock
 
 
 @dataclass
@@ -98,9 +99,32 @@ class Control:
         self.journal.clear()
         self.overrides.clear()
 
+    def export_state(self) -> dict[str, Any]:
+        """``GET /__mock/state``: every resource's records, and the test clock when the tenant has one."""
+        data: dict[str, Any] = self.store.export()
+        if self.store.clock.frozen:
+            data[TEST_CLOCK] = self.store.clock.to_json()
+        return data
+
     def import_state(self, data: dict[str, Any]) -> None:
-        """Replace the tenant with ``data`` after checking schemas and rules (see :mod:`.stateimport`)."""
+        """Replace the tenant with ``data`` after checking schemas and rules (see :mod:`.stateimport`);
+        a ``testClock`` (only on a test clock) puts the clock where the document had it."""
+        # Without testClock the clock stays where it was (clearing the store for the import restarts it).
+        moments = parse_test_clock(self.store.clock.to_json()) if self.store.clock.frozen else None
+        if TEST_CLOCK in data:
+            data = dict(data)
+            given = data.pop(TEST_CLOCK)
+            if not self.store.clock.frozen:
+                raise ApiError.of(400, TEST_CLOCK, "this tenant's clock is not a test clock (start the server with "
+                                  "--clock): only a test clock is set by an import")
+            try:
+                moments = parse_test_clock(given)
+            except ValueError as exc:
+                field, _, rule = str(exc).partition(": ")
+                raise ApiError.of(400, field, rule) from None
         check_and_import(self.store, data, self.record_validators, self.completers)
+        if moments is not None:  # the records are in: the clock follows them (a refused import moved nothing)
+            self.store.set_test_clock(moments)
         self.epoch.bump()
         _release_soon()
 
@@ -146,7 +170,7 @@ class Control:
         return {
             "health": health,
             "reset": reset,
-            "exportState": lambda s, c: self.store.export(),
+            "exportState": lambda s, c: self.export_state(),
             "importState": import_,
             "listRequests": lambda s, c: {"requests": self.journal.entries()},
             "clearRequests": clear_requests,

@@ -38,6 +38,9 @@ class Api:
     def patch(self, path: str, **kw: Any):
         return self.request("PATCH", path, **kw)
 
+    def put(self, path: str, **kw: Any):
+        return self.request("PUT", path, **kw)
+
     def delete(self, path: str, **kw: Any):
         return self.request("DELETE", path, **kw)
 

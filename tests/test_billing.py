@@ -404,3 +404,36 @@ def test_an_ongoing_invoice_finalized_by_hand_bills_what_it_shows(capi: Api) -> 
     stored = next(i for i in state["invoices"] if i["id"] == ongoing["id"])
     assert any(line["type"] == "PRICE_PLAN_AMOUNT" and line["id"] for line in stored["revenueInfo"]["lineItems"])
     assert capi.request("PUT", "/__mock/state", json=state).status_code == 200  # and it imports back
+
+
+# -- issue 19 item 1: the test clock travels with export and import --------------------------------------
+
+
+def test_export_and_import_carry_the_test_clock(capi: Api) -> None:
+    move(capi, to="2024-02-10T00:00:00Z")
+    exported = capi.get("/__mock/state").json()
+    assert exported["testClock"] == {"now": "2024-02-10T00:00:00.000Z", "origin": "2024-01-01T00:00:00.000Z"}
+    invoices = len(exported["invoices"])
+    move(capi, by="P2M")
+    assert len(capi.get("/__mock/state").json()["invoices"]) > invoices  # two more months billed
+    assert capi.put("/__mock/state", json=exported).status_code == 200
+    assert capi.get("/__mock/clock").json()["now"] == "2024-02-10T00:00:00.000Z"
+    assert len(capi.get("/__mock/state").json()["invoices"]) == invoices
+    # Without testClock the clock stays where it was.
+    move(capi, by="P1D")
+    assert capi.put("/__mock/state", json={k: v for k, v in exported.items() if k != "testClock"}).status_code == 200
+    assert capi.get("/__mock/clock").json()["now"] == "2024-02-11T00:00:00.000Z"
+
+
+def test_a_bad_test_clock_in_an_import_changes_nothing(capi: Api, api: Api) -> None:
+    exported = capi.get("/__mock/state").json()
+    move(capi, by="P1D")
+    before = capi.get("/__mock/state").json()
+    bad = capi.put("/__mock/state", json={**exported, "testClock": {"now": "yesterday", "origin": "2024-01-01T00:00:00Z"}})
+    assert bad.status_code == 400 and "testClock.now" in bad.json()["message"], bad.text
+    assert capi.get("/__mock/state").json() == before
+    # A tenant whose clock is not a test clock has none to export, and refuses one.
+    plain = api.get("/__mock/state").json()
+    assert "testClock" not in plain
+    refused = api.put("/__mock/state", json={**plain, "testClock": exported["testClock"]})
+    assert refused.status_code == 400 and refused.json()["message"].startswith("testClock: "), refused.text

@@ -231,6 +231,11 @@ class Store:
                 "testClock": self.clock.to_json(),
             }
 
+    def set_test_clock(self, moments: tuple[datetime | None, datetime | None]) -> None:
+        """Put the test clock at :func:`parse_test_clock`'s ``(now, origin)`` (an imported tenant's)."""
+        with self.lock:
+            self.clock.set_json(*moments)
+
     def set_generator_state(self, data: Any) -> None:
         """Go on from a :meth:`generator_state`; ``ValueError`` naming the field when it is malformed."""
         if not isinstance(data, dict):
@@ -248,16 +253,7 @@ class Store:
         if type(offset) is not int or offset < 0:
             raise ValueError("idOffset: must be a non-negative integer")
         moment = None
-        test_clock = data.get("testClock") or {}  # absent in files written before the test clock
-        if not isinstance(test_clock, dict):
-            raise ValueError("testClock: must be an object with now and origin")
-        moments: dict[str, datetime | None] = {}
-        for name in ("now", "origin"):
-            text = test_clock.get(name)
-            try:
-                moments[name] = None if text is None else parse_time(text)
-            except (DomainError, TypeError):
-                raise ValueError(f"testClock.{name}: must be a date-time") from None
+        moments = parse_test_clock(data.get("testClock") or {})  # absent in files written before the test clock
         if self.clock.seeded and clock is not None:
             try:
                 moment = datetime.fromisoformat(clock)
@@ -271,7 +267,7 @@ class Store:
             self._id_offset = offset
             if moment is not None:
                 self.clock.set_last(moment)
-            self.clock.set_json(moments["now"], moments["origin"])
+            self.clock.set_json(*moments)
 
     def fresh_randomness(self) -> None:
         """Draw the random part of new ids from a new, unseeded generator.
@@ -297,6 +293,20 @@ class Store:
         with self.lock:
             self.__dict__.update(fresh)
         thaw()
+
+
+def parse_test_clock(data: Any) -> tuple[datetime | None, datetime | None]:
+    """A test clock's ``{"now", "origin"}`` (:meth:`Clock.to_json`) parsed; ``ValueError`` naming the field."""
+    if not isinstance(data, dict):
+        raise ValueError("testClock: must be an object with now and origin")
+    moments: list[datetime | None] = []
+    for name in ("now", "origin"):
+        text = data.get(name)
+        try:
+            moments.append(None if text is None else parse_time(text))
+        except (DomainError, TypeError):
+            raise ValueError(f"testClock.{name}: must be a date-time") from None
+    return moments[0], moments[1]
 
 
 __all__ = ["BASE_CURRENCY", "Clock", "Collection", "Record", "SlottedRecord", "Store", "record_class", "stamp"]
