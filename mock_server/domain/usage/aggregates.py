@@ -695,33 +695,25 @@ def select(cube: Cube, query: Query) -> Selection:
 _MAX_SELECTIONS = 64
 
 
-def series(cube: Cube | None, query: Query, start: int, end: int) -> list[dict[str, Any]]:
-    """The query's data points: one series per group (one, ungrouped, even when empty)."""
+def series(cube: Cube | None, query: Query, start: int, end: int,
+           store: Store | None = None) -> list[dict[str, Any]]:
+    """The query's data points: one series per group (one, ungrouped, even when empty).
+
+    ``USAGE_FOR_CYCLE`` (with ``store``) follows each account's own pricing cycle (:func:`cycle_series`).
+    """
     spans = buckets(query.period, start, end, MAX_POINTS, query.zone)
     values: dict[str, list[int]] = {}
     if cube is not None:
         chosen = select(cube, query)
-        cumulative = query.name.endswith("_FOR_CYCLE")
-        running: dict[str, int] = {}
-        cycle = -1
-        for n, (_, frm, to) in enumerate(spans):
-            if not cumulative:
-                got = cube.total(frm, to, chosen)
-            else:
-                # Usage in the cycle so far: the calendar month (UTC, or the organisation's zone) holding
-                # the bucket's last hour.
-                starts = month_start(to - HOUR) if query.zone is None else zoned_start("MONTH", to - HOUR, query.zone)
-                if starts != cycle:  # a new cycle: from its start (before the range, or inside a WEEK)
-                    running, cycle = cube.total(starts, to, chosen), starts
-                else:
-                    for label, value in cube.total(frm, to, chosen).items():
-                        running[label] = running.get(label, 0) + value
-                got = running
-            for label, value in got.items():
-                row = values.get(label)
-                if row is None:
-                    row = values[label] = [0] * len(spans)
-                row[n] = value
+        if query.name.endswith("_FOR_CYCLE"):
+            cycle_series(store, cube, chosen, query.zone, spans, values)
+        else:
+            for n, (_, frm, to) in enumerate(spans):
+                for label, value in cube.total(frm, to, chosen).items():
+                    row = values.get(label)
+                    if row is None:
+                        row = values[label] = [0] * len(spans)
+                    row[n] = value
     if query.group is None:
         values.setdefault("", [0] * len(spans))
     stamps = [stamp_in(label, query.zone) for label, _, _ in spans]
@@ -733,6 +725,155 @@ def series(cube: Cube | None, query: Query, start: int, end: int) -> list[dict[s
             points = {"groupedBy": {"fieldName": query.group, "fieldValue": label}, **points}
         out.append(points)
     return out
+
+
+Spans: TypeAlias = list[tuple[int, int, int]]  # a query's buckets: (label, from, to)
+
+
+def cycle_series(store: Store | None, cube: Cube, chosen: Selection, zone: ZoneInfo | None, spans: Spans,
+                 values: dict[str, list[int]]) -> None:
+    """``USAGE_FOR_CYCLE`` into ``values`` (by group): at each bucket, each account's usage from the start of
+    its own pricing cycle holding the bucket's last hour (:class:`Cycles`), summed over the accounts.
+
+    Accounts whose cycles start at the same instants over the range (every account without a plan, every
+    account on one calendar plan) form one class, summed in one pass over the buckets as one calendar
+    month was (the grand totals when nothing is filtered or grouped); each other class (an anniversary
+    date, a weekly plan) makes its own pass over the keys of its accounts only. Reads the cube, never
+    the events.
+    """
+    cycles = Cycles(store, zone)
+    calendar = cycles.calendar(spans)
+    # Only accounts with associations can differ from the calendar: a dict look-up per key, no call.
+    timelines, keys = cycles.timelines, cube.keys
+    others: dict[tuple[int, ...], list[int]] = {}  # cycle start at each bucket -> the key ids that follow it
+    signatures: dict[str, tuple[int, ...]] = {}  # account -> its cycle starts (a key per meter and customer)
+    ids = range(len(keys)) if chosen.everything else chosen.chosen
+    for kid in ids:
+        account = keys[kid][0]
+        if account in timelines:
+            starts = signatures.get(account)
+            if starts is None:
+                starts = signatures[account] = cycles.starts(account, spans, calendar)
+            if starts != calendar:
+                others.setdefault(starts, []).append(kid)
+    if not others:  # one class: as fast as one calendar month for all
+        _running(cube, chosen, calendar, spans, values)
+        return
+    labels: list[str | None] = [""] * len(keys) if chosen.everything else list(chosen.labels)
+    for kids in others.values():
+        for kid in kids:
+            labels[kid] = None
+    _running(cube, Selection(labels, [kid for kid in ids if labels[kid] is not None], everything=False),
+             calendar, spans, values)
+    # One selection reused for each other class: its keys labelled while it is summed, None again after.
+    labels = [None] * len(keys)
+    for starts, kids in others.items():
+        for kid in kids:
+            labels[kid] = "" if chosen.everything else chosen.labels[kid]
+        _running(cube, Selection(labels, kids, everything=False), starts, spans, values)
+        for kid in kids:
+            labels[kid] = None
+
+
+def _running(cube: Cube, chosen: Selection, starts: tuple[int, ...], spans: Spans,
+             values: dict[str, list[int]]) -> None:
+    """Add to ``values`` the selected keys' running totals, the cycle at bucket ``n`` starting at ``starts[n]``."""
+    running: dict[str, int] = {}
+    cycle = -1
+    for n, (_, frm, to) in enumerate(spans):
+        if starts[n] != cycle:  # a new cycle: from its start (before the range, or inside a WEEK or MONTH bucket)
+            running, cycle = cube.total(starts[n], to, chosen), starts[n]
+        else:
+            for label, value in cube.total(frm, to, chosen).items():
+                running[label] = running.get(label, 0) + value
+        for label, value in running.items():
+            row = values.get(label)
+            if row is None:
+                row = values[label] = [0] * len(spans)
+            row[n] += value
+
+
+class Cycles:
+    """Where each account's pricing cycle holding an hour starts and ends, as whole UTC hours.
+
+    An account on a plan then: the plan's cycle (its ``pricingCycleConfig`` in the organisation's
+    time zone, :func:`pricing.cycle_at`, clipped to the association, as ``REVENUE_FOR_CYCLE`` takes it;
+    a local boundary that is not a whole UTC hour is taken at the hour before, as the buckets are).
+    Without a plan then: the calendar month in the organisation's zone, clipped to the gap between
+    associations (a cycle never holds two plans' usage). One query's look-ups: the cycles of an
+    association (plan, version, dates) are computed once for all the accounts that share it.
+    """
+
+    __slots__ = ("store", "zone", "timelines", "times", "cycles")
+
+    def __init__(self, store: Store | None, zone: ZoneInfo | None) -> None:
+        self.store, self.zone = store, zone
+        # account -> its associations' record (only accounts that ever had one)
+        self.timelines: dict[str, Any] = {} if store is None else store.collections[schedules.NAME].items
+        self.times: dict[str, datetime] = {}
+        self.cycles: dict[tuple[Any, ...], tuple[int, int]] = {}
+
+    def month(self, hour: int) -> tuple[int, int]:
+        """The calendar month holding ``hour``, in the organisation's zone."""
+        if self.zone is None:
+            start = month_start(hour)
+            return start, next_month(start)
+        start = zoned_start("MONTH", hour, self.zone)
+        return start, zoned_start("MONTH", start + 32 * DAY, self.zone)  # 32 days on: inside the next month
+
+    def calendar(self, spans: Spans) -> tuple[int, ...]:
+        """The start of the calendar month holding each bucket's last hour."""
+        return self._walk(spans, self.month)
+
+    def starts(self, account: str, spans: Spans, calendar: tuple[int, ...]) -> tuple[int, ...]:
+        """The start of the account's cycle holding each bucket's last hour (``calendar`` without any plan)."""
+        record = self.timelines.get(account)
+        timeline = None if record is None else record["pricingSchedules"]
+        if not timeline:
+            return calendar
+        return self._walk(spans, lambda hour: self.window(timeline, hour))
+
+    @staticmethod
+    def _walk(spans: Spans, window: Callable[[int], tuple[int, int]]) -> tuple[int, ...]:
+        out: list[int] = []
+        start = stop = -1
+        for _, _, to in spans:
+            hour = to - HOUR
+            if not start <= hour < stop:  # a look-up per cycle met, not per bucket
+                start, stop = window(hour)
+            out.append(start)
+        return tuple(out)
+
+    def _time(self, text: str) -> datetime:
+        found = self.times.get(text)
+        if found is None:
+            found = self.times[text] = parse_time(text)
+        return found
+
+    def window(self, timeline: list[dict[str, Any]], hour: int) -> tuple[int, int]:
+        """The cycle ``[start, end)`` holding ``hour`` of an account with these associations (oldest first)."""
+        moment = datetime.fromtimestamp(hour, UTC)
+        start, stop = self.month(hour)
+        for schedule in timeline:
+            begin, end = self._time(schedule["startDate"]), self._time(schedule["endDate"])
+            if begin <= moment < end:
+                # An override is the account's own: its identity keys it (the records outlive the query).
+                key = (schedule["pricePlanId"], schedule["version"], schedule["startDate"], schedule["endDate"],
+                       id(schedule.get("pricePlanDetailsOverride")), hour)
+                found = self.cycles.get(key)
+                if found is None:
+                    assert self.store is not None  # a timeline was read from it
+                    _, details, _ = schedules.details_of(self.store, schedule)
+                    config = details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE
+                    first, after = pricing.cycle_at(config, moment, begin, self.zone)
+                    found = self.cycles[key] = (_floor_hour(max(first, begin)), _ceil_hour(min(after, end)))
+                return found
+            if end <= moment:
+                start = max(start, _ceil_hour(end))
+            else:  # the next association starts later: the gap ends there
+                stop = min(stop, _ceil_hour(begin))
+                break
+        return start, stop
 
 
 def revenue_series(store: Store, cube: Cube, query: Query, start: int, end: int) -> list[dict[str, Any]]:
@@ -900,7 +1041,7 @@ def metrics(store: Store, request: dict[str, Any]) -> list[Result]:
     start, end, queries = check_request(store, request)
     usage = aggregates(store)
     return [Result(q.id, q.name, revenue_series(store, usage.usage, q, start, end) if q.name in REVENUES
-                   else series(CUBES[q.name](usage), q, start, end))
+                   else series(CUBES[q.name](usage), q, start, end, store))
             for q in queries]
 
 
