@@ -10,11 +10,13 @@ January 2024 (nothing here looks at January).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from conftest import Api
 from plans import associate, new_plan
 
+from mock_server.domain.alerts import watch
 from mock_server.domain.usage import aggregates as usage
 
 COMPLETED = "INGESTION_COMPLETED_EVENT_METERED"
@@ -154,3 +156,17 @@ def test_a_plan_starting_mid_cycle_starts_its_first_cycle_then(api: Api) -> None
     assert days["metricValues"] == [1, 0, 2]
     [months] = cycle(api, "2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z", "MONTH", **only("M1"))
     assert months["metricValues"] == [4]  # March 31 is in the cycle from Mar 15
+
+
+def test_a_usage_alert_watches_the_same_cycle(api: Api) -> None:
+    # The usage_breach alert measures the window USAGE_FOR_CYCLE shows: on an anniversary cycle from the
+    # 15th, 2 + 3 km before Mar 15 are the previous cycle's; on Mar 20 only the 5 km since count.
+    account_on(api, "A9", ANNIVERSARY)
+    rides(api, "A9", ("2024-03-10T10:00:00Z", 2), ("2024-03-14T23:00:00Z", 3), ("2024-03-15T00:00:00Z", 5))
+    store, meter = api.app.state.store, distance(api)
+    assert watch.usage_this_cycle(store, "A9", meter, datetime(2024, 3, 14, 23, 30, tzinfo=UTC)) == 5
+    assert watch.usage_this_cycle(store, "A9", meter, datetime(2024, 3, 20, tzinfo=UTC)) == 5
+    # Without a plan: the calendar month (all 10 in March).
+    account_on(api, "A10", None)
+    rides(api, "A10", ("2024-03-10T10:00:00Z", 2), ("2024-03-14T23:00:00Z", 3), ("2024-03-15T00:00:00Z", 5))
+    assert watch.usage_this_cycle(store, "A10", meter, datetime(2024, 3, 20, tzinfo=UTC)) == 10

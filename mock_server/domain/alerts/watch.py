@@ -22,13 +22,16 @@ from ..core.store import Record, Store
 from ..ledger import credits, wallets
 from ..ledger import invoices as ledger_invoices
 from ..usage import aggregates as usage
+from ..usage import org_settings
 from . import alerts, incidents
 
 
-def usage_this_month(store: Store, account_id: str, meter_id: str, moment: datetime) -> Decimal:
-    """The account's usage of the meter in the calendar month (UTC) holding ``moment``, exactly.
+def usage_this_cycle(store: Store, account_id: str, meter_id: str, moment: datetime) -> Decimal:
+    """The account's usage of the meter in its cycle holding ``moment`` (the hour it falls in), exactly.
 
-    The same window as the mock's ``USAGE_FOR_CYCLE`` metric, read from the usage cube (one key).
+    The same window as the mock's ``USAGE_FOR_CYCLE`` metric (:class:`~..usage.aggregates.Cycles`: the
+    plan's pricing cycle, else the calendar month, in the organisation's time zone), read from the usage
+    cube (one key).
     """
     account = store.collections["accounts"].get(account_id)
     if account is None:
@@ -38,8 +41,12 @@ def usage_this_month(store: Store, account_id: str, meter_id: str, moment: datet
     if kid is None:
         return Decimal(0)
     seconds = int(moment.timestamp())
-    start = usage.month_start(seconds)
-    return Decimal(cube.key_total(kid, start, usage.next_month(start))).scaleb(-cube.scale)
+    cycles = usage.Cycles(store, org_settings.time_zone(store))
+    hour = seconds - seconds % usage.HOUR
+    record = cycles.timelines.get(account_id)
+    timeline = record["pricingSchedules"] if record is not None else None
+    start, stop = cycles.window(timeline, hour) if timeline else cycles.month(hour)
+    return Decimal(cube.key_total(kid, start, stop)).scaleb(-cube.scale)
 
 
 UNPAID = ("DUE", "PARTIALLY_PAID")  # awaiting payment (UN_COLLECTIBLE is written off, DRAFT not yet billed)
@@ -62,7 +69,7 @@ def measure(store: Store, alert: Record, moment: datetime) -> Decimal | None:
     template = alerts.template_of(alert)
     if template.id == "usage_breach":
         meter = str(alerts.value_of(alert["entityDetails"]["usageMeterId"]))
-        return usage_this_month(store, account_id, meter, moment)
+        return usage_this_cycle(store, account_id, meter, moment)
     if store.collections["accounts"].get(account_id) is None:
         return None
     if template.id == "credit_low_balance":
