@@ -319,8 +319,11 @@ def _print(report: dict[str, Any]) -> None:
         for label, timing in m["queries"].items():
             print(f"  {label:<34} p50 {timing['p50_ms']:>7} ms   p99 {timing['p99_ms']:>7} ms")
         target = m["queries"]["METER_USAGE DAY, a month"]["p99_ms"]
+        grouped = max(m["queries"][q]["p99_ms"] for q in ("... by meter", "... by account (1000 series)"))
+        # (This process's RSS is no target: its events are built one by one, without the sharing ingestion
+        # does; the resident memory of 1M events ingested is the ingestion figure below.)
         checks += [("metrics p99 <= 20 ms with 1M events", target <= 20.0, target),
-                   ("RSS <= 600 MB with 1M events", m["rss_mb"] <= 600.0, m["rss_mb"])]
+                   ("grouped metrics p99 <= 50 ms with 1M events", grouped <= 50.0, grouped)]
         for label, ok, value in checks[-2:]:
             print(f"  {'PASS' if ok else 'MISS'}  {label}: {value}")
     if "ingest" in report:
