@@ -110,7 +110,10 @@ class Control:
         """Replace the tenant with ``data`` after checking schemas and rules (see :mod:`.stateimport`);
         a ``testClock`` (only on a test clock) puts the clock where the document had it."""
         # Without testClock the clock stays where it was (clearing the store for the import restarts it).
-        moments = parse_test_clock(self.store.clock.to_json()) if self.store.clock.frozen else None
+        clock = self.store.clock
+        moments: tuple[datetime | None, datetime | None] | None = None
+        if clock.frozen:
+            moments = (clock.instant(), clock.origin)
         if TEST_CLOCK in data:
             data = dict(data)
             given = data.pop(TEST_CLOCK)

@@ -315,14 +315,24 @@ def _needs(store: Store, account_id: str, schema_name: str, attributes: Mapping[
             problems.append(Violation("event.attributes", f"{names[0]} must not be negative"))
             continue
         left = balance(store, account_id, feature["id"], now)[1]
-        overage = overage_of(store, account_id, feature["id"], now) if amount > left else None
-        room = None if overage is None else overage.room
-        if amount > left and (overage is None or (room is not None and amount - left > room)):
+        overage, short = _beyond_credits(store, account_id, feature["id"], amount, left, now)
+        if short:
+            room = None if overage is None else overage.room
             rule = f"account {account_id!r} is not entitled to {value_text(amount)} of feature {feature['id']!r}"
             more = "" if room is None else f" and {value_text(room)} of overage"
             problems.append(Violation("event.accountId", f"{rule} ({value_text(left)} left{more})"))
         needs.append((feature["id"], amount, overage))
     return needs, problems
+
+
+def _beyond_credits(store: Store, account_id: str, feature_id: str, amount: Decimal, left: Decimal,
+                    now: str) -> tuple[Overage | None, bool]:
+    """What takes an ``amount`` past the ``left`` credits: the plan's overage now (None within the credits,
+    or without an overage card), and whether the account falls short even so."""
+    if amount <= left:
+        return None, False
+    overage = overage_of(store, account_id, feature_id, now)
+    return overage, overage is None or (overage.room is not None and amount - left > overage.room)
 
 
 def _consume(store: Store, account_id: str, needs: list[Need], now: str) -> None:
@@ -366,10 +376,11 @@ def consume_for_event(store: Store, account_id: str, schema_name: str, flat: Att
         name = next(a["attributeName"] for a in feature["schemaAssociations"] if a["schemaName"] == schema_name)
         value = attributes.get(name)
         amount = Decimal(1) if value is None else exact(value)
-        left = sum((_left(e) for e in live), Decimal(0))
-        overage = overage_of(store, account_id, feature["id"], now) if amount > left else None
-        room = None if overage is None else overage.room
-        if amount < 0 or (amount > left and (overage is None or (room is not None and amount - left > room))):
+        if amount < 0:
+            return False
+        overage, short = _beyond_credits(store, account_id, feature["id"], amount,
+                                         sum((_left(e) for e in live), Decimal(0)), now)
+        if short:
             return False
         needs.append((feature["id"], amount, overage))
     _consume(store, account_id, needs, now)
