@@ -118,3 +118,38 @@ def test_a_batch_that_lets_others_in_between_chunks_counts_what_it_stored_first(
     monkeypatch.setattr(store, "waiting", 0)
     assert seen == [(events.CHUNK, events.CHUNK), (2 * events.CHUNK, 2 * events.CHUNK)]
     assert (listed(api, demo), totals(api), meter_totals(api)) == alone
+
+
+def test_equal_events_of_a_batch_consume_credits_one_by_one(api: Api) -> None:
+    """A batch works out the outcome of equal events once, but credits are each event's own: ACME-US holds 100
+    Rides credits (the demo's feature on rides.distance), so of three equal 40 km rides the third falls short
+    (100 - 40 - 40 = 20 < 40) and is neither metered nor charged; an account holding no credits is not gated."""
+    demo, before = stored(api), meter_totals(api)
+    batch = [ride(f"k{i}", "40") for i in range(3)] + [ride("k3", "40", account="GLOBEX-US")]
+    assert api.post("/ingestBatch", json={"events": batch}).status_code == 202
+    assert [status for _, status in listed(api, demo)] == [
+        METERED, METERED, "INGESTION_FAILED_INSUFFICIENT_CREDITS", METERED]
+    feature = next(f["id"] for f in api.get("/features").json()["data"] if f["name"] == "Rides")
+    assert api.get(f"/accounts/ACME-US/features/{feature}").json()["balance"] == 20
+    assert meter_totals(api) == {"Ride count": before["Ride count"] + 3,
+                                 "Ride distance": before["Ride distance"] + 120}
+
+
+def test_a_batch_processed_later_gives_what_one_processed_at_once_gives(api: Api, monkeypatch: Any) -> None:
+    """With --ingest-delay every event is decided one by one when its time comes (events._decide); at once,
+    a batch decides equal events together: the outcomes, their order and every total are the same."""
+    body = [body for body, _ in MIXED] + [ride("k1", "60"), ride("k2", "60"), ride("k3", "0", account="acme-us")]
+    demo = stored(api)
+    assert api.post("/ingest", json={"event": ride("e0")}).status_code == 202
+    assert api.post("/ingestBatch", json={"events": body}).status_code == 207
+    at_once = (listed(api, demo), totals(api), meter_totals(api))
+    assert at_once[0][-3][1] == METERED and at_once[0][-2][1] == "INGESTION_FAILED_INSUFFICIENT_CREDITS"
+
+    fresh(api)
+    store = api.app.state.store
+    monkeypatch.setattr(store, "ingest_delay", 1e-9)  # processed by the next read, one by one
+    assert api.post("/ingest", json={"event": ride("e0")}).status_code == 202
+    assert api.post("/ingestBatch", json={"events": body}).status_code == 207
+    monkeypatch.setattr(store, "ingest_delay", 0)
+    events.settle(store)
+    assert (listed(api, demo), totals(api), meter_totals(api)) == at_once

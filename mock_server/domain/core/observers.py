@@ -34,6 +34,9 @@ class Observer:
     # An event being metered: (account id, schema name, its attributes) -> whether its credits were
     # consumed (True: nothing to consume, or consumed; False: they run short, and nothing was consumed).
     credits: Callable[[Store, str, str, Attributes], bool] | None = None
+    # Whether ``credits`` may refuse or consume an event of this account (it holds credits at all): a request's
+    # events of an account that holds none ask once, not per event.
+    holds_credits: Callable[[Store, str], bool] | None = None
 
 
 def usage_changed(store: Store, accounts: Iterable[str]) -> None:
@@ -54,6 +57,16 @@ def clock_moved(store: Store) -> None:
     for observer in store.registry.observers:
         if observer.clock is not None:
             observer.clock(store)
+
+
+def credits_held(store: Store, account_id: str) -> bool:
+    """Whether an observer that keeps credits holds some of ``account_id``'s (else :func:`credits_refused` is
+    False for every event of it, and consumes nothing)."""
+    for observer in store.registry.observers:
+        holds = observer.holds_credits
+        if observer.credits is not None and (holds is None or holds(store, account_id)):
+            return True
+    return False
 
 
 def credits_refused(store: Store, account_id: str, schema_name: str, attributes: Attributes) -> bool:

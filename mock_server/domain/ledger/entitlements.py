@@ -394,7 +394,12 @@ def _live(entry: Record, moment: datetime) -> bool:
 
 
 # The ledger keeps the credits the usage pipeline asks about (core.observers.credits_refused).
-OBSERVER = Observer(name="feature credits", credits=consume_for_event)
+def holds_credits(store: Store, account_id: str) -> bool:
+    """Whether the account holds feature credits (entries of any status): without any, an event consumes nothing."""
+    return bool(store.indexes[ENTRIES].get(account_id))
+
+
+OBSERVER = Observer(name="feature credits", credits=consume_for_event, holds_credits=holds_credits)
 
 
 def _id_taken(store: Store, event_id: str) -> bool:

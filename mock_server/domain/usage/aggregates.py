@@ -448,56 +448,99 @@ def count_event(store: Store, event: Any, sign: int) -> None:
             usage.usage.add(starts, (account, customer, meter), value if sign > 0 else -value)
 
 
-def count_events(store: Store, events: Iterable[Any], sign: int) -> None:
-    """:func:`count_event` of each of ``events`` (a request's), with one cube update per bucket and key.
+class Counted:
+    """An event's outcome as the cubes count it. One request's events with equal outcomes share one, so
+    they are counted together: ``(hour, counted) -> events`` (:data:`Tally`) hashes by identity."""
 
-    The same totals as one call per event: the events of one hour with the
-    same outcome (account, status, units: shared tuples) are counted together,
-    and each meter's amounts summed as exact scaled ints, at the scale the
-    batch's units need.
-    """
-    usage = aggregates(store)
-    # Hours by their text: "2024-01-05T10" for a UTC timestamp without fraction ("2024-01-05T10:07:00Z", the
-    # usual form), else the whole timestamp. Every event of a batch in one hour is read once.
-    hours: dict[str, int] = {}
-    groups: dict[tuple[Any, ...], int] = {}  # (hour, account, customer, schema, status, meters, units) -> events
+    __slots__ = ("account", "customer", "schema", "status", "meter_ids", "units")
+
+    def __init__(self, account: str, customer: str, schema: str, status: str, meter_ids: tuple[str, ...],
+                 units: tuple[str | None, ...]) -> None:
+        self.account = account  # resolved, else as sent
+        self.customer = customer  # "" when not resolved
+        self.schema = schema
+        self.status = status
+        self.meter_ids = meter_ids  # each meter's units: a decimal numeral, or None (filtered out)
+        self.units = units
+
+
+Tally: TypeAlias = "dict[tuple[int, Counted], int]"  # (UTC hour start, outcome) -> how many events
+
+
+def count_events(store: Store, events: Iterable[Any], sign: int) -> None:
+    """:func:`count_event` of each of ``events``, with one cube update per bucket and key."""
+    hours = HourReader()
+    shared: dict[tuple[str, str, str, str, tuple[str, ...], tuple[str | None, ...]], Counted] = {}
+    tally: Tally = {}
     for event in events:
-        timestamp = event.timestamp
+        fields = (event.account or event.account_id, event.customer_id or "", event.schema_name, event.status,
+                  event.meter_ids, event.units)
+        counted = shared.get(fields)
+        if counted is None:
+            counted = shared[fields] = Counted(*fields)
+        key = (hours.hour(event.timestamp), counted)
+        tally[key] = tally.get(key, 0) + 1
+    count_tally(store, tally, sign)
+
+
+class HourReader:
+    """The UTC hour of each timestamp of a batch, every text of one hour read once.
+
+    "2024-01-05T10" stands for a UTC timestamp without fraction ("2024-01-05T10:07:00Z", the usual form);
+    any other form is read whole.
+    """
+
+    __slots__ = ("known",)
+
+    def __init__(self) -> None:
+        self.known: dict[str, int] = {}
+
+    def hour(self, timestamp: str) -> int:
+        """The start (epoch seconds) of the UTC hour holding ``timestamp``."""
         plain = len(timestamp) == 20 and timestamp[19] == "Z" and timestamp[4] == "-" and timestamp[13] == ":"
         text = timestamp[:13] if plain else timestamp
-        hour = hours.get(text)
+        hour = self.known.get(text)
         if hour is None:
             seconds = epoch(timestamp)
-            hour = hours[text] = seconds - seconds % HOUR
-        group = (hour, event.account or event.account_id, event.customer_id or "", event.schema_name, event.status,
-                 event.meter_ids, event.units)
-        groups[group] = groups.get(group, 0) + 1
+            hour = self.known[text] = seconds - seconds % HOUR
+        return hour
+
+
+def count_tally(store: Store, tally: Tally, sign: int) -> None:
+    """Count (``sign=+1``) or stop counting (``-1``) the events ``tally`` holds: the same totals as
+    :func:`count_event` of each, with one cube update per bucket and key, each meter's amounts summed as exact
+    scaled ints at the scale the batch's units need."""
+    usage = aggregates(store)
     events_cube, usage_cube = usage.events, usage.usage
-    counted: dict[tuple[int, str, str, str, str], int] = {}  # (hour, account, customer, schema, status) -> events
-    metered: dict[tuple[int, str, str, str], dict[str, int]] = {}  # (hour, account, customer, meter) -> units -> n
-    for (hour, account, customer, schema, status, meter_ids, units), count in groups.items():
-        key = (hour, account, customer, schema, status)
-        counted[key] = counted.get(key, 0) + count
-        for meter, numeral in zip(meter_ids, units, strict=True):
-            if numeral is not None:
-                tally = metered.setdefault((hour, account, customer, meter), {})
-                tally[numeral] = tally.get(numeral, 0) + count
-    for (hour, account, customer, schema, status), count in counted.items():
-        starts = (hour, hour - hour % DAY, month_start(hour))
-        events_cube.add_scaled(starts, (account, customer, schema, status), events_cube.scaled(count * sign),
-                               event_status(status) in DEFAULT_EVENT_STATUS)
-    if not metered:
-        return
     # Every distinct units numeral once: the first pass raises the cube's scale to the finest of them,
     # the second reads each at that scale (a rescale between two would leave earlier amounts behind).
-    values = {numeral: exact(numeral) for numeral in {numeral for tally in metered.values() for numeral in tally}}
+    outcomes = {counted for _, counted in tally}
+    numerals = {numeral for counted in outcomes for numeral in counted.units if numeral is not None}
+    values = {numeral: exact(numeral) for numeral in numerals}
     for value in values.values():
         usage_cube.scaled(value)
     scaled = {numeral: usage_cube.scaled(value) for numeral, value in values.items()}
-    for (hour, account, customer, meter), tally in metered.items():
+    # Each outcome's keys in the two cubes, and each meter's amount at the scale now.
+    amounts = {counted: [((counted.account, counted.customer, meter), scaled[numeral])
+                         for meter, numeral in zip(counted.meter_ids, counted.units, strict=True)
+                         if numeral is not None]
+               for counted in outcomes}
+    keys = {counted: (counted.account, counted.customer, counted.schema, counted.status) for counted in outcomes}
+    counted_events: dict[tuple[int, tuple[str, str, str, str]], int] = {}  # (hour, events key) -> events
+    metered: dict[tuple[int, tuple[str, str, str]], int] = {}  # (hour, usage key) -> scaled units
+    for (hour, counted), count in tally.items():
+        where = (hour, keys[counted])
+        counted_events[where] = counted_events.get(where, 0) + count
+        for usage_key, amount in amounts[counted]:
+            at = (hour, usage_key)
+            metered[at] = metered.get(at, 0) + amount * count
+    for (hour, events_key), count in counted_events.items():
         starts = (hour, hour - hour % DAY, month_start(hour))
-        usage_cube.add_scaled(starts, (account, customer, meter),
-                              sign * sum(scaled[numeral] * n for numeral, n in tally.items()))
+        events_cube.add_scaled(starts, events_key, events_cube.scaled(count * sign),
+                               event_status(events_key[3]) in DEFAULT_EVENT_STATUS)
+    for (hour, usage_key), amount in metered.items():
+        starts = (hour, hour - hour % DAY, month_start(hour))
+        usage_cube.add_scaled(starts, usage_key, sign * amount)
 
 
 # The collection ingestion keeps events in (``events.Event`` records).

@@ -28,3 +28,8 @@ def short(store: Store, key: str, account_id: str, schema_name: str, attributes:
     if not store.indexes[features.BY_SCHEMA].get(schema_name) or key in store.indexes[ENTITLED]:
         return False
     return credits_refused(store, account_id, schema_name, attributes)
+
+
+def gated(store: Store, schema_name: str) -> bool:
+    """Whether metering an event of ``schema_name`` may consume credits: a feature is linked to the schema."""
+    return bool(store.indexes[features.BY_SCHEMA].get(schema_name))

@@ -61,6 +61,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from sys import intern
 from typing import Any
 
@@ -68,7 +69,7 @@ from ..core.cursors import paginate, paginate_positions
 from ..core.errors import Invalid, Violation
 from ..core.lookup import require as lookup
 from ..core.memory import collector_paused
-from ..core.observers import usage_changed
+from ..core.observers import credits_held, credits_refused, usage_changed
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
 from ..core.times import parse_time
@@ -132,20 +133,7 @@ class Event:
         self.account_id: str = intern(payload["accountId"])
         self.schema_name: str = intern(payload["schemaName"])
         self.timestamp: str = payload["timestamp"]
-        flat: list[str | None] = []
-        for a in payload["attributes"]:
-            flat += (a["name"], a["value"], a.get("unit"))
-        dims: list[str] = []
-        for pair in payload["dimensions"].items():
-            dims += pair
-        # Values repeat too (counts, sizes): equal ones are kept once, interned; the request's events
-        # share one tuple where theirs are equal (interned once, on the first).
-        attributes, dimensions = tuple(flat), tuple(dims)
-        shared = batch.tuples if batch is not None else None
-        self.attributes: tuple[str | None, ...] = (
-            shared.get(attributes) if shared is not None else None) or _interned(attributes, batch)
-        self.dimensions: tuple[str, ...] = (  # type: ignore[assignment]
-            shared.get(dimensions) if shared is not None else None) or _interned(dimensions, batch)
+        self.attributes, self.dimensions = _flat(payload, batch)
 
     def payload(self) -> dict[str, Any]:
         """The ``eventPayload`` as sent."""
@@ -285,64 +273,137 @@ def accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
 
 
 def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
+    # The loop below runs for every event of every batch: what _decide and Event() do, inlined, with each
+    # outcome that depends only on the event's account, schema, attributes and dimensions worked out once
+    # per request (_Batch.outcome); only the time (past the grace period?) and credits are per event.
     collection = store.collections[NAME]
     items = collection.items
     now = store.clock.now()  # one stamp per request: a batch arrives at once
     delay = store.ingest_delay
     due = time.monotonic() + delay
     pending = store.indexes[PENDING]
+    entitled = store.indexes[ENTITLED_IDS]
     by_account, by_schema = store.indexes[BY_ACCOUNT], store.indexes[BY_SCHEMA]
     batch = _Batch(store)
+    outcomes, shared = batch.outcomes, batch.tuples
     payloads = list(payloads)
     touched: set[str] = set()
-    tally: list[Event] = []  # counted at once: one aggregate update per (bucket, key), not per event
+    hours = usage.HourReader()
+    tally: usage.Tally = {}  # counted at once: one aggregate update per (bucket, key), not per event
     builtin = builtin_schemas.NAMES
+    new = Event.__new__
     for n, (payload, reference) in enumerate(zip(payloads, store.new_ids(IDS, len(payloads), collection),
                                                  strict=True)):
         if store.waiting and n and not n % CHUNK:  # others wait for the store: let them in between two chunks
-            usage.count_events(store, tally, +1)  # what they may read is counted first
+            usage.count_tally(store, tally, +1)  # what they may read is counted first
             tally.clear()
             store.yield_lock(CHUNK_YIELD_S)
             batch = _Batch(store)  # what it learnt may have changed meanwhile (a clock move)
+            outcomes, shared = batch.outcomes, batch.tuples
         name = payload["schemaName"]
-        schema = batch.schema(name) if name not in builtin else None
-        if schema is not None and schema.template is not None:
-            # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
-            payload = {**payload, "id": enrichment.event_id(schema.template, payload)}
-            if payload["id"] is None:
-                del payload["id"]  # a field the template names is missing: no id (NO_EVENT_ID)
+        if name not in builtin:
+            schema = batch.schema(name)
+            if schema is not None and schema.template is not None:
+                # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
+                payload = {**payload, "id": enrichment.event_id(schema.template, payload)}
+                if payload["id"] is None:
+                    del payload["id"]  # a field the template names is missing: no id (NO_EVENT_ID)
         event_id = payload.get("id")
         first = event_id is not None and event_id not in items  # /entitled's events are stored here too
-        event = Event(event_id if first and event_id is not None else reference, reference, payload, now, batch)
-        # _add, inlined: this runs for every event of every batch (events are never removed, so the new
-        # one is the last of the order, and the newest position of the index lists it goes in).
-        position = collection.append(event.id, event)
-        positions = by_account.get(event.account_id)
+        event = new(Event)
+        key = event.id = event_id if first and event_id is not None else reference
+        event.reference = reference
+        event.created_at = now
+        event.account = event.customer_id = event.schema_version = event.before_revert = None
+        event.meter_ids = event.units = ()
+        event.event_id = event_id
+        account_id = event.account_id = intern(payload["accountId"])
+        event.schema_name = name = intern(name)
+        timestamp = event.timestamp = payload["timestamp"]
+        # _flat, inlined: the usual event has one attribute
+        given = payload["attributes"]
+        if len(given) == 1:
+            one = given[0]
+            flat: tuple[str | None, ...] = (one["name"], one["value"], one.get("unit"))
+        else:
+            flat = tuple([part for a in given for part in (a["name"], a["value"], a.get("unit"))])
+        attributes = event.attributes = shared.get(flat) or _interned(flat, batch)
+        pairs: tuple[str, ...] = tuple(chain.from_iterable(payload["dimensions"].items()))
+        dimensions: tuple[str, ...] = shared.get(pairs) or _interned(pairs, batch)  # type: ignore[assignment]
+        event.dimensions = dimensions
+        position = collection.push(key, event)
+        # _index_add, inlined (the new event's position is the newest of the index lists it goes in)
+        positions = by_account.get(account_id)
         if positions is not None and positions[-1] < position:
             positions.append(position)
         else:
-            _index_add(by_account, event.account_id, position)
-        positions = by_schema.get(event.schema_name)
+            _index_add(by_account, account_id, position)
+        positions = by_schema.get(name)
         if positions is not None and positions[-1] < position:
             positions.append(position)
         else:
-            _index_add(by_schema, event.schema_name, position)
+            _index_add(by_schema, name, position)
+        counted: usage.Counted | None = None
         if event_id is None:
             event.status = NO_ID
         elif not first:
             event.status = DUPLICATE
         elif delay > 0:
-            pending[event.id] = (due, position)
-        else:  # process(), inlined, but counted with the batch
-            _decide(store, event, batch)
+            event.status = IN_PROGRESS
+            pending[key] = (due, position)
+        else:
+            outcome = outcomes.get((account_id, name, attributes, dimensions), _UNKNOWN)
+            if outcome is _UNKNOWN:
+                outcome = batch.outcome(account_id, name, attributes, dimensions)
+            if outcome is None:  # it depends on more (enrichment): processed the long way
+                event.status = IN_PROGRESS
+                _decide(store, event, batch)
+            elif outcome.account is None:
+                event.status = statuses.NO_ACCOUNT
+                counted = outcome.counted
+            else:
+                event.account, event.customer_id = outcome.account
+                if past_grace(store, batch, outcome.account[0], timestamp):
+                    event.status = statuses.PAST_GRACE
+                else:
+                    event.schema_version = outcome.version
+                    if outcome.gated and key not in entitled and credits_refused(
+                            store, event.account, name, attributes):
+                        event.status = statuses.INSUFFICIENT_CREDITS  # nothing consumed, nothing metered
+                    else:
+                        counted = outcome.counted
+                        event.status = counted.status
+                        event.meter_ids, event.units = counted.meter_ids, counted.units
             resolved = event.account
             if resolved is not None:
-                if resolved != event.account_id:
+                if resolved != account_id:
                     _index_add(by_account, resolved, position)
                 touched.add(resolved)
-        tally.append(event)  # its final outcome, or IN_PROGRESS until it is processed
-    usage.count_events(store, tally, +1)
+        if counted is None:  # its final outcome, or IN_PROGRESS until it is processed
+            counted = batch.counted(event)
+        group = (hours.hour(timestamp), counted)
+        tally[group] = tally.get(group, 0) + 1
+    usage.count_tally(store, tally, +1)
     usage_changed(store, touched)  # once per request: alerts on these accounts look again
+
+
+def _flat(payload: dict[str, Any], batch: metering.Batch | None) -> tuple[tuple[str | None, ...], tuple[str, ...]]:
+    """An ``Event`` payload's attributes (``name, value, unit | None, ...``) and dimensions (``name, value, ...``)
+    as flat tuples of interned strings; ``batch``: the request's, whose events share equal tuples (interned
+    once, on the first)."""
+    flat: tuple[str | None, ...]
+    given = payload["attributes"]
+    if len(given) == 1:  # the usual case
+        one = given[0]
+        flat = (one["name"], one["value"], one.get("unit"))
+    else:
+        flat = tuple([part for a in given for part in (a["name"], a["value"], a.get("unit"))])
+    dims: tuple[str, ...] = tuple(chain.from_iterable(payload["dimensions"].items()))
+    shared = batch.tuples if batch is not None else None
+    if shared is None:
+        return _interned(flat, None), _interned(dims, None)  # type: ignore[return-value]
+    return (shared.get(flat) or _interned(flat, batch),
+            shared.get(dims) or _interned(dims, batch))  # type: ignore[return-value]
 
 
 def _recent(taken_at: str, moment: datetime) -> bool:
@@ -374,7 +435,7 @@ def process(store: Store, event: Event, batch: metering.Batch, position: int, co
 class _Batch(metering.Batch):
     """A request's batch, and what it learnt of each account's open cycle (for :func:`past_grace`)."""
 
-    __slots__ = ("open_from", "now", "windows", "verdicts")
+    __slots__ = ("open_from", "now", "windows", "verdicts", "outcomes", "counts")
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
@@ -384,6 +445,33 @@ class _Batch(metering.Batch):
         self.windows: dict[str, list[tuple[datetime, datetime]]] = {}
         # account -> the closed cycles [start, end) met so far and whether they are past their grace period
         self.verdicts: dict[str, list[tuple[datetime, datetime, bool]]] = {}
+        self.outcomes: dict[tuple[str, str, tuple[str | None, ...], tuple[str, ...]], Outcome | None] = {}
+        self.counts: dict[tuple[str, str, str, str, tuple[str, ...], tuple[str | None, ...]], usage.Counted] = {}
+
+    def outcome(self, account_id: str, schema_name: str, attributes: tuple[str | None, ...],
+                dimensions: tuple[str, ...]) -> Outcome | None:
+        """What processing an event with these fields gives when it is on time (not past a grace period),
+        before its credits: worked out once per request for equal events. None when it depends on more
+        (the schema enriches its events)."""
+        key = (account_id, schema_name, attributes, dimensions)
+        found = self.outcomes.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = self.outcomes[key] = _outcome(self, account_id, schema_name, attributes, dimensions)
+        return found
+
+    def shared_counted(self, account: str, customer: str, schema: str, status: str, meter_ids: tuple[str, ...],
+                       units: tuple[str | None, ...]) -> usage.Counted:
+        """The request's one :class:`~.aggregates.Counted` of these fields."""
+        fields = (account, customer, schema, status, meter_ids, units)
+        found = self.counts.get(fields)
+        if found is None:
+            found = self.counts[fields] = usage.Counted(*fields)
+        return found
+
+    def counted(self, event: Event) -> usage.Counted:
+        """The event's outcome as the cubes count it (shared with the request's equal ones)."""
+        return self.shared_counted(event.account or event.account_id, event.customer_id or "", event.schema_name,
+                                   event.status, event.meter_ids, event.units)
 
     def windows_of(self, account_id: str) -> list[tuple[datetime, datetime]]:
         """The account's association windows (read once per request)."""
@@ -393,6 +481,60 @@ class _Batch(metering.Batch):
                 (parse_time(s["startDate"]), parse_time(s["endDate"]))
                 for s in schedules.timeline(self.store, account_id)]
         return found
+
+
+class Outcome:
+    """An on-time event's outcome before its credits, shared by a request's events with equal fields."""
+
+    __slots__ = ("account", "version", "gated", "counted")
+
+    def __init__(self, account: tuple[str, str] | None, version: int | None, gated: bool,
+                 counted: usage.Counted) -> None:
+        self.account = account  # (id, customer); None: no such account
+        self.version = version  # the schema version that processed it
+        # whether its credits are to be consumed: a feature is linked to its schema, and the account holds credits
+        self.gated = gated
+        self.counted = counted  # status, meter ids and units, as counted
+
+
+_UNKNOWN = Outcome(None, None, False, usage.Counted("", "", "", "", (), ()))  # not worked out yet (a memo's "missing")
+
+
+def _outcome(batch: _Batch, account_id: str, schema_name: str, attributes: tuple[str | None, ...],
+             dimensions: tuple[str, ...]) -> Outcome | None:
+    """:meth:`_Batch.outcome`, worked out: :func:`_decide` but for the time and the credits."""
+    account = batch.account(account_id)
+    if account is None:
+        unknown = batch.shared_counted(account_id, "", schema_name, statuses.NO_ACCOUNT, (), ())
+        return Outcome(None, None, False, unknown)
+    status: str
+    meter_ids: tuple[str, ...] = ()
+    units: tuple[str | None, ...] = ()
+    version: int | None = None
+    gated = False
+    if schema_name in builtin_schemas.NAMES:
+        version = 1
+        status, meter_ids, units = builtin_schemas.process(batch.store, schema_name, attributes, dimensions)
+    else:
+        schema = batch.schema(schema_name)
+        if schema is None:
+            status = statuses.NO_SCHEMA
+        elif schema.enricher is not None:
+            return None
+        else:
+            version = schema.version
+            outcome = schema.meter(attributes, dimensions)
+            if outcome is None:
+                status = statuses.UNITS_INVALID
+            else:
+                gated = feature_credits.gated(batch.store, schema_name) and credits_held(batch.store, account[0])
+                meter_ids, units = schema.meter_ids, outcome
+                # Togai: NO_MATCHING_METERS when the schema has no (active) meter, NOT_METERED when its meters
+                # made no usage.
+                status = (METERED if outcome.count(None) < len(outcome)
+                          else statuses.NOT_METERED if outcome else NO_METERS)
+    counted = batch.shared_counted(account[0], account[1], schema_name, status, meter_ids, units)
+    return Outcome(account, version, gated, counted)
 
 
 def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: str) -> bool:
