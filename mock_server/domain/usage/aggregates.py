@@ -203,6 +203,7 @@ def pieces(start: int, end: int) -> Iterator[tuple[int, int]]:
 
 # -- the cubes -------------------------------------------------------------------------------
 
+_NUMERALS = 4096  # numerals a cube remembers the value of; past it the table starts over
 Hours: TypeAlias = "array[int] | list[int]"  # a key's 24 hourly totals of one day; a list once a total outgrows 64 bits
 _NO_HOURS = bytes(24 * 8)
 
@@ -220,7 +221,7 @@ class Cube:
     trace.
     """
 
-    __slots__ = ("dims", "ids", "keys", "scale", "hours", "days", "months", "totals", "selections")
+    __slots__ = ("dims", "ids", "keys", "scale", "hours", "days", "months", "totals", "selections", "numerals")
 
     def __init__(self, dims: tuple[str, ...]) -> None:
         self.dims = dims
@@ -232,6 +233,7 @@ class Cube:
         self.months: dict[int, dict[int, int]] = {}
         self.totals: tuple[dict[int, int], dict[int, int], dict[int, int]] = ({}, {}, {})  # by level
         self.selections: dict[Any, Selection] = {}  # see select()
+        self.numerals: dict[str, int] = {}  # a decimal numeral -> its value at this scale (see scaled_numeral)
 
     def key_id(self, key: tuple[str, ...]) -> int:
         """The interned id of ``key``."""
@@ -258,9 +260,20 @@ class Cube:
         unit = 10**self.scale
         return numerator * unit // denominator  # exact: denominator divides 10 ** scale
 
+    def scaled_numeral(self, numeral: str) -> int:
+        """:meth:`scaled` of a decimal numeral (an event's units), remembered until the scale changes."""
+        found = self.numerals.get(numeral)
+        if found is None:
+            found = self.scaled(exact(numeral))  # a rescale forgets the others
+            if len(self.numerals) >= _NUMERALS:
+                self.numerals.clear()
+            self.numerals[numeral] = found
+        return found
+
     def _rescale(self, scale: int) -> None:
         factor = 10 ** (scale - self.scale)
         self.scale = scale
+        self.numerals.clear()
         for table in (*self.days.values(), *self.months.values(), *self.totals):
             for key in table:
                 table[key] *= factor
@@ -316,6 +329,51 @@ class Cube:
                 totals[start] = grand
             else:
                 del totals[start]
+
+    def add_all(self, amounts: Iterable[tuple[int, tuple[str, ...], int, bool]]) -> None:
+        """:meth:`add_scaled` of each ``(hour start, key, amount, total)``: a request's sums in one call."""
+        ids, by_day, days, months = self.ids, self.hours, self.days, self.months
+        hour_totals, day_totals, month_totals = self.totals
+        for hour, key, amount, total in amounts:
+            if not amount:
+                continue
+            kid = ids.get(key)
+            if kid is None:
+                kid = self.key_id(key)
+            day = hour - hour % DAY
+            month = _MONTH_OF_DAY.get(day)
+            if month is None:
+                month = month_start(day)
+            table = by_day.get(day)
+            if table is None:
+                table = by_day[day] = {}
+            hours = table.get(kid)
+            if hours is None:
+                hours = table[kid] = array("q", _NO_HOURS)
+            at = (hour - day) // HOUR
+            try:
+                hours[at] += amount
+            except OverflowError:
+                hours = table[kid] = list(hours)
+                hours[at] += amount
+            if amount < 0 and not any(hours):
+                _drop(by_day, day, kid)
+            for level, start in ((days, day), (months, month)):
+                bucket = level.get(start)
+                if bucket is None:
+                    bucket = level[start] = {}
+                summed = bucket.get(kid, 0) + amount
+                if summed:
+                    bucket[kid] = summed
+                else:
+                    _drop(level, start, kid)
+            if total:
+                for totals, start in ((hour_totals, hour), (day_totals, day), (month_totals, month)):
+                    grand = totals.get(start, 0) + amount
+                    if grand:
+                        totals[start] = grand
+                    else:
+                        del totals[start]
 
     def total(self, start: int, end: int, select: Selection) -> dict[str, int]:
         """What the selected keys add up to over ``[start, end)`` (whole hours), by group, scaled."""
@@ -516,10 +574,9 @@ def count_tally(store: Store, tally: Tally, sign: int) -> None:
     # the second reads each at that scale (a rescale between two would leave earlier amounts behind).
     outcomes = {counted for _, counted in tally}
     numerals = {numeral for counted in outcomes for numeral in counted.units if numeral is not None}
-    values = {numeral: exact(numeral) for numeral in numerals}
-    for value in values.values():
-        usage_cube.scaled(value)
-    scaled = {numeral: usage_cube.scaled(value) for numeral, value in values.items()}
+    for numeral in numerals:
+        usage_cube.scaled_numeral(numeral)
+    scaled = {numeral: usage_cube.scaled_numeral(numeral) for numeral in numerals}
     # Each outcome's keys in the two cubes, and each meter's amount at the scale now.
     amounts = {counted: [((counted.account, counted.customer, meter), scaled[numeral])
                          for meter, numeral in zip(counted.meter_ids, counted.units, strict=True)
@@ -534,13 +591,10 @@ def count_tally(store: Store, tally: Tally, sign: int) -> None:
         for usage_key, amount in amounts[counted]:
             at = (hour, usage_key)
             metered[at] = metered.get(at, 0) + amount * count
-    for (hour, events_key), count in counted_events.items():
-        starts = (hour, hour - hour % DAY, month_start(hour))
-        events_cube.add_scaled(starts, events_key, events_cube.scaled(count * sign),
-                               event_status(events_key[3]) in DEFAULT_EVENT_STATUS)
-    for (hour, usage_key), amount in metered.items():
-        starts = (hour, hour - hour % DAY, month_start(hour))
-        usage_cube.add_scaled(starts, usage_key, sign * amount)
+    unit = 10**events_cube.scale * sign  # an event counts 1, at the events cube's scale
+    events_cube.add_all([(hour, events_key, count * unit, event_status(events_key[3]) in DEFAULT_EVENT_STATUS)
+                         for (hour, events_key), count in counted_events.items()])
+    usage_cube.add_all([(hour, usage_key, sign * amount, True) for (hour, usage_key), amount in metered.items()])
 
 
 # The collection ingestion keeps events in (``events.Event`` records).

@@ -72,7 +72,7 @@ from ..core.memory import collector_paused
 from ..core.observers import credits_held, credits_refused, usage_changed
 from ..core.resource import Exchange, IdScheme, ImportContext, Resource
 from ..core.store import Record, Store
-from ..core.times import parse_time
+from ..core.times import parse_time, stamp_seconds
 from ..pricing import engine as pricing
 from ..pricing import jobs, schedules
 from . import aggregates as usage
@@ -285,12 +285,12 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
     entitled = store.indexes[ENTITLED_IDS]
     by_account, by_schema = store.indexes[BY_ACCOUNT], store.indexes[BY_SCHEMA]
     batch = _Batch(store)
-    outcomes, shared = batch.outcomes, batch.tuples
+    outcomes, shared, templates, open_text = batch.outcomes, batch.tuples, batch.templates, batch.open_text
     payloads = list(payloads)
     touched: set[str] = set()
     hours = usage.HourReader()
     tally: usage.Tally = {}  # counted at once: one aggregate update per (bucket, key), not per event
-    builtin = builtin_schemas.NAMES
+    known_hours = hours.known
     new = Event.__new__
     for n, (payload, reference) in enumerate(zip(payloads, store.new_ids(IDS, len(payloads), collection),
                                                  strict=True)):
@@ -299,15 +299,16 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             tally.clear()
             store.yield_lock(CHUNK_YIELD_S)
             batch = _Batch(store)  # what it learnt may have changed meanwhile (a clock move)
-            outcomes, shared = batch.outcomes, batch.tuples
+            outcomes, shared, templates, open_text = batch.outcomes, batch.tuples, batch.templates, batch.open_text
         name = payload["schemaName"]
-        if name not in builtin:
-            schema = batch.schema(name)
-            if schema is not None and schema.template is not None:
-                # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
-                payload = {**payload, "id": enrichment.event_id(schema.template, payload)}
-                if payload["id"] is None:
-                    del payload["id"]  # a field the template names is missing: no id (NO_EVENT_ID)
+        template = templates.get(name, _UNSEEN)
+        if template is _UNSEEN:
+            template = batch.template(name)
+        if template is not None:
+            # The schema's eventIdTemplate makes the event's id (its idempotency key) from its fields.
+            payload = {**payload, "id": enrichment.event_id(template, payload)}
+            if payload["id"] is None:
+                del payload["id"]  # a field the template names is missing: no id (NO_EVENT_ID)
         event_id = payload.get("id")
         first = event_id is not None and event_id not in items  # /entitled's events are stored here too
         event = new(Event)
@@ -328,7 +329,12 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
         else:
             flat = tuple([part for a in given for part in (a["name"], a["value"], a.get("unit"))])
         attributes = event.attributes = shared.get(flat) or _interned(flat, batch)
-        pairs: tuple[str, ...] = tuple(chain.from_iterable(payload["dimensions"].items()))
+        given_dims = payload["dimensions"]
+        if len(given_dims) == 1:
+            (pair,) = given_dims.items()
+            pairs: tuple[str, ...] = pair
+        else:
+            pairs = tuple(chain.from_iterable(given_dims.items()))
         dimensions: tuple[str, ...] = shared.get(pairs) or _interned(pairs, batch)  # type: ignore[assignment]
         event.dimensions = dimensions
         position = collection.push(key, event)
@@ -352,7 +358,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             event.status = IN_PROGRESS
             pending[key] = (due, position)
         else:
-            outcome = outcomes.get((account_id, name, attributes, dimensions), _UNKNOWN)
+            outcome = outcomes.get((account_id, name, id(attributes), id(dimensions)), _UNKNOWN)
             if outcome is _UNKNOWN:
                 outcome = batch.outcome(account_id, name, attributes, dimensions)
             if outcome is None:  # it depends on more (enrichment): processed the long way
@@ -362,8 +368,12 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
                 event.status = statuses.NO_ACCOUNT
                 counted = outcome.counted
             else:
-                event.account, event.customer_id = outcome.account
-                if past_grace(store, batch, outcome.account[0], timestamp):
+                event.account, event.customer_id = account = outcome.account
+                # past_grace's usual answer, without a call: on time from the open cycle's start (the same text)
+                since = open_text.get(account[0])
+                on_time = (since is not None and len(timestamp) == 20 and timestamp[19] == "Z" and timestamp >= since
+                           and timestamp[10] == "T")
+                if not on_time and past_grace(store, batch, account[0], timestamp):
                     event.status = statuses.PAST_GRACE
                 else:
                     event.schema_version = outcome.version
@@ -381,7 +391,9 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
                 touched.add(resolved)
         if counted is None:  # its final outcome, or IN_PROGRESS until it is processed
             counted = batch.counted(event)
-        group = (hours.hour(timestamp), counted)
+        plain = len(timestamp) == 20 and timestamp[19] == "Z" and timestamp[4] == "-" and timestamp[13] == ":"
+        hour = known_hours.get(timestamp[:13]) if plain else None  # HourReader.hour's usual answer
+        group = (hours.hour(timestamp) if hour is None else hour, counted)
         tally[group] = tally.get(group, 0) + 1
     usage.count_tally(store, tally, +1)
     usage_changed(store, touched)  # once per request: alerts on these accounts look again
@@ -435,17 +447,22 @@ def process(store: Store, event: Event, batch: metering.Batch, position: int, co
 class _Batch(metering.Batch):
     """A request's batch, and what it learnt of each account's open cycle (for :func:`past_grace`)."""
 
-    __slots__ = ("open_from", "now", "windows", "verdicts", "outcomes", "counts")
+    __slots__ = ("open_from", "open_text", "now", "windows", "verdicts", "outcomes", "counts", "templates")
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
         self.open_from: dict[str, datetime] = {}  # account -> start of its open cycle: later events are on time
+        # The same as text ("2024-02-01T00:00:00Z"), which a UTC timestamp of that form compares with as it is;
+        # "" for an account without any association (no plan: every event is on time).
+        self.open_text: dict[str, str] = {}
+        # schema name -> its eventIdTemplate (None: none, or no ACTIVE version, or a built-in schema)
+        self.templates: dict[str, str | None] = {}
         self.now = store.clock.instant()
         # account -> its associations' windows [start, end): outside them it has no plan (no cycle to be late for)
         self.windows: dict[str, list[tuple[datetime, datetime]]] = {}
         # account -> the closed cycles [start, end) met so far and whether they are past their grace period
         self.verdicts: dict[str, list[tuple[datetime, datetime, bool]]] = {}
-        self.outcomes: dict[tuple[str, str, tuple[str | None, ...], tuple[str, ...]], Outcome | None] = {}
+        self.outcomes: dict[tuple[str, str, int, int], Outcome | None] = {}
         self.counts: dict[tuple[str, str, str, str, tuple[str, ...], tuple[str | None, ...]], usage.Counted] = {}
 
     def outcome(self, account_id: str, schema_name: str, attributes: tuple[str | None, ...],
@@ -453,10 +470,17 @@ class _Batch(metering.Batch):
         """What processing an event with these fields gives when it is on time (not past a grace period),
         before its credits: worked out once per request for equal events. None when it depends on more
         (the schema enriches its events)."""
-        key = (account_id, schema_name, attributes, dimensions)
+        # By the tuples' identity: the request's events share one tuple per value (see :attr:`tuples`).
+        key = (account_id, schema_name, id(attributes), id(dimensions))
         found = self.outcomes.get(key, _UNKNOWN)
         if found is _UNKNOWN:
             found = self.outcomes[key] = _outcome(self, account_id, schema_name, attributes, dimensions)
+        return found
+
+    def template(self, schema_name: str) -> str | None:
+        """The eventIdTemplate of the schema's ACTIVE version, if any (read once per request)."""
+        schema = self.schema(schema_name) if schema_name not in builtin_schemas.NAMES else None
+        found = self.templates[schema_name] = schema.template if schema is not None else None
         return found
 
     def shared_counted(self, account: str, customer: str, schema: str, status: str, meter_ids: tuple[str, ...],
@@ -497,6 +521,7 @@ class Outcome:
         self.counted = counted  # status, meter ids and units, as counted
 
 
+_UNSEEN = "unseen"  # not looked up yet (a memo's "missing")
 _UNKNOWN = Outcome(None, None, False, usage.Counted("", "", "", "", (), ()))  # not worked out yet (a memo's "missing")
 
 
@@ -551,6 +576,7 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
         if windows is None:
             windows = batch.windows_of(account_id)
         if not windows:  # no association ever: no plan at any instant (schedule_at would find none)
+            batch.open_text[account_id] = ""
             return False
         cache: dict[str, datetime] | None = batch.open_from
         now = batch.now
@@ -583,8 +609,10 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     if found is None:
         return False
     if found.cycle_end > now:  # the open cycle: every event from its start on is on time
-        if cache is not None:
-            cache[account_id] = found.cycle_start
+        if cache is not None and mine is not None:
+            start = cache[account_id] = found.cycle_start
+            if not start.microsecond and 1000 <= start.year:  # whole seconds: its text is exact
+                mine.open_text[account_id] = stamp_seconds(start)
         return False
     grace = int((found.details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE).get("gracePeriod") or 0)
     late = found.cycle_end + timedelta(days=grace) <= now and found.cycle_end > store.clock.origin
@@ -1072,7 +1100,7 @@ def restore(store: Store, record: dict[str, Any]) -> None:
 RESOURCE = Resource(
     name=NAME,
     schema="EventWithStatusAndEventPipelineInfo",
-    indexes=(PENDING, BY_ACCOUNT, BY_SCHEMA, metering.COMPILED, ENTITLED_IDS),
+    indexes=(PENDING, BY_ACCOUNT, BY_SCHEMA, metering.COMPILED, metering.OUTCOMES, ENTITLED_IDS),
     exchange=Exchange(
         hidden={"id": {"type": "string"}, "entitled": {"type": "boolean"}},
         generated=("referenceId",),

@@ -28,6 +28,9 @@ from . import enrichment, event_schemas, jsonlogic
 from . import meters as usage_meters
 
 COMPILED = "compiled_meters"  # index: meter id -> CompiledMeter
+# Index: the ACTIVE meters of a schema (their CompiledMeter objects, which a change of a meter replaces) ->
+# the outcomes they gave, by an event's attributes and dimensions: kept from request to request.
+OUTCOMES = "meter_outcomes"
 ONE = "1"  # a COUNT meter's units
 # Outcomes a meter remembers, per meter; past it the table starts over.
 MEMO_SIZE = 4096
@@ -247,13 +250,17 @@ class ActiveSchema:
     __slots__ = ("version", "meters", "meter_ids", "_seen", "template", "enricher")
 
     def __init__(self, version: int, meters: list[CompiledMeter], template: str | None = None,
-                 enricher: enrichment.Enricher | None = None) -> None:
+                 enricher: enrichment.Enricher | None = None,
+                 seen: dict[tuple[tuple[str | None, ...], tuple[str, ...]], tuple[Units, ...] | None] | None = None,
+                 ) -> None:
         self.version = version
         self.meters = meters
         self.template = template  # eventIdTemplate: builds the event's id at ingestion
         self.enricher = enricher
         self.meter_ids = tuple(m.id for m in meters)  # one tuple, shared by the events it meters
-        self._seen: dict[tuple[tuple[str | None, ...], tuple[str, ...]], tuple[Units, ...] | None] = {}
+        # ``seen``: the outcomes these meters gave before (the store's OUTCOMES index), else this request's own
+        self._seen: dict[tuple[tuple[str | None, ...], tuple[str, ...]], tuple[Units, ...] | None] = (
+            {} if seen is None else seen)
 
     def meter(self, attributes: tuple[str | None, ...], dimensions: tuple[str, ...]) -> tuple[Units, ...] | None:
         """Each meter's units for an event, in :attr:`meter_ids` order; None when a meter cannot measure it.
@@ -316,7 +323,11 @@ class Batch:
         if active is not None:
             meters = [compiled(self.store, m) for m in usage_meters.of_schema(self.store, name)
                       if m["status"] == "ACTIVE"]
+            memos: dict[Any, Any] = self.store.indexes[OUTCOMES]  # keyed by a tuple of CompiledMeter
+            if len(memos) >= MEMO_SIZE:  # meters replaced many times over: the old ones' outcomes go
+                memos.clear()
+            seen = memos.setdefault(tuple(meters), {})
             found = ActiveSchema(active["version"], meters, active.get("eventIdTemplate") or None,
-                                 enrichment.enricher(active))
+                                 enrichment.enricher(active), seen)
         self._schemas[name] = found
         return found
