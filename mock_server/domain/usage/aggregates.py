@@ -358,15 +358,23 @@ class Cube:
                 hours[at] += amount
             if amount < 0 and not any(hours):
                 _drop(by_day, day, kid)
-            for level, start in ((days, day), (months, month)):
-                bucket = level.get(start)
-                if bucket is None:
-                    bucket = level[start] = {}
-                summed = bucket.get(kid, 0) + amount
-                if summed:
-                    bucket[kid] = summed
-                else:
-                    _drop(level, start, kid)
+            # The day's and the month's totals, unrolled (this runs for every bucket of every request).
+            bucket = days.get(day)
+            if bucket is None:
+                bucket = days[day] = {}
+            summed = bucket.get(kid, 0) + amount
+            if summed:
+                bucket[kid] = summed
+            else:
+                _drop(days, day, kid)
+            bucket = months.get(month)
+            if bucket is None:
+                bucket = months[month] = {}
+            summed = bucket.get(kid, 0) + amount
+            if summed:
+                bucket[kid] = summed
+            else:
+                _drop(months, month, kid)
             if total:
                 for totals, start in ((hour_totals, hour), (day_totals, day), (month_totals, month)):
                     grand = totals.get(start, 0) + amount

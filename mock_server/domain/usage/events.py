@@ -447,7 +447,8 @@ def process(store: Store, event: Event, batch: metering.Batch, position: int, co
 class _Batch(metering.Batch):
     """A request's batch, and what it learnt of each account's open cycle (for :func:`past_grace`)."""
 
-    __slots__ = ("open_from", "open_text", "now", "windows", "verdicts", "outcomes", "counts", "templates")
+    __slots__ = ("open_from", "open_text", "now", "windows", "verdicts", "outcomes", "counts", "templates",
+                 "gates")
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
@@ -457,6 +458,7 @@ class _Batch(metering.Batch):
         self.open_text: dict[str, str] = {}
         # schema name -> its eventIdTemplate (None: none, or no ACTIVE version, or a built-in schema)
         self.templates: dict[str, str | None] = {}
+        self.gates: dict[tuple[str, str], bool] = {}  # (account, schema) -> whether its events consume credits
         self.now = store.clock.instant()
         # account -> its associations' windows [start, end): outside them it has no plan (no cycle to be late for)
         self.windows: dict[str, list[tuple[datetime, datetime]]] = {}
@@ -475,6 +477,16 @@ class _Batch(metering.Batch):
         found = self.outcomes.get(key, _UNKNOWN)
         if found is _UNKNOWN:
             found = self.outcomes[key] = _outcome(self, account_id, schema_name, attributes, dimensions)
+        return found
+
+    def gated(self, account_id: str, schema_name: str) -> bool:
+        """Whether metering an event of the account and schema consumes credits (a feature is linked to the
+        schema, and the account holds credits): asked once per request."""
+        key = (account_id, schema_name)
+        found = self.gates.get(key)
+        if found is None:
+            found = self.gates[key] = (feature_credits.gated(self.store, schema_name)
+                                       and credits_held(self.store, account_id))
         return found
 
     def template(self, schema_name: str) -> str | None:
@@ -552,7 +564,7 @@ def _outcome(batch: _Batch, account_id: str, schema_name: str, attributes: tuple
             if outcome is None:
                 status = statuses.UNITS_INVALID
             else:
-                gated = feature_credits.gated(batch.store, schema_name) and credits_held(batch.store, account[0])
+                gated = batch.gated(account[0], schema_name)
                 meter_ids, units = schema.meter_ids, outcome
                 # Togai: NO_MATCHING_METERS when the schema has no (active) meter, NOT_METERED when its meters
                 # made no usage.
