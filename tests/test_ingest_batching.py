@@ -153,3 +153,18 @@ def test_a_batch_processed_later_gives_what_one_processed_at_once_gives(api: Api
     monkeypatch.setattr(store, "ingest_delay", 0)
     events.settle(store)
     assert (listed(api, demo), totals(api), meter_totals(api)) == at_once
+
+
+def test_meter_outcomes_remembered_across_requests_follow_the_meters(api: Api) -> None:
+    """The outcomes a schema's meters gave are kept from request to request, by the meters as they are: once the
+    distance meter is deactivated, an event equal to an earlier one is metered by the count meter alone."""
+    meters = {m["name"]: m["id"] for m in api.get("/usage_meters").json()["data"]}
+    demo = stored(api)
+    assert api.post("/ingestBatch", json={"events": [ride("m1", "7", account="GLOBEX-US")]}).status_code == 202
+    assert api.post(f"/usage_meters/{meters['Ride distance']}/deactivate").json()["status"] == "INACTIVE"
+    assert api.post("/ingestBatch", json={"events": [ride("m2", "7", account="GLOBEX-US")]}).status_code == 202
+    first, second = (api.get(f"/events/{i}").json()["events"][0]["eventPipelineInfo"]["usageMeters"]
+                     for i in ("m1", "m2"))
+    assert sorted((m["name"], m.get("units")) for m in first) == [("Ride count", 1), ("Ride distance", 7)]
+    assert [(m["name"], m.get("units")) for m in second] == [("Ride count", 1)]
+    assert stored(api) == demo + 2
