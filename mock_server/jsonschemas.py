@@ -27,23 +27,44 @@ except ImportError:  # pragma: no cover - depends on the environment
 # RFC 3339 date-time: "T"/"Z" in either case (its section 5.6 allows lowercase) or a space, a fraction
 # of any length; the offset may be left out (Togai's own examples of effectiveOn leave it out, and
 # the mock reads such a time as UTC). No leap second: Togai's Java services refuse second 60.
-_DATE_TIME = re.compile(
-    r"^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]"
-    r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
+_DATE_TIME_TEXT = (
+    r"(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]"
+    r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?"
 )
+# Matched whole (``$`` would also let a trailing newline through, which no date-time has).
+_DATE_TIME = re.compile(_DATE_TIME_TEXT + r"\Z")
+# Many date-times, one per line, checked in one pass of the regex engine (a batch's 500 timestamps).
+_DATE_TIME_LINES = re.compile(r"(?:" + re.sub(r"\((?!\?)", "(?:", _DATE_TIME_TEXT) + r"\n)*")
 
 
 def _is_date_time(value: object) -> bool:
     """An RFC 3339 date-time of a real calendar day (no 31 June, no 29 February 2023, no year 0)."""
     if not isinstance(value, str):
         return True
-    match = _DATE_TIME.match(value)
+    match = _DATE_TIME.match(value)  # anchored at the end by \Z, at the start by match
     if match is None:
         return False
-    year, month, day = match.group(1, 2, 3)
+    return _real_day(*match.group(1, 2, 3))
+
+
+def _real_day(year: str, month: str, day: str) -> bool:
+    """Whether a date of the right shape is on the calendar (no 31 June, no 29 February 2023, no year 0)."""
     if day <= "28":  # every month has it (the usual case: no calendar lookup, called per event of a batch)
         return year != "0000"
     return year != "0000" and int(day) <= calendar.monthrange(int(year), int(month))[1]
+
+
+def _all_date_times(values: list[Any]) -> bool:
+    """:func:`_is_date_time` of each of ``values``: the shapes of all in one regex pass, then the calendar
+    for each distinct date among them."""
+    texts = [value for value in values if isinstance(value, str)]
+    if len(texts) < 8:
+        return all(map(_is_date_time, texts))
+    lines = "\n".join(texts) + "\n"
+    if lines.count("\n") != len(texts) or _DATE_TIME_LINES.fullmatch(lines) is None:
+        return all(map(_is_date_time, texts))  # a newline inside one, or a wrong one: each decides
+    # Every one has a date-time's shape, so its date is its first 10 characters: "2024-01-05".
+    return all(_real_day(date[:4], date[5:7], date[8:]) for date in {text[:10] for text in texts})
 
 
 # The formats this spec relies on, checked alike by both engines.
@@ -245,7 +266,7 @@ class SchemaValidator:
             except (ValueError, OverflowError):
                 pass  # e.g. ints beyond 64 bits: let the reference decide
             else:
-                return plain and all(all(map(_is_date_time, _values_at(instance, path))) for path in self._date_times)
+                return plain and all(_all_date_times(_values_at(instance, path)) for path in self._date_times)
         elif self._fast is not None:
             try:
                 return bool(self._fast.is_valid(instance))

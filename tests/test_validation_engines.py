@@ -57,10 +57,26 @@ def test_a_batch_of_date_times_is_checked_as_the_reference_checks_it(timestamp: 
     validator = BODIES["ingestBatch"]
     event = {"schemaName": "rides", "accountId": "A", "timestamp": "2024-01-05T10:07:00Z", "attributes": [],
              "dimensions": {}}
-    for at in (0, 2):
-        batch = {"events": [dict(event), dict(event), dict(event)]}
+    for size, at in ((3, 0), (3, 2), (12, 0), (12, 11)):  # 12: the batch's timestamps read in one regex pass
+        batch = {"events": [dict(event) for _ in range(size)]}
         batch["events"][at]["timestamp"] = timestamp
-        assert validator.is_valid(batch) == validator._py.is_valid(batch), (timestamp, at)
+        assert validator.is_valid(batch) == validator._py.is_valid(batch), (timestamp, size, at)
+
+
+_STAMP_PARTS = st.sampled_from(["2024-01-05T10:07:00Z", "2024-02-29T23:59:59.5+05:30", "2023-02-29T00:00:00Z",
+                                "2024-04-31T00:00:00z", "0000-01-01T00:00:00Z", "2024-01-31 10:07:00",
+                                "2024-13-01T00:00:00Z", "2024-01-05T24:00:00Z", "", "\n", "Z", "1", "-"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.lists(_STAMP_PARTS, min_size=1, max_size=3).map("".join), st.integers()),
+                min_size=0, max_size=20))
+def test_many_date_times_at_once_get_each_ones_verdict(values: list[object]) -> None:
+    """The one-pass check of a batch's date-times (jsonschemas._all_date_times) equals checking each: valid
+    ones, wrong shapes, impossible days, year 0, newlines inside or between, non-strings (not its business)."""
+    from mock_server.jsonschemas import _all_date_times, _is_date_time
+
+    assert _all_date_times(values) == all(map(_is_date_time, values))
 
 
 def test_only_a_plain_schema_has_its_date_times_checked_on_paths() -> None:
