@@ -51,6 +51,8 @@ def _broken(api: Api, change: str) -> dict[str, Any]:
         card["rateValues"].append({"currency": "EUR", "slabRates": [{"order": 1, "rate": 1}, {"order": 2, "rate": 1}]})
     elif change == "bad currency":
         details["supportedCurrencies"] = ["usd"]
+    elif change == "currency and a newline":  # matched whole: "$" let "USD\n" through
+        details["supportedCurrencies"] = ["USD\n"]
     elif change == "wrong add-on type":
         details["fixedFeeRateCards"] = [{"id": add_on_ids(api)["LICENSE"], "enableProration": False,
                                          "rateValues": [{"currency": "USD", "rate": 10}]}]
@@ -74,6 +76,7 @@ def _broken(api: Api, change: str) -> dict[str, Any]:
     ("slabs descend", "pricePlanDetails.usageRateCards[0].ratePlan.slabs[1].startAfter: must be greater than"),
     ("unsupported rate currency", "pricePlanDetails.usageRateCards[0].rateValues[1].currency: 'EUR' is not a supp"),
     ("bad currency", "pricePlanDetails.supportedCurrencies[0]: must be an ISO 4217 code"),
+    ("currency and a newline", "pricePlanDetails.supportedCurrencies[0]: must"),
     ("wrong add-on type", "pricePlanDetails.fixedFeeRateCards[0].id: add-on 'addon."),
     ("unknown feature", "pricePlanDetails.entitlementOverageRateCards[0].featureId: no feature with id"),
     ("deferred in advance", "pricePlanDetails.licenseRateCards[0].invoiceTiming: IN_ADVANCE is not allowed"),

@@ -43,7 +43,7 @@ DRAFT_SCHEMA: dict[str, Any] = {  # the draft as exported and imported: the next
         "updatedAt": {"type": "string", "format": "date-time"},
     },
 }
-CURRENCY = re.compile(r"^[A-Z]{3}$")
+CURRENCY = re.compile(r"[A-Z]{3}\Z")  # \Z: "$" would let "USD\n" through
 # Rate cards priced from slabs (a ratePlan and rateValues) and what their id field names.
 SLAB_CARDS = ("usageRateCards", "licenseRateCards", "billingEntitlementRateCards", "entitlementOverageRateCards")
 # Rate cards an add-on (by type) or a feature backs.
