@@ -291,44 +291,8 @@ class Cube:
         self.add_scaled(starts, key, self.scaled(value), total)
 
     def add_scaled(self, starts: tuple[int, int, int], key: tuple[str, ...], amount: int, total: bool = True) -> None:
-        """:meth:`add` of an amount already in units of ``10 ** -scale`` (the sum of a batch's events)."""
-        if not amount:
-            return
-        kid = self.ids.get(key)
-        if kid is None:
-            kid = self.key_id(key)
-        hour, day, month = starts
-        table = self.hours.get(day)
-        if table is None:
-            table = self.hours[day] = {}
-        hours = table.get(kid)
-        if hours is None:
-            hours = table[kid] = array("q", _NO_HOURS)
-        at = (hour - day) // HOUR
-        try:
-            hours[at] += amount
-        except OverflowError:
-            hours = table[kid] = list(hours)
-            hours[at] += amount
-        if amount < 0 and not any(hours):
-            _drop(self.hours, day, kid)
-        for level, start in ((self.days, day), (self.months, month)):
-            bucket = level.get(start)
-            if bucket is None:
-                bucket = level[start] = {}
-            summed = bucket.get(kid, 0) + amount
-            if summed:
-                bucket[kid] = summed
-            else:
-                _drop(level, start, kid)
-        if not total:
-            return
-        for totals, start in zip(self.totals, starts, strict=True):
-            grand = totals.get(start, 0) + amount
-            if grand:
-                totals[start] = grand
-            else:
-                del totals[start]
+        """:meth:`add` of an amount already in units of ``10 ** -scale``; ``starts``' day and month are its hour's."""
+        self.add_all(((starts[0], key, amount, total),))
 
     def add_all(self, amounts: Iterable[tuple[int, tuple[str, ...], int, bool]]) -> None:
         """:meth:`add_scaled` of each ``(hour start, key, amount, total)``: a request's sums in one call."""
@@ -358,23 +322,15 @@ class Cube:
                 hours[at] += amount
             if amount < 0 and not any(hours):
                 _drop(by_day, day, kid)
-            # The day's and the month's totals, unrolled (this runs for every bucket of every request).
-            bucket = days.get(day)
-            if bucket is None:
-                bucket = days[day] = {}
-            summed = bucket.get(kid, 0) + amount
-            if summed:
-                bucket[kid] = summed
-            else:
-                _drop(days, day, kid)
-            bucket = months.get(month)
-            if bucket is None:
-                bucket = months[month] = {}
-            summed = bucket.get(kid, 0) + amount
-            if summed:
-                bucket[kid] = summed
-            else:
-                _drop(months, month, kid)
+            for level, start in ((days, day), (months, month)):
+                bucket = level.get(start)
+                if bucket is None:
+                    bucket = level[start] = {}
+                summed = bucket.get(kid, 0) + amount
+                if summed:
+                    bucket[kid] = summed
+                else:
+                    _drop(level, start, kid)
             if total:
                 for totals, start in ((hour_totals, hour), (day_totals, day), (month_totals, month)):
                     grand = totals.get(start, 0) + amount
