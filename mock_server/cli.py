@@ -25,7 +25,7 @@ from .control_access import is_loopback
 from .domain.core.errors import DomainError
 from .domain.core.times import parse_time
 from .fixtures import FixtureError
-from .httpprotocol import server_options
+from .httpprotocol import EXPOSES_TRANSPORT, server_options
 from .listing import StartupFacts, startup_listing, summarize_skipped
 from .openapi.spec import SpecError
 from .persistence import StateFileError
@@ -342,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
             "this port can read and change the mock")
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
     server = _Server(uvicorn.Config(
-        _expose_transport(reloader or app), log_level="warning", access_log=False,
+        # The bounded protocol puts the transport in each scope itself; h11's needs a wrapper.
+        (reloader or app) if EXPOSES_TRANSPORT else _expose_transport(reloader or app),
+        log_level="warning", access_log=False,
         lifespan="on",  # at shutdown --proxy closes its upstream connections
         # A client holding a half-sent body or an Expect: 100-continue, or a
         # request in an override delay, would otherwise keep the process alive.
