@@ -345,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         # The bounded protocol puts the transport in each scope itself; h11's needs a wrapper.
         (reloader or app) if EXPOSES_TRANSPORT else _expose_transport(reloader or app),
         log_level="warning", access_log=False,
+        # Nothing in the mock reads the client's address or the scheme, which is all that uvicorn's
+        # X-Forwarded-* middleware would rewrite, in one more layer on every request.
+        proxy_headers=False,
         lifespan="on",  # at shutdown --proxy closes its upstream connections
         # A client holding a half-sent body or an Expect: 100-continue, or a
         # request in an override delay, would otherwise keep the process alive.
