@@ -343,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
     server = _Server(uvicorn.Config(
         # The bounded protocol puts the transport in each scope itself; h11's needs a wrapper.
-        (reloader or app) if EXPOSES_TRANSPORT else _expose_transport(reloader or app),
+        _served(reloader or app) if EXPOSES_TRANSPORT else _expose_transport(reloader or app),
+        interface="asgi3",  # MockApp.route is a plain function returning the awaitable: no guessing
         log_level="warning", access_log=False,
         # Nothing in the mock reads the client's address or the scheme, which is all that uvicorn's
         # X-Forwarded-* middleware would rewrite, in one more layer on every request.
@@ -418,6 +419,13 @@ class _QuietFaults(logging.Filter):
         if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
             return False
         return "returned without starting response" not in record.getMessage()
+
+
+def _served(app: ASGIApp) -> ASGIApp:
+    """What uvicorn calls: the app's :meth:`~mock_server.app.MockApp.route` when it has one (no coroutine
+    of its own per request), else the app."""
+    route: ASGIApp | None = getattr(app, "route", None)
+    return route if route is not None else app
 
 
 def _expose_transport(app: ASGIApp) -> ASGIApp:
