@@ -206,7 +206,12 @@ class Pipeline:
                     outcome, raw_body = await self.handle(scope, receive, path, epoch)
                 if outcome.status:  # 0: the client went away, there is no one to answer
                     answering = True
-                    sent = await send_json(send, outcome.status, outcome.body, outcome.headers)
+                    if isinstance(outcome.body, Forwarded):
+                        sent = await send_json(send, outcome.status, outcome.body, outcome.headers)
+                    else:  # send_json's two messages, without a coroutine of its own
+                        start, sent = response_start(outcome.status, outcome.body, outcome.headers)
+                        await send(start)
+                        await send({"type": "http.response.body", "body": sent})
         except asyncio.CancelledError:
             # The server is stopping and the request outlived the grace period
             # (a delay, a body that never came): a 503 rather than uvicorn's bare 500.
@@ -543,6 +548,14 @@ async def send_json(send: Send, status: int, body: Any, headers: dict[str, str])
     """
     if isinstance(body, Forwarded):  # --proxy: the upstream's bytes and headers, as they came
         return await body.send(send, headers)
+    start, payload = response_start(status, body, headers)
+    await send(start)
+    await send({"type": "http.response.body", "body": payload})
+    return payload
+
+
+def response_start(status: int, body: Any, headers: dict[str, str]) -> tuple[dict[str, Any], bytes]:
+    """The ``http.response.start`` message of :func:`send_json` and the body bytes to send after it."""
     raw_headers: list[tuple[bytes, bytes]]
     if status in _BODILESS:
         payload = b""
@@ -562,6 +575,4 @@ async def send_json(send: Send, status: int, body: Any, headers: dict[str, str])
         raw_headers.extend(
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items() if k.lower() not in _FRAMING
         )
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": payload})
-    return payload
+    return {"type": "http.response.start", "status": status, "headers": raw_headers}, payload
