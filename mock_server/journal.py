@@ -15,7 +15,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, Final
@@ -268,8 +268,11 @@ DEFAULT_JOURNAL_BYTES = 128 * 1024 * 1024
 _ENTRY_OVERHEAD = 512
 
 
-def _cost(entry: Entry) -> int:
-    return entry.cost
+# A journal keeps each entry as a plain tuple of Entry's fields, in their order (made on every request
+# without a call), and makes the Entry when it is read.
+_Row = tuple[Any, ...]
+_FIELDS = [f.name for f in fields(Entry)]
+_ID, _COST = _FIELDS.index("id"), _FIELDS.index("cost")
 
 
 class JournalBudget:
@@ -341,7 +344,7 @@ class Journal:
     """The newest ``size`` entries, oldest first, within a byte budget shared with the other tenants."""
 
     def __init__(self, size: int, budget: JournalBudget | None = None) -> None:
-        self._entries: deque[Entry] = deque(maxlen=max(size, 0))
+        self._entries: deque[_Row] = deque(maxlen=max(size, 0))
         self._next = 1
         self._bytes = 0
         self.budget = budget if budget is not None else JournalBudget()
@@ -350,7 +353,7 @@ class Journal:
     def holds(self, entry_id: int) -> bool:
         """Whether the entry with this id is still kept."""
         with self._lock:
-            return bool(self._entries) and self._entries[0].id <= entry_id < self._next
+            return bool(self._entries) and self._entries[0][_ID] <= entry_id < self._next
 
     def first_id(self) -> int:
         """The id of the oldest entry kept (the next id when none is)."""
@@ -359,7 +362,7 @@ class Journal:
 
     def first_id_locked(self) -> int:
         """:meth:`first_id`, the (budget's) lock held."""
-        return self._entries[0].id if self._entries else self._next
+        return self._entries[0][_ID] if self._entries else self._next
 
     def drop_oldest_if(self, entry_id: int) -> int:
         """Drop the oldest entry if it is ``entry_id`` (the budget's oldest); the bytes it freed."""
@@ -368,9 +371,9 @@ class Journal:
 
     def drop_oldest_locked(self, entry_id: int) -> int:
         """:meth:`drop_oldest_if`, the (budget's) lock held."""
-        if not self._entries or self._entries[0].id != entry_id:
+        if not self._entries or self._entries[0][_ID] != entry_id:
             return 0  # already gone
-        cost = _cost(self._entries.popleft())
+        cost: int = self._entries.popleft()[_COST]
         self._bytes -= cost
         return cost
 
@@ -418,10 +421,10 @@ class Journal:
             self._next = entry_id + 1
             if len(entries) == entries.maxlen:  # the oldest falls off this journal
                 oldest = entries[0]
-                fell, fell_id = oldest.cost, oldest.id
-            # Positional, in Entry's field order.
-            entries.append(Entry(entry_id, time, method, path, query, headers, request_body, status, operation_id,
-                                 duration_ms, response_body, violations, override, truncated, rejected_by, cost))
+                fell, fell_id = oldest[_COST], oldest[_ID]
+            # A row in Entry's field order.
+            entries.append((entry_id, time, method, path, query, headers, request_body, status, operation_id,
+                            duration_ms, response_body, violations, override, truncated, rejected_by, cost))
             self._bytes += cost - fell
             self.budget._account(self, entry_id, cost, fell, fell_id)
 
@@ -429,7 +432,7 @@ class Journal:
         """Every kept entry as JSON data."""
         with self._lock:
             kept = list(self._entries)
-        return [e.to_json() for e in kept]
+        return [Entry(*row).to_json() for row in kept]
 
     def page(self, after: int = 0, limit: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
         """The newest ``limit`` entries with an id above ``after`` (oldest first), and the oldest kept id.
@@ -438,17 +441,18 @@ class Journal:
         sees from the oldest id which of its entries were cleared or pushed out.
         """
         with self._lock:
-            oldest = self._entries[0].id if self._entries else None
-            kept: list[Entry] = []
-            for entry in reversed(self._entries):  # newest first: stop at the first one already seen
-                if entry.id <= after or (limit is not None and len(kept) >= limit):
+            oldest = self._entries[0][_ID] if self._entries else None
+            kept: list[_Row] = []
+            for row in reversed(self._entries):  # newest first: stop at the first one already seen
+                if row[_ID] <= after or (limit is not None and len(kept) >= limit):
                     break
-                kept.append(entry)
-        return [e.to_json() for e in reversed(kept)], oldest
+                kept.append(row)
+        return [Entry(*row).to_json() for row in reversed(kept)], oldest
 
     def _kept(self) -> list[Entry]:
         with self._lock:
-            return list(self._entries)
+            rows = list(self._entries)
+        return [Entry(*row) for row in rows]
 
     def find(
         self, matcher: Matcher, after: int = 0, before: int | None = None, limit: int | None = None
@@ -479,11 +483,11 @@ class Journal:
         """Continue ``other``'s entries and ids (a ``--watch`` reload keeps the journal)."""
         with other._lock:
             entries, next_id = list(other._entries), other._next
-        for entry in entries:  # counted in this journal's budget, oldest first
+        for row in entries:  # counted in this journal's budget, oldest first
             with self._lock:
-                self._entries.append(entry)
-                self._bytes += _cost(entry)
-            self.budget.added(self, entry.id, _cost(entry))
+                self._entries.append(row)
+                self._bytes += row[_COST]
+            self.budget.added(self, row[_ID], row[_COST])
         with self._lock:
             self._next = max(self._next, next_id)
 
