@@ -46,36 +46,6 @@ def _is_date_time(value: object) -> bool:
     return year != "0000" and int(day) <= calendar.monthrange(int(year), int(month))[1]
 
 
-# Many date-times at once (a batch's timestamps): one match over them all, joined by newlines, which no
-# date-time holds; :data:`_DATE_TIME` unanchored and without groups, once per line. The early form also
-# leaves out year 0000 and days past the 28th, which every month has: its match settles them all.
-# (tests/test_validation_date_times.py holds both to _is_date_time.)
-_DT_TIME = r"[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?"
-_DT = r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])" + _DT_TIME
-_EARLY_DT = r"(?!0000)\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])" + _DT_TIME
-_DATE_TIMES = re.compile(rf"(?:{_DT}\n)*{_DT}")
-_EARLY_DATE_TIMES = re.compile(rf"(?:{_EARLY_DT}\n)*{_EARLY_DT}")
-
-
-def _all_date_times(values: list[Any]) -> bool:
-    """``all(map(_is_date_time, values))``, with one regular-expression match for the lot: then only
-    those of a year 0000 or a day past the 28th are looked at one by one (the calendar decides them)."""
-    if len(values) < 8:
-        return all(map(_is_date_time, values))
-    try:
-        joined = "\n".join(values)
-    except TypeError:  # not all strings: one by one (a non-string is not this format's business)
-        return all(map(_is_date_time, values))
-    if joined.count("\n") != len(values) - 1:  # a newline in a value: one by one
-        return all(map(_is_date_time, values))
-    if _EARLY_DATE_TIMES.fullmatch(joined) is not None:
-        return True
-    if _DATE_TIMES.fullmatch(joined) is None:
-        return all(map(_is_date_time, values))  # one does not match: the usual words for it
-    # Each value matched alone: its year is [:4] and its day [8:10], as _is_date_time reads them.
-    return all(map(_is_date_time, [v for v in values if v[8:10] > "28" or v[:4] == "0000"]))
-
-
 # The formats this spec relies on, checked alike by both engines.
 _FORMATS: dict[str, Callable[[Any], bool]] = {"date-time": _is_date_time}
 
@@ -275,7 +245,7 @@ class SchemaValidator:
             except (ValueError, OverflowError):
                 pass  # e.g. ints beyond 64 bits: let the reference decide
             else:
-                return plain and all(_all_date_times(_values_at(instance, path)) for path in self._date_times)
+                return plain and all(all(map(_is_date_time, _values_at(instance, path))) for path in self._date_times)
         elif self._fast is not None:
             try:
                 return bool(self._fast.is_valid(instance))
