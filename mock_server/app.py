@@ -1,7 +1,7 @@
 """``create_app``: the one place where spec, store, fixtures and pipelines are wired."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,11 @@ class MockApp:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.route(scope, receive, send)
+
+    def route(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """What serves the request, as an awaitable: :meth:`__call__` without a coroutine of its own, which
+        the CLI's server (told the app is ASGI 3) awaits directly, one frame less on every request."""
         kind = scope["type"]
         if kind == "http":
             control = scope["path"].startswith(CONTROL_PREFIX)
@@ -64,11 +69,11 @@ class MockApp:
                 if name == b"origin":
                     target = self.control_cors if control else self.togai_cors
                     break
-            await target(scope, receive, send)
-        elif kind == "lifespan":
-            await _lifespan(receive, send, self.state)
-        else:  # websockets are not part of the API
-            await send({"type": "websocket.close", "code": 1003})
+            return target(scope, receive, send)
+        if kind == "lifespan":
+            return _lifespan(receive, send, self.state)
+        # websockets are not part of the API
+        return send({"type": "websocket.close", "code": 1003})
 
 
 async def _lifespan(receive: Receive, send: Send, state: State) -> None:

@@ -25,7 +25,7 @@ from .control_access import is_loopback
 from .domain.core.errors import DomainError
 from .domain.core.times import parse_time
 from .fixtures import FixtureError
-from .httpprotocol import server_options
+from .httpprotocol import EXPOSES_TRANSPORT, server_options
 from .listing import StartupFacts, startup_listing, summarize_skipped
 from .openapi.spec import SpecError
 from .persistence import StateFileError
@@ -342,7 +342,13 @@ def main(argv: list[str] | None = None) -> int:
             "this port can read and change the mock")
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
     server = _Server(uvicorn.Config(
-        _expose_transport(reloader or app), log_level="warning", access_log=False,
+        # The bounded protocol puts the transport in each scope itself; h11's needs a wrapper.
+        _served(reloader or app) if EXPOSES_TRANSPORT else _expose_transport(reloader or app),
+        interface="asgi3",  # MockApp.route is a plain function returning the awaitable: no guessing
+        log_level="warning", access_log=False,
+        # Nothing in the mock reads the client's address or the scheme, which is all that uvicorn's
+        # X-Forwarded-* middleware would rewrite, in one more layer on every request.
+        proxy_headers=False,
         lifespan="on",  # at shutdown --proxy closes its upstream connections
         # A client holding a half-sent body or an Expect: 100-continue, or a
         # request in an override delay, would otherwise keep the process alive.
@@ -413,6 +419,13 @@ class _QuietFaults(logging.Filter):
         if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
             return False
         return "returned without starting response" not in record.getMessage()
+
+
+def _served(app: ASGIApp) -> ASGIApp:
+    """What uvicorn calls: the app's :meth:`~mock_server.app.MockApp.route` when it has one (no coroutine
+    of its own per request), else the app."""
+    route: ASGIApp | None = getattr(app, "route", None)
+    return route if route is not None else app
 
 
 def _expose_transport(app: ASGIApp) -> ASGIApp:

@@ -15,7 +15,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, Final
@@ -268,8 +268,11 @@ DEFAULT_JOURNAL_BYTES = 128 * 1024 * 1024
 _ENTRY_OVERHEAD = 512
 
 
-def _cost(entry: Entry) -> int:
-    return entry.cost
+# A journal keeps each entry as a plain tuple of Entry's fields, in their order (made on every request
+# without a call), and makes the Entry when it is read.
+_Row = tuple[Any, ...]
+_FIELDS = [f.name for f in fields(Entry)]
+_ID, _COST = _FIELDS.index("id"), _FIELDS.index("cost")
 
 
 class JournalBudget:
@@ -277,8 +280,8 @@ class JournalBudget:
 
     Each journal counts its own bytes; the budget keeps the order entries
     arrived in across journals, so that going over the limit drops the
-    globally oldest. Lock order: a journal never holds its lock while it
-    calls the budget; the budget takes a journal's lock to drop from it.
+    globally oldest. The budget and its journals share one lock: a request
+    takes it once, and there is no lock order to keep.
     """
 
     def __init__(self, limit: int = DEFAULT_JOURNAL_BYTES) -> None:
@@ -288,30 +291,47 @@ class JournalBudget:
         self._arrivals: deque[tuple[Journal, int]] = deque()  # (journal, entry id), oldest first
         self._lock = threading.Lock()
 
-    def added(self, journal: Journal, entry_id: int, cost: int, fell: int = 0) -> None:
-        """``journal`` kept an entry of ``cost`` bytes (and dropped its own oldest, of ``fell`` bytes, when
-        it was full): drop the oldest of all until the total fits. One lock per request."""
+    def added(self, journal: Journal, entry_id: int, cost: int, fell: int = 0, fell_id: int = 0) -> None:
+        """``journal`` kept an entry of ``cost`` bytes (and dropped its own oldest, ``fell_id`` of ``fell``
+        bytes, when it was full): drop the oldest of all until the total fits."""
         with self._lock:
+            self._account(journal, entry_id, cost, fell, fell_id)
+
+    def _account(self, journal: Journal, entry_id: int, cost: int, fell: int, fell_id: int) -> None:
+        """:meth:`added`, the lock held."""
+        arrivals = self._arrivals
+        if fell:
             self.used += cost - fell
-            if not fell:
-                self.kept += 1
-            arrivals = self._arrivals
-            arrivals.append((journal, entry_id))
-            while self.used > self.limit and arrivals:
-                owner, oldest = arrivals.popleft()
-                freed = owner.drop_oldest_if(oldest)
-                if freed:
-                    self.used -= freed
-                    self.kept -= 1
-            if len(arrivals) > 2 * self.kept + 64:
-                # Entries their journals dropped themselves (full, cleared) leave arrivals behind:
-                # swept now and then, so the cost stays a constant per entry. A journal drops its
-                # oldest first, so an arrival is stale exactly when its id is below its journal's first.
-                firsts: dict[Journal, int] = {}
-                for owner, _ in arrivals:
-                    if owner not in firsts:
-                        firsts[owner] = owner.first_id()
-                self._arrivals = deque(a for a in arrivals if a[1] >= firsts[a[0]])
+            # The arrivals of what the journal dropped itself, when they come first (one tenant: always),
+            # go now rather than in a sweep: a journal drops its oldest first, so they are those of its
+            # ids up to the one that fell.
+            while arrivals and arrivals[0][0] is journal and arrivals[0][1] <= fell_id:
+                arrivals.popleft()
+        else:
+            self.used += cost
+            self.kept += 1
+        arrivals.append((journal, entry_id))
+        if self.used > self.limit or len(arrivals) > 2 * self.kept + 64:
+            self._enforce()
+
+    def _enforce(self) -> None:
+        """Drop the oldest of all until the total fits; sweep stale arrivals (the lock held)."""
+        arrivals = self._arrivals
+        while self.used > self.limit and arrivals:
+            owner, oldest = arrivals.popleft()
+            freed = owner.drop_oldest_locked(oldest)
+            if freed:
+                self.used -= freed
+                self.kept -= 1
+        if len(arrivals) > 2 * self.kept + 64:
+            # Entries their journals dropped themselves (full, cleared) leave arrivals behind:
+            # swept now and then, so the cost stays a constant per entry. A journal drops its
+            # oldest first, so an arrival is stale exactly when its id is below its journal's first.
+            firsts: dict[Journal, int] = {}
+            for owner, _ in arrivals:
+                if owner not in firsts:
+                    firsts[owner] = owner.first_id_locked()
+            self._arrivals = deque(a for a in arrivals if a[1] >= firsts[a[0]])
 
     def released(self, cost: int, count: int) -> None:
         """A journal dropped ``count`` entries of ``cost`` bytes by itself (full, or cleared)."""
@@ -324,30 +344,38 @@ class Journal:
     """The newest ``size`` entries, oldest first, within a byte budget shared with the other tenants."""
 
     def __init__(self, size: int, budget: JournalBudget | None = None) -> None:
-        self._entries: deque[Entry] = deque(maxlen=max(size, 0))
+        self._entries: deque[_Row] = deque(maxlen=max(size, 0))
         self._next = 1
-        self._lock = threading.Lock()
         self._bytes = 0
         self.budget = budget if budget is not None else JournalBudget()
+        self._lock = self.budget._lock  # one lock for the budget and all its journals
 
     def holds(self, entry_id: int) -> bool:
         """Whether the entry with this id is still kept."""
         with self._lock:
-            return bool(self._entries) and self._entries[0].id <= entry_id < self._next
+            return bool(self._entries) and self._entries[0][_ID] <= entry_id < self._next
 
     def first_id(self) -> int:
         """The id of the oldest entry kept (the next id when none is)."""
         with self._lock:
-            return self._entries[0].id if self._entries else self._next
+            return self.first_id_locked()
+
+    def first_id_locked(self) -> int:
+        """:meth:`first_id`, the (budget's) lock held."""
+        return self._entries[0][_ID] if self._entries else self._next
 
     def drop_oldest_if(self, entry_id: int) -> int:
         """Drop the oldest entry if it is ``entry_id`` (the budget's oldest); the bytes it freed."""
         with self._lock:
-            if not self._entries or self._entries[0].id != entry_id:
-                return 0  # already gone
-            cost = _cost(self._entries.popleft())
-            self._bytes -= cost
-            return cost
+            return self.drop_oldest_locked(entry_id)
+
+    def drop_oldest_locked(self, entry_id: int) -> int:
+        """:meth:`drop_oldest_if`, the (budget's) lock held."""
+        if not self._entries or self._entries[0][_ID] != entry_id:
+            return 0  # already gone
+        cost: int = self._entries.popleft()[_COST]
+        self._bytes -= cost
+        return cost
 
     def record(
         self, *, time: float, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]],
@@ -359,7 +387,17 @@ class Journal:
 
         ``header_bytes``: the headers' names and values in bytes, when the caller counted them already.
         """
-        if self._entries.maxlen == 0:
+        self.add(time, method, path, query, headers, header_bytes, request_body, status, operation_id, duration_ms,
+                 response_body, violations, override, rejected_by)
+
+    def add(
+        self, time: float, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]],
+        header_bytes: int | None, request_body: bytes, status: int, operation_id: str | None, duration_ms: float,
+        response_body: bytes, violations: list[Violation] | None, override: str | None, rejected_by: str | None,
+    ) -> None:
+        """:meth:`record` with positional arguments: the pipeline's call, on every request."""
+        entries = self._entries
+        if entries.maxlen == 0:
             return
         truncated: tuple[str, ...] = ()
         if header_bytes is None:
@@ -377,24 +415,24 @@ class Journal:
             response_body = response_body[:_BODY_LIMIT]
             truncated += ("responseBody",)
         cost = len(request_body) + len(response_body) + header_bytes + _ENTRY_OVERHEAD
-        # Positional, in Entry's field order: this runs on every request.
-        entry = Entry(0, time, method, path, query, headers, request_body, status, operation_id, duration_ms,
-                      response_body, violations, override, truncated, rejected_by, cost)
-        fell = 0
-        with self._lock:
-            entry.id = self._next
-            if len(self._entries) == self._entries.maxlen:
-                fell = self._entries[0].cost  # the oldest falls off this journal
-            self._entries.append(entry)
-            self._next += 1
+        fell = fell_id = 0
+        with self._lock:  # the budget's: one lock for both
+            entry_id = self._next
+            self._next = entry_id + 1
+            if len(entries) == entries.maxlen:  # the oldest falls off this journal
+                oldest = entries[0]
+                fell, fell_id = oldest[_COST], oldest[_ID]
+            # A row in Entry's field order.
+            entries.append((entry_id, time, method, path, query, headers, request_body, status, operation_id,
+                            duration_ms, response_body, violations, override, truncated, rejected_by, cost))
             self._bytes += cost - fell
-        self.budget.added(self, entry.id, cost, fell)
+            self.budget._account(self, entry_id, cost, fell, fell_id)
 
     def entries(self) -> list[dict[str, Any]]:
         """Every kept entry as JSON data."""
         with self._lock:
             kept = list(self._entries)
-        return [e.to_json() for e in kept]
+        return [Entry(*row).to_json() for row in kept]
 
     def page(self, after: int = 0, limit: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
         """The newest ``limit`` entries with an id above ``after`` (oldest first), and the oldest kept id.
@@ -403,17 +441,18 @@ class Journal:
         sees from the oldest id which of its entries were cleared or pushed out.
         """
         with self._lock:
-            oldest = self._entries[0].id if self._entries else None
-            kept: list[Entry] = []
-            for entry in reversed(self._entries):  # newest first: stop at the first one already seen
-                if entry.id <= after or (limit is not None and len(kept) >= limit):
+            oldest = self._entries[0][_ID] if self._entries else None
+            kept: list[_Row] = []
+            for row in reversed(self._entries):  # newest first: stop at the first one already seen
+                if row[_ID] <= after or (limit is not None and len(kept) >= limit):
                     break
-                kept.append(entry)
-        return [e.to_json() for e in reversed(kept)], oldest
+                kept.append(row)
+        return [Entry(*row).to_json() for row in reversed(kept)], oldest
 
     def _kept(self) -> list[Entry]:
         with self._lock:
-            return list(self._entries)
+            rows = list(self._entries)
+        return [Entry(*row) for row in rows]
 
     def find(
         self, matcher: Matcher, after: int = 0, before: int | None = None, limit: int | None = None
@@ -444,11 +483,11 @@ class Journal:
         """Continue ``other``'s entries and ids (a ``--watch`` reload keeps the journal)."""
         with other._lock:
             entries, next_id = list(other._entries), other._next
-        for entry in entries:  # counted in this journal's budget, oldest first
+        for row in entries:  # counted in this journal's budget, oldest first
             with self._lock:
-                self._entries.append(entry)
-                self._bytes += _cost(entry)
-            self.budget.added(self, entry.id, _cost(entry))
+                self._entries.append(row)
+                self._bytes += row[_COST]
+            self.budget.added(self, row[_ID], row[_COST])
         with self._lock:
             self._next = max(self._next, next_id)
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Protocol
 
+import orjson
+
 from .canned import CannedResponse, canned_answer
 from .control_access import ControlAccess
 from .domain.core.errors import DomainError
@@ -45,16 +47,12 @@ from .requestlog import LogLine
 from .validation.body import parse_body
 from .validation.params import parse_parameters
 from .validation.response import check_response
-from .validation.security import check_security
+from .validation.security import check_bearer, check_security, is_bearer_only
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - optional accelerator
-    _orjson = None  # type: ignore[assignment]
 TRANSPORT_KEY = "mock_server.transport"
 
 log = logging.getLogger("mock_server")
@@ -67,8 +65,11 @@ _STALE = "the mock was reset or its state replaced while this request waited; no
 # Request headers (names and values) beyond this get a 431, and are not kept.
 MAX_HEADER_BYTES = 64 * 1024
 _HEADERS_TOO_LARGE = ApiError.of(431, "headers", f"must be at most {MAX_HEADER_BYTES} bytes in all")
-# Bodies larger than this are parsed and validated off the event loop.
-_INLINE_BODY = 64 * 1024
+# Bodies larger than this are parsed and validated off the event loop. Only long work gains from it: the
+# worker holds the GIL (orjson and the validators do not release it), so the loop gets a turn only every
+# switch interval (5 ms), about what 400 KB take (a 100 KB batch: 1.2 ms); below that the hand-off only
+# adds its cost (0.13 ms of wall and 0.24 ms of CPU time on a 100 KB batch) and the loop waits all the same.
+_INLINE_BODY = 512 * 1024
 
 
 class Observer(Protocol):
@@ -97,6 +98,8 @@ class Outcome:
 _BOUND_MAX = 4096
 _BOUND_TEXT = 512
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+# Authorization values check_bearer accepted (Pipeline._admitted): at most this many are remembered.
+_ADMITTED_MAX = 1024
 
 
 class Pipeline:
@@ -140,10 +143,15 @@ class Pipeline:
         self.offloaded = offloaded  # operationIds whose handlers run in a worker thread
         self.drift = proxy.drift if proxy is not None else None  # the tenant's drift report (--proxy)
         self.observer: Observer | None = None  # --webhook: what the answers did (mock_server/webhooks.py)
-        # (method, raw path, query) -> the operation and its parsed parameters, for requests that
-        # passed routing and parameters before: a pure function of that text unless the operation
-        # reads header parameters. Shared by the tenants' copies; started afresh when full.
-        self._bound: dict[tuple[str, str, bytes], tuple[Operation, dict[str, Any]]] = {}
+        # (method, raw path, query) -> the operation, its parsed parameters and whether its security
+        # is a bearer token alone, for requests that passed routing and parameters before: a pure
+        # function of that text unless the operation reads header parameters. Shared by the tenants'
+        # copies; started afresh when full.
+        self._bound: dict[tuple[str, str, bytes], tuple[Operation, dict[str, Any], bool]] = {}
+        # Authorization values that check_bearer accepted under ``tokens`` (a pure function of the
+        # two): the same value passes again without the parsing. Shared by the tenants' copies, whose
+        # tokens are the same; started afresh when full.
+        self._admitted: set[str] = set()
         self._by_headers = frozenset(
             op.operation_id for op in spec.operations if any(p.location == "header" for p in op.parameters)
         )
@@ -178,7 +186,10 @@ class Pipeline:
                 rule, raw_body, body, early = await self._take_override(scope, receive, path)
                 if body is not ABSENT:  # read already: the stages below read it again from here
                     receive = _replay(raw_body, receive)
-            delay = rule.delay if rule is not None and rule.delay else self._latency()
+            if rule is not None and rule.delay:
+                delay = rule.delay
+            else:
+                delay = self._latency() if self.latency is not None else 0.0
             if delay:
                 await asyncio.sleep(delay)
             if rule is not None and rule.fault is not None:
@@ -195,7 +206,12 @@ class Pipeline:
                     outcome, raw_body = await self.handle(scope, receive, path, epoch)
                 if outcome.status:  # 0: the client went away, there is no one to answer
                     answering = True
-                    sent = await send_json(send, outcome.status, outcome.body, outcome.headers)
+                    if isinstance(outcome.body, Forwarded):
+                        sent = await send_json(send, outcome.status, outcome.body, outcome.headers)
+                    else:  # send_json's two messages, without a coroutine of its own
+                        start, sent = response_start(outcome.status, outcome.body, outcome.headers)
+                        await send(start)
+                        await send({"type": "http.response.body", "body": sent})
         except asyncio.CancelledError:
             # The server is stopping and the request outlived the grace period
             # (a delay, a body that never came): a 503 rather than uvicorn's bare 500.
@@ -203,8 +219,12 @@ class Pipeline:
                 await send_json(send, 503, {"message": "the mock is shutting down"}, {"connection": "close"})
             raise
         elapsed = (time.perf_counter() - started) * 1000
-        if self.journal is not None and self.epoch.value == epoch:  # else: the journal it belongs to is gone
-            self._record(scope, raw_body, outcome, sent, elapsed, rule, head_bytes)
+        journal = self.journal
+        if journal is not None and self.epoch.value == epoch:  # else: the journal it belongs to is gone
+            journal.add(time.time(), scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
+                        scope["headers"], head_bytes, raw_body, outcome.status, outcome.operation_id, elapsed, sent,
+                        outcome.violations, rule.id if rule is not None else None,
+                        outcome.headers.get(STAGE_HEADER))
         if self.log_line is not None:
             self.log_line(scope["method"], scope["path"], outcome.status, elapsed, outcome.violations,
                           rule.id if rule is not None else None)
@@ -289,21 +309,29 @@ class Pipeline:
             key = (scope["method"], path, query)
             bound = self._bound.get(key)
             if bound is not None:  # routed and parsed before: security is the only stage left to run
-                op = bound[0]
+                op, kept, bearer = bound
                 stage = "security"
-                check_security(op, headers, self.tokens)
-                params = dict(bound[1])  # the handler's own copy
+                if bearer:
+                    if headers.get("authorization") not in self._admitted:  # else accepted before
+                        self._check_bearer(headers)
+                else:
+                    check_security(op, headers, self.tokens)
+                params = dict(kept)  # the handler's own copy
             else:
                 op, path_params = self.router.match(scope["method"], path)
                 stage = "security"
-                check_security(op, headers, self.tokens)
+                bearer = is_bearer_only(op)
+                if bearer:
+                    self._check_bearer(headers)
+                else:
+                    check_security(op, headers, self.tokens)
                 stage = "parameters"
                 params = parse_parameters(op, path_params, query, headers)
                 if (op.operation_id not in self._by_headers and len(path) + len(query) <= _BOUND_TEXT
                         and all(type(v) in _IMMUTABLE for v in params.values())):
                     if len(self._bound) >= _BOUND_MAX:
                         self._bound.clear()
-                    self._bound[key] = (op, dict(params))
+                    self._bound[key] = (op, dict(params), bearer)
             stage = "body"
             if self.access is not None:
                 self.access.require_json(scope["method"], headers)
@@ -344,6 +372,17 @@ class Pipeline:
         if self.self_check and op is not None and not isinstance(outcome.body, Forwarded):
             outcome = self._self_check(op, outcome)
         return outcome, raw
+
+    def _check_bearer(self, headers: dict[str, str]) -> None:
+        """:func:`check_bearer` under this pipeline's tokens, remembering the values it accepted."""
+        value = headers.get("authorization")
+        if value in self._admitted:
+            return
+        check_bearer(headers, self.tokens)
+        assert value is not None  # check_bearer refuses a missing header
+        if len(self._admitted) >= _ADMITTED_MAX:
+            self._admitted.clear()
+        self._admitted.add(value)
 
     def dispatch(
         self,
@@ -394,28 +433,6 @@ class Pipeline:
         message = f"self-check: the {outcome.status} answer of {op.operation_id} breaks the spec: {text}"
         return Outcome(500, {"message": truncate(message)}, {}, op.operation_id, shown(problems))
 
-    def _record(
-        self, scope: Scope, raw: bytes, outcome: Outcome, sent: bytes, elapsed: float, rule: Override | None,
-        head_bytes: int | None = None,
-    ) -> None:
-        assert self.journal is not None
-        self.journal.record(
-            time=time.time(),
-            method=scope["method"],
-            path=scope["path"],
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=scope["headers"],
-            header_bytes=head_bytes,
-            request_body=raw,
-            status=outcome.status,
-            operation_id=outcome.operation_id,
-            duration_ms=elapsed,
-            response_body=sent,
-            violations=outcome.violations,
-            override=rule.id if rule is not None else None,
-            rejected_by=outcome.headers.get(STAGE_HEADER),
-        )
-
 
 def _replay(body: bytes, receive: Receive) -> Receive:
     """``receive`` with ``body``, already read, given again first."""
@@ -449,10 +466,15 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int, too_l
     declared = headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit, too_large)
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):  # all in one message
+        body: bytes = message.get("body", b"")
+        if len(body) > limit:
+            raise _too_large(limit, too_large)
+        return body
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone(size)
         chunk = message.get("body", b"")
@@ -462,6 +484,7 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int, too_l
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        message = await receive()
     return b"".join(chunks)
 
 
@@ -512,12 +535,10 @@ def encode_json(body: Any) -> bytes:
     orjson refuses lone surrogates and integers beyond 64 bits, which a client
     can legally send and the mock echoes; the stdlib escapes them.
     """
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(body)
-        except TypeError:
-            pass
-    return json.dumps(body, separators=(",", ":")).encode()
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 async def send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> bytes:
@@ -528,17 +549,31 @@ async def send_json(send: Send, status: int, body: Any, headers: dict[str, str])
     """
     if isinstance(body, Forwarded):  # --proxy: the upstream's bytes and headers, as they came
         return await body.send(send, headers)
-    bodiless = status in _BODILESS
-    payload = b"" if body is None or bodiless else encode_json(body)
-    raw_headers: list[tuple[bytes, bytes]] = []
-    if not bodiless:
-        raw_headers.append((b"content-length", str(len(payload)).encode()))
+    start, payload = response_start(status, body, headers)
+    await send(start)
+    await send({"type": "http.response.body", "body": payload})
+    return payload
+
+
+def response_start(status: int, body: Any, headers: dict[str, str]) -> tuple[dict[str, Any], bytes]:
+    """The ``http.response.start`` message of :func:`send_json` and the body bytes to send after it."""
+    raw_headers: list[tuple[bytes, bytes]]
+    if status in _BODILESS:
+        payload = b""
+        raw_headers = []
+    else:
+        if body is None:
+            payload = b""
+        else:
+            try:  # encode_json, without a call more on every answer
+                payload = orjson.dumps(body)
+            except TypeError:
+                payload = encode_json(body)
+        raw_headers = [(b"content-length", b"%d" % len(payload))]
         if body is not None and not (headers and any(k.lower() == "content-type" for k in headers)):
             raw_headers.append(_JSON)
     if headers:  # most answers have none of their own
         raw_headers.extend(
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items() if k.lower() not in _FRAMING
         )
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": payload})
-    return payload
+    return {"type": "http.response.start", "status": status, "headers": raw_headers}, payload

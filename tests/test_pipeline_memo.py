@@ -38,7 +38,7 @@ def test_a_refused_request_is_not_remembered_and_is_refused_again(api: Any) -> N
 def test_the_handler_gets_its_own_parameters(api: Any) -> None:
     api.get("/accounts", params={"pageSize": "2"})
     key = ("GET", "/accounts", b"pageSize=2")
-    op, kept = _bound(api)[key]
+    op, kept, _ = _bound(api)[key]
     kept_before = dict(kept)
     page = api.get("/accounts", params={"pageSize": "2"})
     assert page.status_code == 200 and len(page.json()["data"]) == 2

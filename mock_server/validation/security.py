@@ -29,6 +29,16 @@ def check_security(
     raise failure
 
 
+def is_bearer_only(op: Operation) -> bool:
+    """Whether ``op``'s security is exactly one bearer token: then :func:`check_bearer` alone is
+    :func:`check_security` (same passes, same 401s), with no scheme to read per request."""
+    alternatives = op.security.schemes
+    if len(alternatives) != 1 or len(alternatives[0]) != 1:
+        return False
+    scheme = next(iter(alternatives[0].values()))
+    return scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer"
+
+
 def _check_scheme(
     scheme: Mapping[str, object], headers: Mapping[str, str], tokens: Collection[str] | None
 ) -> None:
