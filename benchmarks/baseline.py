@@ -59,4 +59,7 @@ def build(sizes: dict[str, int]) -> Starlette:
 if __name__ == "__main__":
     port, sizes = int(sys.argv[1]), json.loads(sys.argv[2])
     print(f"http://127.0.0.1:{port}", flush=True)
-    uvicorn.run(build(sizes), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # The mock runs uvicorn without its X-Forwarded-* middleware (it reads neither client address nor scheme):
+    # so does its floor, on equal terms.
+    uvicorn.run(build(sizes), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                proxy_headers=False)
