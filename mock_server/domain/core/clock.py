@@ -15,6 +15,20 @@ from .times import stamp
 # Seeded runs start their clock here, so the same seed gives the same timestamps.
 SEEDED_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
+# The wall clock's last second as stamp() writes it, (second, "2026-12-05T18:00:07."): a second's writes share
+# it. One tuple, replaced whole, so a thread never reads one second's number with another's text.
+_SECOND: list[tuple[int, str]] = [(-1, "")]
+
+
+def _wall_stamp() -> str:
+    """:func:`stamp` of the wall clock's time now, without a datetime: a write answers in a few µs less."""
+    now = time.time()
+    second = int(now)
+    known = _SECOND[0]
+    if known[0] != second:
+        known = _SECOND[0] = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+    return f"{known[1]}{int((now - second) * 1000):03d}Z"
+
 
 class Clock:
     """Wall time, a seeded clock, or a frozen test clock (``frozen``)."""
@@ -24,6 +38,7 @@ class Clock:
         self.frozen = frozen is not None
         self._last = SEEDED_EPOCH
         self._at = frozen.astimezone(UTC) if frozen is not None else SEEDED_EPOCH
+        self._at_text = stamp(self._at)  # what now() answers while a test clock stands still
         # Where this tenant's billing starts: cycles closed before it are history the mock does
         # not invent (README, "Invoices and the test clock").
         self.origin = self.instant()
@@ -62,19 +77,18 @@ class Clock:
         moment = moment.astimezone(UTC)
         if self.frozen:
             self._at = moment
+            self._at_text = stamp(moment)
         else:
             self._last = moment
 
     def now(self) -> str:
         """The current time as RFC 3339 with milliseconds, in UTC."""
         if self.frozen:
-            return stamp(self._at)
+            return self._at_text
         if self.seeded:
             self._last += timedelta(seconds=1)
-            moment = self._last
-        else:
-            moment = datetime.now(UTC)
-        return stamp(moment)
+            return stamp(self._last)
+        return _wall_stamp()
 
     def to_json(self) -> dict[str, str | None]:
         """The test clock's instant and the billing origin, for the state file."""
@@ -84,5 +98,6 @@ class Clock:
         """Go on from :meth:`to_json`'s fields, parsed (a test clock's instant; the billing origin)."""
         if self.frozen and now is not None:
             self._at = now.astimezone(UTC)
+            self._at_text = stamp(self._at)
         if origin is not None:
             self.origin = origin.astimezone(UTC)
