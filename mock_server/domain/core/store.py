@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from math import floor
 from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
@@ -146,8 +147,11 @@ class Store:
         ``len(alphabet) ** second`` of them) without keeping a set of them.
         Only ids that came in through an import are remembered, in ``reserved``.
         """
+        alphabet = _MIXED if scheme.mixed_case else _LOWER
+        size, draw = float(len(alphabet)), self.rng.random
         while True:
-            head = "".join(self.rng.choices(_MIXED if scheme.mixed_case else _LOWER, k=scheme.first))
+            # rng.choices(alphabet, k=first) without its call: the same draws, the same letters
+            head = "".join([alphabet[floor(draw() * size)] for _ in range(scheme.first)])
             new = f"{scheme.prefix}.{head}.{self._tail(scheme)}"
             if new not in self.reserved and (taken is None or taken.get(new) is None):
                 return new
@@ -158,6 +162,9 @@ class Store:
         base = len(alphabet)
         self._sequence += 1
         n = (self._sequence * _SCRAMBLE + self._id_offset) % base**scheme.second
+        if scheme.second == 5:  # every scheme's but a few: two digits at a time from a table (new_ids')
+            pairs, square = _digit_pairs(alphabet), base * base
+            return pairs[n % square] + pairs[n // square % square] + alphabet[n // square // square % base]
         tail = []
         for _ in range(scheme.second):
             n, digit = divmod(n, base)
