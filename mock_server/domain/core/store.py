@@ -161,7 +161,7 @@ class Store:
         alphabet = _MIXED if scheme.mixed_case else _LOWER
         base = len(alphabet)
         self._sequence += 1
-        n = (self._sequence * _SCRAMBLE + self._id_offset) % base**scheme.second
+        n: int = (self._sequence * _SCRAMBLE + self._id_offset) % base**scheme.second
         if scheme.second == 5:  # every scheme's but a few: two digits at a time from a table (new_ids')
             pairs, square = _digit_pairs(alphabet), base * base
             return pairs[n % square] + pairs[n // square % square] + alphabet[n // square // square % base]
