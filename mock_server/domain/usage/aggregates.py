@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -571,9 +572,12 @@ def rebuild(store: Store) -> None:
     collection = store.collections.get(EVENTS)
     if collection is None:
         return
-    for event in collection.items.values():
-        if event.in_metrics():
-            count_event(store, event, +1)
+    counted = (event for event in collection.items.values() if event.in_metrics())
+    while chunk := list(islice(counted, _REBUILD_CHUNK)):  # counted as batches are: a tally per chunk
+        count_events(store, chunk, +1)
+
+
+_REBUILD_CHUNK = 50_000  # events tallied at once when an import recounts them (bounds the tally's size)
 
 
 # -- queries ---------------------------------------------------------------------------------
