@@ -10,24 +10,11 @@ it asks through :func:`~mock_server.domain.core.observers.credits_refused`.
 from __future__ import annotations
 
 from ..catalog import features
-from ..core.observers import credits_refused
 from ..core.store import Store
 
 # Index: store key of each event ``/entitled`` took -> when it took it. Those events consumed their credits
 # when ``/entitled`` accepted them: metering them consumes nothing again ("if the event is not entitled").
 ENTITLED = "entitled_event_ids"
-
-
-def short(store: Store, key: str, account_id: str, schema_name: str, attributes: tuple[str | None, ...]) -> bool:
-    """Whether the account's credits for the features linked to ``schema_name`` run short for the event stored
-    under ``key`` with ``attributes`` (flat ``name, value, unit, ...``); when they do not, the event has
-    consumed them (an entitled event consumed them already).
-
-    An event of a schema no feature is linked to (the usual case) costs one dictionary look-up.
-    """
-    if not store.indexes[features.BY_SCHEMA].get(schema_name) or key in store.indexes[ENTITLED]:
-        return False
-    return credits_refused(store, account_id, schema_name, attributes)
 
 
 def gated(store: Store, schema_name: str) -> bool:

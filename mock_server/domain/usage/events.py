@@ -273,19 +273,17 @@ def accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
 
 
 def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
-    # The loop below runs for every event of every batch: what _decide and Event() do, inlined, with each
-    # outcome that depends only on the event's account, schema, attributes and dimensions worked out once
-    # per request (_Batch.outcome); only the time (past the grace period?) and credits are per event.
+    # The loop below runs for every event of every batch: Event(), storing and indexing inlined; _decide
+    # works out once per request what equal events share.
     collection = store.collections[NAME]
     items = collection.items
     now = store.clock.now()  # one stamp per request: a batch arrives at once
     delay = store.ingest_delay
     due = time.monotonic() + delay
     pending = store.indexes[PENDING]
-    entitled = store.indexes[ENTITLED_IDS]
     by_account, by_schema = store.indexes[BY_ACCOUNT], store.indexes[BY_SCHEMA]
     batch = _Batch(store)
-    outcomes, shared, templates, open_text = batch.outcomes, batch.tuples, batch.templates, batch.open_text
+    templates = batch.templates
     payloads = list(payloads)
     touched: set[str] = set()
     hours = usage.HourReader()
@@ -299,7 +297,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             tally.clear()
             store.yield_lock(CHUNK_YIELD_S)
             batch = _Batch(store)  # what it learnt may have changed meanwhile (a clock move)
-            outcomes, shared, templates, open_text = batch.outcomes, batch.tuples, batch.templates, batch.open_text
+            templates = batch.templates
         name = payload["schemaName"]
         template = templates.get(name, _UNSEEN)
         if template is _UNSEEN:
@@ -321,22 +319,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
         account_id = event.account_id = intern(payload["accountId"])
         event.schema_name = name = intern(name)
         timestamp = event.timestamp = payload["timestamp"]
-        # _flat, inlined: the usual event has one attribute
-        given = payload["attributes"]
-        if len(given) == 1:
-            one = given[0]
-            flat: tuple[str | None, ...] = (one["name"], one["value"], one.get("unit"))
-        else:
-            flat = tuple([part for a in given for part in (a["name"], a["value"], a.get("unit"))])
-        attributes = event.attributes = shared.get(flat) or _interned(flat, batch)
-        given_dims = payload["dimensions"]
-        if len(given_dims) == 1:
-            (pair,) = given_dims.items()
-            pairs: tuple[str, ...] = pair
-        else:
-            pairs = tuple(chain.from_iterable(given_dims.items()))
-        dimensions: tuple[str, ...] = shared.get(pairs) or _interned(pairs, batch)  # type: ignore[assignment]
-        event.dimensions = dimensions
+        event.attributes, event.dimensions = _flat(payload, batch)
         position = collection.push(key, event)
         # _index_add, inlined (the new event's position is the newest of the index lists it goes in)
         positions = by_account.get(account_id)
@@ -358,32 +341,7 @@ def _accept(store: Store, payloads: Iterable[dict[str, Any]]) -> None:
             event.status = IN_PROGRESS
             pending[key] = (due, position)
         else:
-            outcome = outcomes.get((account_id, name, id(attributes), id(dimensions)), _UNKNOWN)
-            if outcome is _UNKNOWN:
-                outcome = batch.outcome(account_id, name, attributes, dimensions)
-            if outcome is None:  # it depends on more (enrichment): processed the long way
-                event.status = IN_PROGRESS
-                _decide(store, event, batch)
-            elif outcome.account is None:
-                event.status = statuses.NO_ACCOUNT
-                counted = outcome.counted
-            else:
-                event.account, event.customer_id = account = outcome.account
-                # past_grace's usual answer, without a call: on time from the open cycle's start (the same text)
-                since = open_text.get(account[0])
-                on_time = (since is not None and len(timestamp) == 20 and timestamp[19] == "Z" and timestamp >= since
-                           and timestamp[10] == "T")
-                if not on_time and past_grace(store, batch, account[0], timestamp):
-                    event.status = statuses.PAST_GRACE
-                else:
-                    event.schema_version = outcome.version
-                    if outcome.gated and key not in entitled and credits_refused(
-                            store, event.account, name, attributes):
-                        event.status = statuses.INSUFFICIENT_CREDITS  # nothing consumed, nothing metered
-                    else:
-                        counted = outcome.counted
-                        event.status = counted.status
-                        event.meter_ids, event.units = counted.meter_ids, counted.units
+            counted = _decide(store, event, batch)
             resolved = event.account
             if resolved is not None:
                 if resolved != account_id:
@@ -410,7 +368,12 @@ def _flat(payload: dict[str, Any], batch: metering.Batch | None) -> tuple[tuple[
         flat = (one["name"], one["value"], one.get("unit"))
     else:
         flat = tuple([part for a in given for part in (a["name"], a["value"], a.get("unit"))])
-    dims: tuple[str, ...] = tuple(chain.from_iterable(payload["dimensions"].items()))
+    given_dims = payload["dimensions"]
+    dims: tuple[str, ...]
+    if len(given_dims) == 1:  # the usual case too
+        (dims,) = given_dims.items()
+    else:
+        dims = tuple(chain.from_iterable(given_dims.items()))
     shared = batch.tuples if batch is not None else None
     if shared is None:
         return _interned(flat, None), _interned(dims, None)  # type: ignore[return-value]
@@ -429,7 +392,7 @@ def id_taken(store: Store, event_id: str) -> bool:
     return event is not None and _recent(event.created_at, parse_time(store.clock.now()))
 
 
-def process(store: Store, event: Event, batch: metering.Batch, position: int, counted: bool = False) -> None:
+def process(store: Store, event: Event, batch: _Batch, position: int, counted: bool = False) -> None:
     """Give an event in progress its final outcome, and count it under that outcome.
 
     ``position``: the event's place in the collection (it is indexed under the account it resolves to).
@@ -448,7 +411,7 @@ class _Batch(metering.Batch):
     """A request's batch, and what it learnt of each account's open cycle (for :func:`past_grace`)."""
 
     __slots__ = ("open_from", "open_text", "now", "windows", "verdicts", "outcomes", "counts", "templates",
-                 "gates")
+                 "gates", "kept")
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
@@ -466,6 +429,7 @@ class _Batch(metering.Batch):
         self.verdicts: dict[str, list[tuple[datetime, datetime, bool]]] = {}
         self.outcomes: dict[tuple[str, str, int, int], Outcome | None] = {}
         self.counts: dict[tuple[str, str, str, str, tuple[str, ...], tuple[str | None, ...]], usage.Counted] = {}
+        self.kept: list[tuple[tuple[str | None, ...], tuple[str, ...]]] = []
 
     def outcome(self, account_id: str, schema_name: str, attributes: tuple[str | None, ...],
                 dimensions: tuple[str, ...]) -> Outcome | None:
@@ -477,6 +441,7 @@ class _Batch(metering.Batch):
         found = self.outcomes.get(key, _UNKNOWN)
         if found is _UNKNOWN:
             found = self.outcomes[key] = _outcome(self, account_id, schema_name, attributes, dimensions)
+            self.kept.append((attributes, dimensions))  # alive while the memo is: no other tuple takes their ids
         return found
 
     def gated(self, account_id: str, schema_name: str) -> bool:
@@ -538,8 +503,9 @@ _UNKNOWN = Outcome(None, None, False, usage.Counted("", "", "", "", (), ()))  # 
 
 
 def _outcome(batch: _Batch, account_id: str, schema_name: str, attributes: tuple[str | None, ...],
-             dimensions: tuple[str, ...]) -> Outcome | None:
-    """:meth:`_Batch.outcome`, worked out: :func:`_decide` but for the time and the credits."""
+             dimensions: tuple[str, ...], enriched: bool = False) -> Outcome | None:
+    """:meth:`_Batch.outcome`, worked out: :func:`_decide` but for the time and the credits. None when the schema
+    enriches its events, unless ``enriched`` (these are the enriched fields)."""
     account = batch.account(account_id)
     if account is None:
         unknown = batch.shared_counted(account_id, "", schema_name, statuses.NO_ACCOUNT, (), ())
@@ -556,7 +522,7 @@ def _outcome(batch: _Batch, account_id: str, schema_name: str, attributes: tuple
         schema = batch.schema(schema_name)
         if schema is None:
             status = statuses.NO_SCHEMA
-        elif schema.enricher is not None:
+        elif schema.enricher is not None and not enriched:
             return None
         else:
             version = schema.version
@@ -574,7 +540,7 @@ def _outcome(batch: _Batch, account_id: str, schema_name: str, attributes: tuple
     return Outcome(account, version, gated, counted)
 
 
-def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: str) -> bool:
+def past_grace(store: Store, batch: _Batch, account_id: str, timestamp: str) -> bool:
     """Whether an event of ``account_id`` dated ``timestamp`` falls in a pricing cycle of its plan whose
     grace period has ended by the clock (that cycle is invoiced: Togai's INGESTION_FAILED_PAST_GRACE_PERIOD).
 
@@ -582,38 +548,31 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     events are metered (README, "Money that moves"). Most events fall in the open cycle, which the
     batch remembers, so a batch looks each account's plan up about once.
     """
-    if isinstance(batch, _Batch):
-        mine: _Batch | None = batch
-        windows = batch.windows.get(account_id)
-        if windows is None:
-            windows = batch.windows_of(account_id)
-        if not windows:  # no association ever: no plan at any instant (schedule_at would find none)
-            batch.open_text[account_id] = ""
-            return False
-        cache: dict[str, datetime] | None = batch.open_from
-        now = batch.now
-    else:
-        mine, windows, cache, now = None, None, None, store.clock.instant()
+    windows = batch.windows.get(account_id)
+    if windows is None:
+        windows = batch.windows_of(account_id)
+    if not windows:  # no association ever: no plan at any instant (schedule_at would find none)
+        batch.open_text[account_id] = ""
+        return False
+    now = batch.now
     try:
         moment = parse_time(timestamp)
     except Invalid:
         return False
-    known = cache.get(account_id) if cache is not None else None
+    known = batch.open_from.get(account_id)
     if moment >= now or (known is not None and moment >= known):
         return False
-    verdicts = None
-    if mine is not None and windows is not None:
-        # An event late for a cycle met before in this request has that cycle's verdict; one outside every
-        # association has no plan then: no plan lookup per event.
-        for start, end in windows:
-            if start <= moment < end:
-                break
-        else:
-            return False
-        verdicts = mine.verdicts.setdefault(account_id, [])
-        for start, end, verdict in verdicts:
-            if start <= moment < end:
-                return verdict
+    # An event late for a cycle met before in this request has that cycle's verdict; one outside every
+    # association has no plan then: no plan lookup per event.
+    for start, end in windows:
+        if start <= moment < end:
+            break
+    else:
+        return False
+    verdicts = batch.verdicts.setdefault(account_id, [])
+    for start, end, verdict in verdicts:
+        if start <= moment < end:
+            return verdict
     try:
         found = schedules.schedule_at(store, account_id, moment)
     except (Invalid, ValueError):  # a cycle past year 9999
@@ -621,57 +580,65 @@ def past_grace(store: Store, batch: metering.Batch, account_id: str, timestamp: 
     if found is None:
         return False
     if found.cycle_end > now:  # the open cycle: every event from its start on is on time
-        if cache is not None and mine is not None:
-            start = cache[account_id] = found.cycle_start
-            if not start.microsecond and 1000 <= start.year:  # whole seconds: its text is exact
-                mine.open_text[account_id] = stamp_seconds(start)
+        start = batch.open_from[account_id] = found.cycle_start
+        if not start.microsecond and 1000 <= start.year:  # whole seconds: its text is exact
+            batch.open_text[account_id] = stamp_seconds(start)
         return False
     grace = int((found.details.get("pricingCycleConfig") or pricing.DEFAULT_CYCLE).get("gracePeriod") or 0)
     late = found.cycle_end + timedelta(days=grace) <= now and found.cycle_end > store.clock.origin
-    if verdicts is not None:  # the same schedule and cycle for every instant of [cycle_start, cycle_end)
-        verdicts.append((found.cycle_start, found.cycle_end, late))
+    verdicts.append((found.cycle_start, found.cycle_end, late))  # the same for every instant of the cycle
     return late
 
 
-def _decide(store: Store, event: Event, batch: metering.Batch) -> None:
-    account = batch.account(event.account_id)
-    if account is None:
+def _decide(store: Store, event: Event, batch: _Batch) -> usage.Counted | None:
+    """Give an event in progress its final outcome (Togai's order: its account, the grace period, its schema,
+    the schema's enrichment, its meters, its credits); the request's shared count of it, when it has one.
+
+    What depends only on the event's account, schema, attributes and dimensions is worked out once per
+    request (:meth:`_Batch.outcome`); its time and its credits are each event's own.
+    """
+    outcome = batch.outcome(event.account_id, event.schema_name, event.attributes, event.dimensions)
+    if outcome is not None and outcome.account is None:
         event.status = statuses.NO_ACCOUNT
-        return
+        return outcome.counted
+    account = outcome.account if outcome is not None else batch.account(event.account_id)
+    assert account is not None  # an unknown account's outcome says so
     event.account, event.customer_id = account
-    if past_grace(store, batch, event.account, event.timestamp):
+    if _late(store, batch, account[0], event.timestamp):
         event.status = statuses.PAST_GRACE
-        return
-    if event.schema_name in builtin_schemas.NAMES:
-        event.schema_version = 1
-        event.status, event.meter_ids, event.units = builtin_schemas.process(
-            store, event.schema_name, event.attributes, event.dimensions)
-        return
-    schema = batch.schema(event.schema_name)
-    if schema is None:
-        event.status = statuses.NO_SCHEMA
-        return
-    event.schema_version = schema.version
-    if schema.enricher is not None:
+        return None
+    if outcome is None:  # the schema enriches its events: its meters read the enriched fields
+        schema = batch.schema(event.schema_name)
+        assert schema is not None and schema.enricher is not None
+        event.schema_version = schema.version
         try:
             event.attributes, event.dimensions = schema.enricher.apply(
                 store, event.attributes, event.dimensions, *account)
         except enrichment.Failed:
             event.status = statuses.ENRICHMENT_FAILED
-            return
-    outcome = schema.meter(event.attributes, event.dimensions)
-    if outcome is None:
-        event.status = statuses.UNITS_INVALID
-        return
-    if feature_credits.short(store, event.id, event.account, event.schema_name, event.attributes):
+            return None
+        outcome = _outcome(batch, event.account_id, event.schema_name, event.attributes, event.dimensions,
+                           enriched=True)
+        assert outcome is not None
+    event.schema_version = outcome.version
+    if outcome.gated and event.id not in store.indexes[ENTITLED_IDS] and credits_refused(
+            store, account[0], event.schema_name, event.attributes):
         event.status = statuses.INSUFFICIENT_CREDITS  # nothing consumed, nothing metered
-        return
-    event.meter_ids, event.units = schema.meter_ids, outcome
-    # Togai: NO_MATCHING_METERS when the schema has no (active) meter, NOT_METERED when its meters made no usage.
-    if outcome.count(None) < len(outcome):  # a meter computed units
-        event.status = METERED
-    else:
-        event.status = statuses.NOT_METERED if outcome else NO_METERS
+        return None
+    counted = outcome.counted
+    event.status = counted.status
+    event.meter_ids, event.units = counted.meter_ids, counted.units
+    return counted
+
+
+def _late(store: Store, batch: _Batch, account_id: str, timestamp: str) -> bool:
+    """:func:`past_grace`, with its usual answer first: on time from the open cycle's start (a UTC timestamp
+    of the form the batch keeps that start in compares with it as text)."""
+    since = batch.open_text.get(account_id)
+    if (since is not None and len(timestamp) == 20 and timestamp[19] == "Z" and timestamp[10] == "T"
+            and timestamp >= since):
+        return False
+    return past_grace(store, batch, account_id, timestamp)
 
 
 def settle(store: Store) -> None:
@@ -911,7 +878,7 @@ def _apply(store: Store, event: Event, action: str, payload: dict[str, Any] | No
         store.indexes[PENDING][event.id] = (time.monotonic() + store.ingest_delay, position)
         usage.count_event(store, event, +1)  # as in progress
     else:
-        process(store, event, metering.Batch(store), position)
+        process(store, event, _Batch(store), position)
     usage_changed(store, [a for a in (was, event.account) if a is not None])
     return Correction(event, "REVERTED_AND_REINGESTED", "Event re-ingested")
 
